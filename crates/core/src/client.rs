@@ -1,0 +1,821 @@
+//! The client: the library behind the command line and the coordinator of two-phase commit.
+//!
+//! Every command returns an [`OpId`] at once; its result arrives later as
+//! [`Event::OpDone`]. Replicated operations place keys with the view from the view leader,
+//! cached by epoch, and retry with exponential backoff through view changes up to a limit.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ClientError, OpError};
+use crate::event::Event;
+use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version};
+use crate::msg::{LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, Transmit, TxState, VoteAnswer};
+use crate::ring::Ring;
+use crate::rng::Rng;
+use crate::time::{Time, Timers};
+use crate::Node;
+
+/// How a client behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The requester name for locks; `None` makes one from the client's random id.
+    pub name: Option<String>,
+    /// Seeds the client id (and so its transaction ids) and the backoff jitter.
+    pub seed: u64,
+    /// Where the view leader listens.
+    pub view_leader: Addr,
+    /// Replicas per key (R); must match the servers'.
+    pub replicas: usize,
+    /// Virtual nodes per server; must match the servers'.
+    pub vnodes: u32,
+    /// How long to wait for any answer (ms).
+    pub rpc_timeout_ms: u64,
+    /// Attempts of a replicated operation before giving up.
+    pub max_attempts: u32,
+    /// First backoff between attempts (ms); doubles per attempt.
+    pub backoff_ms: u64,
+    /// Largest backoff (ms).
+    pub backoff_max_ms: u64,
+    /// How often `lock_get` asks again while queued (ms).
+    pub lock_retry_ms: u64,
+}
+
+impl ClientConfig {
+    /// Demo timings for a client of the view leader at `view_leader`.
+    pub fn new(view_leader: Addr, seed: u64) -> Self {
+        ClientConfig {
+            name: None,
+            seed,
+            view_leader,
+            replicas: 3,
+            vnodes: 1,
+            rpc_timeout_ms: 1_000,
+            max_attempts: 8,
+            backoff_ms: 100,
+            backoff_max_ms: 2_000,
+            lock_retry_ms: 5_000,
+        }
+    }
+}
+
+/// What a finished operation produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "output", rename_all = "snake_case")]
+pub enum OpOutput {
+    /// Done (print, set).
+    Done,
+    /// A value (get, getr); `getr` also gives its version.
+    Value {
+        /// The value.
+        value: String,
+        /// Its version, for `getr`.
+        version: Option<Version>,
+    },
+    /// A server's keys.
+    Keys {
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// The view.
+    Servers {
+        /// The epoch.
+        epoch: Epoch,
+        /// The servers.
+        servers: Vec<Member>,
+        /// Whether rebalancing for this epoch is under way.
+        rebalancing: bool,
+    },
+    /// `setr` committed at this version on every replica.
+    Written {
+        /// The version.
+        version: Version,
+    },
+    /// The lock is held.
+    Granted,
+    /// The lock was released.
+    Released {
+        /// Who holds it now.
+        next_holder: Option<String>,
+    },
+    /// Left the lock's queue.
+    LeftQueue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Op(OpId),
+    ViewFetch,
+}
+
+#[derive(Clone, Debug)]
+struct CachedView {
+    epoch: Epoch,
+    members: Vec<Member>,
+    ring: Ring,
+}
+
+impl CachedView {
+    fn replicas(&self, key: &str, r: usize) -> Vec<Member> {
+        self.ring
+            .replicas(key, r)
+            .into_iter()
+            .filter_map(|id| self.members.iter().find(|m| &m.id == id).cloned())
+            .collect()
+    }
+}
+
+/// What happens once every participant acknowledged the decision.
+#[derive(Clone, Debug)]
+enum AfterDecision {
+    Succeed(Version),
+    Fail(OpError),
+    Retry(String),
+}
+
+#[derive(Clone, Debug)]
+enum SetPhase {
+    NeedView,
+    Backoff,
+    Voting { tx: TxId, participants: Vec<Member>, yes: BTreeMap<ServerId, Version> },
+    Finishing { tx: TxId, participants: Vec<Member>, unacked: BTreeSet<ServerId>, resends: u32, after: AfterDecision },
+}
+
+#[derive(Clone, Debug)]
+enum GetPhase {
+    NeedView,
+    Backoff,
+    Reading { epoch: Epoch, replicas: Vec<Member>, answers: BTreeMap<ServerId, ReadAnswer> },
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A local RPC to one server.
+    Local { peer: Addr },
+    QueryServers { attempt: u32 },
+    SetR { key: String, value: String, attempt: u32, phase: SetPhase },
+    GetR { key: String, attempt: u32, phase: GetPhase },
+    /// `waiting`: queued at the view leader, asking again after the lock retry period.
+    LockGet { name: String, attempt: u32, waiting: bool },
+    LockRelease { name: String, attempt: u32 },
+}
+
+/// How many decisions the coordinator remembers for participants' late questions.
+const DECISIONS_KEPT: usize = 1 << 16;
+
+/// A client and 2PC coordinator.
+///
+/// Run loop, as for every role: after each command or `handle_*` call, drain
+/// [`poll_transmit`](Node::poll_transmit) and [`poll_event`](Node::poll_event), then arm one
+/// timer for [`poll_timeout`](Node::poll_timeout) and call `handle_timeout` when it passes.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    id: u64,
+    name: String,
+    rng: Rng,
+    next_op: u64,
+    next_tx: u64,
+    view: Option<CachedView>,
+    /// The op of the outstanding view query, if any.
+    fetch: Option<OpId>,
+    ops: BTreeMap<OpId, Op>,
+    txs: BTreeMap<TxId, OpId>,
+    decisions: BTreeMap<TxId, TxState>,
+    decision_order: VecDeque<TxId>,
+    timers: Timers<Timer>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+impl Client {
+    /// A fresh client process with no view cached.
+    pub fn new(config: ClientConfig, _now: Time) -> Self {
+        let mut rng = Rng::new(config.seed);
+        let id = rng.next_u64();
+        let name = config.name.clone().unwrap_or_else(|| format!("client-{:04x}", id & 0xffff));
+        Client {
+            config,
+            id,
+            name,
+            rng,
+            next_op: 1,
+            next_tx: 1,
+            view: None,
+            fetch: None,
+            ops: BTreeMap::new(),
+            txs: BTreeMap::new(),
+            decisions: BTreeMap::new(),
+            decision_order: VecDeque::new(),
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The requester name used for locks.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The epoch of the cached view, if any.
+    pub fn cached_epoch(&self) -> Option<Epoch> {
+        self.view.as_ref().map(|v| v.epoch)
+    }
+
+    /// The cached view's servers.
+    pub fn cached_servers(&self) -> &[Member] {
+        self.view.as_ref().map_or(&[], |v| &v.members)
+    }
+
+    /// Operations not finished yet.
+    pub fn ops_in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// `key`'s replicas in the cached view, primary first.
+    pub fn placement(&self, key: &str) -> Vec<ServerId> {
+        self.view.as_ref().map_or_else(Vec::new, |v| {
+            v.ring.replicas(key, self.config.replicas).into_iter().cloned().collect()
+        })
+    }
+
+    // ---- commands
+
+    /// `print text` on one server.
+    pub fn print(&mut self, now: Time, server: Addr, text: String) -> OpId {
+        self.local(now, server, |op| Msg::Print { op, text })
+    }
+
+    /// `set key value` on one server, unreplicated.
+    pub fn set(&mut self, now: Time, server: Addr, key: String, value: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        Ok(self.local(now, server, |op| Msg::Set { op, key, value }))
+    }
+
+    /// `get key` from one server.
+    pub fn get(&mut self, now: Time, server: Addr, key: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        Ok(self.local(now, server, |op| Msg::Get { op, key }))
+    }
+
+    /// `query_all_keys` of one server.
+    pub fn query_all_keys(&mut self, now: Time, server: Addr) -> OpId {
+        self.local(now, server, |op| Msg::QueryAllKeys { op })
+    }
+
+    /// `query_servers`: the current view from the view leader (also refreshes the cache).
+    pub fn query_servers(&mut self, now: Time) -> OpId {
+        let op = self.new_op();
+        self.ops.insert(op, Op::QueryServers { attempt: 1 });
+        self.send_to_view_leader(now, op, Msg::QueryServers { op });
+        op
+    }
+
+    /// `setr key value`: a replicated write by two-phase commit.
+    pub fn setr(&mut self, now: Time, key: String, value: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        let op = self.new_op();
+        self.ops.insert(op, Op::SetR { key, value, attempt: 1, phase: SetPhase::NeedView });
+        self.need_view(now, op);
+        Ok(op)
+    }
+
+    /// `getr key`: the latest committed value among the replicas.
+    pub fn getr(&mut self, now: Time, key: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        let op = self.new_op();
+        self.ops.insert(op, Op::GetR { key, attempt: 1, phase: GetPhase::NeedView });
+        self.need_view(now, op);
+        Ok(op)
+    }
+
+    /// `lock_get name`: asks until granted (or a deadlock is reported).
+    pub fn lock_get(&mut self, now: Time, name: String) -> Result<OpId, ClientError> {
+        if name.is_empty() {
+            return Err(ClientError::EmptyLockName);
+        }
+        let op = self.new_op();
+        let msg = Msg::LockGet { op, name: name.clone(), requester: self.name.clone() };
+        self.ops.insert(op, Op::LockGet { name, attempt: 1, waiting: false });
+        self.send_to_view_leader(now, op, msg);
+        Ok(op)
+    }
+
+    /// `lock_release name`.
+    pub fn lock_release(&mut self, now: Time, name: String) -> Result<OpId, ClientError> {
+        if name.is_empty() {
+            return Err(ClientError::EmptyLockName);
+        }
+        let op = self.new_op();
+        let msg = Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() };
+        self.ops.insert(op, Op::LockRelease { name, attempt: 1 });
+        self.send_to_view_leader(now, op, msg);
+        Ok(op)
+    }
+
+    // ---- plumbing
+
+    fn new_op(&mut self) -> OpId {
+        let op = OpId(self.next_op);
+        self.next_op += 1;
+        op
+    }
+
+    fn send(&mut self, to: &Addr, msg: Msg) {
+        self.transmits.push_back(Transmit { to: to.clone(), msg });
+    }
+
+    fn local(&mut self, now: Time, server: Addr, make: impl FnOnce(OpId) -> Msg) -> OpId {
+        let op = self.new_op();
+        self.send(&server, make(op));
+        self.ops.insert(op, Op::Local { peer: server });
+        self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+        op
+    }
+
+    fn send_to_view_leader(&mut self, now: Time, op: OpId, msg: Msg) {
+        let vl = self.config.view_leader.clone();
+        self.send(&vl, msg);
+        self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+    }
+
+    fn complete(&mut self, op: OpId, result: Result<OpOutput, OpError>) {
+        if self.ops.remove(&op).is_some() {
+            self.timers.cancel(&Timer::Op(op));
+            self.events.push_back(Event::OpDone { op, result });
+        }
+    }
+
+    fn remember(&mut self, tx: TxId, state: TxState) {
+        if self.decisions.insert(tx, state).is_none() {
+            self.decision_order.push_back(tx);
+            if self.decision_order.len() > DECISIONS_KEPT {
+                if let Some(old) = self.decision_order.pop_front() {
+                    self.decisions.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Starts the op's next attempt with the cached view, or fetches a view first.
+    fn need_view(&mut self, now: Time, op: OpId) {
+        if self.view.as_ref().is_some_and(|v| !v.members.is_empty()) {
+            self.start_attempt(now, op);
+            return;
+        }
+        if self.fetch.is_none() {
+            let fetch = self.new_op();
+            self.fetch = Some(fetch);
+            let vl = self.config.view_leader.clone();
+            self.send(&vl, Msg::QueryServers { op: fetch });
+            self.timers.set(Timer::ViewFetch, now + self.config.rpc_timeout_ms);
+        }
+    }
+
+    fn learn_view(&mut self, now: Time, epoch: Epoch, servers: &[Member]) {
+        if self.view.as_ref().is_some_and(|v| v.epoch > epoch) {
+            return;
+        }
+        let ring = Ring::new(servers.iter().map(|m| &m.id), self.config.vnodes);
+        self.view = Some(CachedView { epoch, members: servers.to_vec(), ring });
+        self.fetch = None;
+        self.timers.cancel(&Timer::ViewFetch);
+        let waiting: Vec<OpId> = self.ops.iter().filter(|(_, o)| o.needs_view()).map(|(id, _)| *id).collect();
+        for op in waiting {
+            self.start_attempt(now, op);
+        }
+    }
+
+    fn start_attempt(&mut self, now: Time, op: OpId) {
+        let r = self.config.replicas;
+        let Some(view) = &self.view else { return };
+        let epoch = view.epoch;
+        let key = match self.ops.get(&op) {
+            Some(Op::SetR { key, .. } | Op::GetR { key, .. }) => key.clone(),
+            _ => return,
+        };
+        let replicas = view.replicas(&key, r);
+        if replicas.is_empty() {
+            self.complete(op, Err(OpError::NoServers));
+            return;
+        }
+        let tx = TxId { client: self.id, seq: self.next_tx };
+        let Some(entry) = self.ops.get_mut(&op) else { return };
+        let mut out = Vec::new();
+        match entry {
+            Op::SetR { key, value, phase, .. } => {
+                self.next_tx += 1;
+                for m in &replicas {
+                    let msg = Msg::Prepare {
+                        tx,
+                        epoch,
+                        server: m.id.clone(),
+                        key: key.clone(),
+                        value: value.clone(),
+                        participants: replicas.clone(),
+                    };
+                    out.push((m.addr.clone(), msg));
+                }
+                self.txs.insert(tx, op);
+                *phase = SetPhase::Voting { tx, participants: replicas, yes: BTreeMap::new() };
+            }
+            Op::GetR { key, phase, .. } => {
+                for m in &replicas {
+                    out.push((m.addr.clone(), Msg::GetR { op, epoch, key: key.clone() }));
+                }
+                *phase = GetPhase::Reading { epoch, replicas, answers: BTreeMap::new() };
+            }
+            _ => return,
+        }
+        for (to, msg) in out {
+            self.send(&to, msg);
+        }
+        self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+    }
+
+    /// The attempt failed for a transient reason: back off and try again, or give up.
+    fn retry_later(&mut self, now: Time, op: OpId, reason: String) {
+        let max = self.config.max_attempts;
+        let Some(entry) = self.ops.get_mut(&op) else { return };
+        let attempt = match entry {
+            Op::SetR { attempt, phase, .. } => {
+                *phase = SetPhase::Backoff;
+                attempt
+            }
+            Op::GetR { attempt, phase, .. } => {
+                *phase = GetPhase::Backoff;
+                attempt
+            }
+            _ => return,
+        };
+        if *attempt >= max {
+            let attempts = *attempt;
+            self.complete(op, Err(OpError::GaveUp { attempts, reason }));
+            return;
+        }
+        *attempt += 1;
+        let next = *attempt;
+        let base = self.config.backoff_ms.saturating_mul(1 << (next - 2).min(16)).min(self.config.backoff_max_ms);
+        // Jitter spreads competing clients apart so they do not collide again in lockstep.
+        let delay = base + self.rng.range(0, base / 2);
+        self.events.push_back(Event::OpRetrying { op, attempt: next, reason });
+        self.timers.set(Timer::Op(op), now + delay);
+    }
+
+    /// Phase two: tell every participant the decision and wait for their acknowledgements.
+    fn decide(&mut self, now: Time, op: OpId, after: AfterDecision) {
+        let Some(Op::SetR { key, phase, .. }) = self.ops.get_mut(&op) else { return };
+        let SetPhase::Voting { tx, participants, .. } = phase else { return };
+        let (tx, participants) = (*tx, core::mem::take(participants));
+        let key = key.clone();
+        let (state, msg) = match after {
+            AfterDecision::Succeed(version) => (TxState::Committed { version }, Msg::Commit { tx, version }),
+            _ => (TxState::Aborted, Msg::Abort { tx }),
+        };
+        *phase = SetPhase::Finishing {
+            tx,
+            participants: participants.clone(),
+            unacked: participants.iter().map(|m| m.id.clone()).collect(),
+            resends: 0,
+            after,
+        };
+        self.events.push_back(Event::TxDecided {
+            tx,
+            key,
+            commit: matches!(state, TxState::Committed { .. }),
+            participants: participants.iter().map(|m| m.id.clone()).collect(),
+        });
+        self.remember(tx, state);
+        for m in &participants {
+            self.send(&m.addr, msg.clone());
+        }
+        self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+    }
+
+    fn handle_vote(&mut self, now: Time, tx: TxId, server: ServerId, vote: VoteAnswer) {
+        let Some(&op) = self.txs.get(&tx) else { return };
+        let my_id = self.id;
+        let Some(Op::SetR { phase: SetPhase::Voting { tx: current, participants, yes }, .. }) = self.ops.get_mut(&op) else {
+            return;
+        };
+        if *current != tx {
+            return;
+        }
+        match vote {
+            VoteAnswer::Yes { version } => {
+                yes.insert(server, version);
+                if yes.len() == participants.len() {
+                    let version = yes.values().max().copied().unwrap_or(0) + 1;
+                    self.decide(now, op, AfterDecision::Succeed(version));
+                }
+            }
+            VoteAnswer::No { reason } => {
+                let after = match reason {
+                    NoReason::KeyBusy { tx: other } if other.client != my_id => {
+                        AfterDecision::Fail(OpError::Conflict { tx: other })
+                    }
+                    NoReason::KeyBusy { tx: other } => {
+                        AfterDecision::Retry(format!("our earlier {other} is still pending at {server}"))
+                    }
+                    NoReason::EpochMismatch { epoch } => {
+                        self.view = None;
+                        AfterDecision::Retry(format!("{server} is at epoch {epoch}"))
+                    }
+                    NoReason::WrongServer { id } => {
+                        self.view = None;
+                        AfterDecision::Retry(format!("expected {server}, found {id}"))
+                    }
+                    NoReason::Rebalancing => AfterDecision::Retry(format!("the key is rebalancing at {server}")),
+                    NoReason::Aborted => AfterDecision::Retry(format!("{server} ruled the transaction out")),
+                };
+                self.decide(now, op, after);
+            }
+        }
+    }
+
+    fn handle_done(&mut self, now: Time, tx: TxId, server: ServerId) {
+        let Some(&op) = self.txs.get(&tx) else { return };
+        let Some(Op::SetR { phase: SetPhase::Finishing { tx: current, unacked, .. }, .. }) = self.ops.get_mut(&op) else {
+            return;
+        };
+        if *current == tx && unacked.remove(&server) && unacked.is_empty() {
+            self.finish(now, op);
+        }
+    }
+
+    fn finish(&mut self, now: Time, op: OpId) {
+        let Some(Op::SetR { phase: SetPhase::Finishing { tx, after, .. }, .. }) = self.ops.get(&op) else { return };
+        let (tx, after) = (*tx, after.clone());
+        self.txs.remove(&tx);
+        match after {
+            AfterDecision::Succeed(version) => self.complete(op, Ok(OpOutput::Written { version })),
+            AfterDecision::Fail(error) => self.complete(op, Err(error)),
+            AfterDecision::Retry(reason) => self.retry_later(now, op, reason),
+        }
+    }
+
+    fn handle_decision_request(&mut self, now: Time, from: &Addr, tx: TxId) {
+        if let Some(state) = self.decisions.get(&tx) {
+            let state = state.clone();
+            self.send(from, Msg::DecisionReply { tx, state });
+            return;
+        }
+        let voting = self.txs.get(&tx).copied().filter(|op| {
+            matches!(self.ops.get(op), Some(Op::SetR { phase: SetPhase::Voting { tx: t, .. }, .. }) if *t == tx)
+        });
+        if let Some(op) = voting {
+            // Undecided yet: a coordinator may always abort before deciding to commit.
+            self.decide(now, op, AfterDecision::Retry(String::from("a participant timed out waiting for the decision")));
+            self.send(from, Msg::DecisionReply { tx, state: TxState::Aborted });
+        }
+        // Otherwise the transaction is not ours, or so old it was forgotten: stay silent
+        // rather than guess, and let the participant keep asking the others.
+    }
+
+    fn handle_getr_reply(&mut self, now: Time, op: OpId, server: ServerId, result: ReadAnswer) {
+        let Some(Op::GetR { phase: GetPhase::Reading { replicas, answers, .. }, .. }) = self.ops.get_mut(&op) else {
+            return;
+        };
+        if replicas.iter().any(|m| m.id == server) {
+            answers.insert(server, result);
+            if answers.len() == replicas.len() {
+                self.conclude_read(now, op);
+            }
+        }
+    }
+
+    /// Returns the newest committed value among the answers, or retries when an answer says
+    /// the value may be changing under us.
+    fn conclude_read(&mut self, now: Time, op: OpId) {
+        let Some(Op::GetR { key, phase: GetPhase::Reading { epoch, replicas, answers }, .. }) = self.ops.get(&op) else {
+            return;
+        };
+        let mut best: Option<(Version, &String)> = None;
+        let mut usable = 0;
+        let mut retry: Option<String> = None;
+        let mut stale_view = false;
+        for (server, answer) in answers {
+            match answer {
+                ReadAnswer::Value { value, version } => {
+                    usable += 1;
+                    if best.is_none_or(|(v, _)| *version > v) {
+                        best = Some((*version, value));
+                    }
+                }
+                ReadAnswer::NotFound => usable += 1,
+                ReadAnswer::Pending { tx } => retry = Some(format!("{tx} is pending at {server}")),
+                ReadAnswer::WrongEpoch { epoch: theirs } => {
+                    stale_view = true;
+                    retry = Some(format!("{server} is at epoch {theirs}, not {epoch}"));
+                }
+                ReadAnswer::Rebalancing => {}
+            }
+        }
+        let silent: Vec<&str> = replicas.iter().filter(|m| !answers.contains_key(&m.id)).map(|m| m.id.as_str()).collect();
+        if retry.is_none() && usable == 0 {
+            retry = Some(if silent.is_empty() {
+                String::from("the key's copies are still moving")
+            } else {
+                format!("no answer from {}", silent.join(", "))
+            });
+        }
+        let result = match (retry, best) {
+            (Some(reason), _) => Err(reason),
+            (None, Some((version, value))) => Ok(Ok(OpOutput::Value { value: value.clone(), version: Some(version) })),
+            (None, None) => Ok(Err(OpError::NotFound { key: key.clone() })),
+        };
+        // A silent replica may be dead: the next attempt should see the view without it.
+        if stale_view || !silent.is_empty() {
+            self.view = None;
+        }
+        match result {
+            Ok(done) => self.complete(op, done),
+            Err(reason) => self.retry_later(now, op, reason),
+        }
+    }
+
+    fn handle_lock_reply(&mut self, now: Time, op: OpId, result: LockAnswer) {
+        let Some(entry) = self.ops.get_mut(&op) else { return };
+        let done = match (entry, result) {
+            (Op::LockGet { .. }, LockAnswer::Granted) => Ok(OpOutput::Granted),
+            (Op::LockGet { name, waiting, .. }, LockAnswer::Retry { position }) => {
+                *waiting = true;
+                let name = name.clone();
+                self.events.push_back(Event::LockWaiting { op, name, position });
+                self.timers.set(Timer::Op(op), now + self.config.lock_retry_ms);
+                return;
+            }
+            (Op::LockGet { .. }, LockAnswer::Deadlock { cycle }) => Err(OpError::Deadlock { cycle }),
+            (Op::LockRelease { .. }, LockAnswer::Released { next_holder }) => Ok(OpOutput::Released { next_holder }),
+            (Op::LockRelease { .. }, LockAnswer::LeftQueue) => Ok(OpOutput::LeftQueue),
+            (Op::LockRelease { .. }, LockAnswer::UnknownLock) => Err(OpError::UnknownLock),
+            (Op::LockRelease { .. }, LockAnswer::NotHolderOrWaiter) => Err(OpError::NotHolderOrWaiter),
+            (_, other) => Err(OpError::Remote { reason: format!("unexpected lock answer {other:?}") }),
+        };
+        self.complete(op, done);
+    }
+
+    fn handle_reply(&mut self, op: OpId, result: LocalReply) {
+        if !matches!(self.ops.get(&op), Some(Op::Local { .. })) {
+            return;
+        }
+        let done = match result {
+            LocalReply::Ok => Ok(OpOutput::Done),
+            LocalReply::Value { value } => Ok(OpOutput::Value { value, version: None }),
+            LocalReply::NotFound { key } => Err(OpError::NotFound { key }),
+            LocalReply::Keys { keys } => Ok(OpOutput::Keys { keys }),
+        };
+        self.complete(op, done);
+    }
+
+    fn op_timeout(&mut self, now: Time, op: OpId) {
+        let max = self.config.max_attempts;
+        let vl = self.config.view_leader.clone();
+        let Some(entry) = self.ops.get_mut(&op) else { return };
+        match entry {
+            Op::Local { peer } => {
+                let peer = peer.clone();
+                self.complete(op, Err(OpError::Timeout { peer }));
+            }
+            Op::QueryServers { attempt } | Op::LockRelease { attempt, .. } | Op::LockGet { attempt, waiting: false, .. }
+                if *attempt >= max =>
+            {
+                self.complete(op, Err(OpError::Timeout { peer: vl }));
+            }
+            Op::QueryServers { attempt } => {
+                *attempt += 1;
+                self.send_to_view_leader(now, op, Msg::QueryServers { op });
+            }
+            Op::LockGet { name, attempt, waiting } => {
+                // A queued requester asks again forever, as the course's client does; an
+                // unanswered one counts attempts.
+                if !*waiting {
+                    *attempt += 1;
+                }
+                *waiting = false;
+                let msg = Msg::LockGet { op, name: name.clone(), requester: self.name.clone() };
+                self.send_to_view_leader(now, op, msg);
+            }
+            Op::LockRelease { name, attempt } => {
+                *attempt += 1;
+                let msg = Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() };
+                self.send_to_view_leader(now, op, msg);
+            }
+            Op::SetR { phase, .. } => match phase {
+                SetPhase::NeedView => {}
+                SetPhase::Backoff => {
+                    *phase = SetPhase::NeedView;
+                    self.need_view(now, op);
+                }
+                SetPhase::Voting { participants, yes, .. } => {
+                    let silent: Vec<&str> =
+                        participants.iter().filter(|m| !yes.contains_key(&m.id)).map(|m| m.id.as_str()).collect();
+                    let reason = format!("no vote from {}", silent.join(", "));
+                    self.view = None;
+                    self.decide(now, op, AfterDecision::Retry(reason));
+                }
+                SetPhase::Finishing { tx, participants, unacked, resends, after } => {
+                    if *resends >= 2 {
+                        self.finish(now, op);
+                        return;
+                    }
+                    *resends += 1;
+                    let msg = match after {
+                        AfterDecision::Succeed(version) => Msg::Commit { tx: *tx, version: *version },
+                        _ => Msg::Abort { tx: *tx },
+                    };
+                    let targets: Vec<Addr> =
+                        participants.iter().filter(|m| unacked.contains(&m.id)).map(|m| m.addr.clone()).collect();
+                    for to in targets {
+                        self.send(&to, msg.clone());
+                    }
+                    self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+                }
+            },
+            Op::GetR { phase, .. } => match phase {
+                GetPhase::NeedView => {}
+                GetPhase::Backoff => {
+                    *phase = GetPhase::NeedView;
+                    self.need_view(now, op);
+                }
+                GetPhase::Reading { .. } => self.conclude_read(now, op),
+            },
+        }
+    }
+
+    fn view_fetch_timeout(&mut self, now: Time) {
+        self.fetch = None;
+        let waiting: Vec<OpId> = self.ops.iter().filter(|(_, o)| o.needs_view()).map(|(id, _)| *id).collect();
+        let reason = format!("no answer from the view leader at {}", self.config.view_leader);
+        for op in waiting {
+            self.retry_later(now, op, reason.clone());
+        }
+    }
+}
+
+impl Op {
+    fn needs_view(&self) -> bool {
+        matches!(self, Op::SetR { phase: SetPhase::NeedView, .. } | Op::GetR { phase: GetPhase::NeedView, .. })
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ClientError> {
+    if key.is_empty() {
+        Err(ClientError::EmptyKey)
+    } else {
+        Ok(())
+    }
+}
+
+impl Node for Client {
+    fn handle_message(&mut self, now: Time, from: &Addr, msg: Msg) {
+        match msg {
+            Msg::Reply { op, result } => self.handle_reply(op, result),
+            Msg::Servers { op, epoch, servers, rebalancing } => {
+                self.learn_view(now, epoch, &servers);
+                if matches!(self.ops.get(&op), Some(Op::QueryServers { .. })) {
+                    self.complete(op, Ok(OpOutput::Servers { epoch, servers, rebalancing }));
+                }
+            }
+            Msg::LockReply { op, result } => self.handle_lock_reply(now, op, result),
+            Msg::Vote { tx, server, vote } => self.handle_vote(now, tx, server, vote),
+            Msg::Done { tx, server, .. } => self.handle_done(now, tx, server),
+            Msg::DecisionRequest { tx } => self.handle_decision_request(now, from, tx),
+            Msg::GetRReply { op, server, result } => self.handle_getr_reply(now, op, server, result),
+            Msg::Error { op: Some(op), reason } if matches!(self.ops.get(&op), Some(Op::Local { .. } | Op::QueryServers { .. } | Op::LockGet { .. } | Op::LockRelease { .. })) => {
+                self.complete(op, Err(OpError::Remote { reason }));
+            }
+            Msg::Error { reason, .. } => self.events.push_back(Event::BadMessage { from: from.clone(), reason }),
+            other => {
+                let reason = format!("a client does not handle `{}`", other.name());
+                self.events.push_back(Event::BadMessage { from: from.clone(), reason: reason.clone() });
+                self.send(from, Msg::Error { op: other.op(), reason });
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Op(op) => self.op_timeout(now, op),
+                Timer::ViewFetch => self.view_fetch_timeout(now),
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        self.timers.next()
+    }
+}

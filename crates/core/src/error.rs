@@ -1,0 +1,90 @@
+//! Errors: local misuse of a role's commands, and why an operation failed.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+use crate::id::{Addr, TxId};
+
+/// A command the client refused before sending anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// Keys must not be empty.
+    EmptyKey,
+    /// Lock names must not be empty.
+    EmptyLockName,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::EmptyKey => f.write_str("the key must not be empty"),
+            ClientError::EmptyLockName => f.write_str("the lock name must not be empty"),
+        }
+    }
+}
+
+impl core::error::Error for ClientError {}
+
+/// Why an operation failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum OpError {
+    /// No committed value for the key.
+    NotFound {
+        /// The key.
+        key: String,
+    },
+    /// The view has no servers, so nothing can be stored.
+    NoServers,
+    /// Another transaction on the key was pending: at most one concurrent write wins.
+    Conflict {
+        /// The transaction that held the key.
+        tx: TxId,
+    },
+    /// Retried through view changes up to the limit without success.
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// Why the last one failed.
+        reason: String,
+    },
+    /// Waiting for the lock would deadlock.
+    Deadlock {
+        /// The cycle of requesters, this one first.
+        cycle: Vec<String>,
+    },
+    /// No such lock.
+    UnknownLock,
+    /// Not the lock's holder nor one of its waiters.
+    NotHolderOrWaiter,
+    /// The peer did not answer in time.
+    Timeout {
+        /// Who was silent.
+        peer: Addr,
+    },
+    /// The peer answered with an error.
+    Remote {
+        /// Its reason.
+        reason: String,
+    },
+}
+
+impl fmt::Display for OpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpError::NotFound { key } => write!(f, "not found: {key}"),
+            OpError::NoServers => f.write_str("no servers in the view: nothing can be stored"),
+            OpError::Conflict { tx } => write!(f, "aborted: the key is being written by {tx}"),
+            OpError::GaveUp { attempts, reason } => write!(f, "gave up after {attempts} attempts: {reason}"),
+            OpError::Deadlock { cycle } => write!(f, "deadlock: {}", cycle.join(" -> ")),
+            OpError::UnknownLock => f.write_str("unknown lock"),
+            OpError::NotHolderOrWaiter => f.write_str("not the holder nor a waiter of this lock"),
+            OpError::Timeout { peer } => write!(f, "no answer from {peer}"),
+            OpError::Remote { reason } => write!(f, "error from peer: {reason}"),
+        }
+    }
+}
+
+impl core::error::Error for OpError {}

@@ -1,0 +1,229 @@
+//! What roles tell their observers: logs, the simulator's checks, the browser's narration.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::client::OpOutput;
+use crate::error::OpError;
+use crate::id::{Addr, Epoch, OpId, ServerId, TxId, Version};
+use crate::msg::NoReason;
+
+/// Something a role did or saw that an observer may want to narrate or check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// View leader: a new server joined; the epoch went up.
+    ServerJoined {
+        /// The new server.
+        id: ServerId,
+        /// Its address.
+        addr: Addr,
+        /// The new epoch.
+        epoch: Epoch,
+    },
+    /// View leader: a server missed heartbeats past the failure timeout; the epoch went up.
+    ServerFailed {
+        /// The failed server, never accepted again.
+        id: ServerId,
+        /// The new epoch.
+        epoch: Epoch,
+    },
+    /// View leader: a heartbeat from a failed id was denied.
+    HeartbeatDenied {
+        /// The failed id.
+        id: ServerId,
+    },
+    /// View leader: a new id asked to join on an address a live server holds; told to retry.
+    AddressBusy {
+        /// The new id.
+        id: ServerId,
+        /// The contested address.
+        addr: Addr,
+    },
+    /// View leader: every server of this epoch finished rebalancing.
+    RebalancingDone {
+        /// The epoch now fully rebalanced.
+        epoch: Epoch,
+    },
+    /// View leader: a lock was granted (also on hand-over from a release or a failure).
+    LockGranted {
+        /// The lock.
+        name: String,
+        /// The new holder.
+        requester: String,
+    },
+    /// View leader: a requester was queued for a lock.
+    LockQueued {
+        /// The lock.
+        name: String,
+        /// The waiter.
+        requester: String,
+        /// Its place (1 = next).
+        position: usize,
+    },
+    /// View leader: a request was refused because waiting would deadlock.
+    LockDeadlock {
+        /// The lock asked for.
+        name: String,
+        /// The asker.
+        requester: String,
+        /// The cycle, asker first.
+        cycle: Vec<String>,
+    },
+    /// View leader: a lock was released by its holder or a waiter left.
+    LockReleased {
+        /// The lock.
+        name: String,
+        /// Who released or left.
+        requester: String,
+    },
+
+    /// Server: a `print` request's text.
+    Printed {
+        /// The text.
+        text: String,
+    },
+    /// Server: learned a newer view from the view leader.
+    ViewLearned {
+        /// The new epoch.
+        epoch: Epoch,
+        /// How many servers it has.
+        servers: usize,
+    },
+    /// Server: the view leader denied this id's heartbeat (it was declared failed).
+    Denied,
+    /// Server: the view leader told this id to retry (its address is held by a live server).
+    ToldToRetry,
+    /// Server: rebalancing towards this epoch started with this many copies to send.
+    RebalanceStarted {
+        /// The epoch rebalanced to.
+        epoch: Epoch,
+        /// Copies this server must send.
+        copies: usize,
+    },
+    /// Server: sent a batch of copies.
+    TransferSent {
+        /// The epoch rebalanced to.
+        epoch: Epoch,
+        /// The receiver.
+        to: ServerId,
+        /// How many keys in the batch.
+        keys: usize,
+    },
+    /// Server: received a batch of copies.
+    TransferReceived {
+        /// Who sent it.
+        from: Addr,
+        /// Keys in the batch.
+        keys: usize,
+        /// Keys stored (the rest were older than what was already here).
+        stored: usize,
+    },
+    /// Server: a receiver acknowledged copies.
+    TransferAcked {
+        /// The receiver.
+        from: ServerId,
+        /// Keys acknowledged.
+        keys: usize,
+    },
+    /// Server: its own part of rebalancing towards this epoch is done.
+    RebalanceFinished {
+        /// The epoch.
+        epoch: Epoch,
+    },
+    /// Server: dropped copies it no longer replicates, after every new holder had them.
+    CopiesDropped {
+        /// The fully rebalanced epoch that allowed it.
+        epoch: Epoch,
+        /// How many keys.
+        keys: usize,
+    },
+    /// Server: voted in phase one.
+    Voted {
+        /// The transaction.
+        tx: TxId,
+        /// The key.
+        key: String,
+        /// Yes or no.
+        yes: bool,
+        /// Why no.
+        reason: Option<NoReason>,
+    },
+    /// Server: applied a commit.
+    Committed {
+        /// The transaction.
+        tx: TxId,
+        /// The key.
+        key: String,
+        /// The committed version.
+        version: Version,
+    },
+    /// Server: applied an abort (or ruled a transaction out).
+    Aborted {
+        /// The transaction.
+        tx: TxId,
+        /// The key, when the transaction was prepared here.
+        key: Option<String>,
+    },
+    /// Server: prepared too long without a decision; asking the others.
+    TerminationStarted {
+        /// The transaction.
+        tx: TxId,
+        /// The key.
+        key: String,
+    },
+    /// Server: every participant that answered is prepared too; nobody can decide without the
+    /// coordinator. The transaction stays pending and the key stays locked.
+    Blocked {
+        /// The transaction.
+        tx: TxId,
+        /// The key.
+        key: String,
+    },
+
+    /// Client: a 2PC decision was taken.
+    TxDecided {
+        /// The transaction.
+        tx: TxId,
+        /// The key.
+        key: String,
+        /// Commit or abort.
+        commit: bool,
+        /// The participants.
+        participants: Vec<ServerId>,
+    },
+    /// Client: an operation failed for a transient reason and will be retried after a backoff.
+    OpRetrying {
+        /// The operation.
+        op: OpId,
+        /// The attempt that comes next (2 = first retry).
+        attempt: u32,
+        /// Why it failed.
+        reason: String,
+    },
+    /// Client: a lock is held by another; still waiting.
+    LockWaiting {
+        /// The lock_get operation.
+        op: OpId,
+        /// The lock.
+        name: String,
+        /// Place in the queue.
+        position: usize,
+    },
+    /// Client: an operation finished.
+    OpDone {
+        /// The operation.
+        op: OpId,
+        /// Its result.
+        result: Result<OpOutput, OpError>,
+    },
+
+    /// Any role: a peer sent something that could not be handled; it was answered with an error.
+    BadMessage {
+        /// The peer.
+        from: Addr,
+        /// What was wrong.
+        reason: String,
+    },
+}

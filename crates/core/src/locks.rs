@@ -1,0 +1,463 @@
+//! The view leader's lock table: named locks, FIFO wait queues and deadlock detection.
+//!
+//! A pure data structure with no time and no messages; the view leader turns its outcomes into
+//! replies. Every lock with an entry has a holder: a release hands the lock straight to the head
+//! of its queue, and an entry left with neither holder nor waiters is dropped so the table only
+//! holds live locks.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+/// What a `lock_get` got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LockGetOutcome {
+    /// The requester now holds the lock; also the answer when it already held it.
+    Granted,
+    /// The requester waits in the lock's queue and should ask again later; asking again while
+    /// queued does not queue it twice.
+    Queued {
+        /// Place in the queue: 1 is next in line.
+        position: usize,
+    },
+    /// Waiting would close a cycle in the wait-for graph, so the requester was not queued.
+    Deadlock {
+        /// The requesters around the cycle in wait order: the asker first, then the holder it
+        /// asked for, each waiting for the next, the last waiting for the asker.
+        cycle: Vec<String>,
+    },
+}
+
+/// Why a `lock_release` failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum LockReleaseError {
+    /// No one holds or awaits a lock of that name.
+    UnknownLock,
+    /// The lock exists but the requester neither holds it nor waits for it.
+    NotHolderOrWaiter,
+}
+
+impl fmt::Display for LockReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LockReleaseError::UnknownLock => "unknown lock",
+            LockReleaseError::NotHolderOrWaiter => "requester neither holds nor awaits the lock",
+        })
+    }
+}
+
+impl core::error::Error for LockReleaseError {}
+
+/// What a successful `lock_release` did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Released {
+    /// The holder let go of the lock.
+    Released {
+        /// The waiter that now holds the lock, or `None` if no one was waiting and the lock is
+        /// gone.
+        next_holder: Option<String>,
+    },
+    /// A waiter gave up its place in the queue; the holder is unchanged.
+    LeftQueue,
+}
+
+/// One lock's state. There is no holder-less state: a lock without a holder has no waiters
+/// either and is removed from the table.
+#[derive(Clone, Debug)]
+struct Lock {
+    holder: String,
+    /// Waiters, first come first served; the holder is never among them.
+    waiters: VecDeque<String>,
+}
+
+/// The view leader's locks, keyed by name.
+///
+/// Iteration is in name order (a `BTreeMap`), so inspectors, hand-over lists and the cycle a
+/// deadlock reports are the same on every run.
+#[derive(Clone, Debug, Default)]
+pub struct LockTable {
+    locks: BTreeMap<String, Lock>,
+}
+
+impl LockTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `requester` asks for lock `name`: grant it if free or already held by `requester`,
+    /// refuse it if waiting would deadlock, otherwise queue `requester` once.
+    pub fn get(&mut self, name: &str, requester: &str) -> LockGetOutcome {
+        let Some(lock) = self.locks.get(name) else {
+            self.locks.insert(
+                name.into(),
+                Lock {
+                    holder: requester.into(),
+                    waiters: VecDeque::new(),
+                },
+            );
+            return LockGetOutcome::Granted;
+        };
+        if lock.holder == requester {
+            return LockGetOutcome::Granted;
+        }
+        if let Some(index) = lock.waiters.iter().position(|w| w == requester) {
+            // Already waiting, so the wait-for edge exists and was checked when it was added.
+            return LockGetOutcome::Queued {
+                position: index + 1,
+            };
+        }
+        if let Some(path) = self.wait_path(&lock.holder, requester) {
+            let cycle = core::iter::once(requester)
+                .chain(path)
+                .map(String::from)
+                .collect();
+            return LockGetOutcome::Deadlock { cycle };
+        }
+        let waiters = &mut self
+            .locks
+            .get_mut(name)
+            .expect("lock looked up above")
+            .waiters;
+        waiters.push_back(requester.into());
+        LockGetOutcome::Queued {
+            position: waiters.len(),
+        }
+    }
+
+    /// `requester` lets go of lock `name`: as holder it hands the lock to the head of the queue,
+    /// as a waiter it leaves the queue.
+    pub fn release(&mut self, name: &str, requester: &str) -> Result<Released, LockReleaseError> {
+        let lock = self
+            .locks
+            .get_mut(name)
+            .ok_or(LockReleaseError::UnknownLock)?;
+        if lock.holder == requester {
+            let next_holder = Self::hand_over(&mut self.locks, name);
+            return Ok(Released::Released { next_holder });
+        }
+        let index = lock
+            .waiters
+            .iter()
+            .position(|w| w == requester)
+            .ok_or(LockReleaseError::NotHolderOrWaiter)?;
+        lock.waiters.remove(index);
+        Ok(Released::LeftQueue)
+    }
+
+    /// Drops every hold and queue place of `requester` (used when a server fails). Returns the
+    /// (lock, new holder) hand-overs that happened, in lock-name order; the new holder is `None`
+    /// where no one was waiting and the lock is gone.
+    pub fn remove_requester(&mut self, requester: &str) -> Vec<(String, Option<String>)> {
+        let mut handovers = Vec::new();
+        // `retain` visits in ascending key order, which gives the promised hand-over order.
+        self.locks.retain(|name, lock| {
+            lock.waiters.retain(|w| w != requester);
+            if lock.holder != requester {
+                return true;
+            }
+            match lock.waiters.pop_front() {
+                Some(next) => {
+                    handovers.push((name.clone(), Some(next.clone())));
+                    lock.holder = next;
+                    true
+                }
+                None => {
+                    handovers.push((name.clone(), None));
+                    false
+                }
+            }
+        });
+        handovers
+    }
+
+    /// Who holds lock `name`, if anyone.
+    pub fn holder(&self, name: &str) -> Option<&str> {
+        self.locks.get(name).map(|lock| lock.holder.as_str())
+    }
+
+    /// The waiters for lock `name` in FIFO order (empty for an unknown lock).
+    pub fn queue(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.locks
+            .get(name)
+            .into_iter()
+            .flat_map(|lock| lock.waiters.iter().map(String::as_str))
+    }
+
+    /// Every lock as (name, holder, waiters in FIFO order), sorted by name — for inspectors.
+    pub fn locks(&self) -> impl Iterator<Item = (&str, Option<&str>, Vec<&str>)> {
+        self.locks.iter().map(|(name, lock)| {
+            (
+                name.as_str(),
+                Some(lock.holder.as_str()),
+                lock.waiters.iter().map(String::as_str).collect(),
+            )
+        })
+    }
+
+    /// Gives lock `name` (which must exist) to the head of its queue, or removes it when no one
+    /// waits, so that an entry never lingers without a holder.
+    fn hand_over(locks: &mut BTreeMap<String, Lock>, name: &str) -> Option<String> {
+        let lock = locks.get_mut(name)?;
+        match lock.waiters.pop_front() {
+            Some(next) => {
+                lock.holder.clone_from(&next);
+                Some(next)
+            }
+            None => {
+                locks.remove(name);
+                None
+            }
+        }
+    }
+
+    /// A wait-for path from `from` to `to`: `[from, ..., last]` where each waits for the next and
+    /// `last` waits for `to`. `None` if `to` is unreachable.
+    ///
+    /// The graph (waiter → holder, one edge per queue place) is rebuilt per call, which costs
+    /// O((locks + waiters) · log) and keeps the table free of a second structure to keep in sync.
+    /// The search is an iterative DFS in name order, so the path found is deterministic and deep
+    /// chains cannot overflow the stack.
+    fn wait_path<'a>(&'a self, from: &'a str, to: &str) -> Option<Vec<&'a str>> {
+        let mut waits_for: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for lock in self.locks.values() {
+            for waiter in &lock.waiters {
+                waits_for
+                    .entry(waiter.as_str())
+                    .or_default()
+                    .insert(lock.holder.as_str());
+            }
+        }
+        let successors = |node: &str| waits_for.get(node).into_iter().flatten().copied();
+
+        let mut path = alloc::vec![from];
+        let mut visited = BTreeSet::from([from]);
+        let mut stack = alloc::vec![successors(from)];
+        while let Some(next) = stack.last_mut() {
+            match next.next() {
+                Some(node) if node == to => return Some(path),
+                Some(node) => {
+                    if visited.insert(node) {
+                        path.push(node);
+                        stack.push(successors(node));
+                    }
+                }
+                None => {
+                    stack.pop();
+                    path.pop();
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn queued(position: usize) -> LockGetOutcome {
+        LockGetOutcome::Queued { position }
+    }
+
+    fn deadlock(cycle: &[&str]) -> LockGetOutcome {
+        LockGetOutcome::Deadlock {
+            cycle: cycle.iter().map(|s| String::from(*s)).collect(),
+        }
+    }
+
+    fn released(next_holder: Option<&str>) -> Result<Released, LockReleaseError> {
+        Ok(Released::Released {
+            next_holder: next_holder.map(String::from),
+        })
+    }
+
+    fn json<T: Serialize>(value: &T) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    fn queue<'a>(table: &'a LockTable, name: &str) -> Vec<&'a str> {
+        table.queue(name).collect()
+    }
+
+    #[test]
+    fn course_walkthrough() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("acct", "atm1"), LockGetOutcome::Granted);
+        assert_eq!(t.get("acct", "atm2"), queued(1));
+        assert_eq!(t.get("acct", "atm2"), queued(1));
+        assert_eq!(queue(&t, "acct"), vec!["atm2"]);
+        assert_eq!(t.get("acct", "atm1"), LockGetOutcome::Granted);
+        assert_eq!(t.release("acct", "atm1"), released(Some("atm2")));
+        assert_eq!(t.holder("acct"), Some("atm2"));
+        assert_eq!(queue(&t, "acct"), Vec::<&str>::new());
+        assert_eq!(t.get("acct", "atm2"), LockGetOutcome::Granted);
+        assert_eq!(
+            t.release("nosuch", "atm1"),
+            Err(LockReleaseError::UnknownLock)
+        );
+        assert_eq!(
+            t.release("acct", "stranger"),
+            Err(LockReleaseError::NotHolderOrWaiter)
+        );
+        assert_eq!(t.get("acct", "atm3"), queued(1));
+        assert_eq!(t.get("acct", "atm4"), queued(2));
+        assert_eq!(t.get("acct", "atm5"), queued(3));
+        assert_eq!(t.release("acct", "atm4"), Ok(Released::LeftQueue));
+        assert_eq!(queue(&t, "acct"), vec!["atm3", "atm5"]);
+        assert_eq!(t.get("acct", "atm5"), queued(2));
+        assert_eq!(t.holder("acct"), Some("atm2"));
+    }
+
+    #[test]
+    fn two_party_deadlock_is_refused_and_not_queued() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "a"), queued(1));
+        assert_eq!(t.get("x", "b"), deadlock(&["b", "a"]));
+        assert_eq!(queue(&t, "x"), Vec::<&str>::new());
+        // Refused, not remembered: asking again gives the same answer.
+        assert_eq!(t.get("x", "b"), deadlock(&["b", "a"]));
+        assert_eq!(
+            t.release("x", "b"),
+            Err(LockReleaseError::NotHolderOrWaiter)
+        );
+    }
+
+    #[test]
+    fn three_party_cycle() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
+        assert_eq!(t.get("z", "c"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "a"), queued(1));
+        assert_eq!(t.get("z", "b"), queued(1));
+        assert_eq!(t.get("x", "c"), deadlock(&["c", "a", "b"]));
+        assert_eq!(queue(&t, "x"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn chain_is_not_a_deadlock() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
+        assert_eq!(t.get("z", "c"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "a"), queued(1));
+        assert_eq!(t.get("z", "b"), queued(1));
+        // d waits at the end of a -> b -> c; nothing waits for d.
+        assert_eq!(t.get("x", "d"), queued(1));
+        // a may wait on a second lock; c waits for no one, so no cycle.
+        assert_eq!(t.get("z", "a"), queued(2));
+        assert_eq!(
+            t.locks().collect::<Vec<_>>(),
+            vec![
+                ("x", Some("a"), vec!["d"]),
+                ("y", Some("b"), vec!["a"]),
+                ("z", Some("c"), vec!["b", "a"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn cycle_search_takes_name_order_and_backtracks() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
+        assert_eq!(t.get("z", "c"), LockGetOutcome::Granted);
+        assert_eq!(t.get("w", "d"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "a"), queued(1));
+        assert_eq!(t.get("z", "a"), queued(1));
+        assert_eq!(t.get("w", "c"), queued(1));
+        // From a the search tries b first (a dead end), then finds a -> c -> d.
+        assert_eq!(t.get("x", "d"), deadlock(&["d", "a", "c"]));
+        // With two ways round, the path through the smaller name wins.
+        assert_eq!(t.get("w", "b"), queued(2));
+        assert_eq!(t.get("x", "d"), deadlock(&["d", "a", "b"]));
+    }
+
+    #[test]
+    fn queued_requester_that_was_handed_the_lock_is_granted() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.get("x", "b"), queued(1));
+        assert_eq!(t.get("x", "c"), queued(2));
+        assert_eq!(t.release("x", "a"), released(Some("b")));
+        assert_eq!(t.get("x", "c"), queued(1));
+        assert_eq!(t.get("x", "b"), LockGetOutcome::Granted);
+        assert_eq!(t.release("x", "b"), released(Some("c")));
+        assert_eq!(t.get("x", "c"), LockGetOutcome::Granted);
+    }
+
+    #[test]
+    fn remove_requester_hands_over_and_drops_queue_places() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.get("x", "b"), queued(1));
+        assert_eq!(t.get("x", "c"), queued(2));
+        assert_eq!(t.get("y", "d"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "c"), queued(1));
+        assert_eq!(t.get("y", "a"), queued(2));
+        assert_eq!(t.get("z", "a"), LockGetOutcome::Granted);
+        assert_eq!(
+            t.remove_requester("a"),
+            vec![
+                (String::from("x"), Some(String::from("b"))),
+                (String::from("z"), None)
+            ]
+        );
+        assert_eq!(
+            t.locks().collect::<Vec<_>>(),
+            vec![("x", Some("b"), vec!["c"]), ("y", Some("d"), vec!["c"])]
+        );
+        assert_eq!(t.release("z", "a"), Err(LockReleaseError::UnknownLock));
+        assert_eq!(t.remove_requester("nobody"), vec![]);
+    }
+
+    #[test]
+    fn empty_locks_are_removed() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.release("x", "a"), released(None));
+        assert_eq!(t.holder("x"), None);
+        assert_eq!(t.locks().count(), 0);
+        assert_eq!(t.release("x", "a"), Err(LockReleaseError::UnknownLock));
+
+        assert_eq!(t.get("y", "a"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "b"), queued(1));
+        assert_eq!(t.release("y", "b"), Ok(Released::LeftQueue));
+        assert_eq!(t.release("y", "a"), released(None));
+        assert_eq!(t.locks().count(), 0);
+        assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
+    }
+
+    #[test]
+    fn outcomes_serialize_with_a_tag() {
+        assert_eq!(json(&LockGetOutcome::Granted), r#"{"status":"granted"}"#);
+        assert_eq!(json(&queued(2)), r#"{"status":"queued","position":2}"#);
+        assert_eq!(
+            json(&deadlock(&["b", "a"])),
+            r#"{"status":"deadlock","cycle":["b","a"]}"#
+        );
+        assert_eq!(
+            json(&LockReleaseError::NotHolderOrWaiter),
+            r#"{"error":"not_holder_or_waiter"}"#
+        );
+        assert_eq!(
+            json(&Released::Released {
+                next_holder: Some("atm2".into())
+            }),
+            r#"{"status":"released","next_holder":"atm2"}"#
+        );
+        assert_eq!(json(&Released::LeftQueue), r#"{"status":"left_queue"}"#);
+        let back: LockGetOutcome =
+            serde_json::from_str(r#"{"status":"queued","position":2}"#).unwrap();
+        assert_eq!(back, queued(2));
+    }
+}

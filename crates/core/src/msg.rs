@@ -1,0 +1,434 @@
+//! The one message enum every role speaks. Its JSON (internally tagged by `cmd`) is the wire
+//! format of the native nodes, so field names here are part of the protocol.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
+
+/// A message between two roles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Msg {
+    /// Client → server: log this text.
+    Print {
+        /// Matches the reply.
+        op: OpId,
+        /// What to log.
+        text: String,
+    },
+    /// Client → server: store locally (no replication), replacing any old value.
+    Set {
+        /// Matches the reply.
+        op: OpId,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Client → server: the local value of a key.
+    Get {
+        /// Matches the reply.
+        op: OpId,
+        /// The key.
+        key: String,
+    },
+    /// Client → server: every key (not value) this server holds.
+    QueryAllKeys {
+        /// Matches the reply.
+        op: OpId,
+    },
+    /// Server → client: the answer to a local RPC.
+    Reply {
+        /// The request's op.
+        op: OpId,
+        /// What happened.
+        result: LocalReply,
+    },
+
+    /// Server → view leader, every heartbeat period (and at once when rebalancing finishes).
+    Heartbeat {
+        /// The sender's id for this process lifetime.
+        id: ServerId,
+        /// Where the sender listens.
+        addr: Addr,
+        /// The newest epoch the sender knows.
+        epoch: Epoch,
+        /// The epoch of the newest fully rebalanced view the sender knows.
+        stable: Epoch,
+        /// The newest epoch for which the sender finished its own part of rebalancing.
+        rebalanced: Epoch,
+    },
+    /// View leader → server.
+    HeartbeatReply {
+        /// Whose heartbeat this answers.
+        id: ServerId,
+        /// Accepted, denied or told to retry.
+        status: HeartbeatStatus,
+    },
+
+    /// Client → view leader: the current view.
+    QueryServers {
+        /// Matches the reply.
+        op: OpId,
+    },
+    /// View leader → client.
+    Servers {
+        /// The request's op.
+        op: OpId,
+        /// The current epoch.
+        epoch: Epoch,
+        /// Every live server, sorted by id.
+        servers: Vec<Member>,
+        /// Whether rebalancing for this epoch is still under way.
+        rebalancing: bool,
+    },
+    /// Client (or server) → view leader: take a lock.
+    LockGet {
+        /// Matches the reply.
+        op: OpId,
+        /// The lock's name.
+        name: String,
+        /// Who wants it.
+        requester: String,
+    },
+    /// Client (or server) → view leader: give a lock back, or stop waiting for it.
+    LockRelease {
+        /// Matches the reply.
+        op: OpId,
+        /// The lock's name.
+        name: String,
+        /// Who releases it.
+        requester: String,
+    },
+    /// View leader → requester.
+    LockReply {
+        /// The request's op.
+        op: OpId,
+        /// What happened.
+        result: LockAnswer,
+    },
+
+    /// Coordinator → participant: phase one of 2PC.
+    Prepare {
+        /// The transaction.
+        tx: TxId,
+        /// The epoch the coordinator placed the key in.
+        epoch: Epoch,
+        /// The server id the coordinator expects at this address.
+        server: ServerId,
+        /// The key written.
+        key: String,
+        /// The value written.
+        value: String,
+        /// Every participant, for the termination protocol.
+        participants: Vec<Member>,
+    },
+    /// Participant → coordinator: its vote.
+    Vote {
+        /// The transaction.
+        tx: TxId,
+        /// The voter.
+        server: ServerId,
+        /// Yes (with the key's current version) or no (with the reason).
+        vote: VoteAnswer,
+    },
+    /// Coordinator → participant: phase two, commit at this version.
+    Commit {
+        /// The transaction.
+        tx: TxId,
+        /// The version the value gets: above every participant's current one.
+        version: Version,
+    },
+    /// Coordinator → participant: phase two, abort.
+    Abort {
+        /// The transaction.
+        tx: TxId,
+    },
+    /// Participant → coordinator: the decision is applied.
+    Done {
+        /// The transaction.
+        tx: TxId,
+        /// The participant.
+        server: ServerId,
+        /// Whether it committed (false: aborted).
+        committed: bool,
+    },
+    /// Participant → coordinator and fellow participants: what became of this transaction?
+    /// (The cooperative termination protocol, run when the coordinator went silent.)
+    DecisionRequest {
+        /// The transaction.
+        tx: TxId,
+    },
+    /// The answer to a decision request.
+    DecisionReply {
+        /// The transaction.
+        tx: TxId,
+        /// What the answerer knows.
+        state: TxState,
+    },
+
+    /// Client → replica: the key's committed value, placed in this epoch.
+    GetR {
+        /// Matches the reply.
+        op: OpId,
+        /// The epoch the client placed the key in.
+        epoch: Epoch,
+        /// The key.
+        key: String,
+    },
+    /// Replica → client.
+    GetRReply {
+        /// The request's op.
+        op: OpId,
+        /// The replica.
+        server: ServerId,
+        /// What it holds.
+        result: ReadAnswer,
+    },
+
+    /// Server → server during rebalancing: new copies for the receiver.
+    Transfer {
+        /// The epoch being rebalanced to.
+        epoch: Epoch,
+        /// The copies.
+        items: Vec<Item>,
+    },
+    /// Receiver → sender: these copies are stored.
+    TransferAck {
+        /// The epoch of the transfer.
+        epoch: Epoch,
+        /// The keys stored.
+        keys: Vec<String>,
+    },
+
+    /// Any role → peer: the message could not be handled.
+    Error {
+        /// The op of the offending request, when it had one.
+        op: Option<OpId>,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// A node's outgoing message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transmit {
+    /// Where to.
+    pub to: Addr,
+    /// What.
+    pub msg: Msg,
+}
+
+/// The answer to a local key/value RPC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LocalReply {
+    /// Done (print, set).
+    Ok,
+    /// The value (get).
+    Value {
+        /// The value.
+        value: String,
+    },
+    /// No such key (get).
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// The keys held (query_all_keys), sorted.
+    Keys {
+        /// The keys.
+        keys: Vec<String>,
+    },
+}
+
+/// The view leader's answer to a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum HeartbeatStatus {
+    /// Accepted. Views travel only when the server's epochs are behind.
+    Ok {
+        /// The current epoch.
+        epoch: Epoch,
+        /// The current membership, when the server's epoch differs.
+        view: Option<View>,
+        /// The newest fully rebalanced view, when the server's differs.
+        stable: Option<View>,
+    },
+    /// This id was declared failed; it will never be accepted again.
+    Denied,
+    /// A live server already uses this address; try again later.
+    Retry,
+}
+
+/// The view leader's answer to a lock request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LockAnswer {
+    /// The requester holds the lock.
+    Granted,
+    /// Held by another: the requester is queued at this place (1 = next) and should ask again.
+    Retry {
+        /// Place in the queue.
+        position: usize,
+    },
+    /// Waiting would close this cycle of requesters (the asker first); not queued.
+    Deadlock {
+        /// Who waits for whom, starting with the asker.
+        cycle: Vec<String>,
+    },
+    /// Released; the head of the queue, if any, now holds it.
+    Released {
+        /// The new holder.
+        next_holder: Option<String>,
+    },
+    /// The requester left the lock's queue.
+    LeftQueue,
+    /// No such lock.
+    UnknownLock,
+    /// The requester neither holds nor waits for the lock.
+    NotHolderOrWaiter,
+}
+
+/// A participant's vote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "vote", rename_all = "snake_case")]
+pub enum VoteAnswer {
+    /// Prepared; the key's current version is given so the commit can go above it.
+    Yes {
+        /// The participant's version of the key (0: absent).
+        version: Version,
+    },
+    /// Not prepared.
+    No {
+        /// Why.
+        reason: NoReason,
+    },
+}
+
+/// Why a participant voted no.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum NoReason {
+    /// Another transaction on this key is pending here.
+    KeyBusy {
+        /// That transaction.
+        tx: TxId,
+    },
+    /// The participant is in another epoch.
+    EpochMismatch {
+        /// The participant's epoch.
+        epoch: Epoch,
+    },
+    /// The coordinator expected another server id at this address.
+    WrongServer {
+        /// The id actually here.
+        id: ServerId,
+    },
+    /// The key's replica set is changing and its copies are still moving.
+    Rebalancing,
+    /// This transaction was already aborted here (the termination protocol ruled it out).
+    Aborted,
+}
+
+/// What a node knows of a transaction, for the termination protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TxState {
+    /// Committed at this version.
+    Committed {
+        /// The committed version.
+        version: Version,
+    },
+    /// Aborted (or, for a participant that never prepared, now ruled out).
+    Aborted,
+    /// Prepared and waiting for the decision, like the asker.
+    Prepared,
+}
+
+/// A replica's answer to `getr`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReadAnswer {
+    /// The committed value.
+    Value {
+        /// The value.
+        value: String,
+        /// Its version.
+        version: Version,
+    },
+    /// No committed value.
+    NotFound,
+    /// A write of this key is between the phases here: its outcome is not known yet.
+    Pending {
+        /// The pending transaction.
+        tx: TxId,
+    },
+    /// The copy for this key has not arrived here yet.
+    Rebalancing,
+    /// The replica is in another epoch.
+    WrongEpoch {
+        /// The replica's epoch.
+        epoch: Epoch,
+    },
+}
+
+/// One key's copy in a transfer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Its version.
+    pub version: Version,
+}
+
+impl Msg {
+    /// The command name as on the wire (`cmd`), for logs and diagrams.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Msg::Print { .. } => "print",
+            Msg::Set { .. } => "set",
+            Msg::Get { .. } => "get",
+            Msg::QueryAllKeys { .. } => "query_all_keys",
+            Msg::Reply { .. } => "reply",
+            Msg::Heartbeat { .. } => "heartbeat",
+            Msg::HeartbeatReply { .. } => "heartbeat_reply",
+            Msg::QueryServers { .. } => "query_servers",
+            Msg::Servers { .. } => "servers",
+            Msg::LockGet { .. } => "lock_get",
+            Msg::LockRelease { .. } => "lock_release",
+            Msg::LockReply { .. } => "lock_reply",
+            Msg::Prepare { .. } => "prepare",
+            Msg::Vote { .. } => "vote",
+            Msg::Commit { .. } => "commit",
+            Msg::Abort { .. } => "abort",
+            Msg::Done { .. } => "done",
+            Msg::DecisionRequest { .. } => "decision_request",
+            Msg::DecisionReply { .. } => "decision_reply",
+            Msg::GetR { .. } => "getr",
+            Msg::GetRReply { .. } => "getr_reply",
+            Msg::Transfer { .. } => "transfer",
+            Msg::TransferAck { .. } => "transfer_ack",
+            Msg::Error { .. } => "error",
+        }
+    }
+
+    /// The op a request carries, for error replies.
+    pub fn op(&self) -> Option<OpId> {
+        match self {
+            Msg::Print { op, .. }
+            | Msg::Set { op, .. }
+            | Msg::Get { op, .. }
+            | Msg::QueryAllKeys { op }
+            | Msg::QueryServers { op }
+            | Msg::LockGet { op, .. }
+            | Msg::LockRelease { op, .. }
+            | Msg::GetR { op, .. } => Some(*op),
+            _ => None,
+        }
+    }
+}
