@@ -137,21 +137,55 @@ impl Register {
     fn new(ops: &[&HistoryOp]) -> Self {
         // Interning makes the search state a `u32`: cheap to copy, hash and compare.
         let mut interned: HashMap<&str, u32> = HashMap::new();
-        let mut effects = Vec::with_capacity(ops.len());
-        let mut spans = Vec::with_capacity(ops.len());
+        let mut parsed: Vec<(Effect, Span)> = Vec::with_capacity(ops.len());
         for op in ops {
             let effect = match (&op.kind, op.ret) {
                 (OpKind::Read { .. }, None) => continue,
                 (OpKind::Read { value: None }, _) => Effect::Read(NOT_FOUND),
-                (OpKind::Read { value: Some(value) }, _) => Effect::Read(intern(&mut interned, value)),
+                (OpKind::Read { value: Some(value) }, _) => {
+                    Effect::Read(intern(&mut interned, value))
+                }
                 (OpKind::Write { value }, _) => Effect::Write(intern(&mut interned, value)),
             };
-            if let Some(ret) = op.ret {
-                assert!(ret >= op.call, "op returns before its call: {op:?}");
-            }
-            effects.push(effect);
-            spans.push((op.call, op.ret));
+            parsed.push((effect, Span::of(op)));
         }
+
+        let mut writers = vec![0_usize; interned.len() + 1];
+        let mut first_seen: Vec<Option<Moment>> = vec![None; interned.len() + 1];
+        for (effect, span) in &parsed {
+            match (*effect, span.ret) {
+                (Effect::Write(value), _) => writers[value as usize] += 1,
+                (Effect::Read(value), Some(ret)) => {
+                    let seen = &mut first_seen[value as usize];
+                    *seen = Some(seen.map_or(ret, |seen| seen.min(ret)));
+                }
+                (Effect::Read(_), None) => {}
+            }
+        }
+        // A write with no definite outcome is a call the search would try at every step
+        // until the end of the history; pin it down where the reads allow.
+        parsed.retain_mut(|(effect, span)| {
+            let Effect::Write(value) = *effect else {
+                return true;
+            };
+            if span.ret.is_some() {
+                return true;
+            }
+            match first_seen[value as usize] {
+                // No read depends on it, so leaving it out loses no linearization.
+                None => false,
+                // The only writer of a value that was read took effect before that read
+                // returned. (A read returning before the call is left for the search to
+                // reject.)
+                Some(seen) if writers[value as usize] == 1 && seen > span.call => {
+                    span.ret = Some(seen);
+                    true
+                }
+                Some(_) => true,
+            }
+        });
+
+        let (effects, spans): (Vec<Effect>, Vec<Span>) = parsed.into_iter().unzip();
         Register {
             effects,
             events: Events::new(&spans),
@@ -200,7 +234,7 @@ impl Register {
 }
 
 /// Where an event sorts among events of the same timestamp, earliest first.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Tie {
     /// The return of an op called earlier: it precedes everything called now.
     Return,
@@ -211,6 +245,38 @@ enum Tie {
     InstantReturn,
     /// The call of an op that returns later, or never.
     Call,
+}
+
+/// When an event happens, ordered as the timing rules require.
+type Moment = (u64, Tie);
+
+/// When an op is called and by when it must have taken effect, if ever.
+#[derive(Clone, Copy)]
+struct Span {
+    call: Moment,
+    ret: Option<Moment>,
+}
+
+impl Span {
+    fn of(op: &HistoryOp) -> Self {
+        match op.ret {
+            Some(ret) if ret == op.call => Span {
+                call: (op.call, Tie::InstantCall),
+                ret: Some((ret, Tie::InstantReturn)),
+            },
+            Some(ret) => {
+                assert!(ret > op.call, "op returns before its call: {op:?}");
+                Span {
+                    call: (op.call, Tie::Call),
+                    ret: Some((ret, Tie::Return)),
+                }
+            }
+            None => Span {
+                call: (op.call, Tie::Call),
+                ret: None,
+            },
+        }
+    }
 }
 
 /// The call and return events of one key in time order, as a doubly linked list from
@@ -233,20 +299,13 @@ struct Node {
 const HEAD: usize = 0;
 
 impl Events {
-    fn new(spans: &[(u64, Option<u64>)]) -> Self {
-        let mut order: Vec<(u64, Tie, usize)> = Vec::with_capacity(2 * spans.len());
-        for (op, &(call, ret)) in spans.iter().enumerate() {
-            match ret {
-                Some(ret) if ret == call => {
-                    order.push((call, Tie::InstantCall, op));
-                    order.push((ret, Tie::InstantReturn, op));
-                }
-                Some(ret) => {
-                    order.push((call, Tie::Call, op));
-                    order.push((ret, Tie::Return, op));
-                }
-                // Returning at infinity: no return event, so nothing ever forces it.
-                None => order.push((call, Tie::Call, op)),
+    fn new(spans: &[Span]) -> Self {
+        let mut order: Vec<(Moment, usize)> = Vec::with_capacity(2 * spans.len());
+        for (op, span) in spans.iter().enumerate() {
+            order.push((span.call, op));
+            // Without a return event nothing ever forces the op to take effect.
+            if let Some(ret) = span.ret {
+                order.push((ret, op));
             }
         }
         order.sort_unstable();
@@ -260,7 +319,7 @@ impl Events {
             next: None,
         });
         let mut call_node = vec![HEAD; spans.len()];
-        for (index, &(_, tie, op)) in order.iter().enumerate() {
+        for (index, &((_, tie), op)) in order.iter().enumerate() {
             let node = index + 1;
             let is_call = matches!(tie, Tie::Call | Tie::InstantCall);
             if is_call {
@@ -364,7 +423,13 @@ pub fn synthetic_history(seed: u64, keys: usize, ops: usize, clients: usize) -> 
     for k in 0..keys {
         let count = ops / keys + usize::from(k < ops % keys);
         let key = format!("k{k}");
-        history.extend(synthetic_key(&mut rng, &key, count, clients, &mut next_client));
+        history.extend(synthetic_key(
+            &mut rng,
+            &key,
+            count,
+            clients,
+            &mut next_client,
+        ));
     }
     // Interleave the keys as a recorder would have seen them; the sort is stable.
     history.sort_by_key(|op| op.call);
@@ -570,10 +635,7 @@ mod tests {
 
     #[test]
     fn unknown_outcome_write_cannot_act_before_its_call() {
-        let history = [
-            read(2, "a", 0, 1, Some("x")),
-            write(1, "a", 5, None, "x"),
-        ];
+        let history = [read(2, "a", 0, 1, Some("x")), write(1, "a", 5, None, "x")];
         assert_eq!(violation_key(&history), "a");
     }
 

@@ -1,1 +1,223 @@
-fn main() {}
+//! `ringside-sim`: narrated scenarios, seed sweeps, movement figures, placement and speed.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use ringside_core::ring::{position, Ring};
+use ringside_core::ServerId;
+use ringside_sim::{bench, linearize, movement, narrate, scenario, sweep};
+
+#[derive(Parser)]
+#[command(name = "ringside-sim", about = "Ringside's deterministic simulator", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Play a named scenario and narrate its message sequence.
+    Run {
+        /// The scenario (see --list).
+        #[arg(long, required_unless_present = "list")]
+        scenario: Option<String>,
+        /// The seed: the same seed gives the same run, bit for bit.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the full trace as JSON lines instead of the narration.
+        #[arg(long)]
+        trace: bool,
+        /// Narrate routine traffic too (heartbeats, transfer details).
+        #[arg(long)]
+        all: bool,
+        /// List the scenarios.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Run many seeds with random clusters, workloads and faults; fail on any violation.
+    Sweep {
+        /// How many seeds.
+        #[arg(long, default_value_t = 500)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        start: u64,
+    },
+    /// Copies moved per view change versus the minimum.
+    Movement {
+        /// Servers at the start.
+        #[arg(long, default_value_t = 10)]
+        servers: usize,
+        /// Keys loaded.
+        #[arg(long, default_value_t = 10_000)]
+        keys: usize,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many joins and removals.
+        #[arg(long, default_value_t = 6)]
+        changes: usize,
+    },
+    /// The replica list of a key, primary first.
+    Place {
+        /// Server ids, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        servers: Vec<String>,
+        /// The key.
+        #[arg(long)]
+        key: String,
+        /// Replicas per key.
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Virtual nodes per server.
+        #[arg(long, default_value_t = 1)]
+        vnodes: u32,
+    },
+    /// Simulated deliveries per second, and the linearizability checker's speed.
+    Bench {
+        /// Deliveries to simulate per round.
+        #[arg(long, default_value_t = 2_000_000)]
+        deliveries: u64,
+        /// Rounds (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run { scenario, seed, trace, all, list } => run(scenario, seed, trace, all, list),
+        Command::Sweep { seeds, start } => run_sweep(seeds, start),
+        Command::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
+        Command::Place { servers, key, replicas, vnodes } => {
+            let ids: Vec<ServerId> = servers.iter().map(|s| ServerId(s.clone())).collect();
+            let ring = Ring::new(ids.iter(), vnodes);
+            println!("key {key} at position {:#018x}", position(&key));
+            for (i, s) in ring.replicas(&key, replicas).iter().enumerate() {
+                println!("{} {s}", if i == 0 { "primary" } else { "replica" });
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Bench { deliveries, rounds } => run_bench(deliveries, rounds),
+    }
+}
+
+fn run(name: Option<String>, seed: u64, trace: bool, all: bool, list: bool) -> ExitCode {
+    if list {
+        for s in scenario::SCENARIOS {
+            println!("{:<18} {}", s.name, s.about);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let name = name.unwrap_or_default();
+    let Some(found) = scenario::find(&name) else {
+        eprintln!("no scenario {name:?}; `ringside-sim run --list` names them");
+        return ExitCode::from(2);
+    };
+    let played = scenario::play(found.script(seed));
+    let entries = played.sim.trace().entries();
+    if trace {
+        for e in entries {
+            println!("{}", serde_json::to_string(e).unwrap_or_default());
+        }
+    } else {
+        println!("scenario {} (seed {seed}): {}", found.name, found.about);
+        let mut headings = played.headings.iter().peekable();
+        for (i, e) in entries.iter().enumerate() {
+            while let Some((_, text)) = headings.next_if(|(at, _)| *at <= i) {
+                println!("\n== {text}");
+            }
+            if let Some(line) = narrate::line(e, all) {
+                println!("{line}");
+            }
+        }
+        for (_, text) in headings {
+            println!("\n== {text}");
+        }
+    }
+    let hash = played.sim.trace().hash();
+    let verdict = played.sim.violation().map_or("all invariants held".to_string(), |v| v.to_string());
+    eprintln!("\n{} trace entries, trace hash {hash}\n{verdict}", entries.len());
+    if played.sim.violation().is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn run_sweep(seeds: u64, start: u64) -> ExitCode {
+    let (mut ops, mut violations, mut nonlin, mut deliveries) = (0, 0, 0, 0);
+    let begun = Instant::now();
+    for seed in start..start + seeds {
+        let out = sweep::run_seed(seed);
+        ops += out.ops;
+        deliveries += out.deliveries;
+        if let Some(v) = out.violation {
+            violations += 1;
+            nonlin += usize::from(out.nonlinearizable);
+            eprintln!("FAIL {v}\n  reproduce: cargo run --release -p ringside-sim -- sweep --seeds 1 --start {seed}");
+        }
+    }
+    println!(
+        "seeds={seeds} violations={violations} ops={ops} nonlinearizable={nonlin} deliveries={deliveries} wall={:.1}s",
+        begun.elapsed().as_secs_f64()
+    );
+    if violations == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run_movement(servers: usize, keys: usize, seed: u64, changes: usize) -> ExitCode {
+    match movement::measure(servers, keys, seed, changes) {
+        Ok(list) => {
+            println!("{:<12} {:>6} {:>8} {:>8} {:>7}", "change", "epoch", "moved", "minimum", "ratio");
+            for c in &list {
+                println!("{:<12} {:>6} {:>8} {:>8} {:>7.3}", c.what, c.epoch, c.moved, c.minimum, c.ratio());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("movement failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn run_bench(deliveries: u64, rounds: usize) -> ExitCode {
+    let rounds = rounds.max(1);
+    let mut bare = Vec::new();
+    let mut checked = Vec::new();
+    let mut ops = 0;
+    for round in 0..rounds {
+        for (check, out) in [(false, &mut bare), (true, &mut checked)] {
+            let mut sim = bench::world(round as u64 + 1, check);
+            let t = Instant::now();
+            let start = sim.deliveries();
+            ops = bench::drive(&mut sim, deliveries, round as u64);
+            out.push((sim.deliveries() - start) as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    println!("simulated deliveries/s (median of {rounds}): {:.0} bare, {:.0} with invariants checked every step", median(bare), median(checked));
+    println!("  ({ops} client operations finished per round of {deliveries} deliveries)");
+    let history = linearize::synthetic_history(1, 10, 10_000, 4);
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let ok = linearize::check(&history).is_ok();
+        times.push(t.elapsed().as_secs_f64());
+        if !ok {
+            eprintln!("the synthetic history should be linearizable");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("linearizability check of a {}-operation history: {:.1} ms (median of {rounds})", history.len(), median(times) * 1e3);
+    ExitCode::SUCCESS
+}

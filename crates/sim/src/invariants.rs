@@ -1,0 +1,248 @@
+//! The invariants, checked after every step (and at rest), each violation named with the step
+//! and the seed that reproduce it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use ringside_core::ring::Ring;
+use ringside_core::{Addr, Epoch, Event, Member, ServerId, Time, TxId};
+
+use crate::history::History;
+use crate::world::{Kind, Role, Slot};
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The run's seed.
+    pub seed: u64,
+    /// The step after which it was found.
+    pub step: u64,
+    /// Virtual time.
+    pub time: Time,
+    /// Which invariant.
+    pub invariant: &'static str,
+    /// What exactly.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed {}: invariant `{}` broken at step {} ({}): {}", self.seed, self.invariant, self.step, self.time, self.detail)
+    }
+}
+
+/// Watches a run. Only the first violation is kept: later ones are usually its echoes.
+#[derive(Clone, Debug)]
+pub struct Checker {
+    seed: u64,
+    replicas: usize,
+    vnodes: u32,
+    violation: Option<Violation>,
+    vl_epoch: Epoch,
+    /// The membership of every epoch the view leader had.
+    views: BTreeMap<Epoch, Vec<Member>>,
+    server_epochs: BTreeMap<ServerId, Epoch>,
+    lock_holders: BTreeMap<String, String>,
+    yes_votes: BTreeMap<TxId, BTreeSet<ServerId>>,
+    decided: BTreeMap<TxId, bool>,
+    committed: BTreeSet<TxId>,
+    aborted: BTreeSet<TxId>,
+    crashes_since_stable: usize,
+    /// Writes acknowledged before this time may be lost: R or more servers crashed between two
+    /// completed rebalances after them.
+    loss_allowed_before: Time,
+}
+
+impl Checker {
+    /// A checker for a run with this seed and placement settings.
+    pub fn new(seed: u64, replicas: usize, vnodes: u32) -> Self {
+        let mut views = BTreeMap::new();
+        views.insert(Epoch(0), Vec::new());
+        Checker {
+            seed,
+            replicas,
+            vnodes,
+            violation: None,
+            vl_epoch: Epoch(0),
+            views,
+            server_epochs: BTreeMap::new(),
+            lock_holders: BTreeMap::new(),
+            yes_votes: BTreeMap::new(),
+            decided: BTreeMap::new(),
+            committed: BTreeSet::new(),
+            aborted: BTreeSet::new(),
+            crashes_since_stable: 0,
+            loss_allowed_before: Time::ZERO,
+        }
+    }
+
+    /// The first violation seen.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_ref()
+    }
+
+    fn fail(&mut self, time: Time, step: u64, invariant: &'static str, detail: String) {
+        if self.violation.is_none() {
+            self.violation = Some(Violation { seed: self.seed, step, time, invariant, detail });
+        }
+    }
+
+    /// A process died.
+    pub fn crashed(&mut self, now: Time, _node: &Addr, kind: Kind) {
+        if kind == Kind::Server {
+            self.crashes_since_stable += 1;
+            if self.crashes_since_stable >= self.replicas {
+                self.loss_allowed_before = now;
+            }
+        }
+    }
+
+    /// A role's event.
+    pub fn observe(&mut self, now: Time, step: u64, node: &Addr, event: &Event, nodes: &BTreeMap<Addr, Slot>) {
+        match event {
+            Event::ServerFailed { id, .. } => self.lock_holders.retain(|_, holder| holder != id.as_str()),
+            Event::LockGranted { name, requester } => {
+                if let Some(holder) = self.lock_holders.get(name).filter(|h| *h != requester) {
+                    let detail = format!("lock {name} granted to {requester} while {holder} holds it");
+                    self.fail(now, step, "one holder per lock", detail);
+                }
+                self.lock_holders.insert(name.clone(), requester.clone());
+            }
+            Event::LockReleased { name, requester } => {
+                if self.lock_holders.get(name) == Some(requester) {
+                    self.lock_holders.remove(name);
+                }
+            }
+            Event::RebalancingDone { .. } => self.crashes_since_stable = 0,
+            Event::Voted { tx, yes: true, .. } => {
+                if let Some(Some(Role::Server(s))) = nodes.get(node).map(|slot| &slot.role) {
+                    self.yes_votes.entry(*tx).or_default().insert(s.id().clone());
+                }
+            }
+            Event::TxDecided { tx, commit, participants, .. } => {
+                if *commit {
+                    let yes = self.yes_votes.get(tx);
+                    let missing: Vec<&ServerId> = participants.iter().filter(|p| !yes.is_some_and(|y| y.contains(*p))).collect();
+                    if !missing.is_empty() {
+                        let detail = format!("{tx} decided commit without a yes vote from {missing:?}");
+                        self.fail(now, step, "commit needs every yes vote", detail);
+                    }
+                }
+                self.decided.insert(*tx, *commit);
+            }
+            Event::Committed { tx, .. } => {
+                if self.aborted.contains(tx) {
+                    self.fail(now, step, "2PC atomicity", format!("{tx} committed at {node} but aborted elsewhere"));
+                }
+                if self.decided.get(tx) != Some(&true) {
+                    self.fail(now, step, "2PC atomicity", format!("{tx} committed at {node} without a commit decision"));
+                }
+                self.committed.insert(*tx);
+            }
+            Event::Aborted { tx, .. } => {
+                if self.committed.contains(tx) {
+                    self.fail(now, step, "2PC atomicity", format!("{tx} aborted at {node} but committed elsewhere"));
+                }
+                self.aborted.insert(*tx);
+            }
+            _ => {}
+        }
+    }
+
+    /// The checks after every step.
+    pub fn after_step(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>) {
+        let mut problems = Vec::new();
+        for slot in nodes.values() {
+            match &slot.role {
+                Some(Role::ViewLeader(vl)) => {
+                    if vl.epoch() < self.vl_epoch {
+                        problems.push(("epochs only grow", format!("view leader went from epoch {} to {}", self.vl_epoch, vl.epoch())));
+                    }
+                    self.vl_epoch = vl.epoch();
+                    self.views.entry(vl.epoch()).or_insert_with(|| vl.view().members.clone());
+                }
+                Some(Role::Server(s)) => {
+                    let epoch = s.view().epoch;
+                    let last = self.server_epochs.entry(s.id().clone()).or_insert(epoch);
+                    if epoch < *last {
+                        problems.push(("epochs only grow", format!("server {} went from epoch {} to {}", s.id(), last, epoch)));
+                    }
+                    *last = epoch;
+                    for view in [s.view(), s.stable_view()] {
+                        if let Some(members) = self.views.get(&view.epoch).filter(|m| **m != view.members) {
+                            let detail = format!("server {} has a view of epoch {} unlike the view leader's ({} vs {} servers)", s.id(), view.epoch, view.members.len(), members.len());
+                            problems.push(("same placement for the same view", detail));
+                        }
+                    }
+                    // Placement is a pure function of the view: spot-check it on a probe key.
+                    if step % 97 == 0 && !s.view().members.is_empty() {
+                        let key = format!("probe-{step}");
+                        let expect = Ring::new(s.view().members.iter().map(|m| &m.id), self.vnodes).replicas(&key, self.replicas).into_iter().cloned().collect::<Vec<_>>();
+                        if s.placement(&key) != expect {
+                            problems.push(("same placement for the same view", format!("server {} places {key} differently", s.id())));
+                        }
+                    }
+                }
+                Some(Role::Client(c)) => {
+                    if let Some(epoch) = c.cached_epoch() {
+                        if self.views.get(&epoch).is_some_and(|m| m.as_slice() != c.cached_servers()) {
+                            problems.push(("same placement for the same view", format!("client {} caches a different view of epoch {epoch}", c.name())));
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        for (invariant, detail) in problems {
+            self.fail(now, step, invariant, detail);
+        }
+    }
+
+    /// The checks for a world at rest.
+    pub fn at_rest(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>, history: &History) {
+        let Some(Some(Role::ViewLeader(vl))) = nodes.values().find(|s| s.kind == Kind::ViewLeader).map(|s| &s.role) else {
+            return;
+        };
+        let view = vl.view().clone();
+        let ring = Ring::new(view.members.iter().map(|m| &m.id), self.vnodes);
+        let servers: Vec<&ringside_core::Server> = nodes
+            .values()
+            .filter_map(|s| match &s.role {
+                Some(Role::Server(srv)) if view.contains(srv.id()) => Some(srv),
+                _ => None,
+            })
+            .collect();
+        // A key with an undecided transaction is exempt: 2PC may block it for good.
+        let blocked: BTreeSet<&str> = servers.iter().flat_map(|s| s.pending().map(|p| p.key.as_str())).collect();
+        let mut holders: BTreeMap<&str, BTreeSet<&ServerId>> = BTreeMap::new();
+        for s in &servers {
+            for key in s.bucket().keys() {
+                holders.entry(key.as_str()).or_default().insert(s.id());
+            }
+        }
+        let mut problems = Vec::new();
+        for (key, held_by) in &holders {
+            if blocked.contains(key) {
+                continue;
+            }
+            let want: BTreeSet<&ServerId> = ring.replicas(key, self.replicas).into_iter().collect();
+            if *held_by != want {
+                problems.push(("at rest every key lives exactly on its replicas", format!("{key} is on {held_by:?}, its replicas are {want:?}")));
+                break;
+            }
+        }
+        for (key, (version, acked_at)) in history.acknowledged() {
+            if acked_at < self.loss_allowed_before || blocked.contains(key.as_str()) {
+                continue;
+            }
+            let best = servers.iter().filter_map(|s| s.bucket().get(&key).map(|e| e.version)).max();
+            if best.is_none_or(|b| b < version) {
+                problems.push(("no acknowledged write lost", format!("{key} was written at version {version} (acknowledged at {acked_at}), now {best:?}")));
+                break;
+            }
+        }
+        for (invariant, detail) in problems {
+            self.fail(now, step, invariant, detail);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The seed sweep: per seed a random cluster, workload and fault mix; invariants after every
+//! step, the placement and durability checks at rest, and linearizability of the history.
+
+use ringside_core::{Addr, Rng, Time};
+
+use crate::linearize;
+use crate::world::{Action, Faults, Sim, SimConfig};
+
+/// Virtual time during which the workload and faults happen (ms).
+const WORKLOAD_MS: u64 = 12_000;
+/// How long the world may take to come to rest once faults stop (ms).
+const SETTLE_MS: u64 = 30_000;
+
+/// What one seed's run found.
+#[derive(Clone, Debug)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Replicated operations issued.
+    pub ops: usize,
+    /// Messages delivered.
+    pub deliveries: u64,
+    /// The first problem: a broken invariant, a world that never came to rest, or a history
+    /// that is not linearizable.
+    pub violation: Option<String>,
+    /// Whether the problem was a linearizability failure.
+    pub nonlinearizable: bool,
+}
+
+fn pick<T: Copy>(rng: &mut Rng, options: &[T]) -> T {
+    options[rng.range(0, options.len() as u64 - 1) as usize]
+}
+
+/// The world and script of a seed, before running.
+pub fn setup(seed: u64) -> (Sim, Vec<String>) {
+    let mut rng = Rng::new(seed ^ 0x5eed_5eed_5eed_5eed);
+    let servers = rng.range(1, 7) as u32;
+    let clients = rng.range(2, 4) as u32;
+    let mut config = SimConfig::new(seed);
+    config.trace = false;
+    config.vnodes = pick(&mut rng, &[1, 1, 4]);
+    config.latency_ms = (1, rng.range(3, 40));
+    config.faults = Faults {
+        drop_ppm: pick(&mut rng, &[0, 5_000, 20_000, 50_000]),
+        duplicate_ppm: pick(&mut rng, &[0, 10_000, 30_000]),
+        delay_ppm: pick(&mut rng, &[0, 30_000]),
+        delay_ms: rng.range(100, 600),
+    };
+    let mut sim = Sim::with_cluster(config, servers as usize, clients as usize);
+    let keys: Vec<String> = (0..rng.range(2, 8)).map(|i| format!("k{i}")).collect();
+    let client = |rng: &mut Rng| Addr(format!("c{}", rng.range(1, u64::from(clients))));
+
+    let ops = rng.range(30, 120);
+    for n in 0..ops {
+        let at = Time(rng.range(800, WORKLOAD_MS));
+        let c = client(&mut rng);
+        let roll = rng.range(0, 99);
+        let action = if roll < 45 {
+            let key = keys[rng.range(0, keys.len() as u64 - 1) as usize].clone();
+            Action::SetR { client: c, key, value: format!("v{n}") }
+        } else if roll < 85 {
+            let key = keys[rng.range(0, keys.len() as u64 - 1) as usize].clone();
+            Action::GetR { client: c, key }
+        } else if roll < 93 {
+            Action::LockGet { client: c, name: pick(&mut rng, &["L1", "L2"]).into() }
+        } else {
+            Action::LockRelease { client: c, name: pick(&mut rng, &["L1", "L2"]).into() }
+        };
+        sim.schedule(at, action);
+    }
+
+    let mut servers_started = servers;
+    for _ in 0..rng.range(0, 5) {
+        let at = rng.range(1_000, WORKLOAD_MS);
+        match rng.range(0, 9) {
+            0..=3 => {
+                let node = Addr(format!("s{}", rng.range(1, u64::from(servers_started))));
+                sim.schedule(Time(at), Action::Crash { node: node.clone() });
+                if rng.chance(600_000) {
+                    sim.schedule(Time(at + rng.range(300, 4_000)), Action::Restart { node });
+                }
+            }
+            4..=5 => {
+                servers_started += 1;
+                sim.schedule(Time(at), Action::AddServer);
+            }
+            6..=7 => {
+                let mut side: Vec<Addr> = Vec::new();
+                for n in 1..=servers_started {
+                    if rng.chance(400_000) {
+                        side.push(Addr(format!("s{n}")));
+                    }
+                }
+                for n in 1..=clients {
+                    if rng.chance(300_000) {
+                        side.push(Addr(format!("c{n}")));
+                    }
+                }
+                sim.schedule(Time(at), Action::Partition { side });
+                sim.schedule(Time(at + rng.range(300, 3_000)), Action::Heal);
+            }
+            _ => {
+                let node = client(&mut rng);
+                sim.schedule(Time(at), Action::Crash { node: node.clone() });
+                sim.schedule(Time(at + rng.range(200, 2_000)), Action::Restart { node });
+            }
+        }
+    }
+    (sim, keys)
+}
+
+/// Runs one seed to the end and checks everything.
+pub fn run_seed(seed: u64) -> SeedOutcome {
+    let (mut sim, keys) = setup(seed);
+    sim.run_until(Time(WORKLOAD_MS));
+    // Faults stop; the world must come to rest by itself.
+    sim.act(Action::SetFaults { faults: Faults::default() });
+    sim.act(Action::Heal);
+    if sim.servers().next().is_none() {
+        sim.act(Action::AddServer);
+    }
+    let limit = sim.now() + SETTLE_MS;
+    let rested = sim.run_while_not(limit, |s| s.settled());
+
+    // A fresh client reads every key, so a lost write shows up as a non-linearizable read.
+    sim.act(Action::AddClient);
+    let reader = sim.clients().last().map(|(a, _)| a.clone());
+    if let Some(reader) = &reader {
+        for key in &keys {
+            sim.act(Action::GetR { client: reader.clone(), key: key.clone() });
+        }
+    }
+    let limit = sim.now() + SETTLE_MS;
+    sim.run_while_not(limit, |s| {
+        s.clients().find(|(a, _)| Some(*a) == reader.as_ref()).is_none_or(|(_, c)| c.ops_in_flight() == 0)
+    });
+    sim.check_at_rest();
+
+    let mut outcome = SeedOutcome { seed, ops: sim.history().len(), deliveries: sim.deliveries(), violation: None, nonlinearizable: false };
+    if let Some(v) = sim.violation() {
+        outcome.violation = Some(v.to_string());
+    } else if !rested {
+        outcome.violation = Some(format!("seed {seed}: the world did not come to rest within {SETTLE_MS} ms after faults stopped"));
+    } else if let Err(v) = linearize::check(&sim.history().ops()) {
+        outcome.nonlinearizable = true;
+        outcome.violation = Some(format!("seed {seed}: history of key {} is not linearizable ({} ops)", v.key, v.ops.len()));
+    }
+    outcome
+}

@@ -1,0 +1,774 @@
+//! The deterministic world: nodes running the real roles, a virtual clock, and a seeded network
+//! that loses, duplicates, delays and reorders messages and can be partitioned.
+//!
+//! Everything that happens is an item in one priority queue keyed by (time, sequence):
+//! `step` takes the earliest, hands it to its node, drains the node's transmits and events,
+//! re-arms the node's timer, and checks the invariants.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use ringside_core::{
+    Addr, Client, ClientConfig, Event, Msg, Node, OpId, Rng, Server, ServerConfig, Time, ViewLeader, ViewLeaderConfig,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::history::History;
+use crate::invariants::{Checker, Violation};
+use crate::trace::{Trace, TraceEntry, TraceKind};
+
+/// Network faults, as chances per million messages (integers keep runs identical everywhere).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Chance a message is lost.
+    pub drop_ppm: u32,
+    /// Chance a message is delivered twice.
+    pub duplicate_ppm: u32,
+    /// Chance a message is held back by `delay_ms` more.
+    pub delay_ppm: u32,
+    /// The extra delay (ms).
+    pub delay_ms: u64,
+}
+
+/// Every duration the roles use, in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Server heartbeat period.
+    pub heartbeat_ms: u64,
+    /// View leader failure timeout.
+    pub failure_timeout_ms: u64,
+    /// Participant wait before the termination protocol.
+    pub decision_timeout_ms: u64,
+    /// Resend period for unacknowledged copies.
+    pub transfer_retry_ms: u64,
+    /// Client answer timeout.
+    pub rpc_timeout_ms: u64,
+    /// Client attempts before giving up.
+    pub max_attempts: u32,
+    /// Client first backoff.
+    pub backoff_ms: u64,
+    /// Client largest backoff.
+    pub backoff_max_ms: u64,
+    /// Client lock re-ask period.
+    pub lock_retry_ms: u64,
+}
+
+impl Default for Timing {
+    /// Brisk timings that keep simulated runs short.
+    fn default() -> Self {
+        Timing {
+            heartbeat_ms: 100,
+            failure_timeout_ms: 500,
+            decision_timeout_ms: 400,
+            transfer_retry_ms: 300,
+            rpc_timeout_ms: 250,
+            max_attempts: 10,
+            backoff_ms: 50,
+            backoff_max_ms: 800,
+            lock_retry_ms: 200,
+        }
+    }
+}
+
+/// How the world is set up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// Fixes every random choice of the run.
+    pub seed: u64,
+    /// Replicas per key.
+    pub replicas: usize,
+    /// Virtual nodes per server.
+    pub vnodes: u32,
+    /// Per-message latency range (ms).
+    pub latency_ms: (u64, u64),
+    /// Network faults.
+    pub faults: Faults,
+    /// Role timings.
+    pub timing: Timing,
+    /// Keep the trace (and its hash).
+    pub trace: bool,
+    /// Check invariants after every step.
+    pub check: bool,
+}
+
+impl SimConfig {
+    /// A faultless world with `seed`, tracing and checking on.
+    pub fn new(seed: u64) -> Self {
+        SimConfig {
+            seed,
+            replicas: 3,
+            vnodes: 1,
+            latency_ms: (1, 10),
+            faults: Faults::default(),
+            timing: Timing::default(),
+            trace: true,
+            check: true,
+        }
+    }
+}
+
+/// Something done to the world from outside: by a script, a test or a learner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Start a new server process at the next free address.
+    AddServer,
+    /// Kill a server process: its memory is gone.
+    Crash {
+        /// The node.
+        node: Addr,
+    },
+    /// Start a fresh process at a crashed node's address (new id, empty memory).
+    Restart {
+        /// The node.
+        node: Addr,
+    },
+    /// Start a new client process at the next free address.
+    AddClient,
+    /// `setr` from a client.
+    SetR {
+        /// The client.
+        client: Addr,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// `getr` from a client.
+    GetR {
+        /// The client.
+        client: Addr,
+        /// The key.
+        key: String,
+    },
+    /// `lock_get` from a client.
+    LockGet {
+        /// The client.
+        client: Addr,
+        /// The lock.
+        name: String,
+    },
+    /// `lock_release` from a client.
+    LockRelease {
+        /// The client.
+        client: Addr,
+        /// The lock.
+        name: String,
+    },
+    /// Cut these nodes off from all others.
+    Partition {
+        /// One side; every other node is the other side.
+        side: Vec<Addr>,
+    },
+    /// Remove the partition.
+    Heal,
+    /// Change the network's faults.
+    SetFaults {
+        /// The new faults.
+        faults: Faults,
+    },
+}
+
+/// A node's role.
+#[derive(Debug)]
+pub enum Role {
+    /// The view leader.
+    ViewLeader(ViewLeader),
+    /// A storage server.
+    Server(Server),
+    /// A client.
+    Client(Client),
+}
+
+impl Role {
+    fn node(&mut self) -> &mut dyn Node {
+        match self {
+            Role::ViewLeader(n) => n,
+            Role::Server(n) => n,
+            Role::Client(n) => n,
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        match self {
+            Role::ViewLeader(n) => n.poll_timeout(),
+            Role::Server(n) => n.poll_timeout(),
+            Role::Client(n) => n.poll_timeout(),
+        }
+    }
+}
+
+/// What kind of node lives at an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The view leader.
+    ViewLeader,
+    /// A storage server.
+    Server,
+    /// A client.
+    Client,
+}
+
+/// A node's place in the world: its process (none while crashed) and its armed timer.
+#[derive(Debug)]
+pub struct Slot {
+    /// What runs here.
+    pub kind: Kind,
+    /// The live process, or `None` while crashed.
+    pub role: Option<Role>,
+    /// Process starts at this address so far (1 = the first).
+    pub incarnation: u32,
+    armed: Option<Time>,
+}
+
+#[derive(Debug)]
+enum Item {
+    Deliver { id: u64, from: Addr, to: Addr, msg: Msg },
+    Wake { node: Addr },
+    Act(Action),
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: Time,
+    seq: u64,
+    item: Item,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// A message on its way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InFlight {
+    /// Its number.
+    pub id: u64,
+    /// Sender.
+    pub from: Addr,
+    /// Receiver.
+    pub to: Addr,
+    /// When it is due.
+    pub due: Time,
+    /// The message.
+    pub msg: Msg,
+}
+
+/// The address of the view leader in every simulated world.
+pub const VIEW_LEADER: &str = "vl";
+
+/// The simulated world.
+#[derive(Debug)]
+pub struct Sim {
+    config: SimConfig,
+    now: Time,
+    rng: Rng,
+    seq: u64,
+    next_msg: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    nodes: BTreeMap<Addr, Slot>,
+    /// Nodes cut off from the rest, if a partition is in place.
+    partition: Option<BTreeSet<Addr>>,
+    faults: Faults,
+    trace: Trace,
+    checker: Checker,
+    history: History,
+    /// Events of the last step, for observers (the browser's log, tests).
+    recent: Vec<(Addr, Event)>,
+    steps: u64,
+    deliveries: u64,
+    servers_started: u32,
+    clients_started: u32,
+}
+
+impl Sim {
+    /// A world with a view leader and nothing else yet.
+    pub fn new(config: SimConfig) -> Self {
+        let mut sim = Sim {
+            rng: Rng::new(config.seed),
+            now: Time::ZERO,
+            seq: 0,
+            next_msg: 1,
+            queue: BinaryHeap::new(),
+            nodes: BTreeMap::new(),
+            partition: None,
+            faults: config.faults,
+            trace: Trace::new(config.trace),
+            checker: Checker::new(config.seed, config.replicas, config.vnodes),
+            history: History::default(),
+            recent: Vec::new(),
+            steps: 0,
+            deliveries: 0,
+            servers_started: 0,
+            clients_started: 0,
+            config,
+        };
+        let vl = ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: sim.config.timing.failure_timeout_ms }, Time::ZERO);
+        let addr = Addr::from(VIEW_LEADER);
+        sim.nodes.insert(addr.clone(), Slot { kind: Kind::ViewLeader, role: Some(Role::ViewLeader(vl)), incarnation: 1, armed: None });
+        sim.drain(&addr);
+        sim
+    }
+
+    /// A world with `servers` servers and `clients` clients started at time zero.
+    pub fn with_cluster(config: SimConfig, servers: usize, clients: usize) -> Self {
+        let mut sim = Sim::new(config);
+        for _ in 0..servers {
+            sim.act(Action::AddServer);
+        }
+        for _ in 0..clients {
+            sim.act(Action::AddClient);
+        }
+        sim
+    }
+
+    // ---- getters
+
+    /// The configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Messages delivered.
+    pub fn deliveries(&self) -> u64 {
+        self.deliveries
+    }
+
+    /// The trace.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The client history recorded so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Every node, by address.
+    pub fn nodes(&self) -> &BTreeMap<Addr, Slot> {
+        &self.nodes
+    }
+
+    /// The view leader.
+    pub fn view_leader(&self) -> &ViewLeader {
+        match self.nodes.get(&Addr::from(VIEW_LEADER)).and_then(|s| s.role.as_ref()) {
+            Some(Role::ViewLeader(vl)) => vl,
+            _ => unreachable!("the view leader is never crashed in the simulator"),
+        }
+    }
+
+    /// Live servers, by address.
+    pub fn servers(&self) -> impl Iterator<Item = (&Addr, &Server)> {
+        self.nodes.iter().filter_map(|(a, s)| match &s.role {
+            Some(Role::Server(srv)) => Some((a, srv)),
+            _ => None,
+        })
+    }
+
+    /// Live clients, by address.
+    pub fn clients(&self) -> impl Iterator<Item = (&Addr, &Client)> {
+        self.nodes.iter().filter_map(|(a, s)| match &s.role {
+            Some(Role::Client(c)) => Some((a, c)),
+            _ => None,
+        })
+    }
+
+    /// Events of the last step.
+    pub fn recent_events(&self) -> &[(Addr, Event)] {
+        &self.recent
+    }
+
+    /// Messages on their way, earliest first.
+    pub fn in_flight(&self) -> Vec<InFlight> {
+        let mut out: Vec<(u64, InFlight)> = self
+            .queue
+            .iter()
+            .filter_map(|Reverse(s)| match &s.item {
+                Item::Deliver { id, from, to, msg } => Some((
+                    s.seq,
+                    InFlight { id: *id, from: from.clone(), to: to.clone(), due: s.at, msg: msg.clone() },
+                )),
+                _ => None,
+            })
+            .collect();
+        out.sort_by_key(|(seq, m)| (m.due, *seq));
+        out.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// The first invariant violation, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        self.checker.violation()
+    }
+
+    /// When the next item is due.
+    pub fn next_due(&self) -> Option<Time> {
+        self.queue.peek().map(|Reverse(s)| s.at)
+    }
+
+    // ---- driving
+
+    /// Schedules an action at virtual time `at` (now, if `at` has passed).
+    pub fn schedule(&mut self, at: Time, action: Action) {
+        let at = at.max(self.now);
+        self.push(at, Item::Act(action));
+    }
+
+    /// Performs an action now. Client actions return the client's op id.
+    pub fn act(&mut self, action: Action) -> Option<OpId> {
+        self.trace.push(TraceEntry { t: self.now, kind: TraceKind::Action { action: action.clone() } });
+        let now = self.now;
+        let timing = self.config.timing;
+        let op = match action {
+            Action::AddServer => {
+                self.servers_started += 1;
+                let addr = Addr(format!("s{}", self.servers_started));
+                self.start_server(&addr);
+                None
+            }
+            Action::AddClient => {
+                self.clients_started += 1;
+                let addr = Addr(format!("c{}", self.clients_started));
+                let seed = self.rng.next_u64();
+                let client = Client::new(self.client_config(&addr, seed, &timing), now);
+                self.nodes.insert(addr.clone(), Slot { kind: Kind::Client, role: Some(Role::Client(client)), incarnation: 1, armed: None });
+                None
+            }
+            Action::Crash { node } => {
+                if let Some(slot) = self.nodes.get_mut(&node).filter(|s| s.kind != Kind::ViewLeader) {
+                    slot.role = None;
+                    slot.armed = None;
+                    self.checker.crashed(now, &node, slot.kind);
+                    self.history.crashed(&node);
+                }
+                None
+            }
+            Action::Restart { node } => {
+                match self.nodes.get(&node).map(|s| (s.kind, s.role.is_none())) {
+                    Some((Kind::Server, true)) => self.start_server(&node),
+                    Some((Kind::Client, true)) => {
+                        let seed = self.rng.next_u64();
+                        let client = Client::new(self.client_config(&node, seed, &timing), now);
+                        if let Some(slot) = self.nodes.get_mut(&node) {
+                            slot.role = Some(Role::Client(client));
+                            slot.incarnation += 1;
+                        }
+                    }
+                    _ => {}
+                }
+                None
+            }
+            Action::SetR { client, key, value } => self.client_op(&client, |c| c.setr(now, key.clone(), value.clone()).ok(), |h, c, op| {
+                h.invoked_write(c, op, now, &key, &value)
+            }),
+            Action::GetR { client, key } => {
+                self.client_op(&client, |c| c.getr(now, key.clone()).ok(), |h, c, op| h.invoked_read(c, op, now, &key))
+            }
+            Action::LockGet { client, name } => self.client_op(&client, |c| c.lock_get(now, name.clone()).ok(), |_, _, _| {}),
+            Action::LockRelease { client, name } => {
+                self.client_op(&client, |c| c.lock_release(now, name.clone()).ok(), |_, _, _| {})
+            }
+            Action::Partition { side } => {
+                self.partition = Some(side.into_iter().collect());
+                None
+            }
+            Action::Heal => {
+                self.partition = None;
+                None
+            }
+            Action::SetFaults { faults } => {
+                self.faults = faults;
+                None
+            }
+        };
+        self.check();
+        op
+    }
+
+    fn client_config(&self, addr: &Addr, seed: u64, t: &Timing) -> ClientConfig {
+        ClientConfig {
+            name: Some(addr.0.clone()),
+            seed,
+            view_leader: Addr::from(VIEW_LEADER),
+            replicas: self.config.replicas,
+            vnodes: self.config.vnodes,
+            rpc_timeout_ms: t.rpc_timeout_ms,
+            max_attempts: t.max_attempts,
+            backoff_ms: t.backoff_ms,
+            backoff_max_ms: t.backoff_max_ms,
+            lock_retry_ms: t.lock_retry_ms,
+        }
+    }
+
+    fn start_server(&mut self, addr: &Addr) {
+        let t = self.config.timing;
+        let config = ServerConfig {
+            id: None,
+            addr: addr.clone(),
+            view_leader: Addr::from(VIEW_LEADER),
+            seed: self.rng.next_u64(),
+            heartbeat_ms: t.heartbeat_ms,
+            decision_timeout_ms: t.decision_timeout_ms,
+            transfer_retry_ms: t.transfer_retry_ms,
+            transfer_batch: 1_000,
+            replicas: self.config.replicas,
+            vnodes: self.config.vnodes,
+        };
+        let server = Server::new(config, self.now);
+        let slot = self.nodes.entry(addr.clone()).or_insert(Slot { kind: Kind::Server, role: None, incarnation: 0, armed: None });
+        slot.role = Some(Role::Server(server));
+        slot.incarnation += 1;
+        slot.armed = None;
+        self.drain(addr);
+    }
+
+    fn client_op(
+        &mut self,
+        addr: &Addr,
+        start: impl FnOnce(&mut Client) -> Option<OpId>,
+        record: impl FnOnce(&mut History, &Addr, OpId),
+    ) -> Option<OpId> {
+        let Some(Role::Client(client)) = self.nodes.get_mut(addr).and_then(|s| s.role.as_mut()) else { return None };
+        let op = start(client)?;
+        record(&mut self.history, addr, op);
+        self.drain(addr);
+        Some(op)
+    }
+
+    fn push(&mut self, at: Time, item: Item) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled { at, seq: self.seq, item }));
+    }
+
+    /// Handles the earliest item. Returns false when nothing is left to happen.
+    pub fn step(&mut self) -> bool {
+        self.recent.clear();
+        loop {
+            let Some(Reverse(next)) = self.queue.pop() else { return false };
+            self.now = self.now.max(next.at);
+            match next.item {
+                Item::Deliver { id, from, to, msg } => self.deliver(id, from, to, msg),
+                Item::Wake { node } => {
+                    let now = self.now;
+                    let Some(slot) = self.nodes.get_mut(&node) else { continue };
+                    // A wake-up for a deadline that moved or a process that died is stale.
+                    if slot.armed != Some(next.at) || slot.role.is_none() {
+                        continue;
+                    }
+                    slot.armed = None;
+                    if let Some(role) = slot.role.as_mut() {
+                        role.node().handle_timeout(now);
+                    }
+                    self.trace.push(TraceEntry { t: now, kind: TraceKind::Timer { node: node.clone() } });
+                    self.drain(&node);
+                }
+                Item::Act(action) => {
+                    self.act(action);
+                }
+            }
+            self.steps += 1;
+            self.check();
+            return true;
+        }
+    }
+
+    /// Steps until virtual time `t` (items due at `t` included), then sets the clock to `t`.
+    pub fn run_until(&mut self, t: Time) {
+        while self.next_due().is_some_and(|due| due <= t) {
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// Runs until `done` holds or virtual time reaches `limit`; returns whether `done` held.
+    pub fn run_while_not(&mut self, limit: Time, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        while !done(self) {
+            match self.next_due() {
+                Some(due) if due <= limit => {
+                    self.step();
+                }
+                _ => {
+                    self.now = self.now.max(limit);
+                    return done(self);
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether the cluster is at rest: the view leader reports the current epoch rebalanced,
+    /// every live server knows it, and no copies are owed.
+    pub fn settled(&self) -> bool {
+        let vl = self.view_leader();
+        !vl.rebalancing()
+            && self.servers().all(|(_, s)| {
+                !vl.view().contains(s.id())
+                    || (s.view().epoch == vl.epoch() && s.stable_view().epoch == vl.epoch() && s.unacked_copies() == 0)
+            })
+    }
+
+    fn deliver(&mut self, id: u64, from: Addr, to: Addr, msg: Msg) {
+        let now = self.now;
+        let cut = self.partition.as_ref().is_some_and(|side| side.contains(&from) != side.contains(&to));
+        let alive = self.nodes.get(&to).is_some_and(|s| s.role.is_some());
+        if cut || !alive {
+            let reason = if cut { "partition" } else { "node down" };
+            self.trace.push(TraceEntry { t: now, kind: TraceKind::Drop { id, from, to, reason: reason.into() } });
+            return;
+        }
+        self.deliveries += 1;
+        self.trace.push(TraceEntry { t: now, kind: TraceKind::Deliver { id, from: from.clone(), to: to.clone() } });
+        if let Some(role) = self.nodes.get_mut(&to).and_then(|s| s.role.as_mut()) {
+            role.node().handle_message(now, &from, msg);
+        }
+        self.drain(&to);
+    }
+
+    /// Takes everything a node wants done after an input: sends, events, its next deadline.
+    fn drain(&mut self, addr: &Addr) {
+        let now = self.now;
+        let Some(slot) = self.nodes.get_mut(addr) else { return };
+        let Some(role) = slot.role.as_mut() else { return };
+        let mut sends = Vec::new();
+        let mut events = Vec::new();
+        {
+            let node = role.node();
+            while let Some(t) = node.poll_transmit() {
+                sends.push(t);
+            }
+            while let Some(e) = node.poll_event() {
+                events.push(e);
+            }
+        }
+        // One wake-up per node is queued at a time; a deadline that moved leaves the old one
+        // stale (it no longer matches `armed` and is skipped).
+        let deadline = role.poll_timeout().map(|t| t.max(now));
+        if deadline != slot.armed {
+            slot.armed = deadline;
+            if let Some(at) = deadline {
+                self.push(at, Item::Wake { node: addr.clone() });
+            }
+        }
+        for t in sends {
+            self.send(addr.clone(), t.to, t.msg);
+        }
+        for e in events {
+            self.observe(addr, e);
+        }
+    }
+
+    fn send(&mut self, from: Addr, to: Addr, msg: Msg) {
+        let id = self.next_msg;
+        self.next_msg += 1;
+        let faults = self.faults;
+        let (lo, hi) = self.config.latency_ms;
+        let mut latency = self.rng.range(lo, hi);
+        if self.rng.chance(faults.delay_ppm) {
+            latency += faults.delay_ms;
+        }
+        let due = self.now + latency;
+        if self.trace.enabled() {
+            let kind = TraceKind::Send { id, from: from.clone(), to: to.clone(), due, msg: msg.clone() };
+            self.trace.push(TraceEntry { t: self.now, kind });
+        }
+        if self.rng.chance(faults.drop_ppm) {
+            self.trace.push(TraceEntry { t: self.now, kind: TraceKind::Drop { id, from, to, reason: "lost".into() } });
+            return;
+        }
+        if self.rng.chance(faults.duplicate_ppm) {
+            let copy = self.next_msg;
+            self.next_msg += 1;
+            self.trace.push(TraceEntry { t: self.now, kind: TraceKind::Duplicate { id, copy } });
+            let again = self.now + self.rng.range(lo, hi);
+            self.push(again, Item::Deliver { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() });
+        }
+        self.push(due, Item::Deliver { id, from, to, msg });
+    }
+
+    fn observe(&mut self, node: &Addr, event: Event) {
+        let now = self.now;
+        if let Event::OpDone { op, result } = &event {
+            self.history.completed(node, *op, now, result);
+        }
+        self.checker.observe(now, self.steps, node, &event, &self.nodes);
+        self.trace.push(TraceEntry { t: now, kind: TraceKind::Event { node: node.clone(), event: event.clone() } });
+        self.recent.push((node.clone(), event));
+    }
+
+    fn check(&mut self) {
+        if self.config.check {
+            self.checker.after_step(self.now, self.steps, &self.nodes);
+        }
+    }
+
+    /// The end-of-run checks, for a world brought to rest: every key exactly on its replicas,
+    /// and no acknowledged write lost.
+    pub fn check_at_rest(&mut self) {
+        self.checker.at_rest(self.now, self.steps, &self.nodes, &self.history);
+    }
+
+    /// Drops or delays one in-flight message, or sends a copy of it (for interactive fault
+    /// injection). Returns false when no such message is in flight.
+    pub fn tamper(&mut self, id: u64, how: Tamper) -> bool {
+        let items = std::mem::take(&mut self.queue).into_vec();
+        let mut found = None;
+        for Reverse(s) in items {
+            match &s.item {
+                Item::Deliver { id: i, .. } if *i == id && found.is_none() => found = Some(s),
+                _ => self.queue.push(Reverse(s)),
+            }
+        }
+        let Some(s) = found else { return false };
+        let Item::Deliver { id, from, to, msg } = s.item else { return false };
+        let now = self.now;
+        match how {
+            Tamper::Drop => {
+                self.trace.push(TraceEntry { t: now, kind: TraceKind::Drop { id, from, to, reason: "dropped by hand".into() } });
+            }
+            Tamper::Delay(ms) => self.queue.push(Reverse(Scheduled { at: s.at + ms, seq: s.seq, item: Item::Deliver { id, from, to, msg } })),
+            Tamper::Duplicate => {
+                let copy = self.next_msg;
+                self.next_msg += 1;
+                self.trace.push(TraceEntry { t: now, kind: TraceKind::Duplicate { id, copy } });
+                self.push(s.at, Item::Deliver { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() });
+                self.queue.push(Reverse(Scheduled { at: s.at, seq: s.seq, item: Item::Deliver { id, from, to, msg } }));
+            }
+        }
+        true
+    }
+}
+
+/// What to do to an in-flight message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "how", content = "ms", rename_all = "snake_case")]
+pub enum Tamper {
+    /// Lose it.
+    Drop,
+    /// Hold it back this many ms more.
+    Delay(u64),
+    /// Deliver it twice.
+    Duplicate,
+}
