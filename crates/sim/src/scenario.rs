@@ -188,6 +188,8 @@ fn conflict(seed: u64) -> Script {
 
 fn coordinator_crash(seed: u64) -> Script {
     let cues = vec![
+        say(500, "c1 reads once, so it has the view cached and can prepare without asking."),
+        getr(500, 1, "x"),
         say(1_000, "c1 starts a setr and crashes right after sending its prepares."),
         setr(1_000, 1, "x", "orphan"),
         act(1_000, Action::Crash { node: c(1) }),

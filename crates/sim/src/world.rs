@@ -672,11 +672,12 @@ impl Sim {
                 self.push(at, Item::Wake { node: addr.clone() });
             }
         }
-        for t in sends {
-            self.send(addr.clone(), t.to, t.msg);
-        }
+        // Events first: the narration reads "decided, then sent", as the role did it.
         for e in events {
             self.observe(addr, e);
+        }
+        for t in sends {
+            self.send(addr.clone(), t.to, t.msg);
         }
     }
 
