@@ -531,6 +531,10 @@ impl Client {
                     }
                     NoReason::Rebalancing => AfterDecision::Retry(format!("the key is rebalancing at {server}")),
                     NoReason::Aborted => AfterDecision::Retry(format!("{server} ruled the transaction out")),
+                    NoReason::Isolated => {
+                        self.view = None;
+                        AfterDecision::Retry(format!("{server} lost touch with the view leader"))
+                    }
                 };
                 self.decide(now, op, after);
             }
@@ -613,6 +617,7 @@ impl Client {
                     retry = Some(format!("{server} is at epoch {theirs}, not {epoch}"));
                 }
                 ReadAnswer::Rebalancing => {}
+                ReadAnswer::Isolated => stale_view = true,
             }
         }
         let silent: Vec<&str> = replicas.iter().filter(|m| !answers.contains_key(&m.id)).map(|m| m.id.as_str()).collect();

@@ -331,6 +331,9 @@ pub enum NoReason {
     Rebalancing,
     /// This transaction was already aborted here (the termination protocol ruled it out).
     Aborted,
+    /// The participant's lease ran out: no heartbeat it sent within the failure timeout was
+    /// accepted, so the view leader may have declared it failed.
+    Isolated,
 }
 
 /// What a node knows of a transaction, for the termination protocol.
@@ -368,6 +371,8 @@ pub enum ReadAnswer {
     },
     /// The copy for this key has not arrived here yet.
     Rebalancing,
+    /// The replica's lease ran out: it may have been declared failed, so it does not answer.
+    Isolated,
     /// The replica is in another epoch.
     WrongEpoch {
         /// The replica's epoch.

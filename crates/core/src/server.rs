@@ -36,6 +36,10 @@ pub struct ServerConfig {
     pub seed: u64,
     /// Heartbeat period (ms).
     pub heartbeat_ms: u64,
+    /// How long after sending an accepted heartbeat this server may still vote and answer
+    /// reads (ms). At most the view leader's failure timeout: a server that might have been
+    /// declared failed must stop serving, or it would accept writes nobody will ever read.
+    pub lease_ms: u64,
     /// How long a prepared transaction waits for the decision before asking around (ms).
     pub decision_timeout_ms: u64,
     /// Resend period for unacknowledged copies (ms).
@@ -57,6 +61,7 @@ impl ServerConfig {
             view_leader,
             seed,
             heartbeat_ms: 500,
+            lease_ms: 2_400,
             decision_timeout_ms: 2_000,
             transfer_retry_ms: 1_000,
             transfer_batch: 1_000,
@@ -120,6 +125,12 @@ pub struct Server {
     /// Copies receivers acknowledged since the stable view, so none is sent twice.
     sent: BTreeMap<(String, ServerId), Version>,
     tx: Participant,
+    /// Send times of heartbeats not answered yet, oldest first.
+    unanswered: VecDeque<Time>,
+    /// Until when this server may vote and answer reads.
+    lease_until: Option<Time>,
+    /// The view leader declared this id failed: it never serves again.
+    denied: bool,
     timers: Timers<Timer>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -144,6 +155,9 @@ impl Server {
             job: Rebalance::default(),
             sent: BTreeMap::new(),
             tx: Participant::default(),
+            unanswered: VecDeque::new(),
+            lease_until: None,
+            denied: false,
             timers,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -209,7 +223,17 @@ impl Server {
         };
         let vl = self.config.view_leader.clone();
         self.send(&vl, msg);
+        // Older unanswered heartbeats can no longer extend the lease beyond now.
+        while self.unanswered.front().is_some_and(|t| *t + self.config.lease_ms <= now) {
+            self.unanswered.pop_front();
+        }
+        self.unanswered.push_back(now);
         self.timers.set(Timer::Heartbeat, now + self.config.heartbeat_ms);
+    }
+
+    /// Whether this server may vote and answer reads now.
+    fn serving(&self, now: Time) -> bool {
+        !self.denied && self.lease_until.is_some_and(|t| now < t)
     }
 
     fn handle_heartbeat_reply(&mut self, now: Time, id: ServerId, status: HeartbeatStatus) {
@@ -218,6 +242,12 @@ impl Server {
         }
         match status {
             HeartbeatStatus::Ok { view, stable, .. } => {
+                // Replies carry no send time; crediting the oldest unanswered heartbeat can
+                // only make the lease shorter than the truth, never longer.
+                if let Some(sent) = self.unanswered.pop_front() {
+                    let until = sent + self.config.lease_ms;
+                    self.lease_until = Some(self.lease_until.map_or(until, |t| t.max(until)));
+                }
                 let mut changed = false;
                 if let Some(view) = view.filter(|v| v.epoch > self.current.epoch) {
                     self.current_ring = Ring::new(view.members.iter().map(|m| &m.id), self.config.vnodes);
@@ -235,7 +265,10 @@ impl Server {
                     self.replan(now);
                 }
             }
-            HeartbeatStatus::Denied => self.events.push_back(Event::Denied),
+            HeartbeatStatus::Denied => {
+                self.denied = true;
+                self.events.push_back(Event::Denied);
+            }
             HeartbeatStatus::Retry => self.events.push_back(Event::ToldToRetry),
         }
     }
@@ -424,6 +457,8 @@ impl Server {
             VoteAnswer::Yes { version: self.bucket.get(&prepare.key).map_or(0, |e| e.version) }
         } else if expected != self.id {
             VoteAnswer::No { reason: NoReason::WrongServer { id: self.id.clone() } }
+        } else if !self.serving(now) {
+            VoteAnswer::No { reason: NoReason::Isolated }
         } else if prepare.epoch != self.current.epoch {
             VoteAnswer::No { reason: NoReason::EpochMismatch { epoch: self.current.epoch } }
         } else if let Some(other) = self.tx.pending_on(&prepare.key) {
@@ -570,7 +605,10 @@ impl Server {
         }
     }
 
-    fn read(&self, epoch: Epoch, key: &str) -> ReadAnswer {
+    fn read(&self, now: Time, epoch: Epoch, key: &str) -> ReadAnswer {
+        if !self.serving(now) {
+            return ReadAnswer::Isolated;
+        }
         if epoch != self.current.epoch {
             return ReadAnswer::WrongEpoch { epoch: self.current.epoch };
         }
@@ -651,7 +689,7 @@ impl Node for Server {
             Msg::DecisionRequest { tx } => self.answer_decision_request(from, tx),
             Msg::DecisionReply { tx, state } => self.handle_decision_reply(now, from, tx, state),
             Msg::GetR { op, epoch, key } => {
-                let result = self.read(epoch, &key);
+                let result = self.read(now, epoch, &key);
                 self.send(from, Msg::GetRReply { op, server: self.id.clone(), result });
             }
             Msg::Transfer { epoch, items } => self.handle_transfer(from, epoch, items),

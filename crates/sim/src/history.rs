@@ -123,11 +123,12 @@ impl History {
             .collect()
     }
 
-    /// Per key, the newest acknowledged write: its version and when it was acknowledged.
+    /// Per key, the newest acknowledged write: its version and when it was invoked.
     pub fn acknowledged(&self) -> BTreeMap<String, (Version, Time)> {
         let mut out: BTreeMap<String, (Version, Time)> = BTreeMap::new();
         for r in &self.records {
-            if let (Call::Write { key, .. }, Outcome::Written { version }, Some(at)) = (&r.call, &r.outcome, r.ret_at) {
+            if let (Call::Write { key, .. }, Outcome::Written { version }) = (&r.call, &r.outcome) {
+                let at = r.call_at;
                 let e = out.entry(key.clone()).or_insert((*version, at));
                 if *version > e.0 {
                     *e = (*version, at);

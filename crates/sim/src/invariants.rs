@@ -47,10 +47,9 @@ pub struct Checker {
     decided: BTreeMap<TxId, bool>,
     committed: BTreeSet<TxId>,
     aborted: BTreeSet<TxId>,
-    crashes_since_stable: usize,
-    /// Writes acknowledged before this time may be lost: R or more servers crashed between two
-    /// completed rebalances after them.
-    loss_allowed_before: Time,
+    /// Per key, a time before which acknowledged writes may be lost: every server holding its
+    /// newest copy crashed then (R replicas failed between completed rebalances).
+    lost_before: BTreeMap<String, Time>,
 }
 
 impl Checker {
@@ -71,9 +70,13 @@ impl Checker {
             decided: BTreeMap::new(),
             committed: BTreeSet::new(),
             aborted: BTreeSet::new(),
-            crashes_since_stable: 0,
-            loss_allowed_before: Time::ZERO,
+            lost_before: BTreeMap::new(),
         }
+    }
+
+    /// Keys whose every up-to-date copy was lost, with when the last one went.
+    pub fn lost_keys(&self) -> &BTreeMap<String, Time> {
+        &self.lost_before
     }
 
     /// The first violation seen.
@@ -87,12 +90,25 @@ impl Checker {
         }
     }
 
-    /// A process died.
-    pub fn crashed(&mut self, now: Time, _node: &Addr, kind: Kind) {
-        if kind == Kind::Server {
-            self.crashes_since_stable += 1;
-            if self.crashes_since_stable >= self.replicas {
-                self.loss_allowed_before = now;
+    /// A server is gone for the cluster: its process is about to die (called while its memory
+    /// is still there), or the view leader declared it failed. A key whose newest copy goes
+    /// with it has lost every replica that had it: writes to it acknowledged before now are no
+    /// longer owed.
+    pub fn server_gone(&mut self, now: Time, node: &Addr, nodes: &BTreeMap<Addr, Slot>) {
+        let Some(Some(Role::Server(gone))) = nodes.get(node).map(|s| &s.role) else { return };
+        let failed = nodes.values().find_map(|s| match &s.role {
+            Some(Role::ViewLeader(vl)) => Some(vl.failed()),
+            _ => None,
+        });
+        for (key, entry) in gone.bucket() {
+            let survives = nodes.iter().any(|(addr, slot)| {
+                addr != node
+                    && matches!(&slot.role, Some(Role::Server(s))
+                        if !failed.is_some_and(|f| f.contains(s.id()))
+                            && s.bucket().get(key).is_some_and(|e| e.version >= entry.version))
+            });
+            if !survives {
+                self.lost_before.insert(key.clone(), now);
             }
         }
     }
@@ -100,7 +116,16 @@ impl Checker {
     /// A role's event.
     pub fn observe(&mut self, now: Time, step: u64, node: &Addr, event: &Event, nodes: &BTreeMap<Addr, Slot>) {
         match event {
-            Event::ServerFailed { id, .. } => self.lock_holders.retain(|_, holder| holder != id.as_str()),
+            Event::ServerFailed { id, .. } => {
+                self.lock_holders.retain(|_, holder| holder != id.as_str());
+                let addr = nodes.iter().find_map(|(a, slot)| match &slot.role {
+                    Some(Role::Server(s)) if s.id() == id => Some(a.clone()),
+                    _ => None,
+                });
+                if let Some(addr) = addr {
+                    self.server_gone(now, &addr, nodes);
+                }
+            }
             Event::LockGranted { name, requester } => {
                 if let Some(holder) = self.lock_holders.get(name).filter(|h| *h != requester) {
                     let detail = format!("lock {name} granted to {requester} while {holder} holds it");
@@ -113,7 +138,6 @@ impl Checker {
                     self.lock_holders.remove(name);
                 }
             }
-            Event::RebalancingDone { .. } => self.crashes_since_stable = 0,
             Event::Voted { tx, yes: true, .. } => {
                 if let Some(Some(Role::Server(s))) = nodes.get(node).map(|slot| &slot.role) {
                     self.yes_votes.entry(*tx).or_default().insert(s.id().clone());
@@ -231,13 +255,14 @@ impl Checker {
                 break;
             }
         }
-        for (key, (version, acked_at)) in history.acknowledged() {
-            if acked_at < self.loss_allowed_before || blocked.contains(key.as_str()) {
+        // A write still in progress when its last up-to-date replica went is not protected.
+        for (key, (version, invoked_at)) in history.acknowledged() {
+            if self.lost_before.get(&key).is_some_and(|t| invoked_at <= *t) || blocked.contains(key.as_str()) {
                 continue;
             }
             let best = servers.iter().filter_map(|s| s.bucket().get(&key).map(|e| e.version)).max();
             if best.is_none_or(|b| b < version) {
-                problems.push(("no acknowledged write lost", format!("{key} was written at version {version} (acknowledged at {acked_at}), now {best:?}")));
+                problems.push(("no acknowledged write lost", format!("{key} was written at version {version} (invoked at {invoked_at}), now {best:?}")));
                 break;
             }
         }

@@ -43,6 +43,9 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 1)]
         start: u64,
+        /// Narrate every seed's run (use with --seeds 1 to study a failure).
+        #[arg(long)]
+        narrate: bool,
     },
     /// Copies moved per view change versus the minimum.
     Movement {
@@ -88,7 +91,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run { scenario, seed, trace, all, list } => run(scenario, seed, trace, all, list),
-        Command::Sweep { seeds, start } => run_sweep(seeds, start),
+        Command::Sweep { seeds, start, narrate } => run_sweep(seeds, start, narrate),
         Command::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
         Command::Place { servers, key, replicas, vnodes } => {
             let ids: Vec<ServerId> = servers.iter().map(|s| ServerId(s.clone())).collect();
@@ -146,11 +149,16 @@ fn run(name: Option<String>, seed: u64, trace: bool, all: bool, list: bool) -> E
     }
 }
 
-fn run_sweep(seeds: u64, start: u64) -> ExitCode {
+fn run_sweep(seeds: u64, start: u64, narrate_runs: bool) -> ExitCode {
     let (mut ops, mut violations, mut nonlin, mut deliveries) = (0, 0, 0, 0);
     let begun = Instant::now();
     for seed in start..start + seeds {
-        let out = sweep::run_seed(seed);
+        let (out, sim) = sweep::run_seed(seed, narrate_runs);
+        if narrate_runs {
+            for line in sim.trace().entries().iter().filter_map(|e| narrate::line(e, false)) {
+                println!("{line}");
+            }
+        }
         ops += out.ops;
         deliveries += out.deliveries;
         if let Some(v) = out.violation {

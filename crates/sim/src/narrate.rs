@@ -75,6 +75,7 @@ pub fn summarize(msg: &Msg) -> String {
             ReadAnswer::NotFound => "not found".into(),
             ReadAnswer::Pending { tx } => format!("pending: {tx} undecided"),
             ReadAnswer::Rebalancing => "copy not here yet (rebalancing)".into(),
+            ReadAnswer::Isolated => "not serving: lost touch with the view leader".into(),
             ReadAnswer::WrongEpoch { epoch } => format!("wrong epoch, I am at {epoch}"),
         },
         Msg::Transfer { epoch, items } => format!("transfer {} copies (epoch {epoch})", items.len()),

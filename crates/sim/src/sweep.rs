@@ -32,12 +32,12 @@ fn pick<T: Copy>(rng: &mut Rng, options: &[T]) -> T {
 }
 
 /// The world and script of a seed, before running.
-pub fn setup(seed: u64) -> (Sim, Vec<String>) {
+pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
     let mut rng = Rng::new(seed ^ 0x5eed_5eed_5eed_5eed);
     let servers = rng.range(1, 7) as u32;
     let clients = rng.range(2, 4) as u32;
     let mut config = SimConfig::new(seed);
-    config.trace = false;
+    config.trace = trace;
     config.vnodes = pick(&mut rng, &[1, 1, 4]);
     config.latency_ms = (1, rng.range(3, 40));
     config.faults = Faults {
@@ -109,9 +109,9 @@ pub fn setup(seed: u64) -> (Sim, Vec<String>) {
     (sim, keys)
 }
 
-/// Runs one seed to the end and checks everything.
-pub fn run_seed(seed: u64) -> SeedOutcome {
-    let (mut sim, keys) = setup(seed);
+/// Runs one seed to the end and checks everything; `trace` keeps the trace for narration.
+pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
+    let (mut sim, keys) = setup(seed, trace);
     sim.run_until(Time(WORKLOAD_MS));
     // Faults stop; the world must come to rest by itself.
     sim.act(Action::SetFaults { faults: Faults::default() });
@@ -141,9 +141,22 @@ pub fn run_seed(seed: u64) -> SeedOutcome {
         outcome.violation = Some(v.to_string());
     } else if !rested {
         outcome.violation = Some(format!("seed {seed}: the world did not come to rest within {SETTLE_MS} ms after faults stopped"));
-    } else if let Err(v) = linearize::check(&sim.history().ops()) {
+    } else if let Err(v) = linearize::check(&linearizable_part(&sim)) {
         outcome.nonlinearizable = true;
-        outcome.violation = Some(format!("seed {seed}: history of key {} is not linearizable ({} ops)", v.key, v.ops.len()));
+        let ops: Vec<String> = v
+            .ops
+            .iter()
+            .map(|o| format!("  client {} [{}, {}] {:?}", o.client, o.call, o.ret.map_or("-".into(), |r| r.to_string()), o.kind))
+            .collect();
+        outcome.violation =
+            Some(format!("seed {seed}: history of key {} is not linearizable ({} ops):\n{}", v.key, v.ops.len(), ops.join("\n")));
     }
-    outcome
+    (outcome, sim)
+}
+
+/// The history minus keys whose every up-to-date copy was lost: the spec allows that loss once
+/// R replicas fail between completed rebalances, and a register that forgot is not one.
+fn linearizable_part(sim: &Sim) -> Vec<linearize::HistoryOp> {
+    let lost = sim.lost_keys();
+    sim.history().ops().into_iter().filter(|op| !lost.contains_key(&op.key)).collect()
 }

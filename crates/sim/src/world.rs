@@ -424,6 +424,11 @@ impl Sim {
         self.checker.violation()
     }
 
+    /// Keys whose every up-to-date copy was lost to crashes or failures (R replicas gone).
+    pub fn lost_keys(&self) -> &BTreeMap<String, Time> {
+        self.checker.lost_keys()
+    }
+
     /// When the next item is due.
     pub fn next_due(&self) -> Option<Time> {
         self.queue.peek().map(|Reverse(s)| s.at)
@@ -458,10 +463,10 @@ impl Sim {
                 None
             }
             Action::Crash { node } => {
+                self.checker.server_gone(now, &node, &self.nodes);
                 if let Some(slot) = self.nodes.get_mut(&node).filter(|s| s.kind != Kind::ViewLeader) {
                     slot.role = None;
                     slot.armed = None;
-                    self.checker.crashed(now, &node, slot.kind);
                     self.history.crashed(&node);
                 }
                 None
@@ -531,6 +536,7 @@ impl Sim {
             view_leader: Addr::from(VIEW_LEADER),
             seed: self.rng.next_u64(),
             heartbeat_ms: t.heartbeat_ms,
+            lease_ms: t.failure_timeout_ms,
             decision_timeout_ms: t.decision_timeout_ms,
             transfer_retry_ms: t.transfer_retry_ms,
             transfer_batch: 1_000,
@@ -620,13 +626,17 @@ impl Sim {
     }
 
     /// Whether the cluster is at rest: the view leader reports the current epoch rebalanced,
-    /// every live server knows it, and no copies are owed.
+    /// every member of its view is a live process that knows it, and no copies are owed.
     pub fn settled(&self) -> bool {
         let vl = self.view_leader();
         !vl.rebalancing()
-            && self.servers().all(|(_, s)| {
-                !vl.view().contains(s.id())
-                    || (s.view().epoch == vl.epoch() && s.stable_view().epoch == vl.epoch() && s.unacked_copies() == 0)
+            && vl.view().members.iter().all(|m| {
+                self.servers().any(|(_, s)| {
+                    s.id() == &m.id
+                        && s.view().epoch == vl.epoch()
+                        && s.stable_view().epoch == vl.epoch()
+                        && s.unacked_copies() == 0
+                })
             })
     }
 
