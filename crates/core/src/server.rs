@@ -80,6 +80,9 @@ pub struct Entry {
     pub version: Version,
     /// The key's ring position, kept to avoid hashing the key again on every view change.
     pub pos: u64,
+    /// The epoch this copy was placed for. A copy sent for an epoch this server has not
+    /// learned yet must survive until it has: under its older view it looks like a stray.
+    pub placed: Epoch,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -397,7 +400,8 @@ impl Server {
         let me = &self.id;
         let tx = &self.tx;
         let before = self.bucket.len();
-        self.bucket.retain(|k, e| tx.pending_on(k).is_some() || ring.replicas_at(e.pos, r).contains(&me));
+        let epoch = self.current.epoch;
+        self.bucket.retain(|k, e| e.placed > epoch || tx.pending_on(k).is_some() || ring.replicas_at(e.pos, r).contains(&me));
         let dropped = before - self.bucket.len();
         if dropped > 0 {
             self.events.push_back(Event::CopiesDropped { epoch: self.current.epoch, keys: dropped });
@@ -412,7 +416,7 @@ impl Server {
             let newer = self.bucket.get(&item.key).is_none_or(|e| e.version < item.version);
             if newer {
                 let pos = position(&item.key);
-                self.bucket.insert(item.key.clone(), Entry { value: item.value, version: item.version, pos });
+                self.bucket.insert(item.key.clone(), Entry { value: item.value, version: item.version, pos, placed: epoch });
                 stored += 1;
             }
             keys.push(item.key);
@@ -489,7 +493,8 @@ impl Server {
                 let pos = position(&p.key);
                 let newer = self.bucket.get(&p.key).is_none_or(|e| e.version < version);
                 if newer {
-                    self.bucket.insert(p.key.clone(), Entry { value: p.value, version, pos });
+                    let placed = self.current.epoch;
+                    self.bucket.insert(p.key.clone(), Entry { value: p.value, version, pos, placed });
                 }
                 self.tx.remember(tx, TxState::Committed { version });
                 self.events.push_back(Event::Committed { tx, key: p.key.clone(), version });
@@ -642,7 +647,8 @@ impl Node for Server {
             Msg::Set { op, key, value } => {
                 let pos = position(&key);
                 let version = self.bucket.get(&key).map_or(0, |e| e.version) + 1;
-                self.bucket.insert(key, Entry { value, version, pos });
+                let placed = self.current.epoch;
+                self.bucket.insert(key, Entry { value, version, pos, placed });
                 self.send(from, Msg::Reply { op, result: LocalReply::Ok });
             }
             Msg::Get { op, key } => {

@@ -155,7 +155,7 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool) -> ExitCode {
     for seed in start..start + seeds {
         let (out, sim) = sweep::run_seed(seed, narrate_runs);
         if narrate_runs {
-            for line in sim.trace().entries().iter().filter_map(|e| narrate::line(e, false)) {
+            for line in sim.trace().entries().iter().filter_map(|e| narrate::line(e, true)) {
                 println!("{line}");
             }
         }

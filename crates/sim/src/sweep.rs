@@ -77,7 +77,7 @@ pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
                 let node = Addr(format!("s{}", rng.range(1, u64::from(servers_started))));
                 sim.schedule(Time(at), Action::Crash { node: node.clone() });
                 if rng.chance(600_000) {
-                    sim.schedule(Time(at + rng.range(300, 4_000)), Action::Restart { node });
+                    sim.schedule(Time((at + rng.range(300, 4_000)).min(WORKLOAD_MS)), Action::Restart { node });
                 }
             }
             4..=5 => {
@@ -97,12 +97,12 @@ pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
                     }
                 }
                 sim.schedule(Time(at), Action::Partition { side });
-                sim.schedule(Time(at + rng.range(300, 3_000)), Action::Heal);
+                sim.schedule(Time((at + rng.range(300, 3_000)).min(WORKLOAD_MS)), Action::Heal);
             }
             _ => {
                 let node = client(&mut rng);
                 sim.schedule(Time(at), Action::Crash { node: node.clone() });
-                sim.schedule(Time(at + rng.range(200, 2_000)), Action::Restart { node });
+                sim.schedule(Time((at + rng.range(200, 2_000)).min(WORKLOAD_MS)), Action::Restart { node });
             }
         }
     }
@@ -134,6 +134,8 @@ pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
     sim.run_while_not(limit, |s| {
         s.clients().find(|(a, _)| Some(*a) == reader.as_ref()).is_none_or(|(_, c)| c.ops_in_flight() == 0)
     });
+    let limit = sim.now() + SETTLE_MS;
+    let rested = rested && sim.run_while_not(limit, |s| s.settled());
     sim.check_at_rest();
 
     let mut outcome = SeedOutcome { seed, ops: sim.history().len(), deliveries: sim.deliveries(), violation: None, nonlinearizable: false };
