@@ -111,6 +111,19 @@ impl Checker {
                 self.lost_before.insert(key.clone(), now);
             }
         }
+        // A prepared transaction holds the newest value too: it dies with the server unless
+        // another participant still has it prepared, or it was committed somewhere.
+        for p in gone.pending() {
+            let elsewhere = self.committed.contains(&p.tx)
+                || nodes.iter().any(|(addr, slot)| {
+                    addr != node
+                        && matches!(&slot.role, Some(Role::Server(s))
+                            if !failed.is_some_and(|f| f.contains(s.id())) && s.pending().any(|q| q.tx == p.tx))
+                });
+            if !elsewhere {
+                self.lost_before.insert(p.key.clone(), now);
+            }
+        }
     }
 
     /// A role's event.
