@@ -789,7 +789,7 @@ impl Node for Client {
             Msg::LockReply { op, result } => self.handle_lock_reply(now, op, result),
             Msg::Vote { tx, server, vote } => self.handle_vote(now, tx, server, vote),
             Msg::Done { tx, server, .. } => self.handle_done(now, tx, server),
-            Msg::DecisionRequest { tx } => self.handle_decision_request(now, from, tx),
+            Msg::DecisionRequest { tx, .. } => self.handle_decision_request(now, from, tx),
             Msg::GetRReply { op, server, result } => self.handle_getr_reply(now, op, server, result),
             Msg::Error { op: Some(op), reason } if matches!(self.ops.get(&op), Some(Op::Local { .. } | Op::QueryServers { .. } | Op::LockGet { .. } | Op::LockRelease { .. })) => {
                 self.complete(op, Err(OpError::Remote { reason }));

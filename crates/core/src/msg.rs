@@ -160,6 +160,9 @@ pub enum Msg {
     DecisionRequest {
         /// The transaction.
         tx: TxId,
+        /// The participant asked (none: the coordinator). Another process now at that address
+        /// must not answer for it.
+        server: Option<ServerId>,
     },
     /// The answer to a decision request.
     DecisionReply {
@@ -349,6 +352,8 @@ pub enum TxState {
     Aborted,
     /// Prepared and waiting for the decision, like the asker.
     Prepared,
+    /// The answerer is not the participant asked (a new process at its address): no news.
+    Unknown,
 }
 
 /// A replica's answer to `getr`.

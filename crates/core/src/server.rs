@@ -534,8 +534,10 @@ impl Server {
         self.timers.set(Timer::Transfers, now + self.config.transfer_retry_ms);
     }
 
-    fn answer_decision_request(&mut self, from: &Addr, tx: TxId) {
-        let state = if let Some(state) = self.tx.outcome(&tx) {
+    fn answer_decision_request(&mut self, from: &Addr, tx: TxId, asked: Option<ServerId>) {
+        let state = if asked.as_ref() != Some(&self.id) {
+            TxState::Unknown
+        } else if let Some(state) = self.tx.outcome(&tx) {
             state.clone()
         } else if self.tx.pending.contains_key(&tx) {
             TxState::Prepared
@@ -557,6 +559,7 @@ impl Server {
             TxState::Aborted => {
                 self.decide(now, tx, None);
             }
+            TxState::Unknown => {}
             TxState::Prepared => {
                 let Some(p) = self.tx.pending.get_mut(&tx) else { return };
                 let Some(peer) = p.participants.iter().find(|m| &m.addr == from).map(|m| m.id.clone()) else {
@@ -591,12 +594,13 @@ impl Server {
             PendingPhase::Asking { round, prepared } => PendingPhase::Asking { round: round + 1, prepared },
             blocked @ PendingPhase::Blocked { .. } => blocked,
         };
-        let mut ask: Vec<Addr> = p.participants.iter().filter(|m| m.id != me).map(|m| m.addr.clone()).collect();
-        ask.push(p.coordinator.clone());
+        let mut ask: Vec<(Addr, Option<ServerId>)> =
+            p.participants.iter().filter(|m| m.id != me).map(|m| (m.addr.clone(), Some(m.id.clone()))).collect();
+        ask.push((p.coordinator.clone(), None));
         let key = p.key.clone();
         let blocked = p.is_blocked();
-        for addr in ask {
-            self.send(&addr, Msg::DecisionRequest { tx });
+        for (addr, server) in ask {
+            self.send(&addr, Msg::DecisionRequest { tx, server });
         }
         // Blocked transactions keep asking, more slowly: only the coordinator can free them.
         let period = if blocked { self.config.decision_timeout_ms * 4 } else { self.config.decision_timeout_ms };
@@ -692,7 +696,7 @@ impl Node for Server {
                 let committed = self.tx.committed_version(&tx).is_some();
                 self.send(from, Msg::Done { tx, server: self.id.clone(), committed });
             }
-            Msg::DecisionRequest { tx } => self.answer_decision_request(from, tx),
+            Msg::DecisionRequest { tx, server } => self.answer_decision_request(from, tx, server),
             Msg::DecisionReply { tx, state } => self.handle_decision_reply(now, from, tx, state),
             Msg::GetR { op, epoch, key } => {
                 let result = self.read(now, epoch, &key);

@@ -63,11 +63,12 @@ pub fn summarize(msg: &Msg) -> String {
         Msg::Commit { tx, version } => format!("commit {tx} at version {version}"),
         Msg::Abort { tx } => format!("abort {tx}"),
         Msg::Done { tx, committed, .. } => format!("done {tx} ({})", if *committed { "committed" } else { "aborted" }),
-        Msg::DecisionRequest { tx } => format!("what became of {tx}?"),
+        Msg::DecisionRequest { tx, .. } => format!("what became of {tx}?"),
         Msg::DecisionReply { tx, state } => match state {
             TxState::Committed { .. } => format!("{tx} committed"),
             TxState::Aborted => format!("{tx} aborted"),
             TxState::Prepared => format!("{tx}: prepared here too, no decision"),
+            TxState::Unknown => format!("{tx}: not the participant you asked"),
         },
         Msg::GetR { key, epoch, .. } => format!("getr {key} (epoch {epoch})"),
         Msg::GetRReply { result, .. } => match result {
