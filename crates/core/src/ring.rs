@@ -77,22 +77,21 @@ impl Ring {
     /// The replica list of whatever sits at ring position `pos`.
     pub fn replicas_at(&self, pos: u64, r: usize) -> Vec<&ServerId> {
         let want = r.min(self.servers.len());
-        let mut out: Vec<&ServerId> = Vec::with_capacity(want);
-        if want == 0 {
-            return out;
-        }
-        let start = self.points.partition_point(|&(p, _)| p < pos);
-        for k in 0..self.points.len() {
-            let (_, i) = self.points[(start + k) % self.points.len()];
-            let s = &self.servers[i];
-            if !out.contains(&s) {
-                out.push(s);
-                if out.len() == want {
-                    break;
+        // Distinctness is checked on indices: comparing ids would compare strings.
+        let mut picked: Vec<usize> = Vec::with_capacity(want);
+        if want > 0 {
+            let start = self.points.partition_point(|&(p, _)| p < pos);
+            for k in 0..self.points.len() {
+                let (_, i) = self.points[(start + k) % self.points.len()];
+                if !picked.contains(&i) {
+                    picked.push(i);
+                    if picked.len() == want {
+                        break;
+                    }
                 }
             }
         }
-        out
+        picked.into_iter().map(|i| &self.servers[i]).collect()
     }
 }
 

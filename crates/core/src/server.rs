@@ -134,6 +134,9 @@ pub struct Server {
     lease_until: Option<Time>,
     /// The view leader declared this id failed: it never serves again.
     denied: bool,
+    /// Copies this server no longer replicates may be held: look for them once transfers are
+    /// done (set when a view becomes stable, or a key's transaction ends off its replicas).
+    strays: bool,
     timers: Timers<Timer>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -161,6 +164,7 @@ impl Server {
             unanswered: VecDeque::new(),
             lease_until: None,
             denied: false,
+            strays: false,
             timers,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -262,6 +266,7 @@ impl Server {
                     self.stable_ring = Ring::new(stable.members.iter().map(|m| &m.id), self.config.vnodes);
                     self.stable = stable;
                     self.sent.clear();
+                    self.strays = true;
                     changed = true;
                 }
                 if changed {
@@ -387,7 +392,8 @@ impl Server {
         }
         // A server outside the view keeps what it has: it is not the cluster's copy any more,
         // but nothing tells it that its data has a home elsewhere.
-        if self.stable.epoch == self.current.epoch && self.current.contains(&self.id) {
+        if self.strays && self.stable.epoch == self.current.epoch && self.current.contains(&self.id) {
+            self.strays = false;
             self.drop_strays();
         }
     }
@@ -408,7 +414,7 @@ impl Server {
         }
     }
 
-    fn handle_transfer(&mut self, from: &Addr, epoch: Epoch, items: Vec<Item>) {
+    fn handle_transfer(&mut self, now: Time, from: &Addr, epoch: Epoch, items: Vec<Item>) {
         let mut keys = Vec::with_capacity(items.len());
         let mut stored = 0;
         let total = items.len();
@@ -416,6 +422,9 @@ impl Server {
             let newer = self.bucket.get(&item.key).is_none_or(|e| e.version < item.version);
             if newer {
                 let pos = position(&item.key);
+                if !self.current_ring.replicas_at(pos, self.config.replicas).contains(&&self.id) {
+                    self.strays = true;
+                }
                 self.bucket.insert(item.key.clone(), Entry { value: item.value, version: item.version, pos, placed: epoch });
                 stored += 1;
             }
@@ -423,6 +432,8 @@ impl Server {
         }
         self.events.push_back(Event::TransferReceived { from: from.clone(), keys: total, stored });
         self.send(from, Msg::TransferAck { epoch, keys });
+        // A late or repeated copy for a view that is already stable is dropped at once.
+        self.finish_if_done(now);
     }
 
     fn handle_transfer_ack(&mut self, now: Time, from: &Addr, keys: Vec<String>) {
@@ -506,6 +517,9 @@ impl Server {
                 self.tx.remember(tx, TxState::Aborted);
                 self.events.push_back(Event::Aborted { tx, key: Some(p.key.clone()) });
             }
+        }
+        if !self.current_ring.replicas_at(position(&p.key), self.config.replicas).contains(&&self.id) {
+            self.strays = true;
         }
         if self.job.deferred.remove(&p.key) {
             self.replan(now);
@@ -702,7 +716,7 @@ impl Node for Server {
                 let result = self.read(now, epoch, &key);
                 self.send(from, Msg::GetRReply { op, server: self.id.clone(), result });
             }
-            Msg::Transfer { epoch, items } => self.handle_transfer(from, epoch, items),
+            Msg::Transfer { epoch, items } => self.handle_transfer(now, from, epoch, items),
             Msg::TransferAck { keys, .. } => self.handle_transfer_ack(now, from, keys),
             Msg::Error { reason, .. } => {
                 self.events.push_back(Event::BadMessage { from: from.clone(), reason });

@@ -222,9 +222,18 @@ pub struct Slot {
     armed: Option<Time>,
 }
 
+/// A message in the queue, boxed so the heap moves small items.
+#[derive(Debug)]
+struct Delivery {
+    id: u64,
+    from: Addr,
+    to: Addr,
+    msg: Msg,
+}
+
 #[derive(Debug)]
 enum Item {
-    Deliver { id: u64, from: Addr, to: Addr, msg: Msg },
+    Deliver(Box<Delivery>),
     Wake { node: Addr },
     Act(Action),
 }
@@ -289,6 +298,9 @@ pub struct Sim {
     history: History,
     /// Events of the last step, for observers (the browser's log, tests).
     recent: Vec<(Addr, Event)>,
+    /// Scratch buffers for draining a node, kept to avoid allocating per step.
+    sends: Vec<ringside_core::Transmit>,
+    events: Vec<Event>,
     steps: u64,
     deliveries: u64,
     servers_started: u32,
@@ -311,6 +323,8 @@ impl Sim {
             checker: Checker::new(config.seed, config.replicas, config.vnodes),
             history: History::default(),
             recent: Vec::new(),
+            sends: Vec::new(),
+            events: Vec::new(),
             steps: 0,
             deliveries: 0,
             servers_started: 0,
@@ -408,9 +422,9 @@ impl Sim {
             .queue
             .iter()
             .filter_map(|Reverse(s)| match &s.item {
-                Item::Deliver { id, from, to, msg } => Some((
+                Item::Deliver(d) => Some((
                     s.seq,
-                    InFlight { id: *id, from: from.clone(), to: to.clone(), due: s.at, msg: msg.clone() },
+                    InFlight { id: d.id, from: d.from.clone(), to: d.to.clone(), due: s.at, msg: d.msg.clone() },
                 )),
                 _ => None,
             })
@@ -576,7 +590,10 @@ impl Sim {
             let Some(Reverse(next)) = self.queue.pop() else { return false };
             self.now = self.now.max(next.at);
             match next.item {
-                Item::Deliver { id, from, to, msg } => self.deliver(id, from, to, msg),
+                Item::Deliver(d) => {
+                    let Delivery { id, from, to, msg } = *d;
+                    self.deliver(id, from, to, msg);
+                }
                 Item::Wake { node } => {
                     let now = self.now;
                     let Some(slot) = self.nodes.get_mut(&node) else { continue };
@@ -588,7 +605,9 @@ impl Sim {
                     if let Some(role) = slot.role.as_mut() {
                         role.node().handle_timeout(now);
                     }
-                    self.trace.push(TraceEntry { t: now, kind: TraceKind::Timer { node: node.clone() } });
+                    if self.trace.enabled() {
+                        self.trace.push(TraceEntry { t: now, kind: TraceKind::Timer { node: node.clone() } });
+                    }
                     self.drain(&node);
                 }
                 Item::Act(action) => {
@@ -650,7 +669,9 @@ impl Sim {
             return;
         }
         self.deliveries += 1;
-        self.trace.push(TraceEntry { t: now, kind: TraceKind::Deliver { id, from: from.clone(), to: to.clone() } });
+        if self.trace.enabled() {
+            self.trace.push(TraceEntry { t: now, kind: TraceKind::Deliver { id, from: from.clone(), to: to.clone() } });
+        }
         if let Some(role) = self.nodes.get_mut(&to).and_then(|s| s.role.as_mut()) {
             role.node().handle_message(now, &from, msg);
         }
@@ -662,8 +683,8 @@ impl Sim {
         let now = self.now;
         let Some(slot) = self.nodes.get_mut(addr) else { return };
         let Some(role) = slot.role.as_mut() else { return };
-        let mut sends = Vec::new();
-        let mut events = Vec::new();
+        let mut sends = std::mem::take(&mut self.sends);
+        let mut events = std::mem::take(&mut self.events);
         {
             let node = role.node();
             while let Some(t) = node.poll_transmit() {
@@ -683,12 +704,14 @@ impl Sim {
             }
         }
         // Events first: the narration reads "decided, then sent", as the role did it.
-        for e in events {
+        for e in events.drain(..) {
             self.observe(addr, e);
         }
-        for t in sends {
+        for t in sends.drain(..) {
             self.send(addr.clone(), t.to, t.msg);
         }
+        self.sends = sends;
+        self.events = events;
     }
 
     fn send(&mut self, from: Addr, to: Addr, msg: Msg) {
@@ -714,9 +737,9 @@ impl Sim {
             self.next_msg += 1;
             self.trace.push(TraceEntry { t: self.now, kind: TraceKind::Duplicate { id, copy } });
             let again = self.now + self.rng.range(lo, hi);
-            self.push(again, Item::Deliver { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() });
+            self.push(again, Item::Deliver(Box::new(Delivery { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() })));
         }
-        self.push(due, Item::Deliver { id, from, to, msg });
+        self.push(due, Item::Deliver(Box::new(Delivery { id, from, to, msg })));
     }
 
     fn observe(&mut self, node: &Addr, event: Event) {
@@ -724,8 +747,12 @@ impl Sim {
         if let Event::OpDone { op, result } = &event {
             self.history.completed(node, *op, now, result);
         }
-        self.checker.observe(now, self.steps, node, &event, &self.nodes);
-        self.trace.push(TraceEntry { t: now, kind: TraceKind::Event { node: node.clone(), event: event.clone() } });
+        if self.config.check {
+            self.checker.observe(now, self.steps, node, &event, &self.nodes);
+        }
+        if self.trace.enabled() {
+            self.trace.push(TraceEntry { t: now, kind: TraceKind::Event { node: node.clone(), event: event.clone() } });
+        }
         self.recent.push((node.clone(), event));
     }
 
@@ -748,24 +775,26 @@ impl Sim {
         let mut found = None;
         for Reverse(s) in items {
             match &s.item {
-                Item::Deliver { id: i, .. } if *i == id && found.is_none() => found = Some(s),
+                Item::Deliver(d) if d.id == id && found.is_none() => found = Some(s),
                 _ => self.queue.push(Reverse(s)),
             }
         }
         let Some(s) = found else { return false };
-        let Item::Deliver { id, from, to, msg } = s.item else { return false };
+        let Item::Deliver(d) = s.item else { return false };
         let now = self.now;
         match how {
             Tamper::Drop => {
+                let Delivery { id, from, to, .. } = *d;
                 self.trace.push(TraceEntry { t: now, kind: TraceKind::Drop { id, from, to, reason: "dropped by hand".into() } });
             }
-            Tamper::Delay(ms) => self.queue.push(Reverse(Scheduled { at: s.at + ms, seq: s.seq, item: Item::Deliver { id, from, to, msg } })),
+            Tamper::Delay(ms) => self.queue.push(Reverse(Scheduled { at: s.at + ms, seq: s.seq, item: Item::Deliver(d) })),
             Tamper::Duplicate => {
                 let copy = self.next_msg;
                 self.next_msg += 1;
-                self.trace.push(TraceEntry { t: now, kind: TraceKind::Duplicate { id, copy } });
-                self.push(s.at, Item::Deliver { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() });
-                self.queue.push(Reverse(Scheduled { at: s.at, seq: s.seq, item: Item::Deliver { id, from, to, msg } }));
+                self.trace.push(TraceEntry { t: now, kind: TraceKind::Duplicate { id: d.id, copy } });
+                let twin = Delivery { id: copy, from: d.from.clone(), to: d.to.clone(), msg: d.msg.clone() };
+                self.push(s.at, Item::Deliver(Box::new(twin)));
+                self.queue.push(Reverse(Scheduled { at: s.at, seq: s.seq, item: Item::Deliver(d) }));
             }
         }
         true
