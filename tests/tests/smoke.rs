@@ -23,7 +23,10 @@ fn messages_are_json_tagged_by_cmd() {
         id: ServerId::from("3fa2c1d0"),
         status: HeartbeatStatus::Ok {
             epoch: Epoch(3),
-            view: Some(View { epoch: Epoch(3), members: vec![Member { id: ServerId::from("a"), addr: Addr::from("x:1") }] }),
+            view: Some(View {
+                epoch: Epoch(3),
+                members: vec![Member { id: ServerId::from("a"), addr: Addr::from("x:1") }],
+            }),
             stable: None,
         },
     };
@@ -32,13 +35,17 @@ fn messages_are_json_tagged_by_cmd() {
         json!({"cmd": "heartbeat_reply", "id": "3fa2c1d0", "status": {"status": "ok", "epoch": 3,
             "view": {"epoch": 3, "members": [{"id": "a", "addr": "x:1"}]}, "stable": null}})
     );
-    let vote = Msg::Vote { tx: TxId { client: 7, seq: 1 }, server: ServerId::from("a"), vote: VoteAnswer::Yes { version: 4 } };
+    let vote =
+        Msg::Vote { tx: TxId { client: 7, seq: 1 }, server: ServerId::from("a"), vote: VoteAnswer::Yes { version: 4 } };
     assert_eq!(
         serde_json::to_value(&vote).unwrap(),
         json!({"cmd": "vote", "tx": {"client": 7, "seq": 1}, "server": "a", "vote": {"vote": "yes", "version": 4}})
     );
     let lock = Msg::LockReply { op: OpId(9), result: LockAnswer::Retry { position: 2 } };
-    assert_eq!(serde_json::to_value(&lock).unwrap(), json!({"cmd": "lock_reply", "op": 9, "result": {"status": "retry", "position": 2}}));
+    assert_eq!(
+        serde_json::to_value(&lock).unwrap(),
+        json!({"cmd": "lock_reply", "op": 9, "result": {"status": "retry", "position": 2}})
+    );
 }
 
 #[test]

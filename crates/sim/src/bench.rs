@@ -36,8 +36,12 @@ pub fn drive(sim: &mut Sim, deliveries: u64, seed: u64) -> u64 {
     let target = sim.deliveries() + deliveries;
     let mut done = 0;
     while sim.deliveries() < target && sim.step() {
-        let finished: Vec<Addr> =
-            sim.recent_events().iter().filter(|(_, e)| matches!(e, Event::OpDone { .. })).map(|(a, _)| a.clone()).collect();
+        let finished: Vec<Addr> = sim
+            .recent_events()
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::OpDone { .. }))
+            .map(|(a, _)| a.clone())
+            .collect();
         for c in finished {
             done += 1;
             issue(sim, &c, &mut rng);

@@ -17,8 +17,12 @@ enum Call {
 enum Outcome {
     /// Still running, or its client died first: it may or may not have taken effect.
     Unknown,
-    Written { version: Version },
-    Read { value: Option<String> },
+    Written {
+        version: Version,
+    },
+    Read {
+        value: Option<String>,
+    },
     /// Failed with a definite outcome: an aborted write, a read that returned no answer.
     Failed,
 }
@@ -112,7 +116,9 @@ impl History {
                     (Call::Write { key, value }, Outcome::Written { .. }) => {
                         (key, OpKind::Write { value: value.clone() }, r.ret_at.map(|t| t.0))
                     }
-                    (Call::Write { key, value }, Outcome::Unknown) => (key, OpKind::Write { value: value.clone() }, None),
+                    (Call::Write { key, value }, Outcome::Unknown) => {
+                        (key, OpKind::Write { value: value.clone() }, None)
+                    }
                     (Call::Read { key }, Outcome::Read { value }) => {
                         (key, OpKind::Read { value: value.clone() }, r.ret_at.map(|t| t.0))
                     }

@@ -27,7 +27,11 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "seed {}: invariant `{}` broken at step {} ({}): {}", self.seed, self.invariant, self.step, self.time, self.detail)
+        write!(
+            f,
+            "seed {}: invariant `{}` broken at step {} ({}): {}",
+            self.seed, self.invariant, self.step, self.time, self.detail
+        )
     }
 }
 
@@ -159,7 +163,8 @@ impl Checker {
             Event::TxDecided { tx, commit, participants, .. } => {
                 if *commit {
                     let yes = self.yes_votes.get(tx);
-                    let missing: Vec<&ServerId> = participants.iter().filter(|p| !yes.is_some_and(|y| y.contains(*p))).collect();
+                    let missing: Vec<&ServerId> =
+                        participants.iter().filter(|p| !yes.is_some_and(|y| y.contains(*p))).collect();
                     if !missing.is_empty() {
                         let detail = format!("{tx} decided commit without a yes vote from {missing:?}");
                         self.fail(now, step, "commit needs every yes vote", detail);
@@ -172,7 +177,12 @@ impl Checker {
                     self.fail(now, step, "2PC atomicity", format!("{tx} committed at {node} but aborted elsewhere"));
                 }
                 if self.decided.get(tx) != Some(&true) {
-                    self.fail(now, step, "2PC atomicity", format!("{tx} committed at {node} without a commit decision"));
+                    self.fail(
+                        now,
+                        step,
+                        "2PC atomicity",
+                        format!("{tx} committed at {node} without a commit decision"),
+                    );
                 }
                 self.committed.insert(*tx);
             }
@@ -193,7 +203,10 @@ impl Checker {
             match &slot.role {
                 Some(Role::ViewLeader(vl)) => {
                     if vl.epoch() < self.vl_epoch {
-                        problems.push(("epochs only grow", format!("view leader went from epoch {} to {}", self.vl_epoch, vl.epoch())));
+                        problems.push((
+                            "epochs only grow",
+                            format!("view leader went from epoch {} to {}", self.vl_epoch, vl.epoch()),
+                        ));
                     }
                     self.vl_epoch = vl.epoch();
                     self.views.entry(vl.epoch()).or_insert_with(|| vl.view().members.clone());
@@ -202,28 +215,47 @@ impl Checker {
                     let epoch = s.view().epoch;
                     let last = self.server_epochs.entry(s.id().clone()).or_insert(epoch);
                     if epoch < *last {
-                        problems.push(("epochs only grow", format!("server {} went from epoch {} to {}", s.id(), last, epoch)));
+                        problems.push((
+                            "epochs only grow",
+                            format!("server {} went from epoch {} to {}", s.id(), last, epoch),
+                        ));
                     }
                     *last = epoch;
                     for view in [s.view(), s.stable_view()] {
                         if let Some(members) = self.views.get(&view.epoch).filter(|m| **m != view.members) {
-                            let detail = format!("server {} has a view of epoch {} unlike the view leader's ({} vs {} servers)", s.id(), view.epoch, view.members.len(), members.len());
+                            let detail = format!(
+                                "server {} has a view of epoch {} unlike the view leader's ({} vs {} servers)",
+                                s.id(),
+                                view.epoch,
+                                view.members.len(),
+                                members.len()
+                            );
                             problems.push(("same placement for the same view", detail));
                         }
                     }
                     // Placement is a pure function of the view: spot-check it on a probe key.
                     if step % 97 == 0 && !s.view().members.is_empty() {
                         let key = format!("probe-{step}");
-                        let expect = Ring::new(s.view().members.iter().map(|m| &m.id), self.vnodes).replicas(&key, self.replicas).into_iter().cloned().collect::<Vec<_>>();
+                        let expect = Ring::new(s.view().members.iter().map(|m| &m.id), self.vnodes)
+                            .replicas(&key, self.replicas)
+                            .into_iter()
+                            .cloned()
+                            .collect::<Vec<_>>();
                         if s.placement(&key) != expect {
-                            problems.push(("same placement for the same view", format!("server {} places {key} differently", s.id())));
+                            problems.push((
+                                "same placement for the same view",
+                                format!("server {} places {key} differently", s.id()),
+                            ));
                         }
                     }
                 }
                 Some(Role::Client(c)) => {
                     if let Some(epoch) = c.cached_epoch() {
                         if self.views.get(&epoch).is_some_and(|m| m.as_slice() != c.cached_servers()) {
-                            problems.push(("same placement for the same view", format!("client {} caches a different view of epoch {epoch}", c.name())));
+                            problems.push((
+                                "same placement for the same view",
+                                format!("client {} caches a different view of epoch {epoch}", c.name()),
+                            ));
                         }
                     }
                 }
@@ -237,7 +269,8 @@ impl Checker {
 
     /// The checks for a world at rest.
     pub fn at_rest(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>, history: &History) {
-        let Some(Some(Role::ViewLeader(vl))) = nodes.values().find(|s| s.kind == Kind::ViewLeader).map(|s| &s.role) else {
+        let Some(Some(Role::ViewLeader(vl))) = nodes.values().find(|s| s.kind == Kind::ViewLeader).map(|s| &s.role)
+        else {
             return;
         };
         let view = vl.view().clone();
@@ -264,7 +297,10 @@ impl Checker {
             }
             let want: BTreeSet<&ServerId> = ring.replicas(key, self.replicas).into_iter().collect();
             if *held_by != want {
-                problems.push(("at rest every key lives exactly on its replicas", format!("{key} is on {held_by:?}, its replicas are {want:?}")));
+                problems.push((
+                    "at rest every key lives exactly on its replicas",
+                    format!("{key} is on {held_by:?}, its replicas are {want:?}"),
+                ));
                 break;
             }
         }
@@ -275,7 +311,10 @@ impl Checker {
             }
             let best = servers.iter().filter_map(|s| s.bucket().get(&key).map(|e| e.version)).max();
             if best.is_none_or(|b| b < version) {
-                problems.push(("no acknowledged write lost", format!("{key} was written at version {version} (invoked at {invoked_at}), now {best:?}")));
+                problems.push((
+                    "no acknowledged write lost",
+                    format!("{key} was written at version {version} (invoked at {invoked_at}), now {best:?}"),
+                ));
                 break;
             }
         }

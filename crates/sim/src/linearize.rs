@@ -95,10 +95,7 @@ pub fn check(history: &[HistoryOp]) -> Result<CheckStats, Violation> {
     for (key, ops) in by_key {
         let mut register = Register::new(&ops);
         if !register.is_linearizable() {
-            return Err(Violation {
-                key: key.to_owned(),
-                ops: ops.into_iter().cloned().collect(),
-            });
+            return Err(Violation { key: key.to_owned(), ops: ops.into_iter().cloned().collect() });
         }
         stats.keys += 1;
         stats.ops += register.effects.len();
@@ -147,9 +144,7 @@ impl Register {
             let effect = match (&op.kind, op.ret) {
                 (OpKind::Read { .. }, None) => continue,
                 (OpKind::Read { value: None }, _) => Effect::Read(NOT_FOUND),
-                (OpKind::Read { value: Some(value) }, _) => {
-                    Effect::Read(intern(&mut interned, value))
-                }
+                (OpKind::Read { value: Some(value) }, _) => Effect::Read(intern(&mut interned, value)),
                 (OpKind::Write { value }, _) => Effect::Write(intern(&mut interned, value)),
             };
             parsed.push((effect, Span::of(op)));
@@ -191,10 +186,7 @@ impl Register {
         });
 
         let (effects, spans): (Vec<Effect>, Vec<Span>) = parsed.into_iter().unzip();
-        Register {
-            effects,
-            events: Events::new(&spans),
-        }
+        Register { effects, events: Events::new(&spans) }
     }
 
     /// The Wing–Gong–Lowe search: depth first over which pending call takes effect next.
@@ -265,21 +257,14 @@ struct Span {
 impl Span {
     fn of(op: &HistoryOp) -> Self {
         match op.ret {
-            Some(ret) if ret == op.call => Span {
-                call: (op.call, Tie::InstantCall),
-                ret: Some((ret, Tie::InstantReturn)),
-            },
+            Some(ret) if ret == op.call => {
+                Span { call: (op.call, Tie::InstantCall), ret: Some((ret, Tie::InstantReturn)) }
+            }
             Some(ret) => {
                 assert!(ret > op.call, "op returns before its call: {op:?}");
-                Span {
-                    call: (op.call, Tie::Call),
-                    ret: Some((ret, Tie::Return)),
-                }
+                Span { call: (op.call, Tie::Call), ret: Some((ret, Tie::Return)) }
             }
-            None => Span {
-                call: (op.call, Tie::Call),
-                ret: None,
-            },
+            None => Span { call: (op.call, Tie::Call), ret: None },
         }
     }
 }
@@ -316,13 +301,7 @@ impl Events {
         order.sort_unstable();
 
         let mut nodes = Vec::with_capacity(order.len() + 1);
-        nodes.push(Node {
-            op: usize::MAX,
-            is_call: false,
-            ret: None,
-            prev: HEAD,
-            next: None,
-        });
+        nodes.push(Node { op: usize::MAX, is_call: false, ret: None, prev: HEAD, next: None });
         let mut call_node = vec![HEAD; spans.len()];
         for (index, &((_, tie), op)) in order.iter().enumerate() {
             let node = index + 1;
@@ -333,13 +312,7 @@ impl Events {
                 nodes[call_node[op]].ret = Some(node);
             }
             nodes[node - 1].next = Some(node);
-            nodes.push(Node {
-                op,
-                is_call,
-                ret: None,
-                prev: node - 1,
-                next: None,
-            });
+            nodes.push(Node { op, is_call, ret: None, prev: node - 1, next: None });
         }
         Events { nodes }
     }
@@ -418,23 +391,14 @@ const SYNTHETIC_TIMEOUT: u64 = 40;
 ///
 /// If `ops` is not zero while `keys` or `clients` is.
 pub fn synthetic_history(seed: u64, keys: usize, ops: usize, clients: usize) -> Vec<HistoryOp> {
-    assert!(
-        ops == 0 || (keys > 0 && clients > 0),
-        "ops need at least one key and one client"
-    );
+    assert!(ops == 0 || (keys > 0 && clients > 0), "ops need at least one key and one client");
     let mut rng = SplitMix64(seed);
     let mut next_client = 0;
     let mut history = Vec::with_capacity(ops);
     for k in 0..keys {
         let count = ops / keys + usize::from(k < ops % keys);
         let key = format!("k{k}");
-        history.extend(synthetic_key(
-            &mut rng,
-            &key,
-            count,
-            clients,
-            &mut next_client,
-        ));
+        history.extend(synthetic_key(&mut rng, &key, count, clients, &mut next_client));
     }
     // Interleave the keys as a recorder would have seen them; the sort is stable.
     history.sort_by_key(|op| op.call);
@@ -478,23 +442,11 @@ fn synthetic_key(
             free_at[slot] = call + len;
             (Some(call + len), Some(call + 1 + 2 * rng.below(len / 2)))
         };
-        let kind = if is_write {
-            OpKind::Write {
-                value: format!("{key}-{n}"),
-            }
-        } else {
-            OpKind::Read { value: None }
-        };
+        let kind = if is_write { OpKind::Write { value: format!("{key}-{n}") } } else { OpKind::Read { value: None } };
         if let Some(at) = effect_at {
             effects.push((at, ops.len()));
         }
-        ops.push(HistoryOp {
-            client,
-            key: key.to_owned(),
-            call,
-            ret,
-            kind,
-        });
+        ops.push(HistoryOp { client, key: key.to_owned(), call, ret, kind });
     }
     effects.sort_unstable();
     let mut register = None;
@@ -530,15 +482,7 @@ mod tests {
     use super::*;
 
     fn write(client: u64, key: &str, call: u64, ret: Option<u64>, value: &str) -> HistoryOp {
-        HistoryOp {
-            client,
-            key: key.to_owned(),
-            call,
-            ret,
-            kind: OpKind::Write {
-                value: value.to_owned(),
-            },
-        }
+        HistoryOp { client, key: key.to_owned(), call, ret, kind: OpKind::Write { value: value.to_owned() } }
     }
 
     fn read(client: u64, key: &str, call: u64, ret: u64, value: Option<&str>) -> HistoryOp {
@@ -547,9 +491,7 @@ mod tests {
             key: key.to_owned(),
             call,
             ret: Some(ret),
-            kind: OpKind::Read {
-                value: value.map(str::to_owned),
-            },
+            kind: OpKind::Read { value: value.map(str::to_owned) },
         }
     }
 
@@ -579,11 +521,7 @@ mod tests {
 
     #[test]
     fn stale_read_after_completed_write_is_rejected() {
-        let history = [
-            write(1, "a", 0, Some(2), "x"),
-            write(1, "a", 3, Some(5), "y"),
-            read(2, "a", 6, 7, Some("x")),
-        ];
+        let history = [write(1, "a", 0, Some(2), "x"), write(1, "a", 3, Some(5), "y"), read(2, "a", 6, 7, Some("x"))];
         let violation = check(&history).expect_err("stale read");
         assert_eq!(violation.key, "a");
         assert_eq!(violation.ops, history);
@@ -591,10 +529,7 @@ mod tests {
 
     #[test]
     fn read_of_never_written_value_is_rejected() {
-        let history = [
-            write(1, "a", 0, Some(2), "x"),
-            read(2, "a", 1, 3, Some("ghost")),
-        ];
+        let history = [write(1, "a", 0, Some(2), "x"), read(2, "a", 1, 3, Some("ghost"))];
         assert_eq!(violation_key(&history), "a");
     }
 
@@ -619,31 +554,19 @@ mod tests {
 
     #[test]
     fn unknown_outcome_write_may_explain_later_read() {
-        let history = [
-            write(1, "a", 0, None, "x"),
-            read(2, "a", 1, 2, None),
-            read(2, "a", 50, 51, Some("x")),
-        ];
+        let history = [write(1, "a", 0, None, "x"), read(2, "a", 1, 2, None), read(2, "a", 50, 51, Some("x"))];
         assert_eq!(check(&history), Ok(CheckStats { keys: 1, ops: 3 }));
     }
 
     #[test]
     fn unknown_outcome_write_may_never_happen() {
-        let history = [
-            write(1, "a", 0, None, "x"),
-            read(2, "a", 1, 2, None),
-            read(2, "a", 50, 51, None),
-        ];
+        let history = [write(1, "a", 0, None, "x"), read(2, "a", 1, 2, None), read(2, "a", 50, 51, None)];
         assert!(check(&history).is_ok());
     }
 
     #[test]
     fn unknown_outcome_write_may_land_between_instant_reads() {
-        let history = [
-            write(1, "a", 0, None, "x"),
-            read(2, "a", 5, 5, None),
-            read(3, "a", 5, 5, Some("x")),
-        ];
+        let history = [write(1, "a", 0, None, "x"), read(2, "a", 5, 5, None), read(3, "a", 5, 5, Some("x"))];
         assert!(check(&history).is_ok());
     }
 
@@ -693,9 +616,7 @@ mod tests {
             .map(|(i, _)| i)
             .nth(2_500)
             .expect("enough reads");
-        history[victim].kind = OpKind::Read {
-            value: Some("never written".to_owned()),
-        };
+        history[victim].kind = OpKind::Read { value: Some("never written".to_owned()) };
         assert_eq!(violation_key(&history), history[victim].key);
     }
 }

@@ -213,7 +213,11 @@ fn run_bench(deliveries: u64, rounds: usize) -> ExitCode {
             out.push((sim.deliveries() - start) as f64 / t.elapsed().as_secs_f64());
         }
     }
-    println!("simulated deliveries/s (median of {rounds}): {:.0} bare, {:.0} with invariants checked every step", median(bare), median(checked));
+    println!(
+        "simulated deliveries/s (median of {rounds}): {:.0} bare, {:.0} with invariants checked every step",
+        median(bare),
+        median(checked)
+    );
     println!("  ({ops} client operations finished per round of {deliveries} deliveries)");
     let history = linearize::synthetic_history(1, 10, 10_000, 4);
     let mut times = Vec::new();
@@ -226,6 +230,10 @@ fn run_bench(deliveries: u64, rounds: usize) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    println!("linearizability check of a {}-operation history: {:.1} ms (median of {rounds})", history.len(), median(times) * 1e3);
+    println!(
+        "linearizability check of a {}-operation history: {:.1} ms (median of {rounds})",
+        history.len(),
+        median(times) * 1e3
+    );
     ExitCode::SUCCESS
 }

@@ -87,7 +87,8 @@ pub fn measure(servers: usize, keys: usize, seed: u64, changes: usize) -> Result
     let mut out = Vec::new();
     for n in 0..changes {
         let before = placement(&sim, &names);
-        let live: Vec<Addr> = sim.servers().filter(|(_, s)| sim.view_leader().view().contains(s.id())).map(|(a, _)| a.clone()).collect();
+        let live: Vec<Addr> =
+            sim.servers().filter(|(_, s)| sim.view_leader().view().contains(s.id())).map(|(a, _)| a.clone()).collect();
         let join = n % 3 != 2 || live.len() <= 1;
         let what = if join {
             sim.act(Action::AddServer);
@@ -114,10 +115,11 @@ pub fn measure(servers: usize, keys: usize, seed: u64, changes: usize) -> Result
     if let Some(v) = sim.violation() {
         return Err(v.to_string());
     }
-    let held: BTreeMap<&str, usize> = sim.servers().flat_map(|(_, s)| s.bucket().keys().map(|k| k.as_str())).fold(BTreeMap::new(), |mut m, k| {
-        *m.entry(k).or_default() += 1;
-        m
-    });
+    let held: BTreeMap<&str, usize> =
+        sim.servers().flat_map(|(_, s)| s.bucket().keys().map(|k| k.as_str())).fold(BTreeMap::new(), |mut m, k| {
+            *m.entry(k).or_default() += 1;
+            m
+        });
     if held.len() != keys {
         return Err(format!("{} of {keys} keys are held after the changes", held.len()));
     }

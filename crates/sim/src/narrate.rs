@@ -8,7 +8,11 @@ use crate::world::Action;
 
 /// Whether a message is routine background (heartbeats), hidden unless asked for.
 pub fn is_routine(msg: &Msg) -> bool {
-    matches!(msg, Msg::Heartbeat { .. } | Msg::HeartbeatReply { status: HeartbeatStatus::Ok { view: None, stable: None, .. }, .. })
+    matches!(
+        msg,
+        Msg::Heartbeat { .. }
+            | Msg::HeartbeatReply { status: HeartbeatStatus::Ok { view: None, stable: None, .. }, .. }
+    )
 }
 
 /// A short description of a message's content.
@@ -24,7 +28,9 @@ pub fn summarize(msg: &Msg) -> String {
             LocalReply::NotFound { key } => format!("reply not found: {key}"),
             LocalReply::Keys { keys } => format!("reply {} keys", keys.len()),
         },
-        Msg::Heartbeat { id, epoch, rebalanced, .. } => format!("heartbeat {id} (knows epoch {epoch}, rebalanced {rebalanced})"),
+        Msg::Heartbeat { id, epoch, rebalanced, .. } => {
+            format!("heartbeat {id} (knows epoch {epoch}, rebalanced {rebalanced})")
+        }
         Msg::HeartbeatReply { status, .. } => match status {
             HeartbeatStatus::Ok { epoch, view, stable } => {
                 let mut s = format!("heartbeat ok, epoch {epoch}");
@@ -41,7 +47,11 @@ pub fn summarize(msg: &Msg) -> String {
         },
         Msg::QueryServers { .. } => "query_servers".into(),
         Msg::Servers { epoch, servers, rebalancing, .. } => {
-            format!("servers: epoch {epoch}, {} servers{}", servers.len(), if *rebalancing { ", rebalancing" } else { "" })
+            format!(
+                "servers: epoch {epoch}, {} servers{}",
+                servers.len(),
+                if *rebalancing { ", rebalancing" } else { "" }
+            )
         }
         Msg::LockGet { name, requester, .. } => format!("lock_get {name} for {requester}"),
         Msg::LockRelease { name, requester, .. } => format!("lock_release {name} by {requester}"),
@@ -94,7 +104,9 @@ pub fn describe(event: &Event) -> String {
         Event::AddressBusy { id, addr } => format!("{id} must retry: {addr} belongs to a live server"),
         Event::RebalancingDone { epoch } => format!("every server finished rebalancing for epoch {epoch}"),
         Event::LockGranted { name, requester } => format!("lock {name} granted to {requester}"),
-        Event::LockQueued { name, requester, position } => format!("{requester} queued for lock {name} (place {position})"),
+        Event::LockQueued { name, requester, position } => {
+            format!("{requester} queued for lock {name} (place {position})")
+        }
         Event::LockDeadlock { name, requester, cycle } => {
             format!("{requester} asking for {name} would deadlock: {}", cycle.join(" waits for "))
         }
@@ -155,12 +167,17 @@ pub fn line(entry: &TraceEntry, all: bool) -> Option<String> {
         TraceKind::Send { from, to, msg, .. } if all || !is_routine(msg) => {
             Some(format!("{t:>9}  {from:>3} → {to:<3}  {}", summarize(msg)))
         }
-        TraceKind::Drop { from, to, reason, .. } => Some(format!("{t:>9}  {from:>3} ✗ {to:<3}  message lost ({reason})")),
+        TraceKind::Drop { from, to, reason, .. } => {
+            Some(format!("{t:>9}  {from:>3} ✗ {to:<3}  message lost ({reason})"))
+        }
         TraceKind::Duplicate { .. } if all => Some(format!("{t:>9}  network duplicated a message")),
         TraceKind::Deliver { .. } | TraceKind::Timer { .. } if all => None,
         TraceKind::Action { action } => Some(format!("{t:>9}  ▶ {}", describe_action(action))),
         TraceKind::Event { node, event } => {
-            let routine = matches!(event, Event::TransferSent { .. } | Event::TransferAcked { .. } | Event::TransferReceived { .. });
+            let routine = matches!(
+                event,
+                Event::TransferSent { .. } | Event::TransferAcked { .. } | Event::TransferReceived { .. }
+            );
             (all || !routine).then(|| format!("{t:>9}  {node:>3} ★ {}", describe(event)))
         }
         _ => None,

@@ -73,16 +73,48 @@ pub fn play(script: Script) -> Played {
 
 /// Every scenario.
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "tour", about: "the whole system in two minutes: joins, 2PC, a failure, rebalancing, locks", build: tour },
+    Scenario {
+        name: "tour",
+        about: "the whole system in two minutes: joins, 2PC, a failure, rebalancing, locks",
+        build: tour,
+    },
     Scenario { name: "lookups", about: "setr and getr on a three-server cluster; a missing key", build: lookups },
-    Scenario { name: "join", about: "a fourth server joins: the epoch grows and only the keys it now replicates move", build: join },
-    Scenario { name: "failure", about: "a key's primary crashes: getr still answers; the view changes and copies are restored", build: failure },
+    Scenario {
+        name: "join",
+        about: "a fourth server joins: the epoch grows and only the keys it now replicates move",
+        build: join,
+    },
+    Scenario {
+        name: "failure",
+        about: "a key's primary crashes: getr still answers; the view changes and copies are restored",
+        build: failure,
+    },
     Scenario { name: "commit", about: "one setr: prepare, three yes votes, commit", build: commit },
-    Scenario { name: "conflict", about: "two concurrent setr of one key: at most one wins, another key commits", build: conflict },
-    Scenario { name: "coordinator-crash", about: "the client dies between the phases: participants ask each other and block", build: coordinator_crash },
-    Scenario { name: "locks", about: "the course walkthrough: atm1 holds, atm2 queues, release hands over", build: locks },
-    Scenario { name: "deadlock", about: "two clients each hold a lock and want the other's: the cycle is refused", build: deadlock },
-    Scenario { name: "shrink-grow", about: "kill servers one by one down to one, nothing lost; add them back, keys spread out", build: shrink_grow },
+    Scenario {
+        name: "conflict",
+        about: "two concurrent setr of one key: at most one wins, another key commits",
+        build: conflict,
+    },
+    Scenario {
+        name: "coordinator-crash",
+        about: "the client dies between the phases: participants ask each other and block",
+        build: coordinator_crash,
+    },
+    Scenario {
+        name: "locks",
+        about: "the course walkthrough: atm1 holds, atm2 queues, release hands over",
+        build: locks,
+    },
+    Scenario {
+        name: "deadlock",
+        about: "two clients each hold a lock and want the other's: the cycle is refused",
+        build: deadlock,
+    },
+    Scenario {
+        name: "shrink-grow",
+        about: "kill servers one by one down to one, nothing lost; add them back, keys spread out",
+        build: shrink_grow,
+    },
 ];
 
 /// The scenario called `name`.

@@ -138,20 +138,39 @@ pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
     let rested = rested && sim.run_while_not(limit, |s| s.settled());
     sim.check_at_rest();
 
-    let mut outcome = SeedOutcome { seed, ops: sim.history().len(), deliveries: sim.deliveries(), violation: None, nonlinearizable: false };
+    let mut outcome = SeedOutcome {
+        seed,
+        ops: sim.history().len(),
+        deliveries: sim.deliveries(),
+        violation: None,
+        nonlinearizable: false,
+    };
     if let Some(v) = sim.violation() {
         outcome.violation = Some(v.to_string());
     } else if !rested {
-        outcome.violation = Some(format!("seed {seed}: the world did not come to rest within {SETTLE_MS} ms after faults stopped"));
+        outcome.violation =
+            Some(format!("seed {seed}: the world did not come to rest within {SETTLE_MS} ms after faults stopped"));
     } else if let Err(v) = linearize::check(&linearizable_part(&sim)) {
         outcome.nonlinearizable = true;
         let ops: Vec<String> = v
             .ops
             .iter()
-            .map(|o| format!("  client {} [{}, {}] {:?}", o.client, o.call, o.ret.map_or("-".into(), |r| r.to_string()), o.kind))
+            .map(|o| {
+                format!(
+                    "  client {} [{}, {}] {:?}",
+                    o.client,
+                    o.call,
+                    o.ret.map_or("-".into(), |r| r.to_string()),
+                    o.kind
+                )
+            })
             .collect();
-        outcome.violation =
-            Some(format!("seed {seed}: history of key {} is not linearizable ({} ops):\n{}", v.key, v.ops.len(), ops.join("\n")));
+        outcome.violation = Some(format!(
+            "seed {seed}: history of key {} is not linearizable ({} ops):\n{}",
+            v.key,
+            v.ops.len(),
+            ops.join("\n")
+        ));
     }
     (outcome, sim)
 }

@@ -331,9 +331,13 @@ impl Sim {
             clients_started: 0,
             config,
         };
-        let vl = ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: sim.config.timing.failure_timeout_ms }, Time::ZERO);
+        let vl =
+            ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: sim.config.timing.failure_timeout_ms }, Time::ZERO);
         let addr = Addr::from(VIEW_LEADER);
-        sim.nodes.insert(addr.clone(), Slot { kind: Kind::ViewLeader, role: Some(Role::ViewLeader(vl)), incarnation: 1, armed: None });
+        sim.nodes.insert(
+            addr.clone(),
+            Slot { kind: Kind::ViewLeader, role: Some(Role::ViewLeader(vl)), incarnation: 1, armed: None },
+        );
         sim.drain(&addr);
         sim
     }
@@ -473,7 +477,10 @@ impl Sim {
                 let addr = Addr(format!("c{}", self.clients_started));
                 let seed = self.rng.next_u64();
                 let client = Client::new(self.client_config(&addr, seed, &timing), now);
-                self.nodes.insert(addr.clone(), Slot { kind: Kind::Client, role: Some(Role::Client(client)), incarnation: 1, armed: None });
+                self.nodes.insert(
+                    addr.clone(),
+                    Slot { kind: Kind::Client, role: Some(Role::Client(client)), incarnation: 1, armed: None },
+                );
                 None
             }
             Action::Crash { node } => {
@@ -500,13 +507,17 @@ impl Sim {
                 }
                 None
             }
-            Action::SetR { client, key, value } => self.client_op(&client, |c| c.setr(now, key.clone(), value.clone()).ok(), |h, c, op| {
-                h.invoked_write(c, op, now, &key, &value)
-            }),
+            Action::SetR { client, key, value } => self.client_op(
+                &client,
+                |c| c.setr(now, key.clone(), value.clone()).ok(),
+                |h, c, op| h.invoked_write(c, op, now, &key, &value),
+            ),
             Action::GetR { client, key } => {
                 self.client_op(&client, |c| c.getr(now, key.clone()).ok(), |h, c, op| h.invoked_read(c, op, now, &key))
             }
-            Action::LockGet { client, name } => self.client_op(&client, |c| c.lock_get(now, name.clone()).ok(), |_, _, _| {}),
+            Action::LockGet { client, name } => {
+                self.client_op(&client, |c| c.lock_get(now, name.clone()).ok(), |_, _, _| {})
+            }
             Action::LockRelease { client, name } => {
                 self.client_op(&client, |c| c.lock_release(now, name.clone()).ok(), |_, _, _| {})
             }
@@ -558,7 +569,12 @@ impl Sim {
             vnodes: self.config.vnodes,
         };
         let server = Server::new(config, self.now);
-        let slot = self.nodes.entry(addr.clone()).or_insert(Slot { kind: Kind::Server, role: None, incarnation: 0, armed: None });
+        let slot = self.nodes.entry(addr.clone()).or_insert(Slot {
+            kind: Kind::Server,
+            role: None,
+            incarnation: 0,
+            armed: None,
+        });
         slot.role = Some(Role::Server(server));
         slot.incarnation += 1;
         slot.armed = None;
@@ -737,7 +753,10 @@ impl Sim {
             self.next_msg += 1;
             self.trace.push(TraceEntry { t: self.now, kind: TraceKind::Duplicate { id, copy } });
             let again = self.now + self.rng.range(lo, hi);
-            self.push(again, Item::Deliver(Box::new(Delivery { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() })));
+            self.push(
+                again,
+                Item::Deliver(Box::new(Delivery { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() })),
+            );
         }
         self.push(due, Item::Deliver(Box::new(Delivery { id, from, to, msg })));
     }
@@ -785,9 +804,14 @@ impl Sim {
         match how {
             Tamper::Drop => {
                 let Delivery { id, from, to, .. } = *d;
-                self.trace.push(TraceEntry { t: now, kind: TraceKind::Drop { id, from, to, reason: "dropped by hand".into() } });
+                self.trace.push(TraceEntry {
+                    t: now,
+                    kind: TraceKind::Drop { id, from, to, reason: "dropped by hand".into() },
+                });
             }
-            Tamper::Delay(ms) => self.queue.push(Reverse(Scheduled { at: s.at + ms, seq: s.seq, item: Item::Deliver(d) })),
+            Tamper::Delay(ms) => {
+                self.queue.push(Reverse(Scheduled { at: s.at + ms, seq: s.seq, item: Item::Deliver(d) }))
+            }
             Tamper::Duplicate => {
                 let copy = self.next_msg;
                 self.next_msg += 1;

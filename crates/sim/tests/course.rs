@@ -37,9 +37,10 @@ fn assert_no_violation(sim: &Sim) {
 /// Starts an operation and runs until it finishes; returns its result and the events seen.
 fn run_op(sim: &mut Sim, action: Action) -> (Result<OpOutput, OpError>, Vec<(Addr, Event)>) {
     let client = match &action {
-        Action::SetR { client, .. } | Action::GetR { client, .. } | Action::LockGet { client, .. } | Action::LockRelease { client, .. } => {
-            client.clone()
-        }
+        Action::SetR { client, .. }
+        | Action::GetR { client, .. }
+        | Action::LockGet { client, .. }
+        | Action::LockRelease { client, .. } => client.clone(),
         other => panic!("not a client action: {other:?}"),
     };
     let op = sim.act(action).expect("the client exists");
@@ -148,7 +149,8 @@ fn values_migrate_to_the_new_replicas() {
     sim.act(Action::AddServer);
     settle_with(&mut sim, 4);
     let newcomer = sim.servers().find(|(a, _)| **a == s(4)).map(|(_, srv)| srv).unwrap();
-    let expected: Vec<String> = (0..30).map(|i| format!("k{i}")).filter(|k| newcomer.placement(k).contains(newcomer.id())).collect();
+    let expected: Vec<String> =
+        (0..30).map(|i| format!("k{i}")).filter(|k| newcomer.placement(k).contains(newcomer.id())).collect();
     let mut held: Vec<String> = newcomer.bucket().keys().cloned().collect();
     held.sort();
     let mut expected_sorted = expected.clone();
@@ -300,7 +302,8 @@ fn lock_walkthrough() {
     let limit = sim.now() + 300;
     let mut saw_wait = false;
     while sim.now() < limit && sim.step() {
-        saw_wait |= sim.recent_events().iter().any(|(n, e)| *n == c(2) && matches!(e, Event::LockWaiting { position: 1, .. }));
+        saw_wait |=
+            sim.recent_events().iter().any(|(n, e)| *n == c(2) && matches!(e, Event::LockWaiting { position: 1, .. }));
     }
     assert!(saw_wait, "c2 waits at place 1");
     assert_eq!(sim.view_leader().locks().queue("atm").collect::<Vec<_>>(), vec!["c2"]);
@@ -308,7 +311,11 @@ fn lock_walkthrough() {
     assert_eq!(run_op(&mut sim, lock(1, true)).0, Ok(OpOutput::Granted));
     sim.act(lock(3, true));
     sim.run_until(sim.now() + 1_000);
-    assert_eq!(sim.view_leader().locks().queue("atm").collect::<Vec<_>>(), vec!["c2", "c3"], "queued once each, in order");
+    assert_eq!(
+        sim.view_leader().locks().queue("atm").collect::<Vec<_>>(),
+        vec!["c2", "c3"],
+        "queued once each, in order"
+    );
     assert_eq!(sim.view_leader().locks().holder("atm"), Some("c1"));
 }
 
@@ -324,11 +331,19 @@ fn lock_release_hands_over_and_errors_are_reported() {
     let limit = sim.now() + 2_000;
     let mut granted = false;
     while !granted && sim.now() < limit && sim.step() {
-        granted = sim.recent_events().iter().any(|(n, e)| *n == c(2) && matches!(e, Event::OpDone { op, result: Ok(OpOutput::Granted) } if *op == waiter));
+        granted = sim.recent_events().iter().any(|(n, e)| {
+            *n == c(2) && matches!(e, Event::OpDone { op, result: Ok(OpOutput::Granted) } if *op == waiter)
+        });
     }
     assert!(granted);
-    assert_eq!(run_op(&mut sim, Action::LockRelease { client: c(1), name: "atm".into() }).0, Err(OpError::NotHolderOrWaiter));
-    assert_eq!(run_op(&mut sim, Action::LockRelease { client: c(1), name: "vault".into() }).0, Err(OpError::UnknownLock));
+    assert_eq!(
+        run_op(&mut sim, Action::LockRelease { client: c(1), name: "atm".into() }).0,
+        Err(OpError::NotHolderOrWaiter)
+    );
+    assert_eq!(
+        run_op(&mut sim, Action::LockRelease { client: c(1), name: "vault".into() }).0,
+        Err(OpError::UnknownLock)
+    );
 }
 
 #[test]

@@ -93,9 +93,7 @@ fn parse_demo_args(args: &[String]) -> Result<Task, String> {
             Some(inline) if inline.starts_with('=') => &inline[1..],
             _ => return Err(format!("unknown `demo` argument `{arg}`")),
         };
-        seed = value
-            .parse()
-            .map_err(|_| format!("`--seed` wants a non-negative integer, got `{value}`"))?;
+        seed = value.parse().map_err(|_| format!("`--seed` wants a non-negative integer, got `{value}`"))?;
     }
     Ok(Task::Demo { seed })
 }
@@ -106,20 +104,14 @@ fn sweep_seeds(var: Option<&str>) -> Result<u64, String> {
         None | Some("") => Ok(DEFAULT_SWEEP_SEEDS),
         Some(text) => match text.parse() {
             Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!(
-                "RINGSIDE_SWEEP_SEEDS wants a positive integer, got `{text}`"
-            )),
+            _ => Err(format!("RINGSIDE_SWEEP_SEEDS wants a positive integer, got `{text}`")),
         },
     }
 }
 
 /// The targets in `wanted` absent from `rustup target list --installed`'s output.
 fn missing_targets<'a>(installed: &str, wanted: &[&'a str]) -> Vec<&'a str> {
-    wanted
-        .iter()
-        .copied()
-        .filter(|target| !installed.lines().any(|line| line.trim() == *target))
-        .collect()
+    wanted.iter().copied().filter(|target| !installed.lines().any(|line| line.trim() == *target)).collect()
 }
 
 /// The workspace root: xtask lives at `<root>/crates/xtask`.
@@ -138,24 +130,13 @@ fn cargo_program() -> OsString {
 
 fn test(run: &mut Runner) -> Result<(), Failure> {
     // Read before any step runs so a typo fails in a second, not after the build.
-    let seeds =
-        sweep_seeds(env::var("RINGSIDE_SWEEP_SEEDS").ok().as_deref()).map_err(Failure::Config)?;
+    let seeds = sweep_seeds(env::var("RINGSIDE_SWEEP_SEEDS").ok().as_deref()).map_err(Failure::Config)?;
 
     run.ensure_cargo_tool("fmt", "rustfmt")?;
     run.cargo("fmt", &["fmt", "--all", "--", "--check"])?;
 
     run.ensure_cargo_tool("clippy", "clippy")?;
-    run.cargo(
-        "clippy",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
+    run.cargo("clippy", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
 
     run.cargo("test", &["test", "--workspace"])?;
 
@@ -166,60 +147,22 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
         args.extend(missing);
         run.rustup("add targets", &args)?;
     }
-    run.cargo(
-        "core no_std",
-        &["build", "-p", "ringside-core", "--target", TARGETS[0]],
-    )?;
-    run.cargo(
-        "core wasm32",
-        &["build", "-p", "ringside-core", "--target", TARGETS[1]],
-    )?;
+    run.cargo("core no_std", &["build", "-p", "ringside-core", "--target", TARGETS[0]])?;
+    run.cargo("core wasm32", &["build", "-p", "ringside-core", "--target", TARGETS[1]])?;
     run.cargo(
         "sim wasm32",
-        &[
-            "build",
-            "-p",
-            "ringside-sim",
-            "--lib",
-            "--no-default-features",
-            "--target",
-            TARGETS[1],
-        ],
+        &["build", "-p", "ringside-sim", "--lib", "--no-default-features", "--target", TARGETS[1]],
     )?;
 
     let seeds = seeds.to_string();
-    run.cargo(
-        "sweep",
-        &[
-            "run",
-            "--release",
-            "-p",
-            "ringside-sim",
-            "--",
-            "sweep",
-            "--seeds",
-            &seeds,
-        ],
-    )
+    run.cargo("sweep", &["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds])
 }
 
 /// For now the demo is the simulator's narrated terminal tour; a later issue moves the demo
 /// to the browser page.
 fn demo(run: &mut Runner, seed: u64) -> ExitCode {
     let seed = seed.to_string();
-    let args = [
-        "run",
-        "--release",
-        "-q",
-        "-p",
-        "ringside-sim",
-        "--",
-        "run",
-        "--scenario",
-        "tour",
-        "--seed",
-        &seed,
-    ];
+    let args = ["run", "--release", "-q", "-p", "ringside-sim", "--", "run", "--scenario", "tour", "--seed", &seed];
     match run.cargo("demo", &args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -254,10 +197,7 @@ mod tests {
     #[test]
     fn demo_seed_defaults_and_overrides() {
         assert_eq!(parse(&["demo"]), Ok(Task::Demo { seed: 7 }));
-        assert_eq!(
-            parse(&["demo", "--seed", "42"]),
-            Ok(Task::Demo { seed: 42 })
-        );
+        assert_eq!(parse(&["demo", "--seed", "42"]), Ok(Task::Demo { seed: 42 }));
         assert_eq!(parse(&["demo", "--seed=3"]), Ok(Task::Demo { seed: 3 }));
     }
 
@@ -287,13 +227,8 @@ mod tests {
     #[test]
     fn missing_targets_compares_whole_lines() {
         let installed = "thumbv7m-none-eabi\nx86_64-unknown-linux-gnu\n";
-        assert_eq!(
-            missing_targets(installed, &TARGETS),
-            vec!["wasm32-unknown-unknown"]
-        );
-        assert!(
-            missing_targets("thumbv7m-none-eabi\nwasm32-unknown-unknown\n", &TARGETS).is_empty()
-        );
+        assert_eq!(missing_targets(installed, &TARGETS), vec!["wasm32-unknown-unknown"]);
+        assert!(missing_targets("thumbv7m-none-eabi\nwasm32-unknown-unknown\n", &TARGETS).is_empty());
         assert_eq!(missing_targets("", &TARGETS), TARGETS.to_vec());
     }
 

@@ -14,11 +14,7 @@ pub(crate) enum Failure {
     /// A step's command ran and exited unsuccessfully.
     Exit { step: String, status: ExitStatus },
     /// A step's command could not be started.
-    Spawn {
-        step: String,
-        program: String,
-        error: io::Error,
-    },
+    Spawn { step: String, program: String, error: io::Error },
     /// The task was misconfigured before any step ran.
     Config(String),
 }
@@ -37,11 +33,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Exit { step, status } => write!(f, "step `{step}` failed ({status})"),
-            Failure::Spawn {
-                step,
-                program,
-                error,
-            } => write!(f, "step `{step}` could not start `{program}`: {error}"),
+            Failure::Spawn { step, program, error } => write!(f, "step `{step}` could not start `{program}`: {error}"),
             Failure::Config(msg) => f.write_str(msg),
         }
     }
@@ -61,11 +53,7 @@ pub(crate) struct Runner {
 
 impl Runner {
     pub(crate) fn new(root: PathBuf, cargo: OsString) -> Self {
-        Runner {
-            root,
-            cargo,
-            records: Vec::new(),
-        }
+        Runner { root, cargo, records: Vec::new() }
     }
 
     /// Runs `cargo <args>` as the step `step`.
@@ -87,26 +75,15 @@ impl Runner {
             .command("rustup".into(), args)
             .stderr(Stdio::inherit())
             .output()
-            .map_err(|error| Failure::Spawn {
-                step: step.clone(),
-                program: "rustup".into(),
-                error,
-            })?;
+            .map_err(|error| Failure::Spawn { step: step.clone(), program: "rustup".into(), error })?;
         if !output.status.success() {
-            return Err(Failure::Exit {
-                step,
-                status: output.status,
-            });
+            return Err(Failure::Exit { step, status: output.status });
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// Adds the rustup component `component` unless `cargo <subcommand> --version` works.
-    pub(crate) fn ensure_cargo_tool(
-        &mut self,
-        subcommand: &str,
-        component: &str,
-    ) -> Result<(), Failure> {
+    pub(crate) fn ensure_cargo_tool(&mut self, subcommand: &str, component: &str) -> Result<(), Failure> {
         let present = self
             .command(self.cargo.clone(), &[subcommand, "--version"])
             .stdout(Stdio::null())
@@ -116,10 +93,7 @@ impl Runner {
         if present {
             return Ok(());
         }
-        self.rustup(
-            &format!("add {component}"),
-            &["component", "add", component],
-        )
+        self.rustup(&format!("add {component}"), &["component", "add", component])
     }
 
     /// Prints each recorded step with its wall time, then the total.
@@ -133,18 +107,9 @@ impl Runner {
         for record in &self.records {
             total += record.took;
             let outcome = if record.ok { "ok" } else { "FAILED" };
-            eprintln!(
-                "    {:width$}  {outcome:6}  {:>8}",
-                record.step,
-                format_duration(record.took)
-            );
+            eprintln!("    {:width$}  {outcome:6}  {:>8}", record.step, format_duration(record.took));
         }
-        eprintln!(
-            "    {:width$}  {:6}  {:>8}",
-            "total",
-            "",
-            format_duration(total)
-        );
+        eprintln!("    {:width$}  {:6}  {:>8}", "total", "", format_duration(total));
     }
 
     fn command(&self, program: OsString, args: &[&str]) -> Command {
@@ -153,34 +118,17 @@ impl Runner {
         command
     }
 
-    fn run(
-        &mut self,
-        step: &str,
-        program: &str,
-        args: &[&str],
-        mut command: Command,
-    ) -> Result<(), Failure> {
+    fn run(&mut self, step: &str, program: &str, args: &[&str], mut command: Command) -> Result<(), Failure> {
         eprintln!("==> {step}: {program} {}", args.join(" "));
         let start = Instant::now();
         let status = command.status();
         let took = start.elapsed();
         let result = match status {
             Ok(status) if status.success() => Ok(()),
-            Ok(status) => Err(Failure::Exit {
-                step: step.into(),
-                status,
-            }),
-            Err(error) => Err(Failure::Spawn {
-                step: step.into(),
-                program: program.into(),
-                error,
-            }),
+            Ok(status) => Err(Failure::Exit { step: step.into(), status }),
+            Err(error) => Err(Failure::Spawn { step: step.into(), program: program.into(), error }),
         };
-        self.records.push(Record {
-            step: step.into(),
-            took,
-            ok: result.is_ok(),
-        });
+        self.records.push(Record { step: step.into(), took, ok: result.is_ok() });
         result
     }
 }
