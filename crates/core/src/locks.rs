@@ -94,13 +94,7 @@ impl LockTable {
     /// refuse it if waiting would deadlock, otherwise queue `requester` once.
     pub fn get(&mut self, name: &str, requester: &str) -> LockGetOutcome {
         let Some(lock) = self.locks.get(name) else {
-            self.locks.insert(
-                name.into(),
-                Lock {
-                    holder: requester.into(),
-                    waiters: VecDeque::new(),
-                },
-            );
+            self.locks.insert(name.into(), Lock { holder: requester.into(), waiters: VecDeque::new() });
             return LockGetOutcome::Granted;
         };
         if lock.holder == requester {
@@ -108,44 +102,26 @@ impl LockTable {
         }
         if let Some(index) = lock.waiters.iter().position(|w| w == requester) {
             // Already waiting, so the wait-for edge exists and was checked when it was added.
-            return LockGetOutcome::Queued {
-                position: index + 1,
-            };
+            return LockGetOutcome::Queued { position: index + 1 };
         }
         if let Some(path) = self.wait_path(&lock.holder, requester) {
-            let cycle = core::iter::once(requester)
-                .chain(path)
-                .map(String::from)
-                .collect();
+            let cycle = core::iter::once(requester).chain(path).map(String::from).collect();
             return LockGetOutcome::Deadlock { cycle };
         }
-        let waiters = &mut self
-            .locks
-            .get_mut(name)
-            .expect("lock looked up above")
-            .waiters;
+        let waiters = &mut self.locks.get_mut(name).expect("lock looked up above").waiters;
         waiters.push_back(requester.into());
-        LockGetOutcome::Queued {
-            position: waiters.len(),
-        }
+        LockGetOutcome::Queued { position: waiters.len() }
     }
 
     /// `requester` lets go of lock `name`: as holder it hands the lock to the head of the queue,
     /// as a waiter it leaves the queue.
     pub fn release(&mut self, name: &str, requester: &str) -> Result<Released, LockReleaseError> {
-        let lock = self
-            .locks
-            .get_mut(name)
-            .ok_or(LockReleaseError::UnknownLock)?;
+        let lock = self.locks.get_mut(name).ok_or(LockReleaseError::UnknownLock)?;
         if lock.holder == requester {
             let next_holder = Self::hand_over(&mut self.locks, name);
             return Ok(Released::Released { next_holder });
         }
-        let index = lock
-            .waiters
-            .iter()
-            .position(|w| w == requester)
-            .ok_or(LockReleaseError::NotHolderOrWaiter)?;
+        let index = lock.waiters.iter().position(|w| w == requester).ok_or(LockReleaseError::NotHolderOrWaiter)?;
         lock.waiters.remove(index);
         Ok(Released::LeftQueue)
     }
@@ -183,20 +159,13 @@ impl LockTable {
 
     /// The waiters for lock `name` in FIFO order (empty for an unknown lock).
     pub fn queue(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.locks
-            .get(name)
-            .into_iter()
-            .flat_map(|lock| lock.waiters.iter().map(String::as_str))
+        self.locks.get(name).into_iter().flat_map(|lock| lock.waiters.iter().map(String::as_str))
     }
 
     /// Every lock as (name, holder, waiters in FIFO order), sorted by name — for inspectors.
     pub fn locks(&self) -> impl Iterator<Item = (&str, Option<&str>, Vec<&str>)> {
         self.locks.iter().map(|(name, lock)| {
-            (
-                name.as_str(),
-                Some(lock.holder.as_str()),
-                lock.waiters.iter().map(String::as_str).collect(),
-            )
+            (name.as_str(), Some(lock.holder.as_str()), lock.waiters.iter().map(String::as_str).collect())
         })
     }
 
@@ -227,10 +196,7 @@ impl LockTable {
         let mut waits_for: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for lock in self.locks.values() {
             for waiter in &lock.waiters {
-                waits_for
-                    .entry(waiter.as_str())
-                    .or_default()
-                    .insert(lock.holder.as_str());
+                waits_for.entry(waiter.as_str()).or_default().insert(lock.holder.as_str());
             }
         }
         let successors = |node: &str| waits_for.get(node).into_iter().flatten().copied();
@@ -267,15 +233,11 @@ mod tests {
     }
 
     fn deadlock(cycle: &[&str]) -> LockGetOutcome {
-        LockGetOutcome::Deadlock {
-            cycle: cycle.iter().map(|s| String::from(*s)).collect(),
-        }
+        LockGetOutcome::Deadlock { cycle: cycle.iter().map(|s| String::from(*s)).collect() }
     }
 
     fn released(next_holder: Option<&str>) -> Result<Released, LockReleaseError> {
-        Ok(Released::Released {
-            next_holder: next_holder.map(String::from),
-        })
+        Ok(Released::Released { next_holder: next_holder.map(String::from) })
     }
 
     fn json<T: Serialize>(value: &T) -> String {
@@ -298,14 +260,8 @@ mod tests {
         assert_eq!(t.holder("acct"), Some("atm2"));
         assert_eq!(queue(&t, "acct"), Vec::<&str>::new());
         assert_eq!(t.get("acct", "atm2"), LockGetOutcome::Granted);
-        assert_eq!(
-            t.release("nosuch", "atm1"),
-            Err(LockReleaseError::UnknownLock)
-        );
-        assert_eq!(
-            t.release("acct", "stranger"),
-            Err(LockReleaseError::NotHolderOrWaiter)
-        );
+        assert_eq!(t.release("nosuch", "atm1"), Err(LockReleaseError::UnknownLock));
+        assert_eq!(t.release("acct", "stranger"), Err(LockReleaseError::NotHolderOrWaiter));
         assert_eq!(t.get("acct", "atm3"), queued(1));
         assert_eq!(t.get("acct", "atm4"), queued(2));
         assert_eq!(t.get("acct", "atm5"), queued(3));
@@ -325,10 +281,7 @@ mod tests {
         assert_eq!(queue(&t, "x"), Vec::<&str>::new());
         // Refused, not remembered: asking again gives the same answer.
         assert_eq!(t.get("x", "b"), deadlock(&["b", "a"]));
-        assert_eq!(
-            t.release("x", "b"),
-            Err(LockReleaseError::NotHolderOrWaiter)
-        );
+        assert_eq!(t.release("x", "b"), Err(LockReleaseError::NotHolderOrWaiter));
     }
 
     #[test]
@@ -357,11 +310,7 @@ mod tests {
         assert_eq!(t.get("z", "a"), queued(2));
         assert_eq!(
             t.locks().collect::<Vec<_>>(),
-            vec![
-                ("x", Some("a"), vec!["d"]),
-                ("y", Some("b"), vec!["a"]),
-                ("z", Some("c"), vec!["b", "a"]),
-            ]
+            vec![("x", Some("a"), vec!["d"]), ("y", Some("b"), vec!["a"]), ("z", Some("c"), vec!["b", "a"]),]
         );
     }
 
@@ -407,15 +356,9 @@ mod tests {
         assert_eq!(t.get("z", "a"), LockGetOutcome::Granted);
         assert_eq!(
             t.remove_requester("a"),
-            vec![
-                (String::from("x"), Some(String::from("b"))),
-                (String::from("z"), None)
-            ]
+            vec![(String::from("x"), Some(String::from("b"))), (String::from("z"), None)]
         );
-        assert_eq!(
-            t.locks().collect::<Vec<_>>(),
-            vec![("x", Some("b"), vec!["c"]), ("y", Some("d"), vec!["c"])]
-        );
+        assert_eq!(t.locks().collect::<Vec<_>>(), vec![("x", Some("b"), vec!["c"]), ("y", Some("d"), vec!["c"])]);
         assert_eq!(t.release("z", "a"), Err(LockReleaseError::UnknownLock));
         assert_eq!(t.remove_requester("nobody"), vec![]);
     }
@@ -441,23 +384,14 @@ mod tests {
     fn outcomes_serialize_with_a_tag() {
         assert_eq!(json(&LockGetOutcome::Granted), r#"{"status":"granted"}"#);
         assert_eq!(json(&queued(2)), r#"{"status":"queued","position":2}"#);
+        assert_eq!(json(&deadlock(&["b", "a"])), r#"{"status":"deadlock","cycle":["b","a"]}"#);
+        assert_eq!(json(&LockReleaseError::NotHolderOrWaiter), r#"{"error":"not_holder_or_waiter"}"#);
         assert_eq!(
-            json(&deadlock(&["b", "a"])),
-            r#"{"status":"deadlock","cycle":["b","a"]}"#
-        );
-        assert_eq!(
-            json(&LockReleaseError::NotHolderOrWaiter),
-            r#"{"error":"not_holder_or_waiter"}"#
-        );
-        assert_eq!(
-            json(&Released::Released {
-                next_holder: Some("atm2".into())
-            }),
+            json(&Released::Released { next_holder: Some("atm2".into()) }),
             r#"{"status":"released","next_holder":"atm2"}"#
         );
         assert_eq!(json(&Released::LeftQueue), r#"{"status":"left_queue"}"#);
-        let back: LockGetOutcome =
-            serde_json::from_str(r#"{"status":"queued","position":2}"#).unwrap();
+        let back: LockGetOutcome = serde_json::from_str(r#"{"status":"queued","position":2}"#).unwrap();
         assert_eq!(back, queued(2));
     }
 }

@@ -374,7 +374,8 @@ pub enum ReadAnswer {
         /// The pending transaction.
         tx: TxId,
     },
-    /// The copy for this key has not arrived here yet.
+    /// The key's replica set is changing and this server is one of its new replicas: it
+    /// answers once the view leader reports the new view fully rebalanced.
     Rebalancing,
     /// The replica's lease ran out: it may have been declared failed, so it does not answer.
     Isolated,

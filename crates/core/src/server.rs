@@ -407,7 +407,8 @@ impl Server {
         let tx = &self.tx;
         let before = self.bucket.len();
         let epoch = self.current.epoch;
-        self.bucket.retain(|k, e| e.placed > epoch || tx.pending_on(k).is_some() || ring.replicas_at(e.pos, r).contains(&me));
+        self.bucket
+            .retain(|k, e| e.placed > epoch || tx.pending_on(k).is_some() || ring.replicas_at(e.pos, r).contains(&me));
         let dropped = before - self.bucket.len();
         if dropped > 0 {
             self.events.push_back(Event::CopiesDropped { epoch: self.current.epoch, keys: dropped });
@@ -425,7 +426,8 @@ impl Server {
                 if !self.current_ring.replicas_at(pos, self.config.replicas).contains(&&self.id) {
                     self.strays = true;
                 }
-                self.bucket.insert(item.key.clone(), Entry { value: item.value, version: item.version, pos, placed: epoch });
+                self.bucket
+                    .insert(item.key.clone(), Entry { value: item.value, version: item.version, pos, placed: epoch });
                 stored += 1;
             }
             keys.push(item.key);
@@ -465,7 +467,9 @@ impl Server {
         let answer = if let Some(state) = self.tx.outcome(&tx) {
             match state {
                 // A prepare repeated after the decision: the coordinator has decided already.
-                TxState::Committed { .. } => VoteAnswer::Yes { version: self.bucket.get(&prepare.key).map_or(0, |e| e.version) },
+                TxState::Committed { .. } => {
+                    VoteAnswer::Yes { version: self.bucket.get(&prepare.key).map_or(0, |e| e.version) }
+                }
                 _ => VoteAnswer::No { reason: NoReason::Aborted },
             }
         } else if self.tx.pending.contains_key(&tx) {
@@ -753,5 +757,716 @@ impl Node for Server {
 
     fn poll_timeout(&self) -> Option<Time> {
         self.timers.next()
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::OpId;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    const VL: &str = "vl";
+    const CL: &str = "cl";
+
+    fn addr(id: &str) -> Addr {
+        Addr(format!("srv-{id}"))
+    }
+
+    fn sid(id: &str) -> ServerId {
+        ServerId::from(id)
+    }
+
+    fn member(id: &str) -> Member {
+        Member { id: sid(id), addr: addr(id) }
+    }
+
+    fn view(epoch: u64, ids: &[&str]) -> View {
+        View { epoch: Epoch(epoch), members: ids.iter().map(|id| member(id)).collect() }
+    }
+
+    fn config(id: &str) -> ServerConfig {
+        ServerConfig {
+            id: Some(sid(id)),
+            // Periodic heartbeats stay out of the outputs of tests that run for a few seconds.
+            heartbeat_ms: 10_000,
+            ..ServerConfig::new(addr(id), Addr::from(VL), 1)
+        }
+    }
+
+    fn drain(s: &mut Server) -> (Vec<Transmit>, Vec<Event>) {
+        let mut transmits = Vec::new();
+        while let Some(t) = s.poll_transmit() {
+            transmits.push(t);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = s.poll_event() {
+            events.push(e);
+        }
+        (transmits, events)
+    }
+
+    fn to(to: Addr, msg: Msg) -> Transmit {
+        Transmit { to, msg }
+    }
+
+    fn heartbeat(id: &str, epoch: u64, stable: u64, rebalanced: u64) -> Transmit {
+        let msg = Msg::Heartbeat {
+            id: sid(id),
+            addr: addr(id),
+            epoch: Epoch(epoch),
+            stable: Epoch(stable),
+            rebalanced: Epoch(rebalanced),
+        };
+        to(Addr::from(VL), msg)
+    }
+
+    fn accepted(id: &str, epoch: u64, current: Option<View>, stable: Option<View>) -> Msg {
+        Msg::HeartbeatReply { id: sid(id), status: HeartbeatStatus::Ok { epoch: Epoch(epoch), view: current, stable } }
+    }
+
+    /// A server whose first heartbeat (sent at 0) was accepted at `now` with these views, so its
+    /// lease runs until 2400. Its outputs so far are drained.
+    fn joined(id: &str, current: View, stable: View, now: Time) -> Server {
+        let mut s = Server::new(config(id), Time(0));
+        s.handle_timeout(Time(0));
+        let epoch = current.epoch.0;
+        s.handle_message(now, &Addr::from(VL), accepted(id, epoch, Some(current), Some(stable)));
+        drain(&mut s);
+        s
+    }
+
+    /// Server `id` in the settled view {a, b, c} of epoch 3.
+    fn settled(id: &str) -> Server {
+        joined(id, view(3, &["a", "b", "c"]), view(3, &["a", "b", "c"]), Time(0))
+    }
+
+    fn tx(seq: u64) -> TxId {
+        TxId { client: 7, seq }
+    }
+
+    fn prepare(tx: TxId, epoch: u64, server: &str, key: &str, value: &str) -> Msg {
+        Msg::Prepare {
+            tx,
+            epoch: Epoch(epoch),
+            server: sid(server),
+            key: key.to_string(),
+            value: value.to_string(),
+            participants: vec![member("a"), member("b"), member("c")],
+        }
+    }
+
+    fn vote(tx: TxId, server: &str, vote: VoteAnswer) -> Transmit {
+        to(Addr::from(CL), Msg::Vote { tx, server: sid(server), vote })
+    }
+
+    fn yes(version: Version) -> VoteAnswer {
+        VoteAnswer::Yes { version }
+    }
+
+    fn no(reason: NoReason) -> VoteAnswer {
+        VoteAnswer::No { reason }
+    }
+
+    fn voted(tx: TxId, key: &str, reason: Option<NoReason>) -> Event {
+        Event::Voted { tx, key: key.to_string(), yes: reason.is_none(), reason }
+    }
+
+    fn done(tx: TxId, server: &str, committed: bool) -> Transmit {
+        to(Addr::from(CL), Msg::Done { tx, server: sid(server), committed })
+    }
+
+    fn ask(dest: Addr, tx: TxId, server: Option<&str>) -> Transmit {
+        to(dest, Msg::DecisionRequest { tx, server: server.map(sid) })
+    }
+
+    fn set(key: &str, value: &str) -> Msg {
+        Msg::Set { op: OpId(1), key: key.to_string(), value: value.to_string() }
+    }
+
+    fn getr(op: u64, epoch: u64, key: &str) -> Msg {
+        Msg::GetR { op: OpId(op), epoch: Epoch(epoch), key: key.to_string() }
+    }
+
+    fn read(op: u64, server: &str, result: ReadAnswer) -> Transmit {
+        to(Addr::from(CL), Msg::GetRReply { op: OpId(op), server: sid(server), result })
+    }
+
+    fn item(key: &str, value: &str, version: Version) -> Item {
+        Item { key: key.to_string(), value: value.to_string(), version }
+    }
+
+    fn keys(names: &[&str]) -> Vec<String> {
+        names.iter().map(|k| k.to_string()).collect()
+    }
+
+    /// (key, value, version) of every stored entry.
+    fn contents(s: &Server) -> Vec<(&str, &str, Version)> {
+        s.bucket().iter().map(|(k, e)| (k.as_str(), e.value.as_str(), e.version)).collect()
+    }
+
+    #[test]
+    fn local_rpcs_print_set_get_and_list_keys() {
+        let mut s = Server::new(config("a"), Time(0));
+        let cl = Addr::from(CL);
+        s.handle_message(Time(0), &cl, Msg::Print { op: OpId(1), text: "hello".to_string() });
+        s.handle_message(Time(0), &cl, Msg::Set { op: OpId(2), key: "y".to_string(), value: "1".to_string() });
+        s.handle_message(Time(0), &cl, Msg::Set { op: OpId(3), key: "x".to_string(), value: "2".to_string() });
+        s.handle_message(Time(0), &cl, Msg::Set { op: OpId(4), key: "y".to_string(), value: "3".to_string() });
+        s.handle_message(Time(0), &cl, Msg::Get { op: OpId(5), key: "y".to_string() });
+        s.handle_message(Time(0), &cl, Msg::Get { op: OpId(6), key: "z".to_string() });
+        s.handle_message(Time(0), &cl, Msg::QueryAllKeys { op: OpId(7) });
+        let reply = |op, result| to(Addr::from(CL), Msg::Reply { op: OpId(op), result });
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    reply(1, LocalReply::Ok),
+                    reply(2, LocalReply::Ok),
+                    reply(3, LocalReply::Ok),
+                    reply(4, LocalReply::Ok),
+                    reply(5, LocalReply::Value { value: "3".to_string() }),
+                    reply(6, LocalReply::NotFound { key: "z".to_string() }),
+                    reply(7, LocalReply::Keys { keys: keys(&["x", "y"]) }),
+                ],
+                vec![Event::Printed { text: "hello".to_string() }],
+            )
+        );
+        // A local set replaces the value and moves its version up.
+        assert_eq!(contents(&s), vec![("x", "2", 1), ("y", "3", 2)]);
+    }
+
+    #[test]
+    fn heartbeats_carry_the_epochs_and_replies_teach_the_view() {
+        let mut s = Server::new(config("a"), Time(0));
+        assert_eq!(s.poll_timeout(), Some(Time(0)));
+        s.handle_timeout(Time(0));
+        assert_eq!(drain(&mut s), (vec![heartbeat("a", 0, 0, 0)], vec![]));
+        assert_eq!(s.poll_timeout(), Some(Time(10_000)));
+
+        // A reply for another id is not ours; a retry is reported and changes nothing.
+        let abc = view(3, &["a", "b", "c"]);
+        s.handle_message(Time(50), &Addr::from(VL), accepted("z", 3, Some(abc.clone()), Some(abc.clone())));
+        s.handle_message(
+            Time(60),
+            &Addr::from(VL),
+            Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Retry },
+        );
+        assert_eq!(drain(&mut s), (vec![], vec![Event::ToldToRetry]));
+        assert_eq!(s.view(), &View::default());
+
+        // Learning a settled view: nothing to move, so it says at once that it is rebalanced.
+        s.handle_message(Time(100), &Addr::from(VL), accepted("a", 3, Some(abc.clone()), Some(abc.clone())));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![heartbeat("a", 3, 3, 3)],
+                vec![Event::ViewLearned { epoch: Epoch(3), servers: 3 }, Event::RebalanceFinished { epoch: Epoch(3) }],
+            )
+        );
+        assert_eq!((s.view(), s.stable_view(), s.rebalanced()), (&abc, &abc, Epoch(3)));
+        assert_eq!(s.poll_timeout(), Some(Time(10_100)));
+        s.handle_timeout(Time(10_100));
+        assert_eq!(drain(&mut s), (vec![heartbeat("a", 3, 3, 3)], vec![]));
+    }
+
+    #[test]
+    fn votes_and_reads_only_within_the_lease() {
+        let mut s = Server::new(config("a"), Time(0));
+        s.handle_timeout(Time(0));
+        drain(&mut s);
+        // No heartbeat accepted yet.
+        s.handle_message(Time(10), &Addr::from(CL), prepare(tx(1), 0, "a", "k1", "v"));
+        s.handle_message(Time(10), &Addr::from(CL), getr(1, 0, "k1"));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![vote(tx(1), "a", no(NoReason::Isolated)), read(1, "a", ReadAnswer::Isolated)],
+                vec![voted(tx(1), "k1", Some(NoReason::Isolated))],
+            )
+        );
+
+        // The reply at 1000 answers the heartbeat sent at 0: the lease runs until 0 + 2400.
+        let abc = view(3, &["a", "b", "c"]);
+        s.handle_message(Time(1_000), &Addr::from(VL), accepted("a", 3, Some(abc.clone()), Some(abc)));
+        drain(&mut s);
+        s.handle_message(Time(2_399), &Addr::from(CL), prepare(tx(2), 3, "a", "k1", "v"));
+        s.handle_message(Time(2_400), &Addr::from(CL), prepare(tx(3), 3, "a", "k3", "v"));
+        s.handle_message(Time(2_400), &Addr::from(CL), getr(2, 3, "k3"));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    vote(tx(2), "a", yes(0)),
+                    vote(tx(3), "a", no(NoReason::Isolated)),
+                    read(2, "a", ReadAnswer::Isolated),
+                ],
+                vec![voted(tx(2), "k1", None), voted(tx(3), "k3", Some(NoReason::Isolated))],
+            )
+        );
+
+        // The heartbeat sent on learning the view (at 1000) is accepted: serving again.
+        s.handle_message(Time(2_500), &Addr::from(VL), accepted("a", 3, None, None));
+        s.handle_message(Time(2_500), &Addr::from(CL), getr(3, 3, "k3"));
+        assert_eq!(drain(&mut s), (vec![read(3, "a", ReadAnswer::NotFound)], vec![]));
+    }
+
+    #[test]
+    fn a_denied_server_never_serves_again() {
+        let mut s = settled("a");
+        s.handle_message(
+            Time(100),
+            &Addr::from(VL),
+            Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied },
+        );
+        s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![vote(tx(1), "a", no(NoReason::Isolated))],
+                vec![Event::Denied, voted(tx(1), "k1", Some(NoReason::Isolated))]
+            )
+        );
+        // Even an accepted heartbeat (a stale reply) does not bring it back.
+        s.handle_message(Time(300), &Addr::from(VL), accepted("a", 3, None, None));
+        s.handle_message(Time(300), &Addr::from(CL), getr(1, 3, "k1"));
+        assert_eq!(drain(&mut s), (vec![read(1, "a", ReadAnswer::Isolated)], vec![]));
+    }
+
+    #[test]
+    fn prepare_votes_yes_once_per_key() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(100), &cl, set("k1", "old"));
+        drain(&mut s);
+        s.handle_message(Time(200), &cl, prepare(tx(1), 3, "a", "k1", "v1"));
+        s.handle_message(Time(210), &cl, prepare(tx(2), 3, "a", "k1", "v2"));
+        // A repeated prepare gets the same vote; another key is independent.
+        s.handle_message(Time(220), &cl, prepare(tx(1), 3, "a", "k1", "v1"));
+        s.handle_message(Time(230), &cl, prepare(tx(3), 3, "a", "k3", "v3"));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    vote(tx(1), "a", yes(1)),
+                    vote(tx(2), "a", no(NoReason::KeyBusy { tx: tx(1) })),
+                    vote(tx(1), "a", yes(1)),
+                    vote(tx(3), "a", yes(0)),
+                ],
+                vec![
+                    voted(tx(1), "k1", None),
+                    voted(tx(2), "k1", Some(NoReason::KeyBusy { tx: tx(1) })),
+                    voted(tx(1), "k1", None),
+                    voted(tx(3), "k3", None),
+                ],
+            )
+        );
+        let pending: Vec<(TxId, &str)> = s.pending().map(|p| (p.tx, p.key.as_str())).collect();
+        assert_eq!(pending, vec![(tx(1), "k1"), (tx(3), "k3")]);
+    }
+
+    #[test]
+    fn prepare_votes_no_for_another_server_id_or_epoch() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(100), &cl, prepare(tx(1), 3, "z", "k1", "v"));
+        s.handle_message(Time(100), &cl, prepare(tx(2), 2, "a", "k1", "v"));
+        s.handle_message(Time(100), &cl, prepare(tx(3), 4, "a", "k1", "v"));
+        let wrong = NoReason::WrongServer { id: sid("a") };
+        let epoch = NoReason::EpochMismatch { epoch: Epoch(3) };
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    vote(tx(1), "a", no(wrong.clone())),
+                    vote(tx(2), "a", no(epoch.clone())),
+                    vote(tx(3), "a", no(epoch.clone()))
+                ],
+                vec![
+                    voted(tx(1), "k1", Some(wrong)),
+                    voted(tx(2), "k1", Some(epoch.clone())),
+                    voted(tx(3), "k1", Some(epoch))
+                ],
+            )
+        );
+        assert_eq!(s.pending().count(), 0);
+    }
+
+    #[test]
+    fn commit_stores_the_value_at_the_coordinators_version() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+        drain(&mut s);
+        s.handle_message(Time(200), &cl, Msg::Commit { tx: tx(1), version: 5 });
+        assert_eq!(
+            drain(&mut s),
+            (vec![done(tx(1), "a", true)], vec![Event::Committed { tx: tx(1), key: "k1".to_string(), version: 5 }])
+        );
+        assert_eq!(
+            s.bucket().get("k1"),
+            Some(&Entry { value: "v".to_string(), version: 5, pos: position("k1"), placed: Epoch(3) })
+        );
+        assert_eq!(s.pending().count(), 0);
+
+        // A repeated commit is acknowledged again; a commit for a transaction never seen is not.
+        s.handle_message(Time(300), &cl, Msg::Commit { tx: tx(1), version: 5 });
+        s.handle_message(Time(300), &cl, Msg::Commit { tx: tx(9), version: 5 });
+        let unknown = Msg::Error { op: None, reason: format!("unknown transaction {}", tx(9)) };
+        assert_eq!(drain(&mut s), (vec![done(tx(1), "a", true), to(cl.clone(), unknown)], vec![]));
+
+        // The key is free again.
+        s.handle_message(Time(400), &cl, prepare(tx(2), 3, "a", "k1", "w"));
+        assert_eq!(drain(&mut s), (vec![vote(tx(2), "a", yes(5))], vec![voted(tx(2), "k1", None)]));
+    }
+
+    #[test]
+    fn abort_frees_the_key_and_keeps_the_old_value() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(100), &cl, set("k1", "old"));
+        s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+        drain(&mut s);
+        s.handle_message(Time(200), &cl, Msg::Abort { tx: tx(1) });
+        assert_eq!(
+            drain(&mut s),
+            (vec![done(tx(1), "a", false)], vec![Event::Aborted { tx: tx(1), key: Some("k1".to_string()) }])
+        );
+        assert_eq!(contents(&s), vec![("k1", "old", 1)]);
+        s.handle_message(Time(300), &cl, prepare(tx(2), 3, "a", "k1", "w"));
+        assert_eq!(drain(&mut s), (vec![vote(tx(2), "a", yes(1))], vec![voted(tx(2), "k1", None)]));
+    }
+
+    #[test]
+    fn an_abort_that_overtakes_its_prepare_rules_the_prepare_out() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(100), &cl, Msg::Abort { tx: tx(1) });
+        assert_eq!(drain(&mut s), (vec![done(tx(1), "a", false)], vec![]));
+        s.handle_message(Time(200), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+        assert_eq!(
+            drain(&mut s),
+            (vec![vote(tx(1), "a", no(NoReason::Aborted))], vec![voted(tx(1), "k1", Some(NoReason::Aborted))])
+        );
+        assert_eq!(s.pending().count(), 0);
+    }
+
+    #[test]
+    fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(0), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+        drain(&mut s);
+        assert_eq!(s.poll_timeout(), Some(Time(2_000)));
+        s.handle_timeout(Time(2_000));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    ask(addr("b"), tx(1), Some("b")),
+                    ask(addr("c"), tx(1), Some("c")),
+                    ask(Addr::from(CL), tx(1), None)
+                ],
+                vec![Event::TerminationStarted { tx: tx(1), key: "k1".to_string() }],
+            )
+        );
+
+        s.handle_message(
+            Time(2_100),
+            &addr("b"),
+            Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 4 } },
+        );
+        assert_eq!(drain(&mut s), (vec![], vec![Event::Committed { tx: tx(1), key: "k1".to_string(), version: 4 }]));
+        assert_eq!(contents(&s), vec![("k1", "v", 4)]);
+        assert_eq!(s.pending().count(), 0);
+
+        // The coordinator's late commit is acknowledged; others asking now learn the outcome.
+        s.handle_message(Time(2_200), &cl, Msg::Commit { tx: tx(1), version: 4 });
+        s.handle_message(Time(2_200), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+        let reply = to(addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 4 } });
+        assert_eq!(drain(&mut s), (vec![done(tx(1), "a", true), reply], vec![]));
+    }
+
+    #[test]
+    fn an_aborted_peer_aborts_the_transaction() {
+        let mut s = settled("a");
+        s.handle_message(Time(0), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+        s.handle_timeout(Time(2_000));
+        drain(&mut s);
+        s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
+        assert_eq!(drain(&mut s), (vec![], vec![Event::Aborted { tx: tx(1), key: Some("k1".to_string()) }]));
+        assert_eq!(s.pending().count(), 0);
+    }
+
+    #[test]
+    fn every_peer_prepared_blocks_the_transaction() {
+        let mut s = settled("a");
+        s.handle_message(Time(0), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+        s.handle_timeout(Time(2_000));
+        drain(&mut s);
+        // An unknown answer (a new process at c's address) counts for nothing.
+        s.handle_message(Time(2_100), &addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
+        s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Unknown });
+        s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
+        assert_eq!(drain(&mut s), (vec![], vec![]));
+        assert_eq!(s.poll_timeout(), Some(Time(4_000)));
+        s.handle_timeout(Time(4_000));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    ask(addr("b"), tx(1), Some("b")),
+                    ask(addr("c"), tx(1), Some("c")),
+                    ask(Addr::from(CL), tx(1), None)
+                ],
+                vec![Event::Blocked { tx: tx(1), key: "k1".to_string() }],
+            )
+        );
+        let phases: Vec<&PendingPhase> = s.pending().map(|p| &p.phase).collect();
+        assert_eq!(phases, vec![&PendingPhase::Blocked { prepared: vec![sid("b"), sid("c")] }]);
+        // Blocked, it keeps asking the coordinator, four times more slowly.
+        assert_eq!(s.poll_timeout(), Some(Time(10_000)));
+        s.handle_timeout(Time(10_000));
+        drain(&mut s);
+        assert_eq!(s.poll_timeout(), Some(Time(12_000)));
+    }
+
+    #[test]
+    fn a_decision_request_for_a_transaction_never_prepared_rules_it_out() {
+        let mut s = settled("a");
+        s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted })],
+                vec![Event::Aborted { tx: tx(1), key: None }],
+            )
+        );
+        s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+        assert_eq!(
+            drain(&mut s),
+            (vec![vote(tx(1), "a", no(NoReason::Aborted))], vec![voted(tx(1), "k1", Some(NoReason::Aborted))])
+        );
+    }
+
+    #[test]
+    fn a_decision_request_for_another_server_id_gets_no_news() {
+        let mut s = settled("a");
+        s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("z")) });
+        s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: None });
+        let unknown = to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Unknown });
+        assert_eq!(drain(&mut s), (vec![unknown.clone(), unknown], vec![]));
+        // Nothing was ruled out: the prepare still succeeds, and then the answer is "prepared".
+        s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+        s.handle_message(Time(300), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    vote(tx(1), "a", yes(0)),
+                    to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared }),
+                ],
+                vec![voted(tx(1), "k1", None)],
+            )
+        );
+    }
+
+    #[test]
+    fn getr_answers_value_not_found_pending_and_wrong_epoch() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+        s.handle_message(Time(100), &cl, Msg::Commit { tx: tx(1), version: 2 });
+        s.handle_message(Time(100), &cl, prepare(tx(2), 3, "a", "k3", "w"));
+        drain(&mut s);
+        s.handle_message(Time(200), &cl, getr(1, 3, "k1"));
+        s.handle_message(Time(200), &cl, getr(2, 3, "k6"));
+        s.handle_message(Time(200), &cl, getr(3, 3, "k3"));
+        s.handle_message(Time(200), &cl, getr(4, 2, "k1"));
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![
+                    read(1, "a", ReadAnswer::Value { value: "v".to_string(), version: 2 }),
+                    read(2, "a", ReadAnswer::NotFound),
+                    read(3, "a", ReadAnswer::Pending { tx: tx(2) }),
+                    read(4, "a", ReadAnswer::WrongEpoch { epoch: Epoch(3) }),
+                ],
+                vec![],
+            )
+        );
+    }
+
+    // Placement facts the rebalancing tests rely on (SHA-256, so fixed forever): on the ring
+    // the order is d, c, b, a; with {a, b, c} → {a, b, c, d}:
+    //   k0: [c, b, a] → [d, c, b]  (sender c, a drops it)
+    //   k1: [a, c, b] → [a, d, c]  (sender a, b drops it)
+    //   k3: [b, a, c] → [b, a, d]  (sender b, c drops it)
+    //   k6: [c, b, a] → [c, b, a]  (unchanged)
+    fn check_placement() {
+        let ids = |names: &[&str]| names.iter().map(|n| sid(n)).collect::<Vec<_>>();
+        let (abc, abcd) = (ids(&["a", "b", "c"]), ids(&["a", "b", "c", "d"]));
+        let placed = |key, servers: &[ServerId]| crate::ring::replicas(key, servers, 3, 1);
+        assert_eq!(placed("k0", &abc), ids(&["c", "b", "a"]));
+        assert_eq!(placed("k0", &abcd), ids(&["d", "c", "b"]));
+        assert_eq!(placed("k1", &abc), ids(&["a", "c", "b"]));
+        assert_eq!(placed("k1", &abcd), ids(&["a", "d", "c"]));
+        assert_eq!(placed("k3", &abc), ids(&["b", "a", "c"]));
+        assert_eq!(placed("k3", &abcd), ids(&["b", "a", "d"]));
+        assert_eq!(placed("k6", &abc), ids(&["c", "b", "a"]));
+        assert_eq!(placed("k6", &abcd), ids(&["c", "b", "a"]));
+    }
+
+    /// Server `id` of the settled view {a, b, c} at epoch 3, holding k0, k1, k3 and k6, then
+    /// told at 300 that d joined (epoch 4). Returns the outputs of learning the new view.
+    fn holder_learning_d(id: &str) -> (Server, (Vec<Transmit>, Vec<Event>)) {
+        let mut s = settled(id);
+        for key in ["k0", "k1", "k3", "k6"] {
+            s.handle_message(Time(200), &Addr::from(CL), set(key, &format!("v-{key}")));
+        }
+        drain(&mut s);
+        s.handle_message(Time(300), &Addr::from(VL), accepted(id, 4, Some(view(4, &["a", "b", "c", "d"])), None));
+        let out = drain(&mut s);
+        (s, out)
+    }
+
+    #[test]
+    fn each_moving_key_is_sent_once_by_its_agreed_sender() {
+        check_placement();
+        let learned = Event::ViewLearned { epoch: Epoch(4), servers: 4 };
+        let started = Event::RebalanceStarted { epoch: Epoch(4), copies: 1 };
+        let sent = Event::TransferSent { epoch: Epoch(4), to: sid("d"), keys: 1 };
+        for (id, key) in [("a", "k1"), ("b", "k3"), ("c", "k0")] {
+            let (_, out) = holder_learning_d(id);
+            let transfer = Msg::Transfer { epoch: Epoch(4), items: vec![item(key, &format!("v-{key}"), 1)] };
+            assert_eq!(
+                out,
+                (vec![to(addr("d"), transfer)], vec![learned.clone(), started.clone(), sent.clone()]),
+                "{id}"
+            );
+        }
+
+        // The newcomer has nothing to send: its own part is done at once.
+        let mut d = Server::new(config("d"), Time(0));
+        d.handle_timeout(Time(0));
+        drain(&mut d);
+        d.handle_message(
+            Time(100),
+            &Addr::from(VL),
+            accepted("d", 4, Some(view(4, &["a", "b", "c", "d"])), Some(view(3, &["a", "b", "c"]))),
+        );
+        assert_eq!(
+            drain(&mut d),
+            (vec![heartbeat("d", 4, 3, 4)], vec![learned, Event::RebalanceFinished { epoch: Epoch(4) }])
+        );
+        // Until the view is stable it does not answer for a key it did not replicate before.
+        d.handle_message(Time(200), &Addr::from(CL), getr(1, 4, "k1"));
+        assert_eq!(drain(&mut d), (vec![read(1, "d", ReadAnswer::Rebalancing)], vec![]));
+    }
+
+    #[test]
+    fn writes_to_a_moving_key_wait_for_the_stable_view() {
+        let (mut a, _) = holder_learning_d("a");
+        let cl = Addr::from(CL);
+        let moving = |key| Msg::Prepare {
+            tx: tx(1),
+            epoch: Epoch(4),
+            server: sid("a"),
+            key: String::from(key),
+            value: "v".to_string(),
+            participants: vec![member("a"), member("d"), member("c")],
+        };
+        a.handle_message(Time(400), &cl, moving("k1"));
+        let still = Msg::Prepare {
+            tx: tx(2),
+            epoch: Epoch(4),
+            server: sid("a"),
+            key: "k6".to_string(),
+            value: "v".to_string(),
+            participants: vec![member("c"), member("b"), member("a")],
+        };
+        a.handle_message(Time(400), &cl, still);
+        assert_eq!(
+            drain(&mut a),
+            (
+                vec![vote(tx(1), "a", no(NoReason::Rebalancing)), vote(tx(2), "a", yes(1))],
+                vec![voted(tx(1), "k1", Some(NoReason::Rebalancing)), voted(tx(2), "k6", None)],
+            )
+        );
+    }
+
+    #[test]
+    fn acked_transfers_finish_rebalancing_and_the_stable_view_drops_old_copies() {
+        let (mut a, _) = holder_learning_d("a");
+        // Unacknowledged copies are sent again.
+        assert_eq!(a.poll_timeout(), Some(Time(1_300)));
+        a.handle_timeout(Time(1_300));
+        let transfer = Msg::Transfer { epoch: Epoch(4), items: vec![item("k1", "v-k1", 1)] };
+        assert_eq!(
+            drain(&mut a),
+            (vec![to(addr("d"), transfer)], vec![Event::TransferSent { epoch: Epoch(4), to: sid("d"), keys: 1 }])
+        );
+
+        a.handle_message(Time(1_400), &addr("d"), Msg::TransferAck { epoch: Epoch(4), keys: keys(&["k1"]) });
+        assert_eq!(
+            drain(&mut a),
+            (
+                vec![heartbeat("a", 4, 3, 4)],
+                vec![Event::TransferAcked { from: sid("d"), keys: 1 }, Event::RebalanceFinished { epoch: Epoch(4) }],
+            )
+        );
+        assert_eq!((a.rebalanced(), a.unacked_copies()), (Epoch(4), 0));
+        // A repeated ack changes nothing.
+        a.handle_message(Time(1_450), &addr("d"), Msg::TransferAck { epoch: Epoch(4), keys: keys(&["k1"]) });
+        assert_eq!(drain(&mut a), (vec![], vec![]));
+        // Copies stay until every new holder has its copies: the view is stable.
+        assert_eq!(a.bucket().keys().collect::<Vec<_>>(), vec!["k0", "k1", "k3", "k6"]);
+
+        a.handle_message(Time(1_500), &Addr::from(VL), accepted("a", 4, None, Some(view(4, &["a", "b", "c", "d"]))));
+        assert_eq!(drain(&mut a), (vec![], vec![Event::CopiesDropped { epoch: Epoch(4), keys: 1 }]));
+        assert_eq!(a.bucket().keys().collect::<Vec<_>>(), vec!["k1", "k3", "k6"]);
+    }
+
+    #[test]
+    fn a_transfer_stores_only_newer_versions_and_acks_every_key() {
+        let mut s = settled("a");
+        let b = addr("b");
+        s.handle_message(
+            Time(100),
+            &b,
+            Msg::Transfer { epoch: Epoch(3), items: vec![item("k1", "old", 3), item("k3", "x", 2)] },
+        );
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![to(b.clone(), Msg::TransferAck { epoch: Epoch(3), keys: keys(&["k1", "k3"]) })],
+                vec![Event::TransferReceived { from: b.clone(), keys: 2, stored: 2 }],
+            )
+        );
+        let items = vec![item("k1", "new", 5), item("k3", "older", 1), item("k6", "fresh", 1)];
+        s.handle_message(Time(200), &b, Msg::Transfer { epoch: Epoch(3), items });
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![to(b.clone(), Msg::TransferAck { epoch: Epoch(3), keys: keys(&["k1", "k3", "k6"]) })],
+                vec![Event::TransferReceived { from: b, keys: 3, stored: 2 }],
+            )
+        );
+        assert_eq!(contents(&s), vec![("k1", "new", 5), ("k3", "x", 2), ("k6", "fresh", 1)]);
+    }
+
+    #[test]
+    fn an_unexpected_message_gets_an_error_reply() {
+        let mut s = settled("a");
+        let cl = Addr::from(CL);
+        s.handle_message(Time(100), &cl, Msg::QueryServers { op: OpId(4) });
+        let reason = "a server does not handle `query_servers`".to_string();
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![to(cl.clone(), Msg::Error { op: Some(OpId(4)), reason: reason.clone() })],
+                vec![Event::BadMessage { from: cl, reason }],
+            )
+        );
     }
 }

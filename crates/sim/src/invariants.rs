@@ -150,10 +150,8 @@ impl Checker {
                 }
                 self.lock_holders.insert(name.clone(), requester.clone());
             }
-            Event::LockReleased { name, requester } => {
-                if self.lock_holders.get(name) == Some(requester) {
-                    self.lock_holders.remove(name);
-                }
+            Event::LockReleased { name, requester } if self.lock_holders.get(name) == Some(requester) => {
+                self.lock_holders.remove(name);
             }
             Event::Voted { tx, yes: true, .. } => {
                 if let Some(Some(Role::Server(s))) = nodes.get(node).map(|slot| &slot.role) {

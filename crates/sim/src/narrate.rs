@@ -35,7 +35,7 @@ pub fn summarize(msg: &Msg) -> String {
             HeartbeatStatus::Ok { epoch, view, stable } => {
                 let mut s = format!("heartbeat ok, epoch {epoch}");
                 if let Some(v) = view {
-                    s += &format!(", view of {} servers", v.members.len());
+                    s += &format!(", view of {}", servers(v.members.len()));
                 }
                 if let Some(v) = stable {
                     s += &format!(", epoch {} fully rebalanced", v.epoch);
@@ -112,10 +112,12 @@ pub fn describe(event: &Event) -> String {
         }
         Event::LockReleased { name, requester } => format!("{requester} let go of lock {name}"),
         Event::Printed { text } => format!("prints {text:?}"),
-        Event::ViewLearned { epoch, servers } => format!("learned epoch {epoch} ({servers} servers)"),
+        Event::ViewLearned { epoch, servers: n } => format!("learned epoch {epoch} ({})", servers(*n)),
         Event::Denied => "was denied: declared failed earlier".into(),
         Event::ToldToRetry => "told to retry: its address is still held".into(),
-        Event::RebalanceStarted { epoch, copies } => format!("rebalancing to epoch {epoch}: {copies} copies to send"),
+        Event::RebalanceStarted { epoch, copies } => {
+            format!("rebalancing to epoch {epoch}: {} to send", plural(*copies, "copy", "copies"))
+        }
         Event::TransferSent { to, keys, .. } => format!("sent {keys} copies to {to}"),
         Event::TransferReceived { from, keys, stored } => format!("received {keys} copies from {from} ({stored} new)"),
         Event::TransferAcked { from, keys } => format!("{from} confirmed {keys} copies"),
@@ -182,4 +184,12 @@ pub fn line(entry: &TraceEntry, all: bool) -> Option<String> {
         }
         _ => None,
     }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn servers(n: usize) -> String {
+    plural(n, "server", "servers")
 }

@@ -2,7 +2,7 @@
 //! the real roles in the simulator with invariants checked after every step.
 
 use ringside_core::msg::Msg;
-use ringside_core::{Addr, Event, OpError, OpOutput, Time};
+use ringside_core::{Addr, Event, OpError, OpOutput};
 use ringside_sim::{Action, Sim, SimConfig, Tamper};
 
 fn c(n: u32) -> Addr {
@@ -298,7 +298,7 @@ fn lock_walkthrough() {
     };
     assert_eq!(run_op(&mut sim, lock(1, true)).0, Ok(OpOutput::Granted));
     // c2 is queued: its lock_get keeps asking and shows that it waits.
-    let waiting = sim.act(lock(2, true)).unwrap();
+    sim.act(lock(2, true)).unwrap();
     let limit = sim.now() + 300;
     let mut saw_wait = false;
     while sim.now() < limit && sim.step() {
