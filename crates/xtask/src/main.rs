@@ -19,14 +19,14 @@ const USAGE: &str = "\
 Usage: cargo xtask <command>
 
 Commands:
-  test    fmt, clippy, tests, no_std and wasm32 builds, then the seed sweep (RINGSIDE_SWEEP_SEEDS, default 500)
+  test    fmt, clippy, tests, no_std and wasm32 builds, then the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000)
   demo    the simulator's narrated terminal tour [--seed S, default 7]
   help    print this message";
 
 /// Targets the core must build for: a bare-metal one proves `no_std`, wasm32 is the browser's.
 const TARGETS: [&str; 2] = ["thumbv7m-none-eabi", "wasm32-unknown-unknown"];
 
-const DEFAULT_SWEEP_SEEDS: u64 = 500;
+const DEFAULT_SWEEP_SEEDS: u64 = 2_000;
 const DEFAULT_DEMO_SEED: u64 = 7;
 
 /// What the command line asked for.
@@ -217,8 +217,8 @@ mod tests {
 
     #[test]
     fn sweep_seeds_from_env() {
-        assert_eq!(sweep_seeds(None), Ok(500));
-        assert_eq!(sweep_seeds(Some("")), Ok(500));
+        assert_eq!(sweep_seeds(None), Ok(2_000));
+        assert_eq!(sweep_seeds(Some("")), Ok(2_000));
         assert_eq!(sweep_seeds(Some("20")), Ok(20));
         assert!(sweep_seeds(Some("0")).is_err());
         assert!(sweep_seeds(Some("lots")).is_err());
