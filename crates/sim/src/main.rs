@@ -37,8 +37,8 @@ enum Command {
     },
     /// Run many seeds with random clusters, workloads and faults; fail on any violation.
     Sweep {
-        /// How many seeds.
-        #[arg(long, default_value_t = 500)]
+        /// How many seeds (at least one: a sweep of nothing proves nothing).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
         seeds: u64,
         /// The first seed.
         #[arg(long, default_value_t = 1)]
@@ -71,8 +71,8 @@ enum Command {
         #[arg(long)]
         key: String,
         /// Replicas per key.
-        #[arg(long, default_value_t = 3)]
-        replicas: usize,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        replicas: u32,
         /// Virtual nodes per server.
         #[arg(long, default_value_t = 1)]
         vnodes: u32,
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             let ids: Vec<ServerId> = servers.iter().map(|s| ServerId(s.clone())).collect();
             let ring = Ring::new(ids.iter(), vnodes);
             println!("key {key} at position {:#018x}", position(&key));
-            for (i, s) in ring.replicas(&key, replicas).iter().enumerate() {
+            for (i, s) in ring.replicas(&key, replicas as usize).iter().enumerate() {
                 println!("{} {s}", if i == 0 { "primary" } else { "replica" });
             }
             ExitCode::SUCCESS

@@ -102,7 +102,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         name: "locks",
-        about: "the course walkthrough: atm1 holds, atm2 queues, release hands over",
+        about: "the course walkthrough on lock atm: c1 holds, c2 queues, release hands over",
         build: locks,
     },
     Scenario {
