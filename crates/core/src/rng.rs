@@ -42,11 +42,6 @@ impl Rng {
     pub fn chance(&mut self, per_million: u32) -> bool {
         per_million > 0 && self.range(0, 999_999) < u64::from(per_million)
     }
-
-    /// A fork for a sub-component: its own stream, fixed by this one.
-    pub fn fork(&mut self) -> Rng {
-        Rng(self.next_u64())
-    }
 }
 
 #[cfg(test)]

@@ -101,11 +101,6 @@ impl History {
         self.records.is_empty()
     }
 
-    /// Operations that completed successfully.
-    pub fn succeeded(&self) -> usize {
-        self.records.iter().filter(|r| matches!(r.outcome, Outcome::Written { .. } | Outcome::Read { .. })).count()
-    }
-
     /// The history in the checker's terms. Failed writes are left out (an aborted 2PC wrote
     /// nothing), as are failed and unfinished reads; unfinished writes may or may not count.
     pub fn ops(&self) -> Vec<HistoryOp> {
@@ -142,19 +137,5 @@ impl History {
             }
         }
         out
-    }
-
-    /// Keys that operations touched.
-    pub fn keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .records
-            .iter()
-            .map(|r| match &r.call {
-                Call::Write { key, .. } | Call::Read { key } => key.clone(),
-            })
-            .collect();
-        keys.sort();
-        keys.dedup();
-        keys
     }
 }
