@@ -404,10 +404,14 @@ impl Client {
         self.view = Some(CachedView { epoch, members: servers.to_vec(), ring });
         self.fetch = None;
         self.timers.cancel(&Timer::ViewFetch);
-        let waiting: Vec<OpId> = self.ops.iter().filter(|(_, o)| o.needs_view()).map(|(id, _)| *id).collect();
+        let waiting = self.ops_needing_view();
         for op in waiting {
             self.start_attempt(now, op);
         }
+    }
+
+    fn ops_needing_view(&self) -> Vec<OpId> {
+        self.ops.iter().filter(|(_, o)| o.needs_view()).map(|(id, _)| *id).collect()
     }
 
     fn start_attempt(&mut self, now: Time, op: OpId) {
@@ -785,7 +789,7 @@ impl Client {
 
     fn view_fetch_timeout(&mut self, now: Time) {
         self.fetch = None;
-        let waiting: Vec<OpId> = self.ops.iter().filter(|(_, o)| o.needs_view()).map(|(id, _)| *id).collect();
+        let waiting = self.ops_needing_view();
         let reason = format!("no answer from the view leader at {}", self.config.view_leader);
         for op in waiting {
             self.retry_later(now, op, reason.clone());

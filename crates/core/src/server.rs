@@ -287,6 +287,11 @@ impl Server {
         (self.stable_ring.replicas_at(pos, r), self.current_ring.replicas_at(pos, r))
     }
 
+    /// Whether this server is one of the current replicas of whatever sits at `pos`.
+    fn replicates(&self, pos: u64) -> bool {
+        self.current_ring.replicas_at(pos, self.config.replicas).contains(&&self.id)
+    }
+
     /// Whether the key's copies may still be moving: its replica set differs between the
     /// stable and the current view. Writes to such a key wait (the vote is no).
     fn key_rebalancing(&self, pos: u64) -> bool {
@@ -363,9 +368,15 @@ impl Server {
     /// Sends every unacknowledged copy for receiver `id`, in batches.
     fn send_copies(&mut self, id: &ServerId) {
         let Some(out) = self.job.outgoing.get(id) else { return };
+        let keys: Vec<String> = out.unacked.iter().cloned().collect();
+        self.send_keys(id, &keys);
+    }
+
+    /// Sends these keys' copies to receiver `id`, in batches.
+    fn send_keys(&mut self, id: &ServerId, keys: &[String]) {
+        let Some(out) = self.job.outgoing.get(id) else { return };
         let addr = out.addr.clone();
-        let items: Vec<Item> = out
-            .unacked
+        let items: Vec<Item> = keys
             .iter()
             .filter_map(|k| {
                 self.bucket.get(k).map(|e| Item { key: k.clone(), value: e.value.clone(), version: e.version })
@@ -423,7 +434,7 @@ impl Server {
             let newer = self.bucket.get(&item.key).is_none_or(|e| e.version < item.version);
             if newer {
                 let pos = position(&item.key);
-                if !self.current_ring.replicas_at(pos, self.config.replicas).contains(&&self.id) {
+                if !self.replicates(pos) {
                     self.strays = true;
                 }
                 self.bucket
@@ -522,15 +533,32 @@ impl Server {
                 self.events.push_back(Event::Aborted { tx, key: Some(p.key.clone()) });
             }
         }
-        if !self.current_ring.replicas_at(position(&p.key), self.config.replicas).contains(&&self.id) {
+        if !self.replicates(position(&p.key)) {
             self.strays = true;
         }
-        if self.job.deferred.remove(&p.key) {
-            self.replan(now);
-        } else {
-            self.finish_if_done(now);
-        }
+        self.release_deferred(now, &p.key);
         true
+    }
+
+    /// The key's transaction is decided (or blocked): its copies, if it was waiting to send
+    /// them, go out now. Only this key's copies: the rest of the plan is unchanged.
+    fn release_deferred(&mut self, now: Time, key: &str) {
+        if self.job.deferred.remove(key) {
+            let receivers = self.bucket.get(key).map(|e| self.receivers(key, e)).unwrap_or_default();
+            self.queue_copies(now, key, receivers);
+        }
+        self.finish_if_done(now);
+    }
+
+    /// Owes `key`'s copy to each receiver and sends it, arming the resend timer.
+    fn queue_copies(&mut self, now: Time, key: &str, receivers: Vec<Member>) {
+        for m in receivers {
+            let out = self.job.outgoing.entry(m.id.clone()).or_default();
+            out.addr = m.addr;
+            out.unacked.insert(String::from(key));
+            self.send_keys(&m.id, &[String::from(key)]);
+            self.timers.set(Timer::Transfers, now + self.config.transfer_retry_ms);
+        }
     }
 
     /// A commit decided in an older epoch reached this server after the view moved on: the
@@ -543,13 +571,7 @@ impl Server {
             .filter(|s| **s != self.id)
             .filter_map(|s| self.current.member(s).cloned())
             .collect();
-        for m in targets {
-            let out = self.job.outgoing.entry(m.id.clone()).or_default();
-            out.addr = m.addr;
-            out.unacked.insert(String::from(key));
-            self.send_copies(&m.id);
-        }
-        self.timers.set(Timer::Transfers, now + self.config.transfer_retry_ms);
+        self.queue_copies(now, key, targets);
     }
 
     fn answer_decision_request(&mut self, from: &Addr, tx: TxId, asked: Option<ServerId>) {
@@ -626,9 +648,7 @@ impl Server {
         if newly_blocked {
             self.events.push_back(Event::Blocked { tx, key: key.clone() });
             // The key's committed value can move now; a late commit will be forwarded.
-            if self.job.deferred.remove(&key) {
-                self.replan(now);
-            }
+            self.release_deferred(now, &key);
         }
     }
 
