@@ -41,6 +41,19 @@ pub enum Event {
         /// The contested address.
         addr: Addr,
     },
+    /// View leader: a server knew a newer epoch than this leader's, so the leader restarted;
+    /// it gathers live servers for one failure timeout before forming a view.
+    Recovering {
+        /// The newest epoch a server knew.
+        epoch: Epoch,
+    },
+    /// View leader: the gathering after a restart is over; one view holds every server heard.
+    Recovered {
+        /// The new epoch, above every epoch the servers knew.
+        epoch: Epoch,
+        /// How many servers the view holds.
+        servers: usize,
+    },
     /// View leader: every server of this epoch finished rebalancing.
     RebalancingDone {
         /// The epoch now fully rebalanced.

@@ -46,6 +46,18 @@ struct Beat {
     rebalanced: Epoch,
 }
 
+/// A restarted view leader's first failure timeout: it gathers the servers still alive before
+/// forming a view, so their keys are not moved as if only the first to call were left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Recovery {
+    /// When the gathering ends.
+    until: Time,
+    /// Every server heard meanwhile, by id.
+    heard: BTreeMap<ServerId, Addr>,
+    /// The newest epoch any of them knew.
+    newest: Epoch,
+}
+
 /// The membership and lock service.
 ///
 /// Run loop, as for every role: after each `handle_*` call or command, drain
@@ -62,6 +74,7 @@ pub struct ViewLeader {
     /// Failure deadlines, one per live server.
     deadlines: Timers<ServerId>,
     locks: LockTable,
+    recovery: Option<Recovery>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -77,6 +90,7 @@ impl ViewLeader {
             stable: View::default(),
             deadlines: Timers::default(),
             locks: LockTable::new(),
+            recovery: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -117,6 +131,11 @@ impl ViewLeader {
         &self.locks
     }
 
+    /// Whether this leader is gathering the servers of a previous life before forming a view.
+    pub fn recovering(&self) -> bool {
+        self.recovery.is_some()
+    }
+
     fn send(&mut self, to: &Addr, msg: Msg) {
         self.transmits.push_back(Transmit { to: to.clone(), msg });
     }
@@ -152,6 +171,19 @@ impl ViewLeader {
             }
             self.deadlines.set(id.clone(), now + self.config.failure_timeout_ms);
             self.accepted(known, known_stable)
+        } else if let Some(recovery) = &mut self.recovery {
+            recovery.heard.retain(|_, a| *a != addr);
+            recovery.heard.insert(id.clone(), addr);
+            recovery.newest = recovery.newest.max(known);
+            HeartbeatStatus::Retry
+        } else if known > self.view.epoch {
+            // A server knows a newer epoch than ours: this leader restarted and forgot the view.
+            // Gather every live server for one failure timeout (each heartbeats within it), then
+            // form one view above every epoch they knew.
+            let heard = BTreeMap::from([(id.clone(), addr)]);
+            self.recovery = Some(Recovery { until: now + self.config.failure_timeout_ms, heard, newest: known });
+            self.events.push_back(Event::Recovering { epoch: known });
+            HeartbeatStatus::Retry
         } else if self.servers.values().any(|r| r.addr == addr) {
             self.events.push_back(Event::AddressBusy { id: id.clone(), addr });
             HeartbeatStatus::Retry
@@ -173,6 +205,28 @@ impl ViewLeader {
             view: (known != self.view.epoch).then(|| self.view.clone()),
             stable: (known_stable != self.stable.epoch).then(|| self.stable.clone()),
         }
+    }
+
+    fn finish_recovery(&mut self, now: Time) {
+        let Some(Recovery { heard, newest, .. }) = self.recovery.take() else { return };
+        let mut joined = Vec::new();
+        for (id, addr) in heard {
+            let taken = self.servers.values().any(|r| r.addr == addr);
+            if !taken && !self.failed.contains(&id) && !self.servers.contains_key(&id) {
+                self.servers
+                    .insert(id.clone(), ServerRecord { addr: addr.clone(), last_heartbeat: now, rebalanced: false });
+                self.deadlines.set(id.clone(), now + self.config.failure_timeout_ms);
+                joined.push((id, addr));
+            }
+        }
+        self.view.epoch = self.view.epoch.max(newest);
+        self.rebuild_view();
+        let epoch = self.view.epoch;
+        self.events.push_back(Event::Recovered { epoch, servers: self.view.members.len() });
+        for (id, addr) in joined {
+            self.events.push_back(Event::ServerJoined { id, addr, epoch });
+        }
+        self.check_stable();
     }
 
     fn fail(&mut self, id: ServerId) {
@@ -273,6 +327,9 @@ impl Node for ViewLeader {
         for id in expired {
             self.fail(id);
         }
+        if self.recovery.as_ref().is_some_and(|r| r.until <= now) {
+            self.finish_recovery(now);
+        }
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -284,7 +341,11 @@ impl Node for ViewLeader {
     }
 
     fn poll_timeout(&self) -> Option<Time> {
-        self.deadlines.next()
+        let recovery = self.recovery.as_ref().map(|r| r.until);
+        match (self.deadlines.next(), recovery) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -774,5 +835,38 @@ mod tests {
             )
         );
         assert_eq!(vl.epoch(), Epoch(2));
+    }
+
+    #[test]
+    fn restarted_leader_gathers_servers_then_forms_one_view_above_their_epochs() {
+        let mut vl = leader();
+        let retry = |at: &str, i: &str| hb_reply(at, i, HeartbeatStatus::Retry);
+        assert_eq!(
+            deliver(&mut vl, 10, "a:1", heartbeat("a", "a:1", 7, 6, 7)),
+            (vec![retry("a:1", "a")], vec![Event::Recovering { epoch: Epoch(7) }])
+        );
+        assert!(vl.recovering());
+        assert_eq!(deliver(&mut vl, 20, "b:1", heartbeat("b", "b:1", 5, 5, 5)), (vec![retry("b:1", "b")], vec![]));
+        // A fresh server calling meanwhile waits for the same view.
+        assert_eq!(deliver(&mut vl, 30, "c:1", heartbeat("c", "c:1", 0, 0, 0)), (vec![retry("c:1", "c")], vec![]));
+        assert_eq!(vl.poll_timeout(), Some(Time(10 + TIMEOUT)));
+        assert_eq!(tick(&mut vl, 10 + TIMEOUT - 1), (vec![], vec![]));
+        let (sent, events) = tick(&mut vl, 10 + TIMEOUT);
+        assert!(sent.is_empty());
+        assert_eq!(
+            events,
+            vec![
+                Event::Recovered { epoch: Epoch(8), servers: 3 },
+                joined("a", "a:1", 8),
+                joined("b", "b:1", 8),
+                joined("c", "c:1", 8)
+            ]
+        );
+        assert!(!vl.recovering());
+        let members = [("a", "a:1"), ("b", "b:1"), ("c", "c:1")];
+        assert_eq!(vl.view(), &view(8, &members));
+        // The next heartbeat hands out the recovered view; no stable view is known yet.
+        let (sent, _) = deliver(&mut vl, 3_100, "a:1", heartbeat("a", "a:1", 7, 6, 7));
+        assert_eq!(sent, vec![hb_reply("a:1", "a", ok(8, Some(view(8, &members)), Some(View::default())))]);
     }
 }

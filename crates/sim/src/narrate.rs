@@ -102,6 +102,10 @@ pub fn describe(event: &Event) -> String {
         Event::ServerFailed { id, epoch } => format!("server {id} missed its heartbeats: failed, epoch {epoch}"),
         Event::HeartbeatDenied { id } => format!("denied heartbeat of failed server {id}"),
         Event::AddressBusy { id, addr } => format!("{id} must retry: {addr} belongs to a live server"),
+        Event::Recovering { epoch } => {
+            format!("a server knows epoch {epoch}: restarted, gathering live servers before forming a view")
+        }
+        Event::Recovered { epoch, servers: n } => format!("recovered the view: epoch {epoch} ({})", servers(*n)),
         Event::RebalancingDone { epoch } => format!("every server finished rebalancing for epoch {epoch}"),
         Event::LockGranted { name, requester } => format!("lock {name} granted to {requester}"),
         Event::LockQueued { name, requester, position } => {
@@ -114,7 +118,9 @@ pub fn describe(event: &Event) -> String {
         Event::Printed { text } => format!("prints {text:?}"),
         Event::ViewLearned { epoch, servers: n } => format!("learned epoch {epoch} ({})", servers(*n)),
         Event::Denied => "was denied: declared failed earlier".into(),
-        Event::ToldToRetry => "told to retry: its address is still held".into(),
+        Event::ToldToRetry => {
+            "told to retry: its address is still held, or the view leader is gathering servers".into()
+        }
         Event::RebalanceStarted { epoch, copies } => {
             format!("rebalancing to epoch {epoch}: {} to send", plural(*copies, "copy", "copies"))
         }

@@ -1,0 +1,412 @@
+//! `ringside bench`: setr and getr against a local cluster, side by side with the floors any
+//! protocol over the same sockets must pay — a bare JSON echo round trip and bare fan-outs to
+//! three echo servers — then rebalancing time and a server's memory with many keys.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use ringside_core::ring::Ring;
+use ringside_core::{Client, ClientConfig, Event, OpId, OpOutput, ServerId};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::cluster::{self, Cluster, Logs, Options};
+use crate::net::NetConfig;
+use crate::serve::Timing;
+use crate::shell::{Shell, Turn};
+use crate::wire::DEFAULT_MAX_FRAME;
+use crate::Failure;
+
+/// `ringside bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Operations per measurement.
+    #[arg(long, default_value_t = 5_000)]
+    pub ops: usize,
+    /// Keys loaded before a server joins, for the rebalancing and memory figures (0: skip).
+    #[arg(long, default_value_t = 100_000)]
+    pub keys: usize,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 64)]
+    pub value_size: usize,
+}
+
+/// Latencies of one measurement.
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    per_sec: f64,
+    failed: usize,
+}
+
+impl Figures {
+    fn of(mut samples: Vec<Duration>, wall: Duration, failed: usize) -> Figures {
+        samples.sort_unstable();
+        let at = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
+        Figures { p50: at(0.5), p99: at(0.99), per_sec: samples.len() as f64 / wall.as_secs_f64(), failed }
+    }
+}
+
+/// Runs every measurement and prints the tables.
+pub async fn run(args: BenchArgs) -> Result<(), Failure> {
+    let value = "v".repeat(args.value_size);
+    println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
+    let echo_options = Options { port: None, timing: demo_timing(), replicas: 3, vnodes: 1, env: Vec::new() };
+    let mut echoes = Vec::new();
+    for i in 1..=3 {
+        let args = vec!["echo".to_string(), "--port".into(), "0".into()];
+        echoes.push(cluster::spawn(format!("e{i}"), args, &echo_options, &Logs::Discard).await?);
+    }
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    // Per-transaction lines are muted: a log line per vote would measure the terminal.
+    let env = vec![("RUST_LOG".to_string(), "warn,ringside::rebalance=info,ringside::membership=info".to_string())];
+    let options = Options { env, ..echo_options };
+    let mut cluster = Cluster::start(options, 3, Logs::Collect(log_tx)).await?;
+    let mut bench = Bench::connect(&cluster).await?;
+
+    let mut floors = Vec::new();
+    for (name, targets, rounds) in
+        [("echo round trip", 1, 1), ("1-round fan-out to 3", 3, 1), ("2-round fan-out to 3", 3, 2)]
+    {
+        let addrs: Vec<String> = echoes.iter().take(targets).map(|p| p.addr.to_string()).collect();
+        let c1 = floor(&addrs, rounds, 1, args.ops, &value).await?;
+        let c16 = floor(&addrs, rounds, 16, args.ops, &value).await?;
+        floors.push((name, c1, c16));
+    }
+
+    bench.write(&value, 0, 200, 16).await?; // warm the connections and the cached view
+    let setr1 = bench.write(&value, 1_000, args.ops, 1).await?;
+    let setr16 = bench.write(&value, 1_000 + args.ops, args.ops, 16).await?;
+    let getr1 = bench.read(1_000, args.ops, 1).await?;
+    let getr16 = bench.read(1_000 + args.ops, args.ops, 16).await?;
+
+    println!();
+    println!(
+        "{:<24} {:>9} {:>9} {:>10}   {:>9} {:>9} {:>10}",
+        "floor", "c=1 p50", "p99", "ops/s", "c=16 p50", "p99", "ops/s"
+    );
+    for (name, c1, c16) in &floors {
+        println!(
+            "{name:<24} {:>9} {:>9} {:>10.0}   {:>9} {:>9} {:>10.0}",
+            micros(c1.p50),
+            micros(c1.p99),
+            c1.per_sec,
+            micros(c16.p50),
+            micros(c16.p99),
+            c16.per_sec
+        );
+    }
+    println!();
+    println!(
+        "{:<6} {:>4} {:>9} {:>9} {:>10} {:>7}   {:<22} {:>9} {:>10}",
+        "op", "c", "p50", "p99", "ops/s", "failed", "floor", "p50 ratio", "ops ratio"
+    );
+    let rows = [
+        ("setr", 1, &setr1, &floors[2].1),
+        ("setr", 16, &setr16, &floors[2].2),
+        ("getr", 1, &getr1, &floors[1].1),
+        ("getr", 16, &getr16, &floors[1].2),
+    ];
+    for (op, c, f, fl) in rows {
+        let name = if op == "setr" { floors[2].0 } else { floors[1].0 };
+        println!(
+            "{op:<6} {c:>4} {:>9} {:>9} {:>10.0} {:>7}   {name:<22} {:>8.2}x {:>9.0}%",
+            micros(f.p50),
+            micros(f.p99),
+            f.per_sec,
+            f.failed,
+            f.p50.as_secs_f64() / fl.p50.as_secs_f64(),
+            100.0 * f.per_sec / fl.per_sec
+        );
+    }
+    println!(
+        "(latencies in µs; ratio = Ringside / floor; targets: setr p50 ≤ 1.5x, getr p50 ≤ 1.5x, setr c=16 ops ≥ 70%)"
+    );
+
+    if args.keys > 0 {
+        println!();
+        bench.rebalance(&mut cluster, &mut log_rx, args.keys, &value).await?;
+    }
+    Ok(())
+}
+
+fn demo_timing() -> Timing {
+    Timing { heartbeat_ms: 500, failure_timeout_ms: 3_000 }
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1e6)
+}
+
+/// Closed-loop `concurrency` operations in flight, each `rounds` rounds of one frame to every
+/// echo server at `addrs` and waiting for all their answers.
+async fn floor(
+    addrs: &[String],
+    rounds: usize,
+    concurrency: usize,
+    ops: usize,
+    value: &str,
+) -> Result<Figures, Failure> {
+    let (tx, mut rx) = mpsc::channel::<u64>(4096);
+    let mut sinks = Vec::new();
+    for addr in addrs {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), None, true)
+            .await
+            .map_err(|e| Failure::new(format!("cannot reach echo server {addr}: {e}")))?;
+        let (sink, mut stream) = ws.split();
+        sinks.push(sink);
+        // A reader task per connection, as the nodes have.
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(Message::Text(text))) = stream.next().await {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(text.as_str()) else { continue };
+                let Some(id) = v.get("id").and_then(|id| id.as_u64()) else { continue };
+                if tx.send(id).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    // state per op id: (start, round, answers missing)
+    let mut live: HashMap<u64, (Instant, usize, usize)> = HashMap::new();
+    let mut samples = Vec::with_capacity(ops);
+    let mut issued = 0u64;
+    let start = Instant::now();
+    let send_round = |id: u64| {
+        let frame = serde_json::json!({"v": 1, "id": id, "msg": {"cmd": "getr", "op": id, "epoch": 3, "key": format!("k{id}"), "value": value}});
+        Message::text(frame.to_string())
+    };
+    while samples.len() < ops {
+        while live.len() < concurrency && (issued as usize) < ops {
+            issued += 1;
+            live.insert(issued, (Instant::now(), 1, sinks.len()));
+            for sink in &mut sinks {
+                sink.send(send_round(issued)).await.map_err(|e| Failure::new(e.to_string()))?;
+            }
+        }
+        let id = rx.recv().await.ok_or_else(|| Failure::new("an echo server went away"))?;
+        let Some(state) = live.get_mut(&id) else { continue };
+        state.2 -= 1;
+        if state.2 > 0 {
+            continue;
+        }
+        if state.1 < rounds {
+            state.1 += 1;
+            state.2 = sinks.len();
+            for sink in &mut sinks {
+                sink.send(send_round(id)).await.map_err(|e| Failure::new(e.to_string()))?;
+            }
+        } else {
+            let (began, ..) = live.remove(&id).expect("present");
+            samples.push(began.elapsed());
+        }
+    }
+    Ok(Figures::of(samples, start.elapsed(), 0))
+}
+
+/// The core's client in a shell, driven closed-loop.
+struct Bench {
+    shell: Shell<Client>,
+}
+
+impl Bench {
+    async fn connect(cluster: &Cluster) -> Result<Bench, Failure> {
+        let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
+        config.max_attempts = 20;
+        let shell = Shell::new(NetConfig { local: None, max_frame: DEFAULT_MAX_FRAME }, |now| Client::new(config, now));
+        let mut bench = Bench { shell };
+        // Wait until every server is in the view and rebalanced.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(OpOutput::Servers { servers, rebalancing: false, .. }) = bench.query_servers().await {
+                if servers.len() == cluster.servers.len() {
+                    return Ok(bench);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(Failure::new("the cluster did not form a view of every server within 15 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn query_servers(&mut self) -> Result<OpOutput, Failure> {
+        let now = self.shell.now();
+        let op = self.shell.node.query_servers(now);
+        let mut results = self.until_done(&[op]).await?;
+        results.remove(&op).expect("waited for it").map_err(Failure::new)
+    }
+
+    /// Runs until every op in `ops` is done; returns their results.
+    async fn until_done(&mut self, ops: &[OpId]) -> Result<HashMap<OpId, Result<OpOutput, String>>, Failure> {
+        let mut results = HashMap::new();
+        let mut turn = Turn::default();
+        self.shell.drain(None, &mut turn);
+        loop {
+            for event in turn.events.drain(..) {
+                if let Event::OpDone { op, result } = event {
+                    results.insert(op, result.map_err(|e| e.to_string()));
+                }
+            }
+            if ops.iter().all(|op| results.contains_key(op)) {
+                return Ok(results);
+            }
+            turn = self.shell.turn().await.ok_or_else(|| Failure::new("the network stopped"))?;
+        }
+    }
+
+    /// `count` operations from key index `first`, `concurrency` at a time.
+    async fn closed_loop(
+        &mut self,
+        first: usize,
+        count: usize,
+        concurrency: usize,
+        mut issue: impl FnMut(&mut Client, ringside_core::Time, usize) -> OpId,
+    ) -> Result<Figures, Failure> {
+        let mut live: HashMap<OpId, Instant> = HashMap::new();
+        let mut samples = Vec::with_capacity(count);
+        let mut failed = 0;
+        let mut next = first;
+        let mut turn = Turn::default();
+        let start = Instant::now();
+        while samples.len() + failed < count {
+            while live.len() < concurrency && next < first + count {
+                let now = self.shell.now();
+                let op = issue(&mut self.shell.node, now, next);
+                live.insert(op, Instant::now());
+                next += 1;
+            }
+            self.shell.drain(None, &mut turn);
+            let mut progressed = false;
+            for event in turn.events.drain(..) {
+                if let Event::OpDone { op, result } = event {
+                    let Some(began) = live.remove(&op) else { continue };
+                    progressed = true;
+                    match result {
+                        Ok(_) => samples.push(began.elapsed()),
+                        Err(_) => failed += 1,
+                    }
+                }
+            }
+            if !progressed && samples.len() + failed < count {
+                turn = self.shell.turn().await.ok_or_else(|| Failure::new("the network stopped"))?;
+            }
+        }
+        Ok(Figures::of(samples, start.elapsed(), failed))
+    }
+
+    async fn write(&mut self, value: &str, first: usize, count: usize, concurrency: usize) -> Result<Figures, Failure> {
+        self.closed_loop(first, count, concurrency, |client, now, i| {
+            client.setr(now, format!("k{i}"), value.to_string()).expect("keys are never empty")
+        })
+        .await
+    }
+
+    async fn read(&mut self, first: usize, count: usize, concurrency: usize) -> Result<Figures, Failure> {
+        self.closed_loop(first, count, concurrency, |client, now, i| {
+            client.getr(now, format!("k{i}")).expect("keys are never empty")
+        })
+        .await
+    }
+
+    /// Loads `keys` keys, reads a server's memory, adds a server and times its rebalancing.
+    async fn rebalance(
+        &mut self,
+        cluster: &mut Cluster,
+        logs: &mut mpsc::UnboundedReceiver<(String, String)>,
+        keys: usize,
+        value: &str,
+    ) -> Result<(), Failure> {
+        let first = 1_000_000;
+        let began = Instant::now();
+        let load = self.write(value, first, keys, 64).await?;
+        if load.failed > 0 {
+            return Err(Failure::new(format!("{} of {keys} setr failed while loading", load.failed)));
+        }
+        println!(
+            "loaded {keys} keys of {} bytes in {:.1} s ({:.0} setr/s at concurrency 64)",
+            value.len(),
+            began.elapsed().as_secs_f64(),
+            load.per_sec
+        );
+        let rss: Vec<String> = cluster
+            .servers
+            .iter()
+            .map(|p| {
+                format!("{} {}", p.label, p.pid().and_then(resident_mib).map_or("?".into(), |m| format!("{m:.1} MiB")))
+            })
+            .collect();
+        println!("resident memory holding {keys} keys each: {}", rss.join(", "));
+
+        let OpOutput::Servers { epoch: before, servers: old, .. } = self.query_servers().await? else {
+            return Err(Failure::new("query_servers answered something else"));
+        };
+        while logs.try_recv().is_ok() {}
+        let label = cluster.add().await?.label.clone();
+        let started = Instant::now();
+        let new = loop {
+            if let OpOutput::Servers { epoch, servers, rebalancing: false } = self.query_servers().await? {
+                if epoch > before {
+                    break servers;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                return Err(Failure::new("rebalancing did not finish within 60 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // Both ends of the interval come from the view leader's own log: the join is the view
+        // change, and it logs when every server reported its part done.
+        let mut sent = 0usize;
+        let (mut joined, mut done) = (None, None);
+        while let Ok((who, line)) = logs.try_recv() {
+            if who == "vl" && line.contains("joined at") {
+                joined = joined.or(time_of_day(&line));
+            }
+            if who == "vl" && line.contains("every server finished rebalancing") {
+                done = time_of_day(&line);
+            }
+            if let Some(n) =
+                line.split("sent ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse::<usize>().ok())
+            {
+                sent += n;
+            }
+        }
+        let took = match (joined, done) {
+            (Some(a), Some(b)) => format!("{:.0} ms", ((b - a).rem_euclid(86_400.0)) * 1e3),
+            _ => "? ms (the view leader's log lines were not found)".into(),
+        };
+        let ids = |ms: &[ringside_core::Member]| ms.iter().map(|m| m.id.clone()).collect::<Vec<ServerId>>();
+        let (old_ids, new_ids) = (ids(&old), ids(&new));
+        let (old_ring, new_ring) = (Ring::new(&old_ids, 1), Ring::new(&new_ids, 1));
+        let minimum: usize = (first..first + keys)
+            .map(|i| {
+                let key = format!("k{i}");
+                let before = old_ring.replicas(&key, 3);
+                new_ring.replicas(&key, 3).into_iter().filter(|s| !before.contains(s)).count()
+            })
+            .sum();
+        println!("join of {label}: view change to rebalancing done {took}; copies moved {sent}, minimum {minimum}");
+        Ok(())
+    }
+}
+
+/// Seconds since midnight of a log line's `YYYY-MM-DDTHH:MM:SS.ffffffZ` timestamp.
+fn time_of_day(line: &str) -> Option<f64> {
+    let stamp = line.split_whitespace().next()?;
+    let clock = stamp.split_once('T')?.1.trim_end_matches('Z');
+    let mut parts = clock.split(':');
+    let (h, m, s) =
+        (parts.next()?.parse::<f64>().ok()?, parts.next()?.parse::<f64>().ok()?, parts.next()?.parse::<f64>().ok()?);
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// A process's resident set in MiB, from /proc.
+fn resident_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb / 1024.0)
+}

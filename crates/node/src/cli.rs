@@ -1,0 +1,176 @@
+//! The command line: every subcommand and flag, with the help text `--help` prints.
+
+use std::net::IpAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::wire::DEFAULT_MAX_FRAME;
+
+/// Ringside: a replicated key/value store you can watch working.
+///
+/// Start a view leader and servers on one machine with `ringside cluster`, then talk to them
+/// with `ringside client`.
+#[derive(Debug, Parser)]
+#[command(name = "ringside", version, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a view leader: membership by heartbeats, epochs, and locks.
+    Viewleader(ViewLeaderArgs),
+    /// Run a storage server: a bucket of keys, replicated writes, rebalancing.
+    Server(ServerArgs),
+    /// Send one command to a cluster and print the answer.
+    Client(ClientArgs),
+    /// Run a view leader and N servers on this machine, with their logs, until quit.
+    Cluster(ClusterArgs),
+    /// Measure a local cluster against the network's floors and print a table.
+    Bench(crate::bench::BenchArgs),
+    /// A bare WebSocket echo server, the floor the benchmark measures against.
+    #[command(hide = true)]
+    Echo(ListenArgs),
+}
+
+/// Where a node listens.
+#[derive(Clone, Debug, Args)]
+pub struct ListenArgs {
+    /// The IP address to listen on. Use 0.0.0.0 (with --advertise) to accept other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen: IpAddr,
+    /// The port; without it, the first free port from the role's default up.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The address peers dial to reach this node (HOST:PORT); defaults to the listen address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
+    /// The largest frame accepted, in bytes; larger ones get an error and a close.
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
+    pub max_frame: usize,
+    /// Exit when stdin closes (how `ringside cluster` makes sure no child outlives it).
+    #[arg(long, hide = true)]
+    pub lifeline: bool,
+}
+
+/// `ringside viewleader`.
+#[derive(Debug, Args)]
+pub struct ViewLeaderArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Declare a server failed when its last heartbeat is older than this (ms).
+    #[arg(long, default_value_t = 3_000, value_name = "MS")]
+    pub failure_timeout_ms: u64,
+    /// The course's timing: failed after 30 s (overrides --failure-timeout-ms).
+    #[arg(long)]
+    pub course_timing: bool,
+}
+
+/// Heartbeat timing shared by servers and the cluster.
+#[derive(Clone, Debug, Args)]
+pub struct TimingArgs {
+    /// How often a server heartbeats the view leader (ms).
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub heartbeat_ms: u64,
+    /// The view leader's failure timeout (ms); servers stop serving before it could pass.
+    #[arg(long, default_value_t = 3_000, value_name = "MS")]
+    pub failure_timeout_ms: u64,
+    /// The course's timing: heartbeat every 10 s, failed after 30 s (overrides both above).
+    #[arg(long)]
+    pub course_timing: bool,
+}
+
+/// Placement settings every server and client of a cluster must share.
+#[derive(Clone, Debug, Args)]
+pub struct PlacementArgs {
+    /// Replicas per key (R).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub replicas: u16,
+    /// Virtual nodes per server on the ring (1 = the course's ring).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub vnodes: u32,
+}
+
+/// `ringside server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Where the view leader listens.
+    #[arg(long, default_value = "127.0.0.1:39000", value_name = "HOST:PORT")]
+    pub viewleader: String,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+}
+
+/// `ringside client`.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Where the view leader listens (for setr, getr, query_servers and locks).
+    #[arg(long, default_value = "127.0.0.1:39000", value_name = "HOST:PORT")]
+    pub viewleader: String,
+    /// The server for print, set, get and query_all_keys.
+    #[arg(long, default_value = "127.0.0.1:38000", value_name = "HOST:PORT")]
+    pub server: String,
+    /// Print the result as one JSON object instead of words.
+    #[arg(long)]
+    pub json: bool,
+    /// How long to wait for any one answer (ms).
+    #[arg(long, default_value_t = 1_000, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// Attempts of setr/getr (through view changes, with backoff) before giving up.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempts: u32,
+    /// How often lock_get asks again while queued (ms).
+    #[arg(long, default_value_t = 5_000, value_name = "MS")]
+    pub lock_retry_ms: u64,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: ClientCommand,
+}
+
+/// What `ringside client` can ask.
+#[derive(Clone, Debug, Subcommand)]
+#[command(rename_all = "snake_case")]
+pub enum ClientCommand {
+    /// Make --server log TEXT.
+    Print { text: String },
+    /// Store KEY=VALUE on --server only (no replication).
+    Set { key: String, value: String },
+    /// Read KEY from --server only.
+    Get { key: String },
+    /// List the keys --server holds.
+    QueryAllKeys,
+    /// Show the view: epoch, servers, and whether rebalancing is under way.
+    QueryServers,
+    /// Take lock NAME for REQUESTER, waiting in the queue while another holds it.
+    LockGet { name: String, requester: String },
+    /// Release lock NAME held by REQUESTER, or leave its queue.
+    LockRelease { name: String, requester: String },
+    /// Write KEY=VALUE on every replica with two-phase commit.
+    Setr { key: String, value: String },
+    /// Read the newest committed value of KEY from its replicas.
+    Getr { key: String },
+}
+
+/// `ringside cluster`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// How many servers to start.
+    #[arg(long, default_value_t = 3)]
+    pub servers: usize,
+    /// The view leader's port; without it, the first free port from 39000 up.
+    #[arg(long)]
+    pub port: Option<u16>,
+    #[command(flatten)]
+    pub timing: TimingArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+}

@@ -1,0 +1,261 @@
+//! `ringside cluster`: a view leader and N servers as child processes on loopback, their logs
+//! tailed with a prefix per node, driven by `add`, `kill ID`, `list` and `quit` on stdin.
+
+use std::process::Stdio;
+
+use ringside_core::Addr;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::cli::ClusterArgs;
+use crate::serve::Timing;
+use crate::Failure;
+
+/// What every node of a cluster is started with.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The view leader's port (None: the first free from 39000).
+    pub port: Option<u16>,
+    /// Heartbeat and failure timing.
+    pub timing: Timing,
+    /// Replicas per key.
+    pub replicas: u16,
+    /// Virtual nodes per server.
+    pub vnodes: u32,
+    /// Extra environment for the children (a log filter, say).
+    pub env: Vec<(String, String)>,
+}
+
+/// Where the children's log lines go.
+#[derive(Clone, Debug)]
+pub enum Logs {
+    /// Printed with a `[label]` prefix.
+    Print,
+    /// Sent as (label, line).
+    Collect(mpsc::UnboundedSender<(String, String)>),
+    /// Read and dropped.
+    Discard,
+}
+
+/// One child process.
+#[derive(Debug)]
+pub struct Proc {
+    /// `vl`, `s1`, `s2`, …
+    pub label: String,
+    /// Where it listens.
+    pub addr: Addr,
+    /// A server's id, from its first log line.
+    pub id: Option<String>,
+    child: Child,
+    killed: bool,
+}
+
+impl Proc {
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    fn state(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(None) => "running".into(),
+            _ if self.killed => "killed".into(),
+            Ok(Some(status)) => format!("exited ({status})"),
+            Err(e) => format!("unknown ({e})"),
+        }
+    }
+}
+
+/// A running cluster. Dropping it kills every child.
+#[derive(Debug)]
+pub struct Cluster {
+    options: Options,
+    logs: Logs,
+    /// The view leader.
+    pub view_leader: Proc,
+    /// Every server started, killed ones included.
+    pub servers: Vec<Proc>,
+}
+
+impl Cluster {
+    /// Starts the view leader and `servers` servers, each once it knows where the previous listens.
+    pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<Cluster, Failure> {
+        let mut args = vec![
+            "viewleader".to_string(),
+            "--failure-timeout-ms".into(),
+            options.timing.failure_timeout_ms.to_string(),
+        ];
+        if let Some(port) = options.port {
+            args.extend(["--port".into(), port.to_string()]);
+        }
+        let view_leader = spawn("vl".into(), args, &options, &logs).await?;
+        let mut cluster = Cluster { options, logs, view_leader, servers: Vec::new() };
+        for _ in 0..servers {
+            cluster.add().await?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts one more server; returns its label.
+    pub async fn add(&mut self) -> Result<&Proc, Failure> {
+        let label = format!("s{}", self.servers.len() + 1);
+        let o = &self.options;
+        let args = [
+            "server",
+            "--viewleader",
+            self.view_leader.addr.as_str(),
+            "--heartbeat-ms",
+            &o.timing.heartbeat_ms.to_string(),
+            "--failure-timeout-ms",
+            &o.timing.failure_timeout_ms.to_string(),
+            "--replicas",
+            &o.replicas.to_string(),
+            "--vnodes",
+            &o.vnodes.to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        let proc = spawn(label, args, &self.options, &self.logs).await?;
+        self.servers.push(proc);
+        Ok(self.servers.last().expect("just pushed"))
+    }
+
+    /// Kills (SIGKILL, like a crash) the server with this label or id.
+    pub fn kill(&mut self, which: &str) -> Result<&Proc, Failure> {
+        let proc = self
+            .servers
+            .iter_mut()
+            .find(|p| p.label == which || p.id.as_deref() == Some(which))
+            .ok_or_else(|| Failure::new(format!("no server {which}: `list` shows them")))?;
+        if proc.killed {
+            return Err(Failure::new(format!("{which} is already killed")));
+        }
+        proc.child.start_kill().map_err(|e| Failure::new(format!("cannot kill {which}: {e}")))?;
+        proc.killed = true;
+        Ok(proc)
+    }
+
+    /// One line per process.
+    pub fn list(&mut self) -> Vec<String> {
+        std::iter::once(&mut self.view_leader)
+            .chain(self.servers.iter_mut())
+            .map(|p| {
+                let id = p.id.clone().unwrap_or_else(|| "view leader".into());
+                let pid = p.pid().map_or("-".into(), |pid| pid.to_string());
+                let state = p.state();
+                format!("{:<4} {:<12} {:<21} pid {:<8} {state}", p.label, id, p.addr, pid)
+            })
+            .collect()
+    }
+}
+
+/// Starts `ringside ARGS` and waits for the line that says where it listens.
+pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, Failure> {
+    let exe = std::env::current_exe().map_err(|e| Failure::new(format!("cannot find this program: {e}")))?;
+    args.push("--lifeline".into());
+    let mut child = Command::new(exe)
+        .args(&args)
+        .envs(options.env.iter().cloned())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Failure::new(format!("cannot start {label}: {e}")))?;
+    let (ready, listening) = oneshot::channel();
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    tokio::spawn(tail(label.clone(), stderr, logs.clone(), Some(ready)));
+    tokio::spawn(tail(label.clone(), stdout, logs.clone(), None));
+    let timeout = std::time::Duration::from_secs(10);
+    match tokio::time::timeout(timeout, listening).await {
+        Ok(Ok((addr, id))) => Ok(Proc { label, addr, id, child, killed: false }),
+        _ => {
+            let _ = child.start_kill();
+            Err(Failure::new(format!("{label} did not start listening within {timeout:?}")))
+        }
+    }
+}
+
+/// Forwards a child's output line by line; reports the address of its `listening on` line.
+async fn tail(
+    label: String,
+    from: impl tokio::io::AsyncRead + Unpin,
+    logs: Logs,
+    mut ready: Option<oneshot::Sender<(Addr, Option<String>)>>,
+) {
+    let mut lines = BufReader::new(from).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(tx) = ready.take_if(|_| line.contains("listening on ")) {
+            let _ = tx.send(listening(&line));
+        }
+        match &logs {
+            Logs::Print => println!("[{label}] {line}"),
+            Logs::Collect(tx) => {
+                let _ = tx.send((label.clone(), line));
+            }
+            Logs::Discard => {}
+        }
+    }
+}
+
+/// The address (and a server's id) in `... server ID listening on ADDR, ...`.
+fn listening(line: &str) -> (Addr, Option<String>) {
+    let (before, after) = line.split_once("listening on ").expect("checked by the caller");
+    let addr = after.split([' ', ',']).next().unwrap_or_default();
+    let id = before.split_once("server ").map(|(_, rest)| rest.trim().to_string());
+    (Addr(addr.into()), id)
+}
+
+/// Runs a cluster in the foreground until `quit`, Ctrl-C or SIGTERM.
+pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
+    let options = Options {
+        port: args.port,
+        timing: args.timing.resolve()?,
+        replicas: args.placement.replicas,
+        vnodes: args.placement.vnodes,
+        env: Vec::new(),
+    };
+    let mut cluster = Cluster::start(options, args.servers, Logs::Print).await?;
+    println!("ringside cluster: view leader at {}", cluster.view_leader.addr);
+    for line in cluster.list() {
+        println!("  {line}");
+    }
+    println!(
+        "commands: add | kill ID | list | quit   (try: ringside client --viewleader {} setr a 1)",
+        cluster.view_leader.addr
+    );
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure::new(format!("cannot watch for SIGTERM: {e}")))?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            line = stdin.next_line(), if stdin_open => {
+                // Without a terminal (stdin closed) the cluster runs until a signal stops it.
+                let Ok(Some(line)) = line else { stdin_open = false; continue };
+                let words: Vec<&str> = line.split_whitespace().collect();
+                match words.as_slice() {
+                    [] => {}
+                    ["add"] => match cluster.add().await {
+                        Ok(p) => println!("started {} at {}", p.label, p.addr),
+                        Err(Failure(e)) => println!("error: {e}"),
+                    },
+                    ["kill", which] => match cluster.kill(which) {
+                        Ok(p) => println!("killed {} ({})", p.label, p.addr),
+                        Err(Failure(e)) => println!("error: {e}"),
+                    },
+                    ["list"] => cluster.list().iter().for_each(|l| println!("  {l}")),
+                    ["quit"] | ["exit"] => break,
+                    _ => println!("unknown command {line:?}: add | kill ID | list | quit"),
+                }
+            }
+        }
+    }
+    println!("stopping every node");
+    drop(cluster);
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! `ringside`: the native nodes. A thin tokio shell over `ringside-core` — every protocol
+//! decision is the core's; this crate moves its messages over WebSockets, keeps its clock, and
+//! gives it a command line.
+
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod cluster;
+pub mod echo;
+pub mod logging;
+pub mod net;
+pub mod serve;
+pub mod shell;
+pub mod wire;
+
+use std::hash::BuildHasher;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+/// Why a command failed, in one line (empty when the output already said so).
+#[derive(Debug)]
+pub struct Failure(String);
+
+impl Failure {
+    pub fn new(reason: impl Into<String>) -> Failure {
+        Failure(reason.into())
+    }
+
+    /// A failure already reported on stdout (`--json`).
+    pub fn quiet() -> Failure {
+        Failure(String::new())
+    }
+}
+
+/// A seed for a role's random choices (a server's id): different in every process.
+pub fn fresh_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
+}
+
+/// With `--lifeline`, exits the process once stdin closes: the parent is gone.
+pub fn lifeline(enabled: bool) {
+    if enabled {
+        tokio::spawn(async {
+            let mut sink = Vec::new();
+            let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
+            std::process::exit(0);
+        });
+    }
+}
+
+/// Runs the command line; `main` is this and nothing else.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One thread per node: a role is one task, and on a small machine the processes of a
+    // cluster share the cores better without work-stealing threads of their own.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Viewleader(args) => serve::view_leader(args).await,
+            Command::Server(args) => serve::server(args).await,
+            Command::Client(args) => client::run(args).await,
+            Command::Cluster(args) => cluster::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+            Command::Echo(args) => echo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(reason)) => {
+            if !reason.is_empty() {
+                eprintln!("error: {reason}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Connections: one WebSocket per peer, reused for every message, dialed on demand.
+//!
+//! Each connection has one task that reads frames into the node's inbox and writes the frames
+//! the node queues for it. The node's own task owns [`Net`], the routing table from peer
+//! address to connection. A peer is dialed when the node first sends to it; when a dial fails,
+//! what was queued for it is dropped (the protocol resends what matters) and the next dial waits
+//! a backoff that doubles up to a cap. Nothing here retries by itself, so a peer the node stops
+//! sending to — a server gone from the view — is never dialed again.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use ringside_core::{Addr, Msg};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{debug, info, warn};
+
+use crate::wire::{BadFrame, Frame, PROTOCOL_VERSION};
+
+/// A connection's number within this process.
+pub type ConnId = u64;
+
+/// What connection tasks tell the node's task.
+#[derive(Debug)]
+pub enum Input {
+    /// A connection is up; frames for it go into `outbox`. `peer` is the address dialed.
+    Opened { conn: ConnId, peer: Option<Addr>, outbox: mpsc::Sender<Outgoing> },
+    /// Dialing `addr` failed.
+    DialFailed { addr: Addr, reason: String },
+    /// A well-formed frame arrived.
+    Frame { conn: ConnId, frame: Frame },
+    /// The connection is gone.
+    Closed { conn: ConnId },
+}
+
+/// What the node's task hands a connection task.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// The message.
+    pub msg: Msg,
+    /// The frame it answers.
+    pub re: Option<u64>,
+}
+
+/// How connections behave.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// Where this node listens, sent with every frame; `None` for clients.
+    pub local: Option<Addr>,
+    /// The largest frame accepted (bytes).
+    pub max_frame: usize,
+}
+
+impl NetConfig {
+    fn websocket(&self) -> WebSocketConfig {
+        WebSocketConfig::default().max_message_size(Some(self.max_frame)).max_frame_size(Some(self.max_frame))
+    }
+}
+
+/// Frames queued per connection before further ones are dropped (a stuck peer must not grow
+/// the node's memory).
+const OUTBOX: usize = 4096;
+/// Frames from all connections waiting for the node's task; readers wait when it is full.
+const INBOX: usize = 4096;
+const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+fn next_conn() -> ConnId {
+    NEXT_CONN.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Clients do not listen; they are known by a label naming their connection, never dialed.
+fn client_label(conn: ConnId) -> Addr {
+    Addr(format!("client#{conn}"))
+}
+
+fn is_client_label(addr: &Addr) -> bool {
+    addr.as_str().starts_with("client#")
+}
+
+#[derive(Debug)]
+struct Conn {
+    outbox: mpsc::Sender<Outgoing>,
+    /// The address frames from it count as coming from, once known.
+    peer: Option<Addr>,
+}
+
+#[derive(Debug)]
+struct Backoff {
+    next_try: Instant,
+    delay: Duration,
+}
+
+/// Something for the node from the network.
+#[derive(Debug)]
+pub enum Delivery {
+    /// A message from the peer at `from`.
+    Message { from: Addr, id: u64, msg: Msg },
+    /// A peer could not be reached.
+    Unreachable { addr: Addr, reason: String },
+}
+
+/// The routing table, owned by the node's task.
+#[derive(Debug)]
+pub struct Net {
+    config: NetConfig,
+    inbox: mpsc::Sender<Input>,
+    conns: HashMap<ConnId, Conn>,
+    routes: HashMap<Addr, ConnId>,
+    dialing: HashMap<Addr, Vec<Outgoing>>,
+    backoff: HashMap<Addr, Backoff>,
+}
+
+impl Net {
+    /// A routing table and the inbox its connections feed.
+    pub fn new(config: NetConfig) -> (Net, mpsc::Receiver<Input>) {
+        let (inbox, rx) = mpsc::channel(INBOX);
+        let net = Net {
+            config,
+            inbox,
+            conns: HashMap::new(),
+            routes: HashMap::new(),
+            dialing: HashMap::new(),
+            backoff: HashMap::new(),
+        };
+        (net, rx)
+    }
+
+    /// Accepts connections on `listener` for as long as the node runs.
+    pub fn listen(&self, listener: TcpListener) {
+        let inbox = self.inbox.clone();
+        let config = self.config.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, remote)) => {
+                        tokio::spawn(accept(stream, remote, inbox.clone(), config.clone()));
+                    }
+                    // Out of file descriptors, say: wait rather than spin.
+                    Err(e) => {
+                        warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Queues `msg` for the peer at `to`, dialing it if needed. Never waits.
+    pub fn send(&mut self, to: &Addr, msg: Msg, re: Option<u64>) {
+        let out = Outgoing { msg, re };
+        if let Some(conn) = self.routes.get(to).and_then(|c| self.conns.get(c)) {
+            if conn.outbox.try_send(out).is_err() {
+                warn!("dropped a message for {to}: its connection is {OUTBOX} frames behind");
+            }
+            return;
+        }
+        if is_client_label(to) {
+            debug!("dropped a message for {to}: that client has disconnected");
+            return;
+        }
+        if let Some(queue) = self.dialing.get_mut(to) {
+            if queue.len() < OUTBOX {
+                queue.push(out);
+            }
+            return;
+        }
+        if self.backoff.get(to).is_some_and(|b| Instant::now() < b.next_try) {
+            debug!("dropped a message for {to}: unreachable, waiting before dialing again");
+            return;
+        }
+        self.dialing.insert(to.clone(), vec![out]);
+        tokio::spawn(dial(to.clone(), self.inbox.clone(), self.config.clone()));
+    }
+
+    /// Takes in what a connection task reported; returns what the node must handle.
+    pub fn handle(&mut self, input: Input) -> Option<Delivery> {
+        match input {
+            Input::Opened { conn, peer, outbox } => {
+                if let Some(addr) = &peer {
+                    self.backoff.remove(addr);
+                    for out in self.dialing.remove(addr).unwrap_or_default() {
+                        let _ = outbox.try_send(out);
+                    }
+                    self.routes.insert(addr.clone(), conn);
+                    debug!("connected to {addr}");
+                }
+                self.conns.insert(conn, Conn { outbox, peer });
+                None
+            }
+            Input::DialFailed { addr, reason } => {
+                self.dialing.remove(&addr);
+                let delay = self.backoff.get(&addr).map_or(BACKOFF_FIRST, |b| (b.delay * 2).min(BACKOFF_CAP));
+                if delay == BACKOFF_FIRST {
+                    warn!("cannot reach {addr}: {reason}");
+                } else {
+                    debug!("still cannot reach {addr}: {reason}; next try in {delay:?}");
+                }
+                self.backoff.insert(addr.clone(), Backoff { next_try: Instant::now() + delay, delay });
+                Some(Delivery::Unreachable { addr, reason })
+            }
+            Input::Frame { conn, frame } => {
+                let known = self.conns.get_mut(&conn)?;
+                let from = match &known.peer {
+                    Some(peer) => peer.clone(),
+                    None => {
+                        // An accepted connection counts as coming from where its peer listens,
+                        // so replies and later messages to that address reuse it.
+                        let peer = frame.from.clone().unwrap_or_else(|| client_label(conn));
+                        known.peer = Some(peer.clone());
+                        self.routes.entry(peer.clone()).or_insert(conn);
+                        peer
+                    }
+                };
+                Some(Delivery::Message { from, id: frame.id, msg: frame.msg })
+            }
+            Input::Closed { conn } => {
+                if let Some(Conn { peer: Some(peer), .. }) = self.conns.remove(&conn) {
+                    if self.routes.get(&peer) == Some(&conn) {
+                        self.routes.remove(&peer);
+                    }
+                    debug!("connection with {peer} closed");
+                }
+                None
+            }
+        }
+    }
+
+    /// Forgets every dialable peer `keep` rejects: its backoff, and its connection if this node
+    /// dialed it.
+    pub fn forget_unless(&mut self, keep: impl Fn(&Addr) -> bool) {
+        self.backoff.retain(|addr, _| keep(addr));
+        let gone: Vec<Addr> =
+            self.routes.keys().filter(|addr| !is_client_label(addr) && !keep(addr)).cloned().collect();
+        for addr in gone {
+            if let Some(conn) = self.routes.remove(&addr).and_then(|c| self.conns.remove(&c)) {
+                // Dropping the outbox ends the connection task, which closes the socket.
+                drop(conn);
+                info!("forgot {addr}: no longer in the view");
+            }
+        }
+    }
+}
+
+async fn accept(stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<Input>, config: NetConfig) {
+    let _ = stream.set_nodelay(true);
+    let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config.websocket()));
+    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => return debug!("WebSocket handshake with {remote} failed: {e}"),
+        Err(_) => return debug!("{remote} opened a connection but never finished the handshake"),
+    };
+    let conn = next_conn();
+    let (outbox, rx) = mpsc::channel(OUTBOX);
+    if inbox.send(Input::Opened { conn, peer: None, outbox }).await.is_ok() {
+        run(ws, conn, remote.to_string(), inbox, rx, config).await;
+    }
+}
+
+async fn dial(addr: Addr, inbox: mpsc::Sender<Input>, config: NetConfig) {
+    let url = format!("ws://{addr}/");
+    let connect = tokio_tungstenite::connect_async_with_config(url, Some(config.websocket()), true);
+    let reason = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
+        Ok(Ok((ws, _))) => {
+            let conn = next_conn();
+            let (outbox, rx) = mpsc::channel(OUTBOX);
+            if inbox.send(Input::Opened { conn, peer: Some(addr.clone()), outbox }).await.is_ok() {
+                run(ws, conn, addr.to_string(), inbox, rx, config).await;
+            }
+            return;
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {DIAL_TIMEOUT:?}"),
+    };
+    let _ = inbox.send(Input::DialFailed { addr, reason }).await;
+}
+
+/// One connection's life: frames in to the inbox, queued frames out, until either side ends.
+async fn run<S>(
+    ws: WebSocketStream<S>,
+    conn: ConnId,
+    peer: String,
+    inbox: mpsc::Sender<Input>,
+    mut outbox: mpsc::Receiver<Outgoing>,
+    config: NetConfig,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut writer = Writer { ws, next_id: 1, local: config.local };
+    loop {
+        tokio::select! {
+            incoming = writer.ws.next() => {
+                let Some(incoming) = incoming else { break };
+                match incoming {
+                    Ok(Message::Text(text)) => match Frame::decode(text.as_str()) {
+                        Ok(frame) => {
+                            if inbox.send(Input::Frame { conn, frame }).await.is_err() {
+                                break;
+                            }
+                        }
+                        Err(bad) => {
+                            warn!("bad frame from {peer}: {bad}");
+                            if writer.refuse(bad).await.is_err() {
+                                break;
+                            }
+                        }
+                    },
+                    Ok(Message::Binary(_)) => {
+                        let bad = BadFrame { re: None, reason: "binary frames are not spoken here: send JSON text frames".into() };
+                        warn!("bad frame from {peer}: {bad}");
+                        if writer.refuse(bad).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(Message::Close(_)) => break,
+                    Ok(_) => {} // pings are answered by the WebSocket layer
+                    Err(tungstenite::Error::Capacity(e)) => {
+                        let reason = format!("frame too large: {e} (the limit is {} bytes)", config.max_frame);
+                        warn!("closing the connection from {peer}: {reason}");
+                        writer.close_with(CloseCode::Size, reason).await;
+                        break;
+                    }
+                    Err(e) => {
+                        debug!("connection with {peer} failed: {e}");
+                        break;
+                    }
+                }
+            }
+            queued = outbox.recv() => {
+                let Some(first) = queued else {
+                    writer.close_with(CloseCode::Normal, "forgotten".into()).await;
+                    break;
+                };
+                // Write everything already queued, then flush once: one syscall for a burst.
+                let mut result = writer.feed(first).await;
+                while result.is_ok() {
+                    match outbox.try_recv() {
+                        Ok(next) => result = writer.feed(next).await,
+                        Err(_) => break,
+                    }
+                }
+                if result.is_err() || writer.ws.flush().await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = inbox.send(Input::Closed { conn }).await;
+}
+
+struct Writer<S> {
+    ws: WebSocketStream<S>,
+    next_id: u64,
+    local: Option<Addr>,
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
+    fn frame(&mut self, msg: Msg, re: Option<u64>) -> Message {
+        let id = self.next_id;
+        self.next_id += 1;
+        let frame = Frame { v: PROTOCOL_VERSION, id, re, from: self.local.clone(), msg };
+        Message::text(frame.encode())
+    }
+
+    async fn feed(&mut self, out: Outgoing) -> Result<(), tungstenite::Error> {
+        let message = self.frame(out.msg, out.re);
+        self.ws.feed(message).await
+    }
+
+    async fn refuse(&mut self, bad: BadFrame) -> Result<(), tungstenite::Error> {
+        let message = self.frame(Msg::Error { op: None, reason: bad.reason }, bad.re);
+        self.ws.send(message).await
+    }
+
+    async fn close_with(&mut self, code: CloseCode, reason: String) {
+        let error = self.frame(Msg::Error { op: None, reason: reason.clone() }, None);
+        let _ = self.ws.send(error).await;
+        // Close reasons must fit in a control frame (123 bytes).
+        let short: String = reason.chars().take(100).collect();
+        let _ = self.ws.close(Some(CloseFrame { code, reason: short.into() })).await;
+    }
+}

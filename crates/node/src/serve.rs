@@ -1,0 +1,154 @@
+//! The listening roles: the view leader and the storage server as long-running processes.
+
+use std::net::IpAddr;
+
+use ringside_core::{Addr, Epoch, Server, ServerConfig, ViewLeader, ViewLeaderConfig};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::cli::{ListenArgs, ServerArgs, TimingArgs, ViewLeaderArgs};
+use crate::net::NetConfig;
+use crate::shell::Shell;
+use crate::{logging, Failure};
+
+/// How many ports past the first to try when none was given.
+const PORT_SEARCH: u16 = 1000;
+
+/// Binds the given port, or the first free one from `first` up.
+async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener, Addr), Failure> {
+    let ports = match listen.port {
+        Some(port) => port..=port,
+        None => first..=first.saturating_add(PORT_SEARCH),
+    };
+    let mut last = None;
+    for port in ports {
+        match TcpListener::bind((listen.listen, port)).await {
+            Ok(listener) => {
+                let bound =
+                    listener.local_addr().map_err(|e| Failure::new(format!("cannot read the bound address: {e}")))?;
+                let advertised = advertised(listen, bound.port())?;
+                return Ok((listener, advertised));
+            }
+            Err(e) => last = Some((port, e)),
+        }
+    }
+    let (port, e) = last.expect("at least one port was tried");
+    Err(Failure::new(match listen.port {
+        Some(_) => format!("cannot listen on {}:{port}: {e}", listen.listen),
+        None => format!("no free port on {} from {first} to {port}: {e}", listen.listen),
+    }))
+}
+
+/// The address peers should dial: `--advertise`, or the listen address when it is a real one.
+fn advertised(listen: &ListenArgs, port: u16) -> Result<Addr, Failure> {
+    match &listen.advertise {
+        Some(addr) => Ok(Addr(addr.clone())),
+        None if listen.listen.is_unspecified() => Err(Failure::new(format!(
+            "listening on {} needs --advertise HOST:PORT, the address other machines reach this node at",
+            listen.listen
+        ))),
+        None => Ok(Addr(match listen.listen {
+            IpAddr::V4(ip) => format!("{ip}:{port}"),
+            IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+        })),
+    }
+}
+
+/// Runs a view leader until the process is stopped.
+pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), Failure> {
+    logging::init();
+    let (listener, addr) = bind(&args.listen, 39000).await?;
+    let failure_timeout_ms = if args.course_timing { 30_000 } else { args.failure_timeout_ms };
+    let config = ViewLeaderConfig { failure_timeout_ms };
+    let mut shell = Shell::new(NetConfig { local: Some(addr.clone()), max_frame: args.listen.max_frame }, |now| {
+        ViewLeader::new(config, now)
+    });
+    shell.net.listen(listener);
+    info!("view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
+    crate::lifeline(args.listen.lifeline);
+    while let Some(turn) = shell.turn().await {
+        turn.events.iter().for_each(logging::event);
+    }
+    Ok(())
+}
+
+/// Runs a storage server until the process is stopped.
+pub async fn server(args: ServerArgs) -> Result<(), Failure> {
+    logging::init();
+    let (listener, addr) = bind(&args.listen, 38000).await?;
+    let timing = args.timing.resolve()?;
+    let view_leader = Addr(args.viewleader.clone());
+    let mut config = ServerConfig::new(addr.clone(), view_leader.clone(), crate::fresh_seed());
+    config.heartbeat_ms = timing.heartbeat_ms;
+    config.lease_ms = timing.lease_ms();
+    config.replicas = usize::from(args.placement.replicas);
+    config.vnodes = args.placement.vnodes;
+    let mut shell = Shell::new(NetConfig { local: Some(addr.clone()), max_frame: args.listen.max_frame }, |now| {
+        Server::new(config, now)
+    });
+    shell.net.listen(listener);
+    info!(
+        "server {} listening on {addr}, view leader {view_leader}, R={} vnodes={}, heartbeat every {} ms",
+        shell.node.id(),
+        args.placement.replicas,
+        args.placement.vnodes,
+        timing.heartbeat_ms
+    );
+    crate::lifeline(args.listen.lifeline);
+    let mut known = (Epoch(0), Epoch(0));
+    while let Some(turn) = shell.turn().await {
+        turn.events.iter().for_each(logging::event);
+        let now = (shell.node.view().epoch, shell.node.stable_view().epoch);
+        if now != known {
+            known = now;
+            let (current, stable) = (shell.node.view(), shell.node.stable_view());
+            let listed = |a: &Addr| {
+                *a == view_leader
+                    || current.members.iter().any(|m| m.addr == *a)
+                    || stable.members.iter().any(|m| m.addr == *a)
+            };
+            shell.net.forget_unless(listed);
+        }
+    }
+    Ok(())
+}
+
+/// Keeps timing flags consistent between the view leader and its servers.
+impl TimingArgs {
+    /// The heartbeat period and failure timeout these flags ask for.
+    pub fn resolve(&self) -> Result<Timing, Failure> {
+        let timing = if self.course_timing {
+            Timing { heartbeat_ms: 10_000, failure_timeout_ms: 30_000 }
+        } else {
+            Timing { heartbeat_ms: self.heartbeat_ms, failure_timeout_ms: self.failure_timeout_ms }
+        };
+        // A server must heartbeat at least twice per lease, or it would stop serving between
+        // two accepted heartbeats.
+        if timing.heartbeat_ms == 0 || timing.heartbeat_ms * 2 > timing.lease_ms() {
+            return Err(Failure::new(format!(
+                "--heartbeat-ms {} is too slow for --failure-timeout-ms {}: heartbeat at most every {} ms",
+                timing.heartbeat_ms,
+                timing.failure_timeout_ms,
+                timing.lease_ms() / 2
+            )));
+        }
+        Ok(timing)
+    }
+}
+
+/// Membership timings.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// How often servers heartbeat (ms).
+    pub heartbeat_ms: u64,
+    /// How long the view leader waits before declaring a server failed (ms).
+    pub failure_timeout_ms: u64,
+}
+
+impl Timing {
+    /// A server stops serving a fifth of the failure timeout before the view leader could
+    /// declare it failed, leaving room for clock drift and a slow reply.
+    pub fn lease_ms(&self) -> u64 {
+        self.failure_timeout_ms - self.failure_timeout_ms / 5
+    }
+}

@@ -1,0 +1,106 @@
+//! The driver every role runs in: one task owns the role, feeds it what the network delivers
+//! and its timer, and hands what it wants sent to the network.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use ringside_core::{Addr, Event, Node, Time};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+
+use crate::net::{Delivery, Input, Net, NetConfig};
+
+/// A role, its connections and its clock.
+#[derive(Debug)]
+pub struct Shell<N> {
+    /// The role.
+    pub node: N,
+    /// Its connections.
+    pub net: Net,
+    inbox: mpsc::Receiver<Input>,
+    start: Instant,
+    /// One sleep, reset to each new deadline.
+    timer: Pin<Box<Sleep>>,
+    armed: Option<Time>,
+}
+
+/// What one turn of the driver brought, beyond what the shell handled itself.
+#[derive(Debug, Default)]
+pub struct Turn {
+    /// The role's events, in order.
+    pub events: Vec<Event>,
+    /// Peers that could not be reached.
+    pub unreachable: Vec<(Addr, String)>,
+}
+
+impl<N: Node> Shell<N> {
+    /// A shell around `make(now)`, the role built at this shell's time zero.
+    pub fn new(config: NetConfig, make: impl FnOnce(Time) -> N) -> Self {
+        let (net, inbox) = Net::new(config);
+        let start = Instant::now();
+        Shell {
+            node: make(Time::ZERO),
+            net,
+            inbox,
+            start,
+            timer: Box::pin(tokio::time::sleep_until(start)),
+            armed: None,
+        }
+    }
+
+    /// Milliseconds since the shell started, the role's clock.
+    pub fn now(&self) -> Time {
+        Time(self.start.elapsed().as_millis() as u64)
+    }
+
+    /// Waits for the next input or deadline, hands it to the role, and sends what the role
+    /// wants sent. Returns `None` once nothing can ever arrive again.
+    pub async fn turn(&mut self) -> Option<Turn> {
+        let deadline = self.node.poll_timeout();
+        if deadline != self.armed {
+            if let Some(t) = deadline {
+                self.timer.as_mut().reset(self.start + Duration::from_millis(t.0));
+            }
+            self.armed = deadline;
+        }
+        let mut turn = Turn::default();
+        tokio::select! {
+            input = self.inbox.recv() => {
+                self.take(input?, &mut turn);
+                // Take whatever else already arrived before draining: fewer, fuller writes.
+                while let Ok(input) = self.inbox.try_recv() {
+                    self.take(input, &mut turn);
+                }
+            }
+            () = self.timer.as_mut(), if self.armed.is_some() => {
+                self.armed = None;
+                let now = self.now();
+                self.node.handle_timeout(now);
+                self.drain(None, &mut turn);
+            }
+        }
+        Some(turn)
+    }
+
+    /// Sends what the role wants sent and collects its events. Call after every command given
+    /// to the role directly.
+    pub fn drain(&mut self, answering: Option<(&Addr, u64)>, turn: &mut Turn) {
+        while let Some(t) = self.node.poll_transmit() {
+            let re = answering.filter(|(from, _)| **from == t.to).map(|(_, id)| id);
+            self.net.send(&t.to, t.msg, re);
+        }
+        turn.events.extend(std::iter::from_fn(|| self.node.poll_event()));
+    }
+
+    fn take(&mut self, input: Input, turn: &mut Turn) {
+        match self.net.handle(input) {
+            Some(Delivery::Message { from, id, msg }) => {
+                let now = self.now();
+                self.node.handle_message(now, &from, msg);
+                self.drain(Some((&from, id)), turn);
+            }
+            Some(Delivery::Unreachable { addr, reason }) => turn.unreachable.push((addr, reason)),
+            None => {}
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The wire format: one JSON text frame per message, an envelope around the core's [`Msg`].
+//!
+//! ```json
+//! {"v":1,"id":7,"from":"127.0.0.1:38001","msg":{"cmd":"get","op":3,"key":"a"}}
+//! ```
+//!
+//! `v` is the protocol version, `id` the sender's number for this frame, `re` (on replies) the
+//! `id` of the frame answered, and `from` the address a listening node can be reached at
+//! (clients, which do not listen, leave it out and are answered on their own connection).
+//! `docs/protocol.md` shows every message.
+
+use ringside_core::{Addr, Msg};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest frame a node accepts by default (1 MiB).
+pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
+
+/// One frame on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Protocol version.
+    pub v: u32,
+    /// The sender's number for this frame.
+    pub id: u64,
+    /// The frame this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub re: Option<u64>,
+    /// Where the sender listens, if it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Addr>,
+    /// The message.
+    pub msg: Msg,
+}
+
+impl Frame {
+    /// The frame's JSON text.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a frame always serializes")
+    }
+
+    /// Parses a text frame, or says in one line what is wrong with it and which frame it was
+    /// (so the error reply can name it).
+    pub fn decode(text: &str) -> Result<Frame, BadFrame> {
+        if text.trim().is_empty() {
+            return Err(BadFrame { re: None, reason: "empty frame: send one JSON object per text frame".into() });
+        }
+        match serde_json::from_str::<Frame>(text) {
+            Ok(frame) if frame.v != PROTOCOL_VERSION => Err(BadFrame {
+                re: Some(frame.id),
+                reason: format!("unsupported protocol version {} (this node speaks {PROTOCOL_VERSION})", frame.v),
+            }),
+            Ok(frame) => Ok(frame),
+            Err(e) => Err(BadFrame::explain(text, &e)),
+        }
+    }
+}
+
+/// A frame that could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct BadFrame {
+    /// The offending frame's `id`, when it had a readable one.
+    pub re: Option<u64>,
+    /// What was wrong, in words.
+    pub reason: String,
+}
+
+impl BadFrame {
+    fn explain(text: &str, error: &serde_json::Error) -> BadFrame {
+        /// Only for naming the frame in the error: a readable `id` of any otherwise broken frame.
+        #[derive(Deserialize)]
+        struct Head {
+            id: Option<u64>,
+        }
+        let head = serde_json::from_str::<Head>(text).ok();
+        let kind = match error.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "malformed JSON",
+            serde_json::error::Category::Data => "wrong message shape",
+            serde_json::error::Category::Io => "unreadable frame",
+        };
+        BadFrame { re: head.and_then(|h| h.id), reason: format!("{kind}: {error}") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringside_core::OpId;
+
+    #[test]
+    fn round_trips_and_leaves_out_empty_fields() {
+        let frame = Frame { v: 1, id: 7, re: None, from: None, msg: Msg::Get { op: OpId(3), key: "a".into() } };
+        let text = frame.encode();
+        assert_eq!(text, r#"{"v":1,"id":7,"msg":{"cmd":"get","op":3,"key":"a"}}"#);
+        assert_eq!(Frame::decode(&text), Ok(frame));
+    }
+
+    #[test]
+    fn says_what_is_wrong() {
+        let reason = |text: &str| Frame::decode(text).unwrap_err();
+        assert!(reason("").reason.starts_with("empty frame"));
+        assert!(reason("{not json").reason.starts_with("malformed JSON"));
+        let unknown = reason(r#"{"v":1,"id":4,"msg":{"cmd":"frobnicate"}}"#);
+        assert_eq!(unknown.re, Some(4));
+        assert!(unknown.reason.contains("unknown variant `frobnicate`"), "{}", unknown.reason);
+        let types = reason(r#"{"v":1,"id":5,"msg":{"cmd":"get","op":"three","key":"a"}}"#);
+        assert!(types.reason.starts_with("wrong message shape: invalid type"), "{}", types.reason);
+        assert_eq!(types.re, Some(5));
+        let version = reason(r#"{"v":2,"id":6,"msg":{"cmd":"query_servers","op":1}}"#);
+        assert_eq!(version.reason, "unsupported protocol version 2 (this node speaks 1)");
+        assert!(reason(r#"[1,2]"#).reason.starts_with("wrong message shape"));
+    }
+}
