@@ -1,2 +1,280 @@
-//! Ringside's end-to-end suites live in `tests/tests/`; later suites drive real node processes
-//! and a real browser. This library is their shared home and has no code of its own yet.
+//! Ringside's end-to-end suites live in `tests/tests/`. This library is what they share: real
+//! `ringside` processes on loopback with short timings, the command-line client, and a raw
+//! WebSocket peer.
+//!
+//! The `ringside` binary is found through `RINGSIDE_BIN`, else in the workspace's target
+//! directory beside this test binary (`cargo test --workspace` builds it, since the node crate
+//! has integration tests of its own).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Heartbeat period of test clusters (ms).
+pub const HEARTBEAT_MS: u64 = 100;
+/// Failure timeout of test clusters (ms): a killed server leaves the view within about a second.
+pub const FAILURE_MS: u64 = 1_000;
+
+/// The `ringside` binary.
+pub fn ringside_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("RINGSIDE_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/<this test> → target/<profile>/ringside
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("a target directory");
+    let bin = dir.join("ringside");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p ringside-node` or set RINGSIDE_BIN", bin.display());
+    bin
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("an ephemeral port").port()
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes; says what was awaited.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One `ringside` node process; killed (SIGKILL) when dropped.
+pub struct Node {
+    child: Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+    /// A server's id (from its first log line).
+    pub id: Option<String>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    /// Starts `ringside ARGS` and waits for it to listen.
+    pub fn start(args: &[&str]) -> Node {
+        let mut child = Command::new(ringside_bin())
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ringside starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("piped");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        let mut node = Node { child, addr: String::new(), id: None, log };
+        wait_until("the node to listen", Duration::from_secs(10), || node.find_log("listening on ").is_some());
+        let line = node.find_log("listening on ").expect("just seen");
+        let (before, after) = line.split_once("listening on ").expect("just seen");
+        node.addr = after.split([' ', ',']).next().unwrap_or_default().to_string();
+        node.id = before.split_once("server ").map(|(_, id)| id.trim().to_string());
+        node
+    }
+
+    /// A view leader on `port` with the test failure timeout.
+    pub fn view_leader(port: u16) -> Node {
+        let (port, timeout) = (port.to_string(), FAILURE_MS.to_string());
+        Node::start(&["viewleader", "--port", &port, "--failure-timeout-ms", &timeout])
+    }
+
+    /// A server on `port` (0: any free port) reporting to `view_leader`, with test timings.
+    pub fn server(view_leader: &str, port: u16) -> Node {
+        let (port, hb, timeout) = (port.to_string(), HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
+        Node::start(&[
+            "server",
+            "--port",
+            &port,
+            "--viewleader",
+            view_leader,
+            "--heartbeat-ms",
+            &hb,
+            "--failure-timeout-ms",
+            &timeout,
+        ])
+    }
+
+    /// The first log line containing `needle`.
+    pub fn find_log(&self, needle: &str) -> Option<String> {
+        self.log.lock().expect("log lock").iter().find(|l| l.contains(needle)).cloned()
+    }
+
+    /// How many log lines contain `needle`.
+    pub fn count_log(&self, needle: &str) -> usize {
+        self.log.lock().expect("log lock").iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Every log line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What one `ringside client` run printed.
+#[derive(Debug)]
+pub struct Answer {
+    /// Exit code 0.
+    pub ok: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Answer {
+    fn of(output: Output) -> Answer {
+        Answer {
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The `--json` output.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+}
+
+/// Runs `ringside client --viewleader VL ARGS` with test-friendly timeouts.
+pub fn client(view_leader: &str, args: &[&str]) -> Answer {
+    let mut command = Command::new(ringside_bin());
+    command.args(["client", "--viewleader", view_leader, "--timeout-ms", "500", "--attempts", "12"]).args(args);
+    Answer::of(command.output().expect("the client runs"))
+}
+
+/// Starts `ringside client ...` without waiting for it.
+pub fn client_spawn(view_leader: &str, args: &[&str]) -> Child {
+    Command::new(ringside_bin())
+        .args(["client", "--viewleader", view_leader, "--timeout-ms", "500", "--attempts", "12"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client starts")
+}
+
+/// The view as `query_servers --json` reports it: (epoch, server ids, rebalancing).
+pub fn view(view_leader: &str) -> Option<(u64, Vec<String>, bool)> {
+    let answer = client(view_leader, &["--json", "query_servers"]);
+    if !answer.ok {
+        return None;
+    }
+    let result = &answer.json()["result"];
+    let ids = result["servers"].as_array()?.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect();
+    Some((result["epoch"].as_u64()?, ids, result["rebalancing"].as_bool()?))
+}
+
+/// Waits until the view holds exactly `n` servers and rebalancing is done; returns the epoch.
+pub fn settled(view_leader: &str, n: usize, timeout: Duration) -> u64 {
+    let mut epoch = 0;
+    wait_until(&format!("a rebalanced view of {n} servers"), timeout, || match view(view_leader) {
+        Some((e, ids, false)) if ids.len() == n => {
+            epoch = e;
+            true
+        }
+        _ => false,
+    });
+    epoch
+}
+
+/// A view leader on a free port and `n` servers, settled.
+pub struct TestCluster {
+    /// The view leader.
+    pub view_leader: Node,
+    /// The servers, in start order.
+    pub servers: Vec<Node>,
+}
+
+impl TestCluster {
+    /// Starts it and waits for the view to settle.
+    pub fn start(n: usize) -> TestCluster {
+        let view_leader = Node::view_leader(free_port());
+        let servers = (0..n).map(|_| Node::server(&view_leader.addr, 0)).collect();
+        let cluster = TestCluster { view_leader, servers };
+        settled(&cluster.vl(), n, Duration::from_secs(20));
+        cluster
+    }
+
+    /// The view leader's address.
+    pub fn vl(&self) -> String {
+        self.view_leader.addr.clone()
+    }
+
+    /// Runs the client against this cluster.
+    pub fn client(&self, args: &[&str]) -> Answer {
+        client(&self.vl(), args)
+    }
+}
+
+/// A raw WebSocket connection to a node, for sending anything at all.
+pub struct Peer {
+    socket: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+}
+
+impl Peer {
+    /// Connects to `addr` (`host:port`).
+    pub fn connect(addr: &str) -> Peer {
+        let (socket, _) = tungstenite::connect(format!("ws://{addr}/")).expect("the node accepts WebSockets");
+        if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+            tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("a read timeout");
+        }
+        Peer { socket }
+    }
+
+    /// Sends a message.
+    pub fn send(&mut self, message: tungstenite::Message) -> tungstenite::Result<()> {
+        self.socket.send(message)
+    }
+
+    /// Sends a text frame.
+    pub fn send_text(&mut self, text: &str) {
+        self.send(tungstenite::Message::text(text)).expect("the frame is sent");
+    }
+
+    /// The next message (a timeout or close is an `Err`).
+    pub fn read(&mut self) -> tungstenite::Result<tungstenite::Message> {
+        self.socket.read()
+    }
+
+    /// The next text frame as JSON.
+    pub fn read_json(&mut self) -> Value {
+        loop {
+            match self.read().expect("a frame arrives") {
+                tungstenite::Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
+                tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => {}
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+}

@@ -173,6 +173,7 @@ pub enum Msg {
     },
 
     /// Client → replica: the key's committed value, placed in this epoch.
+    #[serde(rename = "getr")]
     GetR {
         /// Matches the reply.
         op: OpId,
@@ -182,6 +183,7 @@ pub enum Msg {
         key: String,
     },
     /// Replica → client.
+    #[serde(rename = "getr_reply")]
     GetRReply {
         /// The request's op.
         op: OpId,

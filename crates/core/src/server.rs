@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::event::Event;
-use crate::id::{Addr, Epoch, Member, ServerId, TxId, Version, View};
+use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
 use crate::msg::{HeartbeatStatus, Item, LocalReply, Msg, NoReason, ReadAnswer, Transmit, TxState, VoteAnswer};
 use crate::ring::{position, Ring};
 use crate::rng::Rng;
@@ -673,9 +673,21 @@ impl Server {
     }
 
     fn reject(&mut self, from: &Addr, msg: &Msg) {
-        let reason = format!("a server does not handle `{}`", msg.name());
+        self.refuse(from, msg.op(), format!("a server does not handle `{}`", msg.name()));
+    }
+
+    fn refuse(&mut self, from: &Addr, op: Option<OpId>, reason: String) {
         self.events.push_back(Event::BadMessage { from: from.clone(), reason: reason.clone() });
-        self.send(from, Msg::Error { op: msg.op(), reason });
+        self.send(from, Msg::Error { op, reason });
+    }
+
+    /// Whether `from` may tell this server how `tx` ended: its coordinator or a fellow
+    /// participant. Anyone else could forge an outcome.
+    fn may_decide(&self, from: &Addr, tx: &TxId) -> bool {
+        self.tx
+            .pending
+            .get(tx)
+            .is_some_and(|p| p.coordinator == *from || p.participants.iter().any(|m| m.addr == *from))
     }
 }
 
@@ -703,6 +715,10 @@ impl Node for Server {
             Msg::QueryAllKeys { op } => {
                 let keys = self.bucket.keys().cloned().collect();
                 self.send(from, Msg::Reply { op, result: LocalReply::Keys { keys } });
+            }
+            // Only the view leader speaks for the view: a forged reply could deny or isolate us.
+            Msg::HeartbeatReply { .. } if *from != self.config.view_leader => {
+                self.refuse(from, None, String::from("heartbeat replies are taken only from the view leader"));
             }
             Msg::HeartbeatReply { id, status } => self.handle_heartbeat_reply(now, id, status),
             Msg::Prepare { tx, epoch, server, key, value, participants } => {
@@ -735,7 +751,13 @@ impl Node for Server {
                 self.send(from, Msg::Done { tx, server: self.id.clone(), committed });
             }
             Msg::DecisionRequest { tx, server } => self.answer_decision_request(from, tx, server),
-            Msg::DecisionReply { tx, state } => self.handle_decision_reply(now, from, tx, state),
+            Msg::DecisionReply { tx, state } if self.may_decide(from, &tx) => {
+                self.handle_decision_reply(now, from, tx, state)
+            }
+            Msg::DecisionReply { tx, .. } => {
+                let reason = format!("{from} is neither coordinator nor participant of a pending {tx}");
+                self.refuse(from, None, reason);
+            }
             Msg::GetR { op, epoch, key } => {
                 let result = self.read(now, epoch, &key);
                 self.send(from, Msg::GetRReply { op, server: self.id.clone(), result });
@@ -1029,6 +1051,35 @@ mod tests {
         s.handle_message(Time(2_500), &Addr::from(VL), accepted("a", 3, None, None));
         s.handle_message(Time(2_500), &Addr::from(CL), getr(3, 3, "k3"));
         assert_eq!(drain(&mut s), (vec![read(3, "a", ReadAnswer::NotFound)], vec![]));
+    }
+
+    #[test]
+    fn forged_heartbeat_and_decision_replies_are_refused() {
+        let mut s = settled("a");
+        let stranger = Addr::from("mallory");
+        s.handle_message(Time(100), &stranger, Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied });
+        let reason = String::from("heartbeat replies are taken only from the view leader");
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![to(stranger.clone(), Msg::Error { op: None, reason: reason.clone() })],
+                vec![Event::BadMessage { from: stranger.clone(), reason }]
+            )
+        );
+        // Still serving: the forged denial changed nothing.
+        s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+        assert_eq!(drain(&mut s).0, vec![vote(tx(1), "a", yes(0))]);
+        // Only the coordinator or a participant may say how the transaction ended.
+        s.handle_message(Time(300), &stranger, Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
+        let reason = String::from("mallory is neither coordinator nor participant of a pending tx0007.1");
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![to(stranger.clone(), Msg::Error { op: None, reason: reason.clone() })],
+                vec![Event::BadMessage { from: stranger, reason }]
+            )
+        );
+        assert_eq!(s.pending().count(), 1);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster::{self, Cluster, Logs, Options};
-use crate::net::NetConfig;
+use crate::net::{websocket_config, NetConfig};
 use crate::serve::Timing;
 use crate::shell::{Shell, Turn};
 use crate::wire::DEFAULT_MAX_FRAME;
@@ -22,8 +22,8 @@ use crate::Failure;
 /// `ringside bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Operations per measurement.
-    #[arg(long, default_value_t = 5_000)]
+    /// Operations per measurement (more gives steadier figures).
+    #[arg(long, default_value_t = 20_000)]
     pub ops: usize,
     /// Keys loaded before a server joins, for the rebalancing and memory figures (0: skip).
     #[arg(long, default_value_t = 100_000)]
@@ -61,7 +61,10 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     }
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
     // Per-transaction lines are muted: a log line per vote would measure the terminal.
-    let env = vec![("RUST_LOG".to_string(), "warn,ringside::rebalance=info,ringside::membership=info".to_string())];
+    let env = vec![(
+        "RUST_LOG".to_string(),
+        "warn,ringside::node=info,ringside::rebalance=info,ringside::membership=info".to_string(),
+    )];
     let options = Options { env, ..echo_options };
     let mut cluster = Cluster::start(options, 3, Logs::Collect(log_tx)).await?;
     let mut bench = Bench::connect(&cluster).await?;
@@ -151,8 +154,9 @@ async fn floor(
 ) -> Result<Figures, Failure> {
     let (tx, mut rx) = mpsc::channel::<u64>(4096);
     let mut sinks = Vec::new();
+    let config = websocket_config(DEFAULT_MAX_FRAME);
     for addr in addrs {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), None, true)
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
             .await
             .map_err(|e| Failure::new(format!("cannot reach echo server {addr}: {e}")))?;
         let (sink, mut stream) = ws.split();
@@ -169,38 +173,54 @@ async fn floor(
             }
         });
     }
-    // state per op id: (start, round, answers missing)
+    // Per op in flight: when it began, its round, and the answers that round still awaits.
     let mut live: HashMap<u64, (Instant, usize, usize)> = HashMap::new();
     let mut samples = Vec::with_capacity(ops);
     let mut issued = 0u64;
-    let start = Instant::now();
-    let send_round = |id: u64| {
-        let frame = serde_json::json!({"v": 1, "id": id, "msg": {"cmd": "getr", "op": id, "epoch": 3, "key": format!("k{id}"), "value": value}});
+    let frame = |id: u64| {
+        let key = format!("k{id}");
+        let frame = serde_json::json!({"v": 1, "id": id, "msg": {"cmd": "getr", "op": id, "epoch": 3, "key": key, "value": value}});
         Message::text(frame.to_string())
     };
+    let start = Instant::now();
+    let mut ready = Vec::new();
     while samples.len() < ops {
+        // Queue every frame due, then flush each connection once, as the nodes do.
+        let mut due = Vec::new();
+        for id in ready.drain(..) {
+            let Some(state) = live.get_mut(&id) else { continue };
+            state.2 -= 1;
+            if state.2 > 0 {
+                continue;
+            }
+            if state.1 < rounds {
+                state.1 += 1;
+                state.2 = sinks.len();
+                due.push(id);
+            } else {
+                let (began, ..) = live.remove(&id).expect("present");
+                samples.push(began.elapsed());
+            }
+        }
         while live.len() < concurrency && (issued as usize) < ops {
             issued += 1;
             live.insert(issued, (Instant::now(), 1, sinks.len()));
+            due.push(issued);
+        }
+        if !due.is_empty() {
             for sink in &mut sinks {
-                sink.send(send_round(issued)).await.map_err(|e| Failure::new(e.to_string()))?;
+                for id in &due {
+                    sink.feed(frame(*id)).await.map_err(|e| Failure::new(e.to_string()))?;
+                }
+                sink.flush().await.map_err(|e| Failure::new(e.to_string()))?;
             }
         }
-        let id = rx.recv().await.ok_or_else(|| Failure::new("an echo server went away"))?;
-        let Some(state) = live.get_mut(&id) else { continue };
-        state.2 -= 1;
-        if state.2 > 0 {
-            continue;
+        if samples.len() >= ops {
+            break;
         }
-        if state.1 < rounds {
-            state.1 += 1;
-            state.2 = sinks.len();
-            for sink in &mut sinks {
-                sink.send(send_round(id)).await.map_err(|e| Failure::new(e.to_string()))?;
-            }
-        } else {
-            let (began, ..) = live.remove(&id).expect("present");
-            samples.push(began.elapsed());
+        ready.push(rx.recv().await.ok_or_else(|| Failure::new("an echo server went away"))?);
+        while let Ok(id) = rx.try_recv() {
+            ready.push(id);
         }
     }
     Ok(Figures::of(samples, start.elapsed(), 0))

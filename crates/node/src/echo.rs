@@ -2,11 +2,13 @@
 //! measures Ringside against round trips to it, the floor no protocol over the same sockets
 //! can beat.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::ListenArgs;
+use crate::net::websocket_config;
+use crate::wire::DEFAULT_MAX_FRAME;
 use crate::Failure;
 
 /// Echoes until the process is stopped; prints its address first.
@@ -21,11 +23,22 @@ pub async fn run(args: ListenArgs) -> Result<(), Failure> {
         let Ok((stream, _)) = listener.accept().await else { continue };
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+            let config = websocket_config(DEFAULT_MAX_FRAME);
+            let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else { return };
             while let Some(Ok(message)) = ws.next().await {
-                let Message::Text(text) = message else { continue };
-                let Ok(value) = serde_json::from_str::<serde_json::Value>(text.as_str()) else { continue };
-                if ws.send(Message::text(value.to_string())).await.is_err() {
+                // Answer everything already received, then flush once, as the nodes do.
+                let mut next = Some(message);
+                while let Some(message) = next.take() {
+                    if let Message::Text(text) = message {
+                        if let Ok(value) = serde_json::from_str::<serde_json::Value>(text.as_str()) {
+                            if ws.feed(Message::text(value.to_string())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    next = ws.next().now_or_never().flatten().and_then(Result::ok);
+                }
+                if ws.flush().await.is_err() {
                     return;
                 }
             }

@@ -1,7 +1,9 @@
 //! Log lines: one readable line per important event, filtered by `RUST_LOG`.
 //!
-//! Events are logged under targets by subject, so a busy node can keep its membership and
-//! rebalancing lines while muting per-transaction ones: `RUST_LOG=info,ringside::tx=warn`.
+//! Events are logged under targets by subject — `ringside::node` (listening), `::membership`,
+//! `::rebalance`, `::tx`, `::locks`, `::print`, `::net`, `::client` — so a busy node can keep
+//! its membership and rebalancing lines while muting per-transaction ones:
+//! `RUST_LOG=info,ringside::tx=warn`.
 
 use ringside_core::Event;
 use ringside_sim::narrate::describe;
@@ -19,9 +21,14 @@ pub fn init() {
         .init();
 }
 
-/// Logs a role's event in plain words.
+/// Logs a role's event in plain words. The words are only written out when the line's target
+/// and level are enabled: a busy server must not format a line per vote to throw it away.
 pub fn event(event: &Event) {
-    let line = describe(event);
+    macro_rules! log {
+        ($level:ident, $target:literal) => {
+            $level!(target: $target, "{}", describe(event))
+        };
+    }
     match event {
         Event::ServerJoined { .. }
         | Event::ServerFailed { .. }
@@ -31,26 +38,24 @@ pub fn event(event: &Event) {
         | Event::Recovered { .. }
         | Event::RebalancingDone { .. }
         | Event::ViewLearned { .. }
-        | Event::ToldToRetry => info!(target: "ringside::membership", "{line}"),
-        Event::Denied => warn!(target: "ringside::membership", "{line}"),
+        | Event::ToldToRetry => log!(info, "ringside::membership"),
+        Event::Denied => log!(warn, "ringside::membership"),
         Event::LockGranted { .. } | Event::LockQueued { .. } | Event::LockReleased { .. } => {
-            info!(target: "ringside::locks", "{line}")
+            log!(info, "ringside::locks")
         }
-        Event::LockDeadlock { .. } => warn!(target: "ringside::locks", "{line}"),
+        Event::LockDeadlock { .. } => log!(warn, "ringside::locks"),
         Event::RebalanceStarted { .. }
         | Event::TransferSent { .. }
         | Event::TransferReceived { .. }
         | Event::TransferAcked { .. }
         | Event::RebalanceFinished { .. }
-        | Event::CopiesDropped { .. } => info!(target: "ringside::rebalance", "{line}"),
+        | Event::CopiesDropped { .. } => log!(info, "ringside::rebalance"),
         Event::Voted { .. } | Event::Committed { .. } | Event::Aborted { .. } | Event::TxDecided { .. } => {
-            info!(target: "ringside::tx", "{line}")
+            log!(info, "ringside::tx")
         }
-        Event::TerminationStarted { .. } | Event::Blocked { .. } => warn!(target: "ringside::tx", "{line}"),
-        Event::Printed { .. } => info!(target: "ringside::print", "{line}"),
-        Event::BadMessage { .. } => warn!(target: "ringside::net", "{line}"),
-        Event::OpRetrying { .. } | Event::LockWaiting { .. } | Event::OpDone { .. } => {
-            info!(target: "ringside::client", "{line}")
-        }
+        Event::TerminationStarted { .. } | Event::Blocked { .. } => log!(warn, "ringside::tx"),
+        Event::Printed { .. } => log!(info, "ringside::print"),
+        Event::BadMessage { .. } => log!(warn, "ringside::net"),
+        Event::OpRetrying { .. } | Event::LockWaiting { .. } | Event::OpDone { .. } => log!(info, "ringside::client"),
     }
 }

@@ -61,9 +61,20 @@ pub struct NetConfig {
 
 impl NetConfig {
     fn websocket(&self) -> WebSocketConfig {
-        WebSocketConfig::default().max_message_size(Some(self.max_frame)).max_frame_size(Some(self.max_frame))
+        websocket_config(self.max_frame)
     }
 }
+
+/// WebSocket settings for frames up to `max_frame` bytes. The read buffer is kept small: the
+/// WebSocket layer zeroes its whole free space before every read, and most frames are small.
+pub fn websocket_config(max_frame: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(max_frame))
+        .max_frame_size(Some(max_frame))
+}
+
+const READ_BUFFER: usize = 16 * 1024;
 
 /// Frames queued per connection before further ones are dropped (a stuck peer must not grow
 /// the node's memory).
@@ -259,8 +270,10 @@ async fn accept(stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<Input
     let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config.websocket()));
     let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => return debug!("WebSocket handshake with {remote} failed: {e}"),
-        Err(_) => return debug!("{remote} opened a connection but never finished the handshake"),
+        Ok(Err(e)) => return info!("refused a connection from {remote}: WebSocket handshake failed: {e}"),
+        Err(_) => {
+            return info!("dropped a connection from {remote}: no WebSocket handshake within {HANDSHAKE_TIMEOUT:?}")
+        }
     };
     let conn = next_conn();
     let (outbox, rx) = mpsc::channel(OUTBOX);
@@ -332,8 +345,21 @@ async fn run<S>(
                         writer.close_with(CloseCode::Size, reason).await;
                         break;
                     }
+                    Err(tungstenite::Error::Protocol(e)) => {
+                        let reason = format!("WebSocket protocol violation: {e}");
+                        warn!("closing the connection from {peer}: {reason}");
+                        writer.close_with(CloseCode::Protocol, reason).await;
+                        break;
+                    }
+                    Err(tungstenite::Error::Utf8(e)) => {
+                        let reason = format!("text frame is not UTF-8: {e}");
+                        warn!("closing the connection from {peer}: {reason}");
+                        writer.close_with(CloseCode::Invalid, reason).await;
+                        break;
+                    }
+                    // The peer went away (reset, closed mid-frame): nothing to answer.
                     Err(e) => {
-                        debug!("connection with {peer} failed: {e}");
+                        debug!("connection with {peer} ended: {e}");
                         break;
                     }
                 }

@@ -64,7 +64,7 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), Failure> {
         ViewLeader::new(config, now)
     });
     shell.net.listen(listener);
-    info!("view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
+    info!(target: "ringside::node", "view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
     crate::lifeline(args.listen.lifeline);
     while let Some(turn) = shell.turn().await {
         turn.events.iter().for_each(logging::event);
@@ -88,6 +88,7 @@ pub async fn server(args: ServerArgs) -> Result<(), Failure> {
     });
     shell.net.listen(listener);
     info!(
+        target: "ringside::node",
         "server {} listening on {addr}, view leader {view_leader}, R={} vnodes={}, heartbeat every {} ms",
         shell.node.id(),
         args.placement.replicas,
