@@ -16,7 +16,7 @@ use crate::cluster::{self, Cluster, Logs, Options};
 use crate::net::{websocket_config, NetConfig};
 use crate::serve::Timing;
 use crate::shell::{Shell, Turn};
-use crate::wire::DEFAULT_MAX_FRAME;
+use crate::wire::{CLIENT_MAX_FRAME, DEFAULT_MAX_FRAME};
 use crate::Failure;
 
 /// `ringside bench`.
@@ -235,7 +235,7 @@ impl Bench {
     async fn connect(cluster: &Cluster) -> Result<Bench, Failure> {
         let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
         config.max_attempts = 20;
-        let shell = Shell::new(NetConfig { local: None, max_frame: DEFAULT_MAX_FRAME }, |now| Client::new(config, now));
+        let shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME }, |now| Client::new(config, now));
         let mut bench = Bench { shell };
         // Wait until every server is in the view and rebalanced.
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -339,9 +339,10 @@ impl Bench {
         keys: usize,
         value: &str,
     ) -> Result<(), Failure> {
-        let first = 1_000_000;
+        // The same key names as the measurements before, so the cluster ends up holding exactly
+        // `keys` keys (or the measured ones, if there were more).
         let began = Instant::now();
-        let load = self.write(value, first, keys, 64).await?;
+        let load = self.write(value, 0, keys, 64).await?;
         if load.failed > 0 {
             return Err(Failure::new(format!("{} of {keys} setr failed while loading", load.failed)));
         }
@@ -351,14 +352,22 @@ impl Bench {
             began.elapsed().as_secs_f64(),
             load.per_sec
         );
-        let rss: Vec<String> = cluster
-            .servers
-            .iter()
-            .map(|p| {
-                format!("{} {}", p.label, p.pid().and_then(resident_mib).map_or("?".into(), |m| format!("{m:.1} MiB")))
-            })
-            .collect();
-        println!("resident memory holding {keys} keys each: {}", rss.join(", "));
+        // Every key stored, the benchmark's earlier writes included: with 3 servers and R=3 each
+        // server holds all of them.
+        let mut stored = std::collections::BTreeSet::new();
+        let mut rss = Vec::new();
+        for p in &cluster.servers {
+            let now = self.shell.now();
+            let op = self.shell.node.query_all_keys(now, p.addr.clone());
+            let held = match self.until_done(&[op]).await?.remove(&op) {
+                Some(Ok(OpOutput::Keys { keys })) => keys,
+                other => return Err(Failure::new(format!("query_all_keys of {} failed: {other:?}", p.label))),
+            };
+            let mib = p.pid().and_then(resident_mib).map_or("?".into(), |m| format!("{m:.1} MiB"));
+            rss.push(format!("{} {mib} with {} keys", p.label, held.len()));
+            stored.extend(held);
+        }
+        println!("resident memory: {}", rss.join(", "));
 
         let OpOutput::Servers { epoch: before, servers: old, .. } = self.query_servers().await? else {
             return Err(Failure::new("query_servers answered something else"));
@@ -401,14 +410,17 @@ impl Bench {
         let ids = |ms: &[ringside_core::Member]| ms.iter().map(|m| m.id.clone()).collect::<Vec<ServerId>>();
         let (old_ids, new_ids) = (ids(&old), ids(&new));
         let (old_ring, new_ring) = (Ring::new(&old_ids, 1), Ring::new(&new_ids, 1));
-        let minimum: usize = (first..first + keys)
-            .map(|i| {
-                let key = format!("k{i}");
-                let before = old_ring.replicas(&key, 3);
-                new_ring.replicas(&key, 3).into_iter().filter(|s| !before.contains(s)).count()
+        let minimum: usize = stored
+            .iter()
+            .map(|key| {
+                let before = old_ring.replicas(key, 3);
+                new_ring.replicas(key, 3).into_iter().filter(|s| !before.contains(s)).count()
             })
             .sum();
-        println!("join of {label}: view change to rebalancing done {took}; copies moved {sent}, minimum {minimum}");
+        println!(
+            "join of {label} to a cluster holding {} keys: view change to rebalancing done {took}; copies moved {sent}, minimum {minimum}",
+            stored.len()
+        );
         Ok(())
     }
 }

@@ -18,6 +18,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The largest frame a node accepts by default (1 MiB).
 pub const DEFAULT_MAX_FRAME: usize = 1 << 20;
 
+/// The largest frame a client accepts: a `query_all_keys` answer lists a whole bucket, and a
+/// client only ever reads answers from nodes it chose to ask.
+pub const CLIENT_MAX_FRAME: usize = 256 << 20;
+
 /// One frame on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Frame {
