@@ -79,9 +79,9 @@ impl Node {
         let mut node = Node { child, addr: String::new(), id: None, log };
         wait_until("the node to listen", Duration::from_secs(10), || node.find_log("listening on ").is_some());
         let line = node.find_log("listening on ").expect("just seen");
-        let (before, after) = line.split_once("listening on ").expect("just seen");
-        node.addr = after.split([' ', ',']).next().unwrap_or_default().to_string();
-        node.id = before.split_once("server ").map(|(_, id)| id.trim().to_string());
+        let (addr, id) = ringside_node::cluster::listening(&line).expect("just seen");
+        node.addr = addr.0;
+        node.id = id;
         node
     }
 

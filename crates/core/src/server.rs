@@ -922,6 +922,12 @@ mod tests {
         to(dest, Msg::DecisionRequest { tx, server: server.map(sid) })
     }
 
+    /// What a participant of a/b/c sends when it starts asking how `tx` ended: the others by
+    /// name, then the coordinator.
+    fn ask_everyone(tx: TxId) -> Vec<Transmit> {
+        vec![ask(addr("b"), tx, Some("b")), ask(addr("c"), tx, Some("c")), ask(Addr::from(CL), tx, None)]
+    }
+
     fn set(key: &str, value: &str) -> Msg {
         Msg::Set { op: OpId(1), key: key.to_string(), value: value.to_string() }
     }
@@ -1232,14 +1238,7 @@ mod tests {
         s.handle_timeout(Time(2_000));
         assert_eq!(
             drain(&mut s),
-            (
-                vec![
-                    ask(addr("b"), tx(1), Some("b")),
-                    ask(addr("c"), tx(1), Some("c")),
-                    ask(Addr::from(CL), tx(1), None)
-                ],
-                vec![Event::TerminationStarted { tx: tx(1), key: "k1".to_string() }],
-            )
+            (ask_everyone(tx(1)), vec![Event::TerminationStarted { tx: tx(1), key: "k1".to_string() }],)
         );
 
         s.handle_message(
@@ -1282,17 +1281,7 @@ mod tests {
         assert_eq!(drain(&mut s), (vec![], vec![]));
         assert_eq!(s.poll_timeout(), Some(Time(4_000)));
         s.handle_timeout(Time(4_000));
-        assert_eq!(
-            drain(&mut s),
-            (
-                vec![
-                    ask(addr("b"), tx(1), Some("b")),
-                    ask(addr("c"), tx(1), Some("c")),
-                    ask(Addr::from(CL), tx(1), None)
-                ],
-                vec![Event::Blocked { tx: tx(1), key: "k1".to_string() }],
-            )
-        );
+        assert_eq!(drain(&mut s), (ask_everyone(tx(1)), vec![Event::Blocked { tx: tx(1), key: "k1".to_string() }],));
         let phases: Vec<&PendingPhase> = s.pending().map(|p| &p.phase).collect();
         assert_eq!(phases, vec![&PendingPhase::Blocked { prepared: vec![sid("b"), sid("c")] }]);
         // Blocked, it keeps asking the coordinator, four times more slowly.

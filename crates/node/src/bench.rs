@@ -53,7 +53,7 @@ impl Figures {
 pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     let value = "v".repeat(args.value_size);
     println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
-    let echo_options = Options { port: None, timing: demo_timing(), replicas: 3, vnodes: 1, env: Vec::new() };
+    let echo_options = Options { port: None, timing: Timing::DEMO, replicas: 3, vnodes: 1, env: Vec::new() };
     let mut echoes = Vec::new();
     for i in 1..=3 {
         let args = vec!["echo".to_string(), "--port".into(), "0".into()];
@@ -133,10 +133,6 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         bench.rebalance(&mut cluster, &mut log_rx, args.keys, &value).await?;
     }
     Ok(())
-}
-
-fn demo_timing() -> Timing {
-    Timing { heartbeat_ms: 500, failure_timeout_ms: 3_000 }
 }
 
 fn micros(d: Duration) -> String {

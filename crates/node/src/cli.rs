@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::serve::Timing;
 use crate::wire::DEFAULT_MAX_FRAME;
 
 /// Ringside: a replicated key/value store you can watch working.
@@ -62,7 +63,7 @@ pub struct ViewLeaderArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
     /// Declare a server failed when its last heartbeat is older than this (ms).
-    #[arg(long, default_value_t = 3_000, value_name = "MS")]
+    #[arg(long, default_value_t = Timing::DEMO.failure_timeout_ms, value_name = "MS")]
     pub failure_timeout_ms: u64,
     /// The course's timing: failed after 30 s (overrides --failure-timeout-ms).
     #[arg(long)]
@@ -73,10 +74,10 @@ pub struct ViewLeaderArgs {
 #[derive(Clone, Debug, Args)]
 pub struct TimingArgs {
     /// How often a server heartbeats the view leader (ms).
-    #[arg(long, default_value_t = 500, value_name = "MS")]
+    #[arg(long, default_value_t = Timing::DEMO.heartbeat_ms, value_name = "MS")]
     pub heartbeat_ms: u64,
     /// The view leader's failure timeout (ms); servers stop serving before it could pass.
-    #[arg(long, default_value_t = 3_000, value_name = "MS")]
+    #[arg(long, default_value_t = Timing::DEMO.failure_timeout_ms, value_name = "MS")]
     pub failure_timeout_ms: u64,
     /// The course's timing: heartbeat every 10 s, failed after 30 s (overrides both above).
     #[arg(long)]

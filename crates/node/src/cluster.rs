@@ -187,8 +187,8 @@ async fn tail(
 ) {
     let mut lines = BufReader::new(from).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(tx) = ready.take_if(|_| line.contains("listening on ")) {
-            let _ = tx.send(listening(&line));
+        if let Some(found) = ready.is_some().then(|| listening(&line)).flatten() {
+            let _ = ready.take().expect("checked").send(found);
         }
         match &logs {
             Logs::Print => println!("[{label}] {line}"),
@@ -200,12 +200,12 @@ async fn tail(
     }
 }
 
-/// The address (and a server's id) in `... server ID listening on ADDR, ...`.
-fn listening(line: &str) -> (Addr, Option<String>) {
-    let (before, after) = line.split_once("listening on ").expect("checked by the caller");
+/// The address (and a server's id) in a node's first line, `... server ID listening on ADDR, ...`.
+pub fn listening(line: &str) -> Option<(Addr, Option<String>)> {
+    let (before, after) = line.split_once("listening on ")?;
     let addr = after.split([' ', ',']).next().unwrap_or_default();
     let id = before.split_once("server ").map(|(_, rest)| rest.trim().to_string());
-    (Addr(addr.into()), id)
+    Some((Addr(addr.into()), id))
 }
 
 /// Runs a cluster in the foreground until `quit`, Ctrl-C or SIGTERM.

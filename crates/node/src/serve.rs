@@ -58,7 +58,8 @@ fn advertised(listen: &ListenArgs, port: u16) -> Result<Addr, Failure> {
 pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), Failure> {
     logging::init();
     let (listener, addr) = bind(&args.listen, 39000).await?;
-    let failure_timeout_ms = if args.course_timing { 30_000 } else { args.failure_timeout_ms };
+    let failure_timeout_ms =
+        if args.course_timing { Timing::COURSE.failure_timeout_ms } else { args.failure_timeout_ms };
     let config = ViewLeaderConfig { failure_timeout_ms };
     let mut shell = Shell::new(NetConfig { local: Some(addr.clone()), max_frame: args.listen.max_frame }, |now| {
         ViewLeader::new(config, now)
@@ -119,7 +120,7 @@ impl TimingArgs {
     /// The heartbeat period and failure timeout these flags ask for.
     pub fn resolve(&self) -> Result<Timing, Failure> {
         let timing = if self.course_timing {
-            Timing { heartbeat_ms: 10_000, failure_timeout_ms: 30_000 }
+            Timing::COURSE
         } else {
             Timing { heartbeat_ms: self.heartbeat_ms, failure_timeout_ms: self.failure_timeout_ms }
         };
@@ -138,7 +139,7 @@ impl TimingArgs {
 }
 
 /// Membership timings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timing {
     /// How often servers heartbeat (ms).
     pub heartbeat_ms: u64,
@@ -147,6 +148,11 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// The defaults: a failure is noticed within a few seconds, for a live demo.
+    pub const DEMO: Timing = Timing { heartbeat_ms: 500, failure_timeout_ms: 3_000 };
+    /// The course's: heartbeat every 10 s, failed after 30 s.
+    pub const COURSE: Timing = Timing { heartbeat_ms: 10_000, failure_timeout_ms: 30_000 };
+
     /// A server stops serving a fifth of the failure timeout before the view leader could
     /// declare it failed, leaving room for clock drift and a slow reply.
     pub fn lease_ms(&self) -> u64 {
