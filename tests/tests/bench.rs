@@ -6,7 +6,7 @@ use std::process::Command;
 #[test]
 fn bench_prints_every_row_and_a_join_moves_the_minimum() {
     let out = Command::new(ringside_tests::ringside_bin())
-        .args(["bench", "--ops", "200", "--keys", "2000"])
+        .args(["bench", "--ops", "200", "--rounds", "1", "--keys", "2000"])
         .output()
         .expect("ringside bench runs");
     let text = String::from_utf8_lossy(&out.stdout);
