@@ -474,7 +474,8 @@ impl Server {
 
     fn vote(&mut self, now: Time, from: &Addr, prepare: Pending, expected: ServerId) {
         let tx = prepare.tx;
-        let pos = position(&prepare.key);
+        let key = prepare.key.clone();
+        let pos = position(&key);
         let answer = if let Some(state) = self.tx.outcome(&tx) {
             match state {
                 // A prepare repeated after the decision: the coordinator has decided already.
@@ -498,14 +499,14 @@ impl Server {
         } else {
             let version = self.bucket.get(&prepare.key).map_or(0, |e| e.version);
             self.timers.set(Timer::Decision(tx), now + self.config.decision_timeout_ms);
-            self.tx.prepare(prepare.clone());
+            self.tx.prepare(prepare);
             VoteAnswer::Yes { version }
         };
         let (yes, reason) = match &answer {
             VoteAnswer::Yes { .. } => (true, None),
             VoteAnswer::No { reason } => (false, Some(reason.clone())),
         };
-        self.events.push_back(Event::Voted { tx, key: prepare.key, yes, reason });
+        self.events.push_back(Event::Voted { tx, key, yes, reason });
         self.send(from, Msg::Vote { tx, server: self.id.clone(), vote: answer });
     }
 
