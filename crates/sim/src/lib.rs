@@ -21,10 +21,12 @@ pub mod linearize;
 pub mod movement;
 pub mod narrate;
 pub mod scenario;
+pub mod session;
 pub mod sweep;
 pub mod trace;
 pub mod world;
 
 pub use invariants::Violation;
+pub use session::{Input, Session, Setup};
 pub use trace::{Trace, TraceEntry, TraceKind};
 pub use world::{Action, Faults, InFlight, Kind, Role, Sim, SimConfig, Slot, Tamper, Timing, VIEW_LEADER};

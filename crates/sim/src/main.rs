@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use ringside_core::ring::{position, Ring};
 use ringside_core::ServerId;
-use ringside_sim::{bench, linearize, movement, narrate, scenario, sweep};
+use ringside_sim::{bench, linearize, movement, narrate, scenario, session, sweep};
 
 #[derive(Parser)]
 #[command(name = "ringside-sim", about = "Ringside's deterministic simulator", version)]
@@ -17,11 +17,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Play a named scenario and narrate its message sequence.
+    /// Play a named scenario, or replay a session the browser exported, and narrate it.
     Run {
         /// The scenario (see --list).
-        #[arg(long, required_unless_present = "list")]
+        #[arg(long, required_unless_present_any = ["list", "session"], conflicts_with = "session")]
         scenario: Option<String>,
+        /// A session file (the page's "export"): its setup and inputs are replayed; the trace
+        /// hash printed at the end matches the page's.
+        #[arg(long)]
+        session: Option<std::path::PathBuf>,
         /// The seed: the same seed gives the same run, bit for bit.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -90,7 +94,8 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run { scenario, seed, trace, all, list } => run(scenario, seed, trace, all, list),
+        Command::Run { session: Some(path), trace, all, .. } => run_session(&path, trace, all),
+        Command::Run { scenario, seed, trace, all, list, .. } => run(scenario, seed, trace, all, list),
         Command::Sweep { seeds, start, narrate } => run_sweep(seeds, start, narrate),
         Command::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
         Command::Place { servers, key, replicas, vnodes } => {
@@ -103,6 +108,34 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Bench { deliveries, rounds } => run_bench(deliveries, rounds),
+    }
+}
+
+fn run_session(path: &std::path::Path, trace: bool, all: bool) -> ExitCode {
+    let loaded = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+        .and_then(|text| session::parse(&text));
+    let session = match loaded {
+        Ok(session) => session,
+        Err(reason) => {
+            eprintln!("{reason}");
+            return ExitCode::from(2);
+        }
+    };
+    let sim = session.replay();
+    let entries = sim.trace().entries();
+    for e in entries {
+        let line = if trace { serde_json::to_string(e).ok() } else { narrate::line(e, all) };
+        if let Some(line) = line {
+            println!("{line}");
+        }
+    }
+    let verdict = sim.violation().map_or("all invariants held".to_string(), |v| v.to_string());
+    eprintln!("\n{} trace entries, trace hash {}\n{verdict}", entries.len(), sim.trace().hash());
+    if sim.violation().is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -165,6 +165,9 @@ pub fn describe_action(action: &Action) -> String {
         Action::Partition { side } => format!("network partition: {side:?} cut off from the rest"),
         Action::Heal => "the partition heals".into(),
         Action::SetFaults { faults } => format!("network faults now {faults:?}"),
+        Action::CrashCoordinator { client } => {
+            format!("{client} is set to crash the moment it would send a 2PC decision")
+        }
     }
 }
 

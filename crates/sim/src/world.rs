@@ -167,6 +167,12 @@ pub enum Action {
         /// The new faults.
         faults: Faults,
     },
+    /// Crash a client the moment it would send a 2PC decision: it has its votes and has
+    /// decided, but no participant ever hears the outcome (the blocking problem).
+    CrashCoordinator {
+        /// The client.
+        client: Addr,
+    },
 }
 
 /// A node's role.
@@ -229,6 +235,7 @@ pub struct Slot {
 #[derive(Debug)]
 struct Delivery {
     id: u64,
+    sent: Time,
     from: Addr,
     to: Addr,
     msg: Msg,
@@ -270,6 +277,8 @@ impl Ord for Scheduled {
 pub struct InFlight {
     /// Its number.
     pub id: u64,
+    /// When it was sent.
+    pub sent: Time,
     /// Sender.
     pub from: Addr,
     /// Receiver.
@@ -295,6 +304,8 @@ pub struct Sim {
     nodes: BTreeMap<Addr, Slot>,
     /// Nodes cut off from the rest, if a partition is in place.
     partition: Option<BTreeSet<Addr>>,
+    /// Clients to crash the moment they would send a 2PC decision.
+    traps: BTreeSet<Addr>,
     faults: Faults,
     trace: Trace,
     checker: Checker,
@@ -321,6 +332,7 @@ impl Sim {
             queue: BinaryHeap::new(),
             nodes: BTreeMap::new(),
             partition: None,
+            traps: BTreeSet::new(),
             faults: config.faults,
             trace: Trace::new(config.trace),
             checker: Checker::new(config.seed, config.replicas, config.vnodes),
@@ -431,7 +443,14 @@ impl Sim {
             .filter_map(|Reverse(s)| match &s.item {
                 Item::Deliver(d) => Some((
                     s.seq,
-                    InFlight { id: d.id, from: d.from.clone(), to: d.to.clone(), due: s.at, msg: d.msg.clone() },
+                    InFlight {
+                        id: d.id,
+                        sent: d.sent,
+                        from: d.from.clone(),
+                        to: d.to.clone(),
+                        due: s.at,
+                        msg: d.msg.clone(),
+                    },
                 )),
                 _ => None,
             })
@@ -536,6 +555,10 @@ impl Sim {
                 self.faults = faults;
                 None
             }
+            Action::CrashCoordinator { client } => {
+                self.traps.insert(client);
+                None
+            }
         };
         self.check();
         op
@@ -610,7 +633,7 @@ impl Sim {
             self.now = self.now.max(next.at);
             match next.item {
                 Item::Deliver(d) => {
-                    let Delivery { id, from, to, msg } = *d;
+                    let Delivery { id, from, to, msg, .. } = *d;
                     self.deliver(id, from, to, msg);
                 }
                 Item::Wake { node } => {
@@ -661,6 +684,11 @@ impl Sim {
             }
         }
         true
+    }
+
+    /// Clients armed to crash before sending their next 2PC decision.
+    pub fn traps(&self) -> &BTreeSet<Addr> {
+        &self.traps
     }
 
     /// Whether the cluster is at rest: the view leader reports the current epoch rebalanced,
@@ -726,6 +754,16 @@ impl Sim {
         for e in events.drain(..) {
             self.observe(addr, e);
         }
+        let decision = |t: &ringside_core::Transmit| matches!(t.msg, Msg::Commit { .. } | Msg::Abort { .. });
+        if self.traps.contains(addr) && sends.iter().any(decision) {
+            // The trap springs: the process dies with its decision unsent.
+            self.traps.remove(addr);
+            sends.clear();
+            self.sends = sends;
+            self.events = events;
+            self.act(Action::Crash { node: addr.clone() });
+            return;
+        }
         for t in sends.drain(..) {
             self.send(addr.clone(), t.to, t.msg);
         }
@@ -758,10 +796,16 @@ impl Sim {
             let again = self.now + self.rng.range(lo, hi);
             self.push(
                 again,
-                Item::Deliver(Box::new(Delivery { id: copy, from: from.clone(), to: to.clone(), msg: msg.clone() })),
+                Item::Deliver(Box::new(Delivery {
+                    id: copy,
+                    sent: self.now,
+                    from: from.clone(),
+                    to: to.clone(),
+                    msg: msg.clone(),
+                })),
             );
         }
-        self.push(due, Item::Deliver(Box::new(Delivery { id, from, to, msg })));
+        self.push(due, Item::Deliver(Box::new(Delivery { id, sent: self.now, from, to, msg })));
     }
 
     fn observe(&mut self, node: &Addr, event: Event) {
@@ -819,7 +863,7 @@ impl Sim {
                 let copy = self.next_msg;
                 self.next_msg += 1;
                 self.trace.push(TraceEntry { t: now, kind: TraceKind::Duplicate { id: d.id, copy } });
-                let twin = Delivery { id: copy, from: d.from.clone(), to: d.to.clone(), msg: d.msg.clone() };
+                let twin = Delivery { id: copy, sent: now, from: d.from.clone(), to: d.to.clone(), msg: d.msg.clone() };
                 self.push(s.at, Item::Deliver(Box::new(twin)));
                 self.queue.push(Reverse(Scheduled { at: s.at, seq: s.seq, item: Item::Deliver(d) }));
             }

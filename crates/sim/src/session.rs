@@ -1,0 +1,283 @@
+//! A session: how a world was set up and every input given to it since, in order. Replaying
+//! a session rebuilds the same world bit for bit, natively or in the browser — which is how the
+//! page steps back, shares a run by URL, and proves that both targets agree.
+
+use ringside_core::{Addr, Time};
+use serde::{Deserialize, Serialize};
+
+use crate::world::{Action, Sim, SimConfig, Tamper};
+
+/// The most servers or clients a session may start with (the page draws them all).
+pub const MAX_NODES: usize = 64;
+
+/// How a session's world starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setup {
+    /// Fixes every random choice.
+    pub seed: u64,
+    /// Servers started at time zero.
+    pub servers: usize,
+    /// Clients started at time zero.
+    pub clients: usize,
+    /// Virtual nodes per server.
+    pub vnodes: u32,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup { seed: 1, servers: 3, clients: 2, vnodes: 1 }
+    }
+}
+
+impl Setup {
+    /// Refuses setups the page cannot show.
+    pub fn check(&self) -> Result<(), String> {
+        if self.servers > MAX_NODES || self.clients > MAX_NODES {
+            return Err(format!("at most {MAX_NODES} servers and {MAX_NODES} clients"));
+        }
+        if !(1..=64).contains(&self.vnodes) {
+            return Err("virtual nodes per server must be between 1 and 64".into());
+        }
+        Ok(())
+    }
+
+    /// A fresh world for this setup.
+    pub fn world(&self) -> Sim {
+        let mut config = SimConfig::new(self.seed);
+        config.vnodes = self.vnodes;
+        Sim::with_cluster(config, self.servers, self.clients)
+    }
+}
+
+/// One input to a world.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum Input {
+    /// Something done to the world.
+    Act {
+        /// The action.
+        action: Action,
+    },
+    /// Handle the next `n` events (deliveries, timers, scheduled actions).
+    Steps {
+        /// How many.
+        n: u64,
+    },
+    /// Drop, delay or duplicate one message in flight.
+    Tamper {
+        /// The message's number.
+        id: u64,
+        /// What to do to it.
+        how: Tamper,
+    },
+}
+
+/// A setup and its inputs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// How the world starts.
+    pub setup: Setup,
+    /// Every input since, in order.
+    pub inputs: Vec<Input>,
+}
+
+impl Session {
+    /// A session with no inputs yet.
+    pub fn new(setup: Setup) -> Self {
+        Session { setup, inputs: Vec::new() }
+    }
+
+    /// Records `input`; consecutive steps are kept as one count.
+    pub fn record(&mut self, input: Input) {
+        match (self.inputs.last_mut(), &input) {
+            (Some(Input::Steps { n }), Input::Steps { n: more }) => *n += more,
+            (_, Input::Steps { n: 0 }) => {}
+            _ => self.inputs.push(input),
+        }
+    }
+
+    /// Forgets the last event stepped, or the last input if it was not a step. Returns false
+    /// when there is nothing to take back.
+    pub fn take_back(&mut self) -> bool {
+        match self.inputs.last_mut() {
+            Some(Input::Steps { n }) if *n > 1 => *n -= 1,
+            Some(_) => {
+                self.inputs.pop();
+            }
+            None => return false,
+        }
+        true
+    }
+
+    /// How many events have been stepped in all.
+    pub fn steps(&self) -> u64 {
+        self.inputs.iter().map(|i| if let Input::Steps { n } = i { *n } else { 0 }).sum()
+    }
+
+    /// The world after every input.
+    pub fn replay(&self) -> Sim {
+        let mut sim = self.setup.world();
+        for input in &self.inputs {
+            apply(&mut sim, input);
+        }
+        sim
+    }
+}
+
+/// Reads a session from JSON: either a bare session or an exported trace file that holds one
+/// under `session`. Says in one line what is wrong otherwise.
+pub fn parse(text: &str) -> Result<Session, String> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not a Ringside session: {e}"))?;
+    if let Some(inner) = value.get_mut("session") {
+        value = inner.take();
+    }
+    let session: Session = serde_json::from_value(value).map_err(|e| format!("not a Ringside session: {e}"))?;
+    session.setup.check()?;
+    Ok(session)
+}
+
+/// Gives `input` to `sim`. Returns how many events were stepped (fewer than asked when the
+/// world ran out of things to do).
+pub fn apply(sim: &mut Sim, input: &Input) -> u64 {
+    match input {
+        Input::Act { action } => {
+            sim.act(action.clone());
+            0
+        }
+        Input::Steps { n } => (0..*n).take_while(|_| sim.step()).count() as u64,
+        Input::Tamper { id, how } => {
+            sim.tamper(*id, *how);
+            0
+        }
+    }
+}
+
+/// Steps until virtual time `until` (events due then included), recording each step; returns
+/// how many were taken. Stops early after `limit` steps so a runaway world cannot hang the page.
+pub fn run_until(sim: &mut Sim, session: &mut Session, until: Time, limit: u64) -> u64 {
+    let mut taken = 0;
+    while taken < limit && sim.next_due().is_some_and(|due| due <= until) {
+        if !sim.step() {
+            break;
+        }
+        taken += 1;
+    }
+    session.record(Input::Steps { n: taken });
+    taken
+}
+
+/// The address of server `n` (1-based) as the world names it.
+pub fn server(n: usize) -> Addr {
+    Addr(format!("s{n}"))
+}
+
+/// The address of client `n` (1-based) as the world names it.
+pub fn client(n: usize) -> Addr {
+    Addr(format!("c{n}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy_session() -> Session {
+        let mut s = Session::new(Setup { seed: 9, ..Setup::default() });
+        s.record(Input::Steps { n: 40 });
+        s.record(Input::Act { action: Action::SetR { client: client(1), key: "k".into(), value: "v".into() } });
+        s.record(Input::Steps { n: 25 });
+        s.record(Input::Steps { n: 25 });
+        s
+    }
+
+    #[test]
+    fn consecutive_steps_merge_and_zero_steps_vanish() {
+        let mut s = busy_session();
+        assert_eq!(s.inputs.len(), 3);
+        assert_eq!(s.inputs[2], Input::Steps { n: 50 });
+        s.record(Input::Steps { n: 0 });
+        assert_eq!(s.inputs.len(), 3);
+        assert_eq!(s.steps(), 90);
+    }
+
+    #[test]
+    fn replay_is_deterministic_and_take_back_undoes_one_event() {
+        let s = busy_session();
+        let a = s.replay();
+        let b = s.replay();
+        assert_eq!(a.trace().hash(), b.trace().hash());
+        assert_eq!(a.steps(), s.steps());
+
+        let mut back = s.clone();
+        assert!(back.take_back());
+        let before = back.replay();
+        assert_eq!(before.steps() + 1, a.steps());
+        // Stepping the one event again lands on the same world.
+        let mut again = back.clone();
+        again.record(Input::Steps { n: 1 });
+        assert_eq!(again.replay().trace().hash(), a.trace().hash());
+    }
+
+    #[test]
+    fn take_back_removes_whole_inputs_then_stops() {
+        let mut s = Session::new(Setup::default());
+        s.record(Input::Act { action: Action::AddServer });
+        s.record(Input::Steps { n: 1 });
+        assert!(s.take_back());
+        assert_eq!(s.inputs, vec![Input::Act { action: Action::AddServer }]);
+        assert!(s.take_back());
+        assert!(!s.take_back());
+    }
+
+    #[test]
+    fn a_session_survives_json() {
+        let mut s = busy_session();
+        s.record(Input::Tamper { id: 3, how: Tamper::Delay(50) });
+        let text = serde_json::to_string(&s).expect("serializes");
+        let back: Session = serde_json::from_str(&text).expect("parses");
+        assert_eq!(back, s);
+        assert_eq!(back.replay().trace().hash(), s.replay().trace().hash());
+    }
+
+    #[test]
+    fn the_coordinator_trap_crashes_a_client_with_its_decision_unsent() {
+        let mut s = Session::new(Setup { seed: 3, ..Setup::default() });
+        let mut sim = s.replay();
+        run_until(&mut sim, &mut s, Time(1_000), 100_000);
+        for action in [
+            Action::CrashCoordinator { client: client(1) },
+            Action::SetR { client: client(1), key: "x".into(), value: "1".into() },
+        ] {
+            let input = Input::Act { action };
+            apply(&mut sim, &input);
+            s.record(input);
+        }
+        run_until(&mut sim, &mut s, Time(1_300), 100_000);
+        assert!(sim.clients().all(|(a, _)| *a != client(1)), "c1 crashed");
+        let prepared: usize = sim.servers().map(|(_, srv)| srv.pending().count()).sum();
+        assert_eq!(prepared, 3, "every participant is left prepared");
+        assert!(sim.traps().is_empty());
+        assert_eq!(s.replay().trace().hash(), sim.trace().hash());
+    }
+
+    #[test]
+    fn parse_takes_bare_and_exported_sessions_and_explains_the_rest() {
+        let s = busy_session();
+        let bare = serde_json::to_string(&s).expect("serializes");
+        assert_eq!(parse(&bare), Ok(s.clone()));
+        let exported = format!(r#"{{"hash":"ab","session":{bare},"trace":[]}}"#);
+        assert_eq!(parse(&exported), Ok(s));
+        assert!(parse("{").unwrap_err().starts_with("not a Ringside session"));
+        let wrong = r#"{"setup":{"seed":1,"servers":3,"clients":1,"vnodes":1},"inputs":[{"input":"fly"}]}"#;
+        assert!(parse(wrong).unwrap_err().contains("fly"));
+        let big = r#"{"setup":{"seed":1,"servers":300,"clients":1,"vnodes":1},"inputs":[]}"#;
+        assert!(parse(big).unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn setups_the_page_cannot_show_are_refused() {
+        assert!(Setup::default().check().is_ok());
+        assert!(Setup { servers: 65, ..Setup::default() }.check().is_err());
+        assert!(Setup { vnodes: 0, ..Setup::default() }.check().is_err());
+    }
+}
