@@ -128,6 +128,59 @@ impl CachedView {
     }
 }
 
+/// An unfinished operation of a client, as [`Client::operations`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpStatus {
+    /// The operation.
+    pub op: OpId,
+    /// The command, in the course's words (`setr k v`, `lock_get atm`, …).
+    pub what: String,
+    /// Its attempt, from 1.
+    pub attempt: u32,
+    /// What it waits for.
+    pub stage: Stage,
+}
+
+/// What an unfinished operation waits for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// An answer from the one node asked.
+    Asking,
+    /// The view, before it can pick replicas.
+    NeedView,
+    /// The end of a backoff before the next attempt.
+    Backoff,
+    /// 2PC phase one: prepares sent, votes arriving.
+    Voting {
+        /// The transaction.
+        tx: TxId,
+        /// Its participants.
+        participants: Vec<ServerId>,
+        /// Those that voted yes so far.
+        yes: Vec<ServerId>,
+    },
+    /// 2PC phase two: decided, waiting for every participant's acknowledgement.
+    Deciding {
+        /// The transaction.
+        tx: TxId,
+        /// Its participants.
+        participants: Vec<ServerId>,
+        /// Commit (or abort).
+        commit: bool,
+        /// Participants yet to acknowledge.
+        unacked: Vec<ServerId>,
+    },
+    /// `getr`: answers from every replica.
+    Reading {
+        /// The replicas asked.
+        replicas: Vec<ServerId>,
+        /// Those that answered.
+        answered: Vec<ServerId>,
+    },
+    /// Queued for a lock, asking again periodically.
+    LockQueued,
+}
+
 /// What happens once every participant acknowledged the decision.
 #[derive(Clone, Debug)]
 enum AfterDecision {
@@ -254,6 +307,54 @@ impl Client {
     /// Operations not finished yet.
     pub fn ops_in_flight(&self) -> usize {
         self.ops.len()
+    }
+
+    /// Every unfinished operation and what it is waiting for, oldest first (for observers:
+    /// the browser's inspector shows a coordinator's transactions with this).
+    pub fn operations(&self) -> Vec<OpStatus> {
+        let ids = |members: &[Member]| members.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        self.ops
+            .iter()
+            .map(|(op, state)| {
+                let (what, attempt, stage) = match state {
+                    Op::Local { peer } => (format!("local RPC to {peer}"), 1, Stage::Asking),
+                    Op::QueryServers { attempt } => ("query_servers".into(), *attempt, Stage::Asking),
+                    Op::SetR { key, value, attempt, phase } => {
+                        let stage = match phase {
+                            SetPhase::NeedView => Stage::NeedView,
+                            SetPhase::Backoff => Stage::Backoff,
+                            SetPhase::Voting { tx, participants, yes } => Stage::Voting {
+                                tx: *tx,
+                                participants: ids(participants),
+                                yes: yes.keys().cloned().collect(),
+                            },
+                            SetPhase::Finishing { tx, participants, unacked, after, .. } => Stage::Deciding {
+                                tx: *tx,
+                                participants: ids(participants),
+                                commit: matches!(after, AfterDecision::Succeed(_)),
+                                unacked: unacked.iter().cloned().collect(),
+                            },
+                        };
+                        (format!("setr {key} {value}"), *attempt, stage)
+                    }
+                    Op::GetR { key, attempt, phase } => {
+                        let stage = match phase {
+                            GetPhase::NeedView => Stage::NeedView,
+                            GetPhase::Backoff => Stage::Backoff,
+                            GetPhase::Reading { replicas, answers, .. } => {
+                                Stage::Reading { replicas: ids(replicas), answered: answers.keys().cloned().collect() }
+                            }
+                        };
+                        (format!("getr {key}"), *attempt, stage)
+                    }
+                    Op::LockGet { name, attempt, waiting } => {
+                        (format!("lock_get {name}"), *attempt, if *waiting { Stage::LockQueued } else { Stage::Asking })
+                    }
+                    Op::LockRelease { name, attempt } => (format!("lock_release {name}"), *attempt, Stage::Asking),
+                };
+                OpStatus { op: *op, what, attempt, stage }
+            })
+            .collect()
     }
 
     /// `key`'s replicas in the cached view, primary first.
@@ -1031,6 +1132,26 @@ mod tests {
         done(&mut c, 140, tx(1), &["b"], true);
         assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 3 }))]));
         assert_eq!((c.ops_in_flight(), c.poll_timeout()), (0, None));
+    }
+
+    #[test]
+    fn operations_report_each_2pc_phase() {
+        let mut c = with_view(config());
+        let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+        drain(&mut c);
+        let ids = |list: &[&str]| list.iter().map(|id| sid(id)).collect::<Vec<_>>();
+        vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+        let voting = Stage::Voting { tx: tx(1), participants: ids(&K1_ABC), yes: ids(&["a"]) };
+        assert_eq!(c.operations(), vec![OpStatus { op, what: "setr k1 v".into(), attempt: 1, stage: voting }]);
+        vote(&mut c, 111, tx(1), "b", VoteAnswer::Yes { version: 0 });
+        vote(&mut c, 112, tx(1), "c", VoteAnswer::Yes { version: 0 });
+        done(&mut c, 120, tx(1), &["a"], true);
+        // Unacknowledged participants come in id order.
+        let deciding =
+            Stage::Deciding { tx: tx(1), participants: ids(&K1_ABC), commit: true, unacked: ids(&["b", "c"]) };
+        assert_eq!(c.operations()[0].stage, deciding);
+        done(&mut c, 130, tx(1), &["b", "c"], true);
+        assert!(c.operations().is_empty());
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub mod time;
 pub mod twopc;
 pub mod view_leader;
 
-pub use client::{Client, ClientConfig, OpOutput};
+pub use client::{Client, ClientConfig, OpOutput, OpStatus, Stage};
 pub use error::{ClientError, OpError};
 pub use event::Event;
 pub use id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
