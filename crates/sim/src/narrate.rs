@@ -165,8 +165,11 @@ pub fn describe_action(action: &Action) -> String {
         Action::Partition { side } => format!("network partition: {side:?} cut off from the rest"),
         Action::Heal => "the partition heals".into(),
         Action::SetFaults { faults } => format!("network faults now {faults:?}"),
-        Action::CrashCoordinator { client } => {
+        Action::CrashCoordinator { client, tx: None } => {
             format!("{client} is set to crash the moment it would send a 2PC decision")
+        }
+        Action::CrashCoordinator { client, tx: Some(tx) } => {
+            format!("{client} is set to crash the moment it would send its decision for {tx}")
         }
     }
 }

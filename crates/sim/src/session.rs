@@ -245,7 +245,7 @@ mod tests {
         let mut sim = s.replay();
         run_until(&mut sim, &mut s, Time(1_000), 100_000);
         for action in [
-            Action::CrashCoordinator { client: client(1) },
+            Action::CrashCoordinator { client: client(1), tx: None },
             Action::SetR { client: client(1), key: "x".into(), value: "1".into() },
         ] {
             let input = Input::Act { action };

@@ -9,7 +9,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use ringside_core::{
-    Addr, Client, ClientConfig, Event, Msg, Node, OpId, Rng, Server, ServerConfig, Time, ViewLeader, ViewLeaderConfig,
+    Addr, Client, ClientConfig, Event, Msg, Node, OpId, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
+    ViewLeaderConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -172,6 +173,9 @@ pub enum Action {
     CrashCoordinator {
         /// The client.
         client: Addr,
+        /// Only this transaction's decision springs the trap (any, if none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tx: Option<TxId>,
     },
 }
 
@@ -304,8 +308,8 @@ pub struct Sim {
     nodes: BTreeMap<Addr, Slot>,
     /// Nodes cut off from the rest, if a partition is in place.
     partition: Option<BTreeSet<Addr>>,
-    /// Clients to crash the moment they would send a 2PC decision.
-    traps: BTreeSet<Addr>,
+    /// Clients to crash the moment they would send a 2PC decision (of one transaction, or any).
+    traps: BTreeMap<Addr, Option<TxId>>,
     faults: Faults,
     trace: Trace,
     checker: Checker,
@@ -332,7 +336,7 @@ impl Sim {
             queue: BinaryHeap::new(),
             nodes: BTreeMap::new(),
             partition: None,
-            traps: BTreeSet::new(),
+            traps: BTreeMap::new(),
             faults: config.faults,
             trace: Trace::new(config.trace),
             checker: Checker::new(config.seed, config.replicas, config.vnodes),
@@ -555,8 +559,8 @@ impl Sim {
                 self.faults = faults;
                 None
             }
-            Action::CrashCoordinator { client } => {
-                self.traps.insert(client);
+            Action::CrashCoordinator { client, tx } => {
+                self.traps.insert(client, tx);
                 None
             }
         };
@@ -687,7 +691,7 @@ impl Sim {
     }
 
     /// Clients armed to crash before sending their next 2PC decision.
-    pub fn traps(&self) -> &BTreeSet<Addr> {
+    pub fn traps(&self) -> &BTreeMap<Addr, Option<TxId>> {
         &self.traps
     }
 
@@ -754,8 +758,11 @@ impl Sim {
         for e in events.drain(..) {
             self.observe(addr, e);
         }
-        let decision = |t: &ringside_core::Transmit| matches!(t.msg, Msg::Commit { .. } | Msg::Abort { .. });
-        if self.traps.contains(addr) && sends.iter().any(decision) {
+        let springs = |t: &ringside_core::Transmit, armed: &Option<TxId>| match &t.msg {
+            Msg::Commit { tx, .. } | Msg::Abort { tx } => armed.is_none_or(|want| want == *tx),
+            _ => false,
+        };
+        if self.traps.get(addr).is_some_and(|armed| sends.iter().any(|t| springs(t, armed))) {
             // The trap springs: the process dies with its decision unsent.
             self.traps.remove(addr);
             sends.clear();
