@@ -153,14 +153,22 @@ pub fn apply(sim: &mut Sim, input: &Input) -> u64 {
     }
 }
 
-/// Steps until virtual time `until` (events due then included), recording each step; returns
-/// how many were taken. Stops early after `limit` steps so a runaway world cannot hang the page.
-pub fn run_until(sim: &mut Sim, session: &mut Session, until: Time, limit: u64) -> u64 {
+/// Steps until virtual time `until` (events due then included), calling `after_step` after
+/// each and recording them; returns how many were taken. Stops early after `limit` steps so a
+/// runaway world cannot hang the page.
+pub fn run_until(
+    sim: &mut Sim,
+    session: &mut Session,
+    until: Time,
+    limit: u64,
+    mut after_step: impl FnMut(&Sim),
+) -> u64 {
     let mut taken = 0;
     while taken < limit && sim.next_due().is_some_and(|due| due <= until) {
         if !sim.step() {
             break;
         }
+        after_step(sim);
         taken += 1;
     }
     session.record(Input::Steps { n: taken });
@@ -243,7 +251,7 @@ mod tests {
     fn the_coordinator_trap_crashes_a_client_with_its_decision_unsent() {
         let mut s = Session::new(Setup { seed: 3, ..Setup::default() });
         let mut sim = s.replay();
-        run_until(&mut sim, &mut s, Time(1_000), 100_000);
+        run_until(&mut sim, &mut s, Time(1_000), 100_000, |_| {});
         for action in [
             Action::CrashCoordinator { client: client(1), tx: None },
             Action::SetR { client: client(1), key: "x".into(), value: "1".into() },
@@ -252,7 +260,7 @@ mod tests {
             apply(&mut sim, &input);
             s.record(input);
         }
-        run_until(&mut sim, &mut s, Time(1_300), 100_000);
+        run_until(&mut sim, &mut s, Time(1_300), 100_000, |_| {});
         assert!(sim.clients().all(|(a, _)| *a != client(1)), "c1 crashed");
         let prepared: usize = sim.servers().map(|(_, srv)| srv.pending().count()).sum();
         assert_eq!(prepared, 3, "every participant is left prepared");

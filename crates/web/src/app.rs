@@ -1,0 +1,318 @@
+//! The page's state: the session, the world it replays to, what the learner points at, and the
+//! clock the views are drawn at. No DOM here, so it is tested natively.
+
+use ringside_core::{Addr, Time, TxId};
+use ringside_sim::session::{self, apply};
+use ringside_sim::{Action, Input, Session, Setup, Sim, Tamper};
+
+use crate::lessons::{self, Lesson};
+use crate::model::{Journal, Placement};
+
+/// What the learner points at or picked; it lights up in every view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Focus {
+    /// A node, by address.
+    Node(Addr),
+    /// A key.
+    Key(String),
+    /// A message, by number.
+    Message(u64),
+}
+
+/// Events one frame of play may take at most, so a busy world cannot freeze the page.
+const STEPS_PER_FRAME: u64 = 20_000;
+
+/// Play speeds the learner can pick: virtual milliseconds per real millisecond.
+pub const SPEEDS: [f64; 7] = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0];
+
+/// A lesson in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LessonRun {
+    /// Which lesson.
+    pub lesson: usize,
+    /// Steps done so far.
+    pub done: usize,
+}
+
+/// The page's state.
+pub struct App {
+    /// The setup and every input so far.
+    pub session: Session,
+    /// The world after them.
+    pub sim: Sim,
+    /// Messages, log and movement read from the trace.
+    pub journal: Journal,
+    placement: Placement,
+    placement_for: (u64, usize),
+    /// The virtual time the views are drawn at (ms, between events while playing).
+    pub shown: f64,
+    /// Whether time runs by itself.
+    pub playing: bool,
+    /// Index into [`SPEEDS`].
+    pub speed: usize,
+    /// Under the pointer.
+    pub hover: Option<Focus>,
+    /// Clicked.
+    pub selected: Option<Focus>,
+    /// The lesson being followed.
+    pub lesson: Option<LessonRun>,
+    /// Why the last command was refused.
+    pub refusal: Option<String>,
+    /// Bumped whenever the world changed, so panels redraw only then.
+    pub version: u64,
+}
+
+impl App {
+    /// A page replaying `session`.
+    pub fn new(session: Session) -> App {
+        let sim = session.replay();
+        let mut app = App {
+            session,
+            sim,
+            journal: Journal::default(),
+            placement: Placement::default(),
+            placement_for: (u64::MAX, 0),
+            shown: 0.0,
+            playing: false,
+            speed: 2,
+            hover: None,
+            selected: None,
+            lesson: None,
+            refusal: None,
+            version: 0,
+        };
+        app.changed();
+        app.shown = app.sim.now().0 as f64;
+        app
+    }
+
+    /// The ring as the current view places it (recomputed only after the world changed).
+    pub fn placement(&mut self) -> &Placement {
+        let at = (self.sim.steps(), self.sim.trace().len() as usize);
+        if self.placement_for != at {
+            self.placement = Placement::of(&self.sim);
+            self.placement_for = at;
+        }
+        &self.placement
+    }
+
+    fn changed(&mut self) {
+        self.journal.absorb(&self.sim);
+        self.version += 1;
+    }
+
+    /// Gives the world one input and records it.
+    pub fn input(&mut self, input: Input) {
+        self.refusal = None;
+        apply(&mut self.sim, &input);
+        self.session.record(input);
+        self.changed();
+        self.shown = self.shown.max(self.sim.now().0 as f64);
+    }
+
+    /// Does `action` now.
+    pub fn act(&mut self, action: Action) {
+        self.input(Input::Act { action });
+    }
+
+    /// Handles the next event; the views jump to its time.
+    pub fn step(&mut self) -> bool {
+        let before = self.sim.steps();
+        self.input(Input::Steps { n: 1 });
+        self.shown = self.sim.now().0 as f64;
+        self.sim.steps() > before
+    }
+
+    /// Runs the world for `ms` of virtual time.
+    pub fn run_for(&mut self, ms: u64) {
+        let until = Time(self.sim.now().0 + ms);
+        self.run_to(until);
+        self.shown = until.0 as f64;
+    }
+
+    /// Runs until `done` holds (checked after every event) or `ms` of virtual time passed;
+    /// returns whether it held.
+    pub fn run_until(&mut self, ms: u64, done: impl Fn(&Sim) -> bool) -> bool {
+        let limit = self.sim.now().0 + ms;
+        let mut taken = 0;
+        let mut held = done(&self.sim);
+        while !held && self.sim.next_due().is_some_and(|t| t.0 <= limit) && self.sim.step() {
+            taken += 1;
+            self.journal.absorb(&self.sim);
+            held = done(&self.sim);
+        }
+        self.session.record(Input::Steps { n: taken });
+        self.changed();
+        self.shown = self.sim.now().0 as f64;
+        held
+    }
+
+    fn run_to(&mut self, until: Time) {
+        let journal = &mut self.journal;
+        let taken =
+            session::run_until(&mut self.sim, &mut self.session, until, STEPS_PER_FRAME, |sim| journal.absorb(sim));
+        if taken > 0 {
+            self.changed();
+        }
+    }
+
+    /// One animation frame of `real_ms` real time: while playing, the world runs at the
+    /// chosen speed and messages glide between sender and receiver.
+    pub fn tick(&mut self, real_ms: f64) {
+        if !self.playing {
+            return;
+        }
+        // A long pause of the tab must not turn into a huge jump.
+        let virtual_ms = real_ms.min(100.0) * SPEEDS[self.speed];
+        self.shown += virtual_ms;
+        self.run_to(Time(self.shown as u64));
+    }
+
+    /// Takes back the last event (or the last command): the world is rebuilt from the seed by
+    /// replaying everything before it.
+    pub fn back(&mut self) -> bool {
+        if !self.session.take_back() {
+            return false;
+        }
+        self.rebuild();
+        true
+    }
+
+    /// Starts over with `setup`.
+    pub fn reset(&mut self, setup: Setup) -> Result<(), String> {
+        setup.check()?;
+        self.session = Session::new(setup);
+        self.lesson = None;
+        self.rebuild();
+        Ok(())
+    }
+
+    /// Replaces the session (an opened link or an imported file) and replays it.
+    pub fn load(&mut self, session: Session) -> Result<(), String> {
+        session.setup.check()?;
+        self.session = session;
+        self.lesson = None;
+        self.rebuild();
+        Ok(())
+    }
+
+    fn rebuild(&mut self) {
+        self.sim = self.session.replay();
+        self.journal = Journal::default();
+        self.placement_for = (u64::MAX, 0);
+        self.playing = false;
+        self.refusal = None;
+        self.changed();
+        self.shown = self.sim.now().0 as f64;
+        if let Some(Focus::Message(id)) = self.selected {
+            if !self.journal.messages.contains_key(&id) {
+                self.selected = None;
+            }
+        }
+    }
+
+    /// Drops, delays or duplicates a message still in flight.
+    pub fn tamper(&mut self, id: u64, how: Tamper) {
+        if !self.sim.in_flight().iter().any(|m| m.id == id) {
+            self.refusal = Some(format!("message {id} is no longer in flight"));
+            return;
+        }
+        self.input(Input::Tamper { id, how });
+    }
+
+    /// Arms a client to crash the moment it would send its decision (for `tx`, or any).
+    pub fn crash_coordinator(&mut self, client: Addr, tx: Option<TxId>) {
+        self.act(Action::CrashCoordinator { client, tx });
+    }
+
+    /// The trace hash of the run so far: equal runs have equal hashes on every target.
+    pub fn trace_hash(&self) -> String {
+        self.sim.trace().hash()
+    }
+
+    /// Starts lesson `n` from its own setup.
+    pub fn start_lesson(&mut self, n: usize) -> Result<(), String> {
+        let lesson = lessons::LESSONS.get(n).ok_or_else(|| format!("there is no lesson {}", n + 1))?;
+        self.reset(lesson.setup())?;
+        self.lesson = Some(LessonRun { lesson: n, done: 0 });
+        Ok(())
+    }
+
+    /// The lesson being followed.
+    pub fn current_lesson(&self) -> Option<(&'static Lesson, usize)> {
+        self.lesson.map(|run| (&lessons::LESSONS[run.lesson], run.done))
+    }
+
+    /// Performs the lesson's next step. Returns false at the end.
+    pub fn lesson_next(&mut self) -> bool {
+        let Some(run) = self.lesson else { return false };
+        let lesson = &lessons::LESSONS[run.lesson];
+        let Some(step) = lesson.steps.get(run.done) else { return false };
+        self.playing = false;
+        (step.run)(self);
+        self.lesson = Some(LessonRun { done: run.done + 1, ..run });
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stepping_back_lands_on_the_world_before_the_last_event() {
+        let mut app = App::new(Session::new(Setup::default()));
+        for _ in 0..30 {
+            app.step();
+        }
+        let hash_30 = app.trace_hash();
+        app.step();
+        assert_ne!(app.trace_hash(), hash_30);
+        assert!(app.back());
+        assert_eq!(app.trace_hash(), hash_30);
+        assert_eq!(app.sim.steps(), 30);
+    }
+
+    #[test]
+    fn play_advances_at_the_chosen_speed_and_records_steps() {
+        let mut app = App::new(Session::new(Setup::default()));
+        app.playing = true;
+        app.speed = 4; // real time
+        for _ in 0..60 {
+            app.tick(16.0);
+        }
+        assert!((app.shown - 960.0).abs() < 1e-6, "{}", app.shown);
+        assert!(app.sim.now().0 <= 960);
+        assert!(app.sim.steps() > 10);
+        // The recorded session replays to the same world.
+        assert_eq!(app.session.replay().trace().hash(), app.trace_hash());
+    }
+
+    #[test]
+    fn tampering_with_a_delivered_message_is_refused_with_a_reason() {
+        let mut app = App::new(Session::new(Setup::default()));
+        app.run_until(1_000, |s| !s.in_flight().is_empty() && s.deliveries() > 0);
+        let delivered = app
+            .journal
+            .messages
+            .values()
+            .find(|m| matches!(m.fate, crate::model::Fate::Delivered(_)))
+            .expect("messages flowed")
+            .id;
+        app.tamper(delivered, Tamper::Drop);
+        assert!(app.refusal.as_deref().is_some_and(|r| r.contains("no longer in flight")));
+        let inputs = app.session.inputs.len();
+        let flying = app.sim.in_flight()[0].id;
+        app.tamper(flying, Tamper::Drop);
+        assert_eq!(app.refusal, None);
+        assert_eq!(app.session.inputs.len(), inputs + 1);
+    }
+
+    #[test]
+    fn reset_refuses_a_setup_it_cannot_show() {
+        let mut app = App::new(Session::new(Setup::default()));
+        assert!(app.reset(Setup { servers: 100, ..Setup::default() }).is_err());
+        assert!(app.reset(Setup { seed: 5, servers: 4, ..Setup::default() }).is_ok());
+        assert_eq!(app.sim.servers().count(), 4);
+    }
+}

@@ -1,0 +1,422 @@
+//! What the views draw, derived from the world: the ring's servers and keys, the messages of
+//! the sequence diagram, and the movement per view change. Plain Rust, tested natively.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::f64::consts::TAU;
+
+use ringside_core::ring::{position, Ring};
+use ringside_core::{Addr, Event, Msg, ServerId, Time};
+use ringside_sim::narrate;
+use ringside_sim::{Kind, Sim, TraceEntry, TraceKind};
+
+/// A ring position as an angle in radians, clockwise from the top.
+pub fn angle(pos: u64) -> f64 {
+    // The top 53 bits fit a float exactly, so the last position stays short of a full turn.
+    (pos >> 11) as f64 / (1u64 << 53) as f64 * TAU
+}
+
+/// A server on the ring.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerMark {
+    /// Its id.
+    pub id: ServerId,
+    /// Where it listens (its lane in the diagram).
+    pub addr: Addr,
+    /// Its virtual nodes' angles.
+    pub points: Vec<f64>,
+    /// Keys it holds a copy of.
+    pub holds: usize,
+    /// Keys the view makes it a replica of.
+    pub owns: usize,
+}
+
+/// A key on the ring.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyMark {
+    /// The key.
+    pub key: String,
+    /// Its angle.
+    pub angle: f64,
+    /// Its replicas in the view leader's view, primary first.
+    pub replicas: Vec<ServerId>,
+    /// Servers holding a copy now.
+    pub holders: Vec<ServerId>,
+}
+
+impl KeyMark {
+    /// Whether the copies sit exactly on the replicas.
+    pub fn placed(&self) -> bool {
+        let want: BTreeSet<&ServerId> = self.replicas.iter().collect();
+        let have: BTreeSet<&ServerId> = self.holders.iter().collect();
+        want == have
+    }
+}
+
+/// One arc of the ring and the server whose point ends it (a key in the arc has that server
+/// as its primary).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arc {
+    /// Start angle (exclusive).
+    pub from: f64,
+    /// End angle (the server's point).
+    pub to: f64,
+    /// The owner.
+    pub owner: ServerId,
+}
+
+/// The ring as the view leader's current view places it, with every stored key.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Placement {
+    /// The view's epoch.
+    pub epoch: u64,
+    /// Servers in the view, in id order.
+    pub servers: Vec<ServerMark>,
+    /// Every key some live server holds.
+    pub keys: Vec<KeyMark>,
+    /// Ownership arcs, clockwise.
+    pub arcs: Vec<Arc>,
+}
+
+impl Placement {
+    /// Reads the placement off the world.
+    pub fn of(sim: &Sim) -> Placement {
+        let vl = sim.view_leader();
+        let view = vl.view();
+        let config = sim.config();
+        let ring = Ring::new(view.members.iter().map(|m| &m.id), config.vnodes);
+        let mut holders: BTreeMap<&str, (u64, Vec<ServerId>)> = BTreeMap::new();
+        for (_, server) in sim.servers() {
+            for (key, entry) in server.bucket() {
+                holders.entry(key.as_str()).or_insert_with(|| (entry.pos, Vec::new())).1.push(server.id().clone());
+            }
+        }
+        let keys: Vec<KeyMark> = holders
+            .into_iter()
+            .map(|(key, (pos, holders))| KeyMark {
+                key: key.to_string(),
+                angle: angle(pos),
+                replicas: ring.replicas_at(pos, config.replicas).into_iter().cloned().collect(),
+                holders,
+            })
+            .collect();
+        let mut points: BTreeMap<&ServerId, Vec<f64>> = BTreeMap::new();
+        let mut ordered: Vec<(f64, ServerId)> = Vec::new();
+        for (pos, id) in ring.points() {
+            points.entry(id).or_default().push(angle(pos));
+            ordered.push((angle(pos), id.clone()));
+        }
+        let arcs = ordered
+            .iter()
+            .enumerate()
+            .map(|(i, (to, owner))| {
+                let from = if i == 0 { ordered.last().map_or(0.0, |(a, _)| a - TAU) } else { ordered[i - 1].0 };
+                Arc { from, to: *to, owner: owner.clone() }
+            })
+            .collect();
+        let servers = view
+            .members
+            .iter()
+            .map(|m| ServerMark {
+                id: m.id.clone(),
+                addr: m.addr.clone(),
+                points: points.get(&m.id).cloned().unwrap_or_default(),
+                holds: keys.iter().filter(|k| k.holders.contains(&m.id)).count(),
+                owns: keys.iter().filter(|k| k.replicas.contains(&m.id)).count(),
+            })
+            .collect();
+        Placement { epoch: view.epoch.0, servers, keys, arcs }
+    }
+
+    /// The server with this id.
+    pub fn server(&self, id: &ServerId) -> Option<&ServerMark> {
+        self.servers.iter().find(|s| &s.id == id)
+    }
+}
+
+/// One message of the run, from its send to its fate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MsgLine {
+    /// Its number.
+    pub id: u64,
+    /// Sender.
+    pub from: Addr,
+    /// Receiver.
+    pub to: Addr,
+    /// When it was sent.
+    pub sent: Time,
+    /// When it is (or was) due.
+    pub due: Time,
+    /// What became of it.
+    pub fate: Fate,
+    /// A duplicate the network (or the learner) made of another message.
+    pub copy_of: Option<u64>,
+    /// The message.
+    pub msg: Msg,
+}
+
+/// What became of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// On its way.
+    InFlight,
+    /// Handled by its receiver.
+    Delivered(Time),
+    /// Lost, and why.
+    Dropped(Time, String),
+}
+
+impl MsgLine {
+    /// One line saying what it is.
+    pub fn summary(&self) -> String {
+        narrate::summarize(&self.msg)
+    }
+
+    /// Heartbeats and their replies: the traffic that is always there.
+    pub fn routine(&self) -> bool {
+        narrate::is_routine(&self.msg)
+    }
+
+    /// The key the message is about, if any.
+    pub fn key(&self) -> Option<&str> {
+        match &self.msg {
+            Msg::Set { key, .. } | Msg::Get { key, .. } | Msg::Prepare { key, .. } | Msg::GetR { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// When it ended (delivered or dropped), if it has.
+    pub fn ended(&self) -> Option<Time> {
+        match &self.fate {
+            Fate::InFlight => None,
+            Fate::Delivered(t) | Fate::Dropped(t, _) => Some(*t),
+        }
+    }
+}
+
+/// Copies moved by one view change against the least it could move.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Move {
+    /// The epoch the change led to.
+    pub epoch: u64,
+    /// What changed, in words.
+    pub what: String,
+    /// Copies sent for this epoch so far.
+    pub moved: u64,
+    /// Copies the change needs at least: per key, the new replicas that were not replicas.
+    pub minimum: u64,
+}
+
+/// Everything the views read from the trace, kept up to date as the trace grows.
+#[derive(Clone, Debug, Default)]
+pub struct Journal {
+    seen: usize,
+    /// Messages by number.
+    pub messages: BTreeMap<u64, MsgLine>,
+    /// Narration lines: (time, node or "", text).
+    pub log: Vec<(Time, String, String)>,
+    /// One entry per view change.
+    pub moves: Vec<Move>,
+    members: Vec<ServerId>,
+}
+
+impl Journal {
+    /// Reads the trace entries not seen yet; `sim` is the world they came from (for the view
+    /// changes' minimum movement).
+    pub fn absorb(&mut self, sim: &Sim) {
+        let entries = sim.trace().entries();
+        if entries.len() < self.seen {
+            *self = Journal::default();
+        }
+        for entry in &entries[self.seen..] {
+            self.take(entry, sim);
+        }
+        self.seen = entries.len();
+    }
+
+    fn take(&mut self, entry: &TraceEntry, sim: &Sim) {
+        let t = entry.t;
+        match &entry.kind {
+            TraceKind::Send { id, from, to, due, msg } => {
+                let line = MsgLine {
+                    id: *id,
+                    from: from.clone(),
+                    to: to.clone(),
+                    sent: t,
+                    due: *due,
+                    fate: Fate::InFlight,
+                    copy_of: None,
+                    msg: msg.clone(),
+                };
+                self.messages.insert(*id, line);
+            }
+            TraceKind::Deliver { id, .. } => {
+                if let Some(m) = self.messages.get_mut(id) {
+                    m.fate = Fate::Delivered(t);
+                }
+            }
+            TraceKind::Drop { id, from, to, reason } => {
+                if let Some(m) = self.messages.get_mut(id) {
+                    m.fate = Fate::Dropped(t, reason.clone());
+                    let what = m.summary();
+                    self.log.push((t, String::new(), format!("{from} → {to} {what}: lost ({reason})")));
+                }
+            }
+            TraceKind::Duplicate { id, copy } => {
+                if let Some(original) = self.messages.get(id).cloned() {
+                    // The copy's due time is not in the trace; it is known once it lands.
+                    let line = MsgLine { id: *copy, sent: t, copy_of: Some(*id), fate: Fate::InFlight, ..original };
+                    self.messages.insert(*copy, line);
+                }
+            }
+            TraceKind::Event { node, event } => {
+                self.view_change(event, sim);
+                if let Event::TransferSent { epoch, keys, .. } = event {
+                    if let Some(m) = self.moves.iter_mut().rev().find(|m| m.epoch == epoch.0) {
+                        m.moved += *keys as u64;
+                    }
+                }
+                self.log.push((t, node.0.clone(), narrate::describe(event)));
+            }
+            TraceKind::Action { action } => self.log.push((t, String::new(), narrate::describe_action(action))),
+            TraceKind::Timer { .. } => {}
+        }
+    }
+
+    /// On a view change, the least movement it needs: for every key held anywhere when the
+    /// change happens, each server that becomes a replica without having been one. Read the
+    /// trace after every step for the keys to be those of that moment.
+    fn view_change(&mut self, event: &Event, sim: &Sim) {
+        let before = self.members.clone();
+        let (epoch, what) = match event {
+            Event::ServerJoined { id, epoch, .. } => {
+                self.members.push(id.clone());
+                (epoch.0, format!("{id} joined"))
+            }
+            Event::ServerFailed { id, epoch } => {
+                self.members.retain(|m| m != id);
+                (epoch.0, format!("{id} failed"))
+            }
+            Event::Recovered { epoch, .. } => {
+                self.members = sim.view_leader().view().members.iter().map(|m| m.id.clone()).collect();
+                (epoch.0, "the view leader gathered the servers again".to_string())
+            }
+            _ => return,
+        };
+        let now = self.members.clone();
+        let vnodes = sim.config().vnodes;
+        let r = sim.config().replicas;
+        let (old, new) = (Ring::new(before.iter(), vnodes), Ring::new(now.iter(), vnodes));
+        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        for (_, server) in sim.servers() {
+            keys.extend(server.bucket().keys().map(String::as_str));
+        }
+        let minimum = keys
+            .iter()
+            .map(|key| {
+                let pos = position(key);
+                let was: BTreeSet<&ServerId> = old.replicas_at(pos, r).into_iter().collect();
+                new.replicas_at(pos, r).into_iter().filter(|id| !was.contains(id)).count() as u64
+            })
+            .sum();
+        // With nothing stored (or no view before) there is nothing to move: not worth a bar.
+        if before.is_empty() || keys.is_empty() {
+            return;
+        }
+        self.moves.push(Move { epoch, what, moved: 0, minimum });
+    }
+}
+
+/// The lanes of the sequence diagram, in order: the view leader, servers, clients.
+pub fn lanes(sim: &Sim) -> Vec<(Addr, Kind)> {
+    let mut lanes: Vec<(Addr, Kind)> = sim.nodes().iter().map(|(a, s)| (a.clone(), s.kind)).collect();
+    let rank = |k: Kind| match k {
+        Kind::ViewLeader => 0,
+        Kind::Server => 1,
+        Kind::Client => 2,
+    };
+    // Numbers sort as numbers: s2 before s10.
+    let number = |a: &Addr| a.0.trim_start_matches(|c: char| c.is_ascii_alphabetic()).parse::<u32>().unwrap_or(0);
+    lanes.sort_by_key(|(a, k)| (rank(*k), number(a)));
+    lanes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringside_sim::{Action, Setup};
+
+    /// Steps to `until`, reading the trace after every step as the page does.
+    fn run(sim: &mut Sim, j: &mut Journal, until: u64) {
+        while sim.next_due().is_some_and(|t| t.0 <= until) {
+            sim.step();
+            j.absorb(sim);
+        }
+    }
+
+    fn settled_world(j: &mut Journal) -> Sim {
+        let mut sim = Setup::default().world();
+        run(&mut sim, j, 1_500);
+        for i in 0..12 {
+            sim.act(Action::SetR { client: Addr::from("c1"), key: format!("k{i}"), value: "v".into() });
+        }
+        run(&mut sim, j, 3_000);
+        sim
+    }
+
+    #[test]
+    fn angles_cover_the_circle_clockwise_from_the_top() {
+        assert_eq!(angle(0), 0.0);
+        assert!((angle(u64::MAX / 2) - TAU / 2.0).abs() < 1e-9);
+        assert!(angle(u64::MAX) < TAU);
+    }
+
+    #[test]
+    fn placement_puts_every_key_on_its_replicas() {
+        let sim = settled_world(&mut Journal::default());
+        let p = Placement::of(&sim);
+        assert_eq!(p.servers.len(), 3);
+        assert_eq!(p.keys.len(), 12);
+        assert!(p.keys.iter().all(KeyMark::placed), "{:?}", p.keys);
+        assert!(p.servers.iter().all(|s| s.holds == 12 && s.owns == 12));
+        assert_eq!(p.arcs.len(), 3);
+        let span: f64 = p.arcs.iter().map(|a| a.to - a.from).sum();
+        assert!((span - TAU).abs() < 1e-9, "arcs cover the ring once: {span}");
+    }
+
+    #[test]
+    fn journal_follows_messages_and_charts_a_join() {
+        let mut j = Journal::default();
+        let mut sim = settled_world(&mut j);
+        assert!(j.messages.values().any(|m| matches!(m.msg, Msg::Prepare { .. })));
+        assert!(j.messages.values().filter(|m| !matches!(m.fate, Fate::InFlight)).count() > 10);
+        assert!(j.moves.is_empty(), "forming the first view moves nothing");
+        sim.act(Action::AddServer);
+        run(&mut sim, &mut j, 5_000);
+        let join = j.moves.last().expect("the join is charted");
+        assert!(join.minimum > 0);
+        assert_eq!(join.moved, join.minimum, "{join:?}");
+        assert!(j.log.iter().any(|(_, _, text)| text.contains("join")), "{:?}", j.log);
+    }
+
+    #[test]
+    fn a_replayed_world_restarts_the_journal() {
+        let mut j = Journal::default();
+        settled_world(&mut j);
+        let n = j.messages.len();
+        let fresh = Setup::default().world();
+        j.absorb(&fresh);
+        assert!(j.messages.len() < n);
+    }
+
+    #[test]
+    fn lanes_order_leader_servers_clients_by_number() {
+        let mut sim = Setup { servers: 11, clients: 2, ..Setup::default() }.world();
+        sim.act(Action::AddClient);
+        let names: Vec<String> = lanes(&sim).into_iter().map(|(a, _)| a.0).collect();
+        assert_eq!(names[0], "vl");
+        assert_eq!(names[1], "s1");
+        assert_eq!(names[2], "s2");
+        assert_eq!(names[11], "s11");
+        assert_eq!(&names[12..], ["c1", "c2", "c3"]);
+    }
+}
