@@ -428,9 +428,9 @@ mod tests {
 
     #[test]
     fn every_lesson_runs_to_its_end_without_a_violation() {
-        for n in 0..LESSONS.len() {
+        for (n, lesson) in LESSONS.iter().enumerate() {
             let app = play(n);
-            assert_eq!(app.lesson.map(|l| l.done), Some(LESSONS[n].steps.len()));
+            assert_eq!(app.lesson.map(|l| l.done), Some(lesson.steps.len()));
         }
     }
 
