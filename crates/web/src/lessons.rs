@@ -44,7 +44,7 @@ impl Lesson {
 const PATIENCE_MS: u64 = 10_000;
 
 /// At rest: every live server is in the view, rebalancing is done and no client has work left.
-fn idle(sim: &Sim) -> bool {
+pub fn idle(sim: &Sim) -> bool {
     let view = sim.view_leader().view();
     sim.servers().all(|(_, s)| view.members.iter().any(|m| &m.id == s.id()))
         && sim.settled()

@@ -5,5 +5,13 @@
 //! guided lessons; the rest is the page: drawing and the DOM.
 
 pub mod app;
+pub mod canvas;
+pub mod charts;
 pub mod lessons;
 pub mod model;
+pub mod page;
+pub mod palette;
+pub mod panels;
+pub mod ring_view;
+pub mod seq_view;
+pub mod share;

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::f64::consts::TAU;
 
 use ringside_core::ring::{position, Ring};
-use ringside_core::{Addr, Event, Msg, ServerId, Time};
+use ringside_core::{Addr, Event, Member, Msg, ServerId, Time, TxId};
 use ringside_sim::narrate;
-use ringside_sim::{Kind, Sim, TraceEntry, TraceKind};
+use ringside_sim::{Action, Kind, Sim, TraceEntry, TraceKind};
 
 /// A ring position as an angle in radians, clockwise from the top.
 pub fn angle(pos: u64) -> f64 {
@@ -206,6 +206,63 @@ pub struct Move {
     pub minimum: u64,
 }
 
+/// A 2PC state as the course names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxState {
+    /// Coordinator: prepares sent, votes not all in. Participant: no prepare handled yet.
+    Init,
+    /// Participant: voted yes; may no longer decide alone.
+    Ready,
+    /// Committed (coordinator: decided to commit).
+    Commit,
+    /// Aborted (or voted no).
+    Abort,
+    /// Participant: prepared, the coordinator silent, every other participant prepared too.
+    Blocked,
+}
+
+impl TxState {
+    /// The course's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxState::Init => "INIT",
+            TxState::Ready => "READY",
+            TxState::Commit => "COMMIT",
+            TxState::Abort => "ABORT",
+            TxState::Blocked => "BLOCKED",
+        }
+    }
+}
+
+/// One transaction as both sides of 2PC see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxRow {
+    /// The transaction.
+    pub tx: TxId,
+    /// The key it writes.
+    pub key: String,
+    /// The coordinating client.
+    pub coordinator: Addr,
+    /// The coordinator's state.
+    pub decided: TxState,
+    /// Whether the coordinator crashed before every participant acknowledged.
+    pub coordinator_crashed: bool,
+    /// Each participant (id, address) and its state.
+    pub participants: Vec<(ServerId, Addr, TxState)>,
+    /// Whether a participant is asking the others how it ended (termination protocol).
+    pub asking: bool,
+}
+
+impl TxRow {
+    /// Whether every participant knows the outcome.
+    pub fn finished(&self) -> bool {
+        self.participants.iter().all(|(_, _, s)| matches!(s, TxState::Commit | TxState::Abort))
+    }
+}
+
+/// Transactions kept in the table; older finished ones are forgotten.
+const TX_ROWS: usize = 40;
+
 /// Everything the views read from the trace, kept up to date as the trace grows.
 #[derive(Clone, Debug, Default)]
 pub struct Journal {
@@ -216,6 +273,8 @@ pub struct Journal {
     pub log: Vec<(Time, String, String)>,
     /// One entry per view change.
     pub moves: Vec<Move>,
+    /// Recent transactions, oldest first.
+    pub txs: Vec<TxRow>,
     members: Vec<ServerId>,
 }
 
@@ -237,6 +296,9 @@ impl Journal {
         let t = entry.t;
         match &entry.kind {
             TraceKind::Send { id, from, to, due, msg } => {
+                if let Msg::Prepare { tx, key, participants, .. } = msg {
+                    self.prepared(*tx, key, from, participants);
+                }
                 let line = MsgLine {
                     id: *id,
                     from: from.clone(),
@@ -270,6 +332,7 @@ impl Journal {
             }
             TraceKind::Event { node, event } => {
                 self.view_change(event, sim);
+                self.tx_event(node, event);
                 if let Event::TransferSent { epoch, keys, .. } = event {
                     if let Some(m) = self.moves.iter_mut().rev().find(|m| m.epoch == epoch.0) {
                         m.moved += *keys as u64;
@@ -277,8 +340,64 @@ impl Journal {
                 }
                 self.log.push((t, node.0.clone(), narrate::describe(event)));
             }
-            TraceKind::Action { action } => self.log.push((t, String::new(), narrate::describe_action(action))),
+            TraceKind::Action { action } => {
+                if let Action::Crash { node } = action {
+                    for row in self.txs.iter_mut().filter(|r| r.coordinator == *node && !r.finished()) {
+                        row.coordinator_crashed = true;
+                    }
+                }
+                self.log.push((t, String::new(), narrate::describe_action(action)))
+            }
             TraceKind::Timer { .. } => {}
+        }
+    }
+
+    fn prepared(&mut self, tx: TxId, key: &str, coordinator: &Addr, participants: &[Member]) {
+        if self.txs.iter().any(|r| r.tx == tx) {
+            return;
+        }
+        if self.txs.len() >= TX_ROWS {
+            if let Some(old) = self.txs.iter().position(TxRow::finished) {
+                self.txs.remove(old);
+            }
+        }
+        self.txs.push(TxRow {
+            tx,
+            key: key.to_string(),
+            coordinator: coordinator.clone(),
+            decided: TxState::Init,
+            coordinator_crashed: false,
+            participants: participants.iter().map(|m| (m.id.clone(), m.addr.clone(), TxState::Init)).collect(),
+            asking: false,
+        });
+    }
+
+    fn tx_event(&mut self, node: &Addr, event: &Event) {
+        let (tx, state) = match event {
+            Event::TxDecided { tx, commit, .. } => {
+                if let Some(row) = self.txs.iter_mut().find(|r| r.tx == *tx) {
+                    row.decided = if *commit { TxState::Commit } else { TxState::Abort };
+                }
+                return;
+            }
+            Event::Voted { tx, yes, .. } => (tx, if *yes { TxState::Ready } else { TxState::Abort }),
+            Event::Committed { tx, .. } => (tx, TxState::Commit),
+            Event::Aborted { tx, .. } => (tx, TxState::Abort),
+            Event::Blocked { tx, .. } => (tx, TxState::Blocked),
+            Event::TerminationStarted { tx, .. } => {
+                if let Some(row) = self.txs.iter_mut().find(|r| r.tx == *tx) {
+                    row.asking = true;
+                }
+                return;
+            }
+            _ => return,
+        };
+        let Some(row) = self.txs.iter_mut().find(|r| r.tx == *tx) else { return };
+        if let Some(p) = row.participants.iter_mut().find(|(_, addr, _)| addr == node) {
+            // A repeated prepare is answered again; it never undoes a decision.
+            if !(state == TxState::Ready && matches!(p.2, TxState::Commit | TxState::Abort)) {
+                p.2 = state;
+            }
         }
     }
 
@@ -396,6 +515,19 @@ mod tests {
         assert!(join.minimum > 0);
         assert_eq!(join.moved, join.minimum, "{join:?}");
         assert!(j.log.iter().any(|(_, _, text)| text.contains("join")), "{:?}", j.log);
+    }
+
+    #[test]
+    fn the_transaction_table_follows_both_sides_of_2pc() {
+        let mut j = Journal::default();
+        settled_world(&mut j);
+        assert_eq!(j.txs.len(), 12);
+        for row in &j.txs {
+            assert_eq!(row.decided, TxState::Commit);
+            assert_eq!(row.coordinator, Addr::from("c1"));
+            assert!(row.participants.iter().all(|(_, _, s)| *s == TxState::Commit), "{row:?}");
+            assert!(row.finished() && !row.coordinator_crashed);
+        }
     }
 
     #[test]

@@ -1,0 +1,69 @@
+//! A canvas sized to its box at the screen's pixel density, and the few drawing helpers every
+//! view uses.
+
+use std::f64::consts::TAU;
+
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+/// A canvas and its 2D context, in CSS pixels.
+pub struct Canvas {
+    /// The element.
+    pub el: HtmlCanvasElement,
+    /// Its context, scaled so one unit is one CSS pixel.
+    pub ctx: CanvasRenderingContext2d,
+    /// Width in CSS pixels.
+    pub w: f64,
+    /// Height in CSS pixels.
+    pub h: f64,
+}
+
+impl Canvas {
+    /// Wraps the canvas with this id.
+    pub fn find(id: &str) -> Option<Canvas> {
+        let el: HtmlCanvasElement = web_sys::window()?.document()?.get_element_by_id(id)?.dyn_into().ok()?;
+        let ctx: CanvasRenderingContext2d = el.get_context("2d").ok()??.dyn_into().ok()?;
+        Some(Canvas { el, ctx, w: 0.0, h: 0.0 })
+    }
+
+    /// Matches the backing store to the element's box and clears it; call once per frame.
+    pub fn begin(&mut self) {
+        let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+        let (w, h) = (self.el.client_width() as f64, self.el.client_height() as f64);
+        let (pw, ph) = ((w * dpr).round() as u32, (h * dpr).round() as u32);
+        if self.el.width() != pw || self.el.height() != ph {
+            self.el.set_width(pw);
+            self.el.set_height(ph);
+        }
+        self.w = w;
+        self.h = h;
+        let _ = self.ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0);
+        self.ctx.clear_rect(0.0, 0.0, w, h);
+    }
+
+    /// A filled circle.
+    pub fn dot(&self, x: f64, y: f64, r: f64, fill: &str) {
+        self.ctx.begin_path();
+        let _ = self.ctx.arc(x, y, r, 0.0, TAU);
+        self.ctx.set_fill_style_str(fill);
+        self.ctx.fill();
+    }
+
+    /// A straight line.
+    pub fn line(&self, x0: f64, y0: f64, x1: f64, y1: f64, stroke: &str, width: f64) {
+        self.ctx.begin_path();
+        self.ctx.move_to(x0, y0);
+        self.ctx.line_to(x1, y1);
+        self.ctx.set_stroke_style_str(stroke);
+        self.ctx.set_line_width(width);
+        self.ctx.stroke();
+    }
+
+    /// Text at a point, with an alignment ("left", "center", "right").
+    pub fn text(&self, s: &str, x: f64, y: f64, font: &str, fill: &str, align: &str) {
+        self.ctx.set_font(font);
+        self.ctx.set_fill_style_str(fill);
+        self.ctx.set_text_align(align);
+        let _ = self.ctx.fill_text(s, x, y);
+    }
+}
