@@ -43,7 +43,9 @@ pub struct App {
     /// Messages, log and movement read from the trace.
     pub journal: Journal,
     placement: Placement,
-    placement_for: (u64, usize),
+    /// The journal's placement version the placement was computed for (a rebuilt world starts
+    /// a new journal, so a rebuild forgets it).
+    placement_for: u64,
     /// The virtual time the views are drawn at (ms, between events while playing).
     pub shown: f64,
     /// Whether time runs by itself.
@@ -71,7 +73,7 @@ impl App {
             sim,
             journal: Journal::default(),
             placement: Placement::default(),
-            placement_for: (u64::MAX, 0),
+            placement_for: u64::MAX,
             shown: 0.0,
             playing: false,
             speed: 2,
@@ -88,11 +90,16 @@ impl App {
 
     /// The ring as the current view places it (recomputed only after the world changed).
     pub fn placement(&mut self) -> &Placement {
-        let at = (self.sim.steps(), self.sim.trace().len() as usize);
+        let at = self.journal.placement_version;
         if self.placement_for != at {
             self.placement = Placement::of(&self.sim);
             self.placement_for = at;
         }
+        &self.placement
+    }
+
+    /// The placement as last computed by [`App::placement`], without recomputing.
+    pub fn placement_cached(&self) -> &Placement {
         &self.placement
     }
 
@@ -199,7 +206,7 @@ impl App {
     fn rebuild(&mut self) {
         self.sim = self.session.replay();
         self.journal = Journal::default();
-        self.placement_for = (u64::MAX, 0);
+        self.placement_for = u64::MAX;
         self.playing = false;
         self.refusal = None;
         self.changed();

@@ -41,14 +41,17 @@ pub struct KeyMark {
     pub replicas: Vec<ServerId>,
     /// Servers holding a copy now.
     pub holders: Vec<ServerId>,
+    /// Whether the copies sit exactly on the replicas (computed once: the ring is drawn every
+    /// frame).
+    pub placed: bool,
 }
 
 impl KeyMark {
-    /// Whether the copies sit exactly on the replicas.
-    pub fn placed(&self) -> bool {
-        let want: BTreeSet<&ServerId> = self.replicas.iter().collect();
-        let have: BTreeSet<&ServerId> = self.holders.iter().collect();
-        want == have
+    fn new(key: &str, pos: u64, replicas: Vec<ServerId>, holders: Vec<ServerId>) -> KeyMark {
+        let want: BTreeSet<&ServerId> = replicas.iter().collect();
+        let have: BTreeSet<&ServerId> = holders.iter().collect();
+        let placed = want == have;
+        KeyMark { key: key.to_string(), angle: angle(pos), replicas, holders, placed }
     }
 }
 
@@ -92,11 +95,8 @@ impl Placement {
         }
         let keys: Vec<KeyMark> = holders
             .into_iter()
-            .map(|(key, (pos, holders))| KeyMark {
-                key: key.to_string(),
-                angle: angle(pos),
-                replicas: ring.replicas_at(pos, config.replicas).into_iter().cloned().collect(),
-                holders,
+            .map(|(key, (pos, holders))| {
+                KeyMark::new(key, pos, ring.replicas_at(pos, config.replicas).into_iter().cloned().collect(), holders)
             })
             .collect();
         let mut points: BTreeMap<&ServerId, Vec<f64>> = BTreeMap::new();
@@ -275,6 +275,8 @@ pub struct Journal {
     pub moves: Vec<Move>,
     /// Recent transactions, oldest first.
     pub txs: Vec<TxRow>,
+    /// Bumped whenever a bucket or the view may have changed: the ring needs redrawing data.
+    pub placement_version: u64,
     members: Vec<ServerId>,
 }
 
@@ -331,6 +333,17 @@ impl Journal {
                 }
             }
             TraceKind::Event { node, event } => {
+                if matches!(
+                    event,
+                    Event::Committed { .. }
+                        | Event::TransferReceived { .. }
+                        | Event::CopiesDropped { .. }
+                        | Event::ServerJoined { .. }
+                        | Event::ServerFailed { .. }
+                        | Event::Recovered { .. }
+                ) {
+                    self.placement_version += 1;
+                }
                 self.view_change(event, sim);
                 self.tx_event(node, event);
                 if let Event::TransferSent { epoch, keys, .. } = event {
@@ -341,6 +354,7 @@ impl Journal {
                 self.log.push((t, node.0.clone(), narrate::describe(event)));
             }
             TraceKind::Action { action } => {
+                self.placement_version += 1;
                 if let Action::Crash { node } = action {
                     for row in self.txs.iter_mut().filter(|r| r.coordinator == *node && !r.finished()) {
                         row.coordinator_crashed = true;
@@ -495,7 +509,7 @@ mod tests {
         let p = Placement::of(&sim);
         assert_eq!(p.servers.len(), 3);
         assert_eq!(p.keys.len(), 12);
-        assert!(p.keys.iter().all(KeyMark::placed), "{:?}", p.keys);
+        assert!(p.keys.iter().all(|k| k.placed), "{:?}", p.keys);
         assert!(p.servers.iter().all(|s| s.holds == 12 && s.owns == 12));
         assert_eq!(p.arcs.len(), 3);
         let span: f64 = p.arcs.iter().map(|a| a.to - a.from).sum();

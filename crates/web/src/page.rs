@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 
 use js_sys::{Function, Object, Reflect};
-use ringside_core::{Addr, ServerId};
+use ringside_core::{Addr, ServerId, TxId};
 use ringside_sim::{Action, Kind, Role, Session, Setup, Tamper};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -18,6 +18,9 @@ use crate::model::{self, TxState};
 use crate::ring_view::{self, Geometry};
 use crate::seq_view::{self, Layout};
 use crate::{charts, panels, share};
+
+/// While playing, the text panels are redrawn at most this often (real ms).
+const PANEL_PERIOD_MS: f64 = 150.0;
 
 /// Delay given to a message by the "delay" button (virtual ms).
 const DELAY_MS: u64 = 200;
@@ -40,6 +43,10 @@ struct Page {
     nodes_drawn: Vec<(Addr, bool)>,
     /// The diagram's zoom: pixels per virtual millisecond.
     px_per_ms: f64,
+    /// Work per frame (ms), smoothed: what the test reports beside the frame rate.
+    frame_work_ms: f64,
+    /// When the text panels were last redrawn (ms, the frame clock).
+    panels_at: f64,
 }
 
 thread_local! {
@@ -84,6 +91,8 @@ pub fn start() -> Result<(), JsValue> {
         drawn: None,
         nodes_drawn: Vec::new(),
         px_per_ms: seq_view::PX_PER_MS,
+        frame_work_ms: 0.0,
+        panels_at: 0.0,
     };
     PAGE.with(|p| *p.borrow_mut() = Some(page));
     listen(&doc)?;
@@ -329,8 +338,20 @@ impl Page {
                 self.app.act(action);
             }
             "trap" => {
-                let client = if arg.is_empty() { self.client()? } else { Addr(arg.to_string()) };
-                self.app.crash_coordinator(client, None);
+                // `client` or `client|tx client|tx seq` for one transaction.
+                let mut parts = arg.split('|');
+                let client = match parts.next().filter(|c| !c.is_empty()) {
+                    Some(c) => Addr(c.to_string()),
+                    None => self.client()?,
+                };
+                let tx = match (parts.next(), parts.next()) {
+                    (Some(c), Some(seq)) => Some(TxId {
+                        client: c.parse().map_err(|_| format!("bad transaction {arg:?}"))?,
+                        seq: seq.parse().map_err(|_| format!("bad transaction {arg:?}"))?,
+                    }),
+                    _ => None,
+                };
+                self.app.crash_coordinator(client, tx);
             }
             "crash" => app.act(Action::Crash { node: Addr(arg.to_string()) }),
             "restart" => app.act(Action::Restart { node: Addr(arg.to_string()) }),
@@ -457,13 +478,14 @@ impl Page {
         self.ring.begin();
         self.charts.begin();
         self.seq.begin();
-        let placement = self.app.placement().clone();
-        self.ring_geometry = ring_view::draw(&self.ring, &placement, &|id| live.contains(id), focus.as_ref());
+        self.app.placement();
+        let placement = self.app.placement_cached();
+        self.ring_geometry = ring_view::draw(&self.ring, placement, &|id| live.contains(id), focus.as_ref());
         let focus_addr = match &focus {
             Some(Focus::Node(a)) => Some(a.0.as_str()),
             _ => None,
         };
-        charts::draw(&self.charts, &placement, &self.app.journal.moves, focus_addr);
+        charts::draw(&self.charts, placement, &self.app.journal.moves, focus_addr);
         let lanes = model::lanes(&self.app.sim)
             .into_iter()
             .map(|(a, k)| {
@@ -474,17 +496,33 @@ impl Page {
         let layout = Layout::new(lanes, self.seq.w, self.seq.h, self.app.shown, self.px_per_ms);
         seq_view::draw(&self.seq, &layout, self.app.journal.messages.values(), routine, focus.as_ref());
         self.seq_layout = Some(layout);
-        self.panels();
+        self.panels(now);
+        if let Some(perf) = web_sys::window().and_then(|w| w.performance()) {
+            let work = perf.now() - now;
+            self.frame_work_ms = 0.9 * self.frame_work_ms + 0.1 * work;
+        }
     }
 
-    /// Redraws the text panels when what they show changed.
-    fn panels(&mut self) {
+    /// Redraws the text panels when what they show changed — while playing, a few times a
+    /// second at most: text changing faster cannot be read, and the layout it costs would
+    /// take frames from the drawings.
+    fn panels(&mut self, frame_time: f64) {
         let lesson = self.app.lesson.map(|l| (l.lesson, l.done));
         let now = (self.app.version, self.app.selected.clone(), lesson);
-        if self.drawn.as_ref() == Some(&now) {
+        let Some(drawn) = &self.drawn else { return self.redraw_panels(now, frame_time) };
+        if *drawn == now {
             return;
         }
+        let only_time_passed = drawn.1 == now.1 && drawn.2 == now.2;
+        if self.app.playing && only_time_passed && frame_time - self.panels_at < PANEL_PERIOD_MS {
+            return;
+        }
+        self.redraw_panels(now, frame_time);
+    }
+
+    fn redraw_panels(&mut self, now: Drawn, frame_time: f64) {
         self.drawn = Some(now);
+        self.panels_at = frame_time;
         let set = |id: &str, html: &str| {
             if let Some(el) = self.doc.get_element_by_id(id) {
                 el.set_inner_html(html);
@@ -549,7 +587,9 @@ impl Page {
 /// `window.ringside`: what the end-to-end test reads and does, without scraping the canvas.
 fn expose_test_hooks(window: &web_sys::Window) -> Result<(), JsValue> {
     let hooks = Object::new();
-    let state = Closure::<dyn Fn() -> JsValue>::new(|| with_page(|p| state(&mut p.app)).unwrap_or(JsValue::NULL));
+    let state = Closure::<dyn Fn() -> JsValue>::new(|| {
+        with_page(|p| state(&mut p.app, p.frame_work_ms)).unwrap_or(JsValue::NULL)
+    });
     let session = Closure::<dyn Fn() -> JsValue>::new(|| {
         with_page(|p| JsValue::from_str(&serde_json::to_string(&p.app.session).unwrap_or_default()))
             .unwrap_or(JsValue::NULL)
@@ -574,7 +614,7 @@ fn expose_test_hooks(window: &web_sys::Window) -> Result<(), JsValue> {
     Ok(())
 }
 
-fn state(app: &mut App) -> JsValue {
+fn state(app: &mut App, frame_work_ms: f64) -> JsValue {
     let vl = app.sim.view_leader();
     let txs: Vec<serde_json::Value> = app
         .journal
@@ -604,6 +644,7 @@ fn state(app: &mut App) -> JsValue {
         "txs": txs,
         "refusal": app.refusal,
         "playing": app.playing,
+        "frameWorkMs": frame_work_ms,
     });
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }

@@ -86,7 +86,7 @@ fn node(app: &App, addr: &Addr) -> String {
                 "Crash before its next decision",
                 "It dies the moment it would send a 2PC decision",
             ));
-            h.push_str(&client(c, app.sim.traps().contains_key(addr)));
+            h.push_str(&client(addr, c, app.sim.traps().contains_key(addr)));
         }
     }
     h
@@ -199,7 +199,7 @@ fn server(s: &Server) -> String {
     h
 }
 
-fn client(c: &Client, armed: bool) -> String {
+fn client(addr: &Addr, c: &Client, armed: bool) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -216,11 +216,18 @@ fn client(c: &Client, armed: bool) -> String {
     }
     h.push_str("<table><tr><th>op</th><th>command</th><th>waiting for</th></tr>");
     for op in ops {
+        let mut trap = String::new();
         let stage = match &op.stage {
             Stage::Asking => "an answer".to_string(),
             Stage::NeedView => "the view".to_string(),
             Stage::Backoff => "its backoff to end".to_string(),
             Stage::Voting { tx, participants, yes } => {
+                trap = button(
+                    "trap",
+                    &format!("{}|{}|{}", addr.0, tx.client, tx.seq),
+                    "Crash before deciding this",
+                    "The client dies the moment it would send its decision for this transaction",
+                );
                 format!("INIT: votes for {tx} ({} of {} yes)", yes.len(), participants.len())
             }
             Stage::Deciding { tx, commit, unacked, participants } => format!(
@@ -234,7 +241,7 @@ fn client(c: &Client, armed: bool) -> String {
             }
             Stage::LockQueued => "its turn in the lock's queue".to_string(),
         };
-        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", op.op.0, esc(&op.what), esc(&stage));
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{} {trap}</td></tr>", op.op.0, esc(&op.what), esc(&stage));
     }
     h.push_str("</table>");
     h

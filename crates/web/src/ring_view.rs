@@ -101,29 +101,33 @@ pub fn draw(c: &Canvas, p: &Placement, live: &dyn Fn(&ServerId) -> bool, focus: 
         ctx.stroke();
     }
 
-    // Keys: a tick each; orange while its copies are not yet exactly on its replicas.
+    // Keys: a tick each; orange while its copies are not yet exactly on its replicas. Ticks of
+    // one colour share one path: thousands of keys cost a few strokes.
     let focus_key = match focus {
         Some(Focus::Key(k)) => Some(k.as_str()),
         _ => None,
     };
-    ctx.set_line_width(1.0);
-    for k in &p.keys {
-        let (x0, y0) = g.at(k.angle, g.r - KEY_IN);
-        let (x1, y1) = g.at(k.angle, g.r - KEY_OUT);
-        let held_by_focus = focus_server.is_some_and(|id| k.holders.contains(id));
-        let color = if !k.placed() {
+    let colour_of = |k: &crate::model::KeyMark| {
+        if !k.placed {
             FOCUS
-        } else if held_by_focus {
+        } else if focus_server.is_some_and(|id| k.holders.contains(id)) {
             INK
         } else if focus_server.is_some() {
             RULE
         } else {
             MUTED
-        };
+        }
+    };
+    ctx.set_line_width(1.0);
+    for colour in [RULE, MUTED, INK, FOCUS] {
         ctx.begin_path();
-        ctx.move_to(x0, y0);
-        ctx.line_to(x1, y1);
-        ctx.set_stroke_style_str(color);
+        for k in p.keys.iter().filter(|k| colour_of(k) == colour) {
+            let (x0, y0) = g.at(k.angle, g.r - KEY_IN);
+            let (x1, y1) = g.at(k.angle, g.r - KEY_OUT);
+            ctx.move_to(x0, y0);
+            ctx.line_to(x1, y1);
+        }
+        ctx.set_stroke_style_str(colour);
         ctx.stroke();
     }
 
@@ -181,7 +185,7 @@ pub fn draw(c: &Canvas, p: &Placement, live: &dyn Fn(&ServerId) -> bool, focus: 
     }
 
     // The middle: what the ring is.
-    let moving = p.keys.iter().filter(|k| !k.placed()).count();
+    let moving = p.keys.iter().filter(|k| !k.placed).count();
     c.text(&format!("epoch {}", p.epoch), g.cx, g.cy - 8.0, "600 16px system-ui, sans-serif", INK, "center");
     let keys = format!("{} servers · {} keys", p.servers.len(), p.keys.len());
     c.text(&keys, g.cx, g.cy + 12.0, "13px system-ui, sans-serif", MUTED, "center");

@@ -166,10 +166,13 @@ pub fn draw<'a>(
         let focused = matches!(focus, Some(Focus::Node(a)) if a == addr);
         let color = if *up { palette::node_color(addr, 42) } else { "#9aa0ab".to_string() };
         c.line(x, HEAD, x, c.h, if focused { FOCUS } else { RULE }, if focused { 2.0 } else { 1.0 });
-        let font = if l.gap < 26.0 { "600 10px system-ui, sans-serif" } else { "600 12px system-ui, sans-serif" };
-        c.text(&addr.0, x, 16.0, font, &color, "center");
+        // Narrow lanes stagger their names over two rows so neighbours do not collide.
+        let narrow = l.gap < 28.0;
+        let font = if narrow { "600 10px system-ui, sans-serif" } else { "600 12px system-ui, sans-serif" };
+        let y = if narrow && i % 2 == 1 { 27.0 } else { 14.0 };
+        c.text(&addr.0, x, y, font, &color, "center");
         if !*up {
-            c.text("down", x, 29.0, "10px system-ui, sans-serif", BAD, "center");
+            c.line(x - 7.0, y - 4.0, x + 7.0, y - 4.0, BAD, 1.5);
         }
     }
     // Arrows, the lit ones last so they sit on top.
