@@ -73,8 +73,9 @@ fn node(app: &App, addr: &Addr) -> String {
             h.push_str(&button(
                 "crash",
                 &addr.0,
-                "Crash",
-                "Kill the process: it stops heartbeating and its memory is gone",
+                "Crash / remove",
+                "Kill the process: it stops heartbeating and its memory is gone. Servers leave only this \
+                 way: the view leader removes it from the view after the failure timeout.",
             ));
             h.push_str(&server(s));
         }
