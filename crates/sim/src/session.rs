@@ -154,22 +154,18 @@ pub fn apply(sim: &mut Sim, input: &Input) -> u64 {
 }
 
 /// Steps until virtual time `until` (events due then included), calling `after_step` after
-/// each and recording them; returns how many were taken. Stops early after `limit` steps so a
-/// runaway world cannot hang the page.
-pub fn run_until(
-    sim: &mut Sim,
-    session: &mut Session,
-    until: Time,
-    limit: u64,
-    mut after_step: impl FnMut(&Sim),
-) -> u64 {
+/// each, and records the steps; returns how many were taken. Stops early when `after_step`
+/// says so, so that a busy world cannot hold up the page.
+pub fn run_until(sim: &mut Sim, session: &mut Session, until: Time, mut after_step: impl FnMut(&Sim) -> bool) -> u64 {
     let mut taken = 0;
-    while taken < limit && sim.next_due().is_some_and(|due| due <= until) {
+    while sim.next_due().is_some_and(|due| due <= until) {
         if !sim.step() {
             break;
         }
-        after_step(sim);
         taken += 1;
+        if !after_step(sim) {
+            break;
+        }
     }
     session.record(Input::Steps { n: taken });
     taken
@@ -251,7 +247,7 @@ mod tests {
     fn the_coordinator_trap_crashes_a_client_with_its_decision_unsent() {
         let mut s = Session::new(Setup { seed: 3, ..Setup::default() });
         let mut sim = s.replay();
-        run_until(&mut sim, &mut s, Time(1_000), 100_000, |_| {});
+        run_until(&mut sim, &mut s, Time(1_000), |_| true);
         for action in [
             Action::CrashCoordinator { client: client(1), tx: None },
             Action::SetR { client: client(1), key: "x".into(), value: "1".into() },
@@ -260,7 +256,7 @@ mod tests {
             apply(&mut sim, &input);
             s.record(input);
         }
-        run_until(&mut sim, &mut s, Time(1_300), 100_000, |_| {});
+        run_until(&mut sim, &mut s, Time(1_300), |_| true);
         assert!(sim.clients().all(|(a, _)| *a != client(1)), "c1 crashed");
         let prepared: usize = sim.servers().map(|(_, srv)| srv.pending().count()).sum();
         assert_eq!(prepared, 3, "every participant is left prepared");

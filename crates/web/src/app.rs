@@ -19,9 +19,6 @@ pub enum Focus {
     Message(u64),
 }
 
-/// Events one frame of play may take at most, so a busy world cannot freeze the page.
-const STEPS_PER_FRAME: u64 = 20_000;
-
 /// Play speeds the learner can pick: virtual milliseconds per real millisecond.
 pub const SPEEDS: [f64; 7] = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0];
 
@@ -133,7 +130,7 @@ impl App {
     /// Runs the world for `ms` of virtual time.
     pub fn run_for(&mut self, ms: u64) {
         let until = Time(self.sim.now().0 + ms);
-        self.run_to(until);
+        self.run_to(until, &mut || false);
         self.shown = until.0 as f64;
     }
 
@@ -154,25 +151,37 @@ impl App {
         held
     }
 
-    fn run_to(&mut self, until: Time) {
+    /// Steps to `until` unless `out_of_time` says stop first; returns whether it got there.
+    fn run_to(&mut self, until: Time, out_of_time: &mut dyn FnMut() -> bool) -> bool {
         let journal = &mut self.journal;
-        let taken =
-            session::run_until(&mut self.sim, &mut self.session, until, STEPS_PER_FRAME, |sim| journal.absorb(sim));
+        let mut stopped = false;
+        let taken = session::run_until(&mut self.sim, &mut self.session, until, |sim| {
+            journal.absorb(sim);
+            stopped = out_of_time();
+            !stopped
+        });
         if taken > 0 {
             self.changed();
         }
+        !stopped
     }
 
     /// One animation frame of `real_ms` real time: while playing, the world runs at the
-    /// chosen speed and messages glide between sender and receiver.
-    pub fn tick(&mut self, real_ms: f64) {
+    /// chosen speed and messages glide between sender and receiver. When a burst of events
+    /// would take longer than the frame allows (`out_of_time`), virtual time falls behind
+    /// instead: the picture stays smooth and catches up after the burst.
+    pub fn tick(&mut self, real_ms: f64, out_of_time: &mut dyn FnMut() -> bool) {
         if !self.playing {
             return;
         }
         // A long pause of the tab must not turn into a huge jump.
         let virtual_ms = real_ms.min(100.0) * SPEEDS[self.speed];
-        self.shown += virtual_ms;
-        self.run_to(Time(self.shown as u64));
+        let target = self.shown + virtual_ms;
+        if !self.run_to(Time(target as u64), out_of_time) {
+            self.shown = self.shown.max(self.sim.now().0 as f64);
+            return;
+        }
+        self.shown = target;
     }
 
     /// Takes back the last event (or the last command): the world is rebuilt from the seed by
@@ -286,12 +295,27 @@ mod tests {
         app.playing = true;
         app.speed = 4; // real time
         for _ in 0..60 {
-            app.tick(16.0);
+            app.tick(16.0, &mut || false);
         }
         assert!((app.shown - 960.0).abs() < 1e-6, "{}", app.shown);
         assert!(app.sim.now().0 <= 960);
         assert!(app.sim.steps() > 10);
         // The recorded session replays to the same world.
+        assert_eq!(app.session.replay().trace().hash(), app.trace_hash());
+    }
+
+    #[test]
+    fn a_frame_out_of_time_lets_virtual_time_fall_behind() {
+        let mut app = App::new(Session::new(Setup::default()));
+        app.playing = true;
+        app.speed = 6;
+        let mut budget = 3;
+        app.tick(16.0, &mut || {
+            budget -= 1;
+            budget == 0
+        });
+        assert_eq!(app.sim.steps(), 3, "stopped after the third event");
+        assert_eq!(app.shown, app.sim.now().0 as f64, "the picture waits where the world is");
         assert_eq!(app.session.replay().trace().hash(), app.trace_hash());
     }
 

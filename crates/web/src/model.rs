@@ -1,7 +1,7 @@
 //! What the views draw, derived from the world: the ring's servers and keys, the messages of
 //! the sequence diagram, and the movement per view change. Plain Rust, tested natively.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::f64::consts::TAU;
 
 use ringside_core::ring::{position, Ring};
@@ -260,8 +260,10 @@ impl TxRow {
     }
 }
 
-/// Transactions kept in the table; older finished ones are forgotten.
+/// Transactions kept in the table: beyond this, the oldest finished ones are forgotten...
 const TX_ROWS: usize = 40;
+/// ...and beyond this the oldest, finished or not (a burst of writes must stay cheap).
+const TX_ROWS_MAX: usize = 400;
 
 /// Everything the views read from the trace, kept up to date as the trace grows.
 #[derive(Clone, Debug, Default)]
@@ -273,8 +275,10 @@ pub struct Journal {
     pub log: Vec<(Time, String, String)>,
     /// One entry per view change.
     pub moves: Vec<Move>,
-    /// Recent transactions, oldest first.
-    pub txs: Vec<TxRow>,
+    /// Recent transactions, by id.
+    txs: BTreeMap<TxId, TxRow>,
+    /// Their ids, oldest first.
+    tx_order: VecDeque<TxId>,
     /// Bumped whenever a bucket or the view may have changed: the ring needs redrawing data.
     pub placement_version: u64,
     members: Vec<ServerId>,
@@ -356,7 +360,7 @@ impl Journal {
             TraceKind::Action { action } => {
                 self.placement_version += 1;
                 if let Action::Crash { node } = action {
-                    for row in self.txs.iter_mut().filter(|r| r.coordinator == *node && !r.finished()) {
+                    for row in self.txs.values_mut().filter(|r| r.coordinator == *node && !r.finished()) {
                         row.coordinator_crashed = true;
                     }
                 }
@@ -367,29 +371,41 @@ impl Journal {
     }
 
     fn prepared(&mut self, tx: TxId, key: &str, coordinator: &Addr, participants: &[Member]) {
-        if self.txs.iter().any(|r| r.tx == tx) {
+        if self.txs.contains_key(&tx) {
             return;
         }
-        if self.txs.len() >= TX_ROWS {
-            if let Some(old) = self.txs.iter().position(TxRow::finished) {
-                self.txs.remove(old);
+        if self.tx_order.len() >= TX_ROWS {
+            let txs = &self.txs;
+            let finished = self.tx_order.iter().position(|id| txs.get(id).is_some_and(TxRow::finished));
+            let old = finished.or((self.tx_order.len() >= TX_ROWS_MAX).then_some(0));
+            if let Some(id) = old.and_then(|i| self.tx_order.remove(i)) {
+                self.txs.remove(&id);
             }
         }
-        self.txs.push(TxRow {
+        self.tx_order.push_back(tx);
+        self.txs.insert(
             tx,
-            key: key.to_string(),
-            coordinator: coordinator.clone(),
-            decided: TxState::Init,
-            coordinator_crashed: false,
-            participants: participants.iter().map(|m| (m.id.clone(), m.addr.clone(), TxState::Init)).collect(),
-            asking: false,
-        });
+            TxRow {
+                tx,
+                key: key.to_string(),
+                coordinator: coordinator.clone(),
+                decided: TxState::Init,
+                coordinator_crashed: false,
+                participants: participants.iter().map(|m| (m.id.clone(), m.addr.clone(), TxState::Init)).collect(),
+                asking: false,
+            },
+        );
+    }
+
+    /// The transactions in the table, newest first.
+    pub fn recent_txs(&self) -> impl Iterator<Item = &TxRow> {
+        self.tx_order.iter().rev().filter_map(|id| self.txs.get(id))
     }
 
     fn tx_event(&mut self, node: &Addr, event: &Event) {
         let (tx, state) = match event {
             Event::TxDecided { tx, commit, .. } => {
-                if let Some(row) = self.txs.iter_mut().find(|r| r.tx == *tx) {
+                if let Some(row) = self.txs.get_mut(tx) {
                     row.decided = if *commit { TxState::Commit } else { TxState::Abort };
                 }
                 return;
@@ -399,14 +415,14 @@ impl Journal {
             Event::Aborted { tx, .. } => (tx, TxState::Abort),
             Event::Blocked { tx, .. } => (tx, TxState::Blocked),
             Event::TerminationStarted { tx, .. } => {
-                if let Some(row) = self.txs.iter_mut().find(|r| r.tx == *tx) {
+                if let Some(row) = self.txs.get_mut(tx) {
                     row.asking = true;
                 }
                 return;
             }
             _ => return,
         };
-        let Some(row) = self.txs.iter_mut().find(|r| r.tx == *tx) else { return };
+        let Some(row) = self.txs.get_mut(tx) else { return };
         if let Some(p) = row.participants.iter_mut().find(|(_, addr, _)| addr == node) {
             // A repeated prepare is answered again; it never undoes a decision.
             if !(state == TxState::Ready && matches!(p.2, TxState::Commit | TxState::Abort)) {
@@ -535,8 +551,8 @@ mod tests {
     fn the_transaction_table_follows_both_sides_of_2pc() {
         let mut j = Journal::default();
         settled_world(&mut j);
-        assert_eq!(j.txs.len(), 12);
-        for row in &j.txs {
+        assert_eq!(j.recent_txs().count(), 12);
+        for row in j.recent_txs() {
             assert_eq!(row.decided, TxState::Commit);
             assert_eq!(row.coordinator, Addr::from("c1"));
             assert!(row.participants.iter().all(|(_, _, s)| *s == TxState::Commit), "{row:?}");

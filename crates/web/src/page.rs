@@ -19,6 +19,12 @@ use crate::ring_view::{self, Geometry};
 use crate::seq_view::{self, Layout};
 use crate::{charts, panels, share};
 
+/// Real time a frame may spend stepping the world (ms); the rest of the frame is for drawing.
+const STEP_BUDGET_MS: f64 = 8.0;
+
+/// While playing, the ring's key placement is recomputed at most this often (real ms).
+const PLACEMENT_PERIOD_MS: f64 = 100.0;
+
 /// While playing, the text panels are redrawn at most this often (real ms).
 const PANEL_PERIOD_MS: f64 = 150.0;
 
@@ -47,6 +53,8 @@ struct Page {
     frame_work_ms: f64,
     /// When the text panels were last redrawn (ms, the frame clock).
     panels_at: f64,
+    /// When the ring's placement was last recomputed (ms, the frame clock).
+    placement_at: f64,
 }
 
 thread_local! {
@@ -93,6 +101,7 @@ pub fn start() -> Result<(), JsValue> {
         px_per_ms: seq_view::PX_PER_MS,
         frame_work_ms: 0.0,
         panels_at: 0.0,
+        placement_at: 0.0,
     };
     PAGE.with(|p| *p.borrow_mut() = Some(page));
     listen(&doc)?;
@@ -470,7 +479,10 @@ impl Page {
     fn frame(&mut self, now: f64) {
         let dt = self.last_frame.map_or(0.0, |last| now - last);
         self.last_frame = Some(now);
-        self.app.tick(dt);
+        let clock = web_sys::window().and_then(|w| w.performance());
+        let started = clock.as_ref().map_or(0.0, |c| c.now());
+        // The world may use part of a frame; the drawing needs the rest.
+        self.app.tick(dt, &mut || clock.as_ref().is_some_and(|c| c.now() - started > STEP_BUDGET_MS));
         let focus = self.app.hover.clone().or_else(|| self.app.selected.clone());
         let routine = self.routine();
 
@@ -478,7 +490,11 @@ impl Page {
         self.ring.begin();
         self.charts.begin();
         self.seq.begin();
-        self.app.placement();
+        // While playing through a burst, the keys' placement is recomputed a few times a second.
+        if !self.app.playing || now - self.placement_at >= PLACEMENT_PERIOD_MS {
+            self.app.placement();
+            self.placement_at = now;
+        }
         let placement = self.app.placement_cached();
         self.ring_geometry = ring_view::draw(&self.ring, placement, &|id| live.contains(id), focus.as_ref());
         let focus_addr = match &focus {
@@ -614,12 +630,15 @@ fn expose_test_hooks(window: &web_sys::Window) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Transactions the test hook reports, the newest, oldest first.
+const STATE_TXS: usize = 40;
+
 fn state(app: &mut App, frame_work_ms: f64) -> JsValue {
     let vl = app.sim.view_leader();
-    let txs: Vec<serde_json::Value> = app
+    let mut txs: Vec<serde_json::Value> = app
         .journal
-        .txs
-        .iter()
+        .recent_txs()
+        .take(STATE_TXS)
         .map(|r| {
             let participants: serde_json::Map<String, serde_json::Value> =
                 r.participants.iter().map(|(id, _, st)| (id.0.clone(), st.name().into())).collect();
@@ -632,6 +651,7 @@ fn state(app: &mut App, frame_work_ms: f64) -> JsValue {
             })
         })
         .collect();
+    txs.reverse();
     let value = serde_json::json!({
         "hash": app.trace_hash(),
         "steps": app.sim.steps(),

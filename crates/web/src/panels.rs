@@ -51,7 +51,7 @@ pub fn inspector(app: &App) -> String {
         None => "<h2>Inspector</h2><p class=\"hint\">Click a server, a lane, a key or a message to read it here.</p>"
             .to_string(),
     };
-    html.push_str(&transactions(&app.journal.txs));
+    html.push_str(&transactions(app.journal.recent_txs()));
     html
 }
 
@@ -303,16 +303,21 @@ fn fate(m: &MsgLine) -> String {
     }
 }
 
-/// The table of recent transactions: the coordinator's state and each participant's.
-pub fn transactions(rows: &[TxRow]) -> String {
-    if rows.is_empty() {
+/// Transactions shown in the table, the newest.
+const TX_SHOWN: usize = 12;
+
+/// The table of recent transactions (given newest first): the coordinator's state and each
+/// participant's.
+pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>) -> String {
+    let mut rows = rows.take(TX_SHOWN).peekable();
+    if rows.peek().is_none() {
         return "<h3>Transactions</h3><p class=\"hint\">none yet: setr starts one</p>".to_string();
     }
     let mut h = String::from(
         "<h3>Transactions <small>2PC state of the coordinator and of each participant</small></h3>\
          <table class=\"txs\"><tr><th>tx</th><th>key</th><th>coordinator</th><th>participants</th></tr>",
     );
-    for row in rows.iter().rev().take(12) {
+    for row in rows {
         let coordinator = format!(
             "{} <span class=\"st {}\">{}</span>{}",
             esc(&row.coordinator.0),
@@ -397,11 +402,11 @@ mod tests {
     #[test]
     fn the_transaction_table_names_each_2pc_state() {
         let app = lesson_four_after(2);
-        let html = transactions(&app.journal.txs);
+        let html = transactions(app.journal.recent_txs());
         assert_eq!(html.matches(">READY<").count(), 3, "{html}");
         assert!(html.contains(">INIT<"), "the coordinator is still collecting votes: {html}");
         let app = lesson_four_after(4);
-        let html = transactions(&app.journal.txs);
+        let html = transactions(app.journal.recent_txs());
         assert_eq!(html.matches(">COMMIT<").count(), 4, "{html}");
     }
 

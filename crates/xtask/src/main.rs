@@ -1,11 +1,14 @@
 //! Ringside's project tasks, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask test`: every check CI runs, in order, stopping at the first failure.
-//! - `cargo xtask demo`: the narrated terminal tour of the simulator.
+//! - `cargo xtask demo`: the browser simulator, served by Trunk at http://127.0.0.1:8080.
+//! - `cargo xtask tour`: the narrated terminal tour of the simulator.
 //!
-//! Std only, so that it builds in seconds on a fresh machine.
+//! Std only, so that it builds in seconds on a fresh machine. The page's tools (Trunk,
+//! wasm-bindgen, wasm-opt, Chromium) are installed by [`tools`] when missing.
 
 mod runner;
+mod tools;
 
 use std::env;
 use std::ffi::OsString;
@@ -14,27 +17,38 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use runner::{Failure, Runner};
+use tools::WASM_TARGET;
 
 const USAGE: &str = "\
 Usage: cargo xtask <command>
 
 Commands:
-  test    fmt, clippy, tests, no_std and wasm32 builds, then the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000)
-  demo    the simulator's narrated terminal tour [--seed S, default 7]
+  test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000),
+          then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e test
+  demo    serve the browser simulator at http://127.0.0.1:8080 (trunk serve --release), installing its tools first
+  tour    the simulator's narrated terminal tour [--seed S, default 7]
   help    print this message";
 
 /// Targets the core must build for: a bare-metal one proves `no_std`, wasm32 is the browser's.
-const TARGETS: [&str; 2] = ["thumbv7m-none-eabi", "wasm32-unknown-unknown"];
+const TARGETS: [&str; 2] = ["thumbv7m-none-eabi", WASM_TARGET];
 
 const DEFAULT_SWEEP_SEEDS: u64 = 2_000;
-const DEFAULT_DEMO_SEED: u64 = 7;
+const DEFAULT_TOUR_SEED: u64 = 7;
+
+/// The whole wasm-bindgen-test run in the browser may take this long (its default, 20 s, is
+/// short for a cold Chromium on a busy machine); `WASM_BINDGEN_TEST_TIMEOUT` overrides it.
+const BROWSER_TEST_TIMEOUT_SECS: &str = "300";
+
+/// Where `trunk serve` listens when `Trunk.toml` does not say.
+const DEFAULT_SERVE_URL: &str = "http://127.0.0.1:8080";
 
 /// What the command line asked for.
 #[derive(Debug, PartialEq, Eq)]
 enum Task {
     Help,
     Test,
-    Demo { seed: u64 },
+    Demo,
+    Tour { seed: u64 },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +60,7 @@ fn main() -> ExitCode {
         }
     };
     let mut runner = Runner::new(workspace_root(), cargo_program());
+    tools::use_tool_path(&mut runner);
     match task {
         Task::Help => {
             // A closed pipe (`cargo xtask | head`) is not worth a panic.
@@ -63,7 +78,20 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Task::Demo { seed } => demo(&mut runner, seed),
+        Task::Demo => exit_with(demo(&mut runner)),
+        Task::Tour { seed } => exit_with(tour(&mut runner, seed)),
+    }
+}
+
+/// Exits with the failed command's code (or 1) after saying what failed.
+fn exit_with(result: Result<(), Failure>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("xtask: {failure}");
+            let code = failure.exit_code().unwrap_or(1);
+            ExitCode::from(u8::try_from(code).ok().filter(|c| *c != 0).unwrap_or(1))
+        }
     }
 }
 
@@ -79,23 +107,29 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Task, String> {
             None => Ok(Task::Test),
             Some(arg) => Err(format!("`test` takes no arguments, got `{arg}`")),
         },
-        "demo" => parse_demo_args(&rest),
+        "demo" => match rest.first() {
+            None => Ok(Task::Demo),
+            Some(arg) => Err(format!(
+                "`demo` takes no arguments, got `{arg}` (the terminal tour is `cargo xtask tour --seed S`)"
+            )),
+        },
+        "tour" => parse_tour_args(&rest),
         other => Err(format!("unknown command `{other}`")),
     }
 }
 
-fn parse_demo_args(args: &[String]) -> Result<Task, String> {
-    let mut seed = DEFAULT_DEMO_SEED;
+fn parse_tour_args(args: &[String]) -> Result<Task, String> {
+    let mut seed = DEFAULT_TOUR_SEED;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let value = match arg.strip_prefix("--seed") {
             Some("") => args.next().ok_or("`--seed` needs a value")?.as_str(),
             Some(inline) if inline.starts_with('=') => &inline[1..],
-            _ => return Err(format!("unknown `demo` argument `{arg}`")),
+            _ => return Err(format!("unknown `tour` argument `{arg}`")),
         };
         seed = value.parse().map_err(|_| format!("`--seed` wants a non-negative integer, got `{value}`"))?;
     }
-    Ok(Task::Demo { seed })
+    Ok(Task::Tour { seed })
 }
 
 /// The sweep's seed count from `RINGSIDE_SWEEP_SEEDS`; unset or empty means the default.
@@ -109,9 +143,37 @@ fn sweep_seeds(var: Option<&str>) -> Result<u64, String> {
     }
 }
 
-/// The targets in `wanted` absent from `rustup target list --installed`'s output.
-fn missing_targets<'a>(installed: &str, wanted: &[&'a str]) -> Vec<&'a str> {
-    wanted.iter().copied().filter(|target| !installed.lines().any(|line| line.trim() == *target)).collect()
+/// Cargo's target directory: `CARGO_TARGET_DIR` (relative to the root, where cargo runs) or
+/// `<root>/target`.
+fn target_dir(root: &Path, var: Option<OsString>) -> PathBuf {
+    match var.filter(|dir| !dir.is_empty()) {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}
+
+/// The address `trunk serve` listens on, from `Trunk.toml`'s `[serve]` table (`addresses`'
+/// first and `port`); `None` when it says neither.
+fn serve_url(trunk_toml: &str) -> Option<String> {
+    let (mut address, mut port) = (None, None);
+    let mut in_serve = false;
+    for line in trunk_toml.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.starts_with('[') {
+            in_serve = line == "[serve]";
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=').filter(|_| in_serve) else { continue };
+        match key.trim() {
+            "addresses" => address = value.split('"').nth(1).map(str::to_owned),
+            "port" => port = value.trim().parse::<u16>().ok(),
+            _ => {}
+        }
+    }
+    if address.is_none() && port.is_none() {
+        return None;
+    }
+    Some(format!("http://{}:{}", address.as_deref().unwrap_or("127.0.0.1"), port.unwrap_or(8080)))
 }
 
 /// The workspace root: xtask lives at `<root>/crates/xtask`.
@@ -140,13 +202,7 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
 
     run.cargo("test", &["test", "--workspace"])?;
 
-    let installed = run.rustup_output(&["target", "list", "--installed"])?;
-    let missing = missing_targets(&installed, &TARGETS);
-    if !missing.is_empty() {
-        let mut args = vec!["target", "add"];
-        args.extend(missing);
-        run.rustup("add targets", &args)?;
-    }
+    tools::ensure_targets(run, &TARGETS)?;
     run.cargo("core no_std", &["build", "-p", "ringside-core", "--target", TARGETS[0]])?;
     run.cargo("core wasm32", &["build", "-p", "ringside-core", "--target", TARGETS[1]])?;
     run.cargo(
@@ -155,22 +211,52 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
     )?;
 
     let seeds = seeds.to_string();
-    run.cargo("sweep", &["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds])
+    run.cargo("sweep", &["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds])?;
+
+    browser(run)
 }
 
-/// For now the demo is the simulator's narrated terminal tour; a later issue moves the demo
-/// to the browser page.
-fn demo(run: &mut Runner, seed: u64) -> ExitCode {
+/// The browser page: its logic in headless Chromium (wasm-bindgen-test), the page built by
+/// Trunk, then driven end to end by Playwright against the native simulator.
+fn browser(run: &mut Runner) -> Result<(), Failure> {
+    tools::ensure_page_tools(run)?;
+    tools::ensure_browser(run)?;
+
+    // The runner (wasm-bindgen-test-runner) is set in .cargo/config.toml, Chromium's flags in
+    // crates/web/webdriver.json; chromedriver is found on PATH.
+    let mut wasm_tests = run.cargo_command(&["test", "-p", "ringside-web", "--target", WASM_TARGET]);
+    if env::var_os("WASM_BINDGEN_TEST_TIMEOUT").is_none() {
+        wasm_tests.env("WASM_BINDGEN_TEST_TIMEOUT", BROWSER_TEST_TIMEOUT_SECS);
+    }
+    run.step("web in chromium", wasm_tests)?;
+
+    run.cargo("sim release", &["build", "--release", "-p", "ringside-sim"])?;
+    let trunk = run.program("trunk", &["build", "--release"]);
+    run.step("trunk build", trunk)?;
+
+    let sim = target_dir(run.root(), env::var_os("CARGO_TARGET_DIR"))
+        .join("release")
+        .join(format!("ringside-sim{}", env::consts::EXE_SUFFIX));
+    let mut e2e = run.program("node", &["e2e/page.test.mjs"]);
+    e2e.env("RINGSIDE_SIM", sim);
+    run.step("e2e", e2e)
+}
+
+/// The browser simulator: builds the page and serves it until Ctrl-C, rebuilding on edits.
+fn demo(run: &mut Runner) -> Result<(), Failure> {
+    tools::ensure_page_tools(run)?;
+    let trunk_toml = std::fs::read_to_string(run.root().join("Trunk.toml")).unwrap_or_default();
+    let url = serve_url(&trunk_toml).unwrap_or_else(|| DEFAULT_SERVE_URL.to_owned());
+    eprintln!("==> demo: the simulator will be at {url} once built (Ctrl-C stops)");
+    let serve = run.program("trunk", &["serve", "--release"]);
+    run.step("serve", serve)
+}
+
+/// The simulator's narrated terminal tour.
+fn tour(run: &mut Runner, seed: u64) -> Result<(), Failure> {
     let seed = seed.to_string();
     let args = ["run", "--release", "-q", "-p", "ringside-sim", "--", "run", "--scenario", "tour", "--seed", &seed];
-    match run.cargo("demo", &args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => {
-            eprintln!("xtask: {failure}");
-            let code = failure.exit_code().unwrap_or(1);
-            ExitCode::from(u8::try_from(code).ok().filter(|c| *c != 0).unwrap_or(1))
-        }
-    }
+    run.cargo("tour", &args)
 }
 
 #[cfg(test)]
@@ -195,19 +281,33 @@ mod tests {
     }
 
     #[test]
-    fn demo_seed_defaults_and_overrides() {
-        assert_eq!(parse(&["demo"]), Ok(Task::Demo { seed: 7 }));
-        assert_eq!(parse(&["demo", "--seed", "42"]), Ok(Task::Demo { seed: 42 }));
-        assert_eq!(parse(&["demo", "--seed=3"]), Ok(Task::Demo { seed: 3 }));
+    fn demo_takes_no_arguments_and_points_at_the_tour() {
+        assert_eq!(parse(&["demo"]), Ok(Task::Demo));
+        let err = parse(&["demo", "--seed", "3"]).unwrap_err();
+        assert!(err.contains("cargo xtask tour"), "{err}");
     }
 
     #[test]
-    fn demo_rejects_bad_arguments() {
-        assert!(parse(&["demo", "--seed"]).is_err());
-        assert!(parse(&["demo", "--seed", "-1"]).is_err());
-        assert!(parse(&["demo", "--seed", "x"]).is_err());
-        assert!(parse(&["demo", "--seeds", "3"]).is_err());
-        assert!(parse(&["demo", "7"]).is_err());
+    fn tour_seed_defaults_and_overrides() {
+        assert_eq!(parse(&["tour"]), Ok(Task::Tour { seed: 7 }));
+        assert_eq!(parse(&["tour", "--seed", "42"]), Ok(Task::Tour { seed: 42 }));
+        assert_eq!(parse(&["tour", "--seed=3"]), Ok(Task::Tour { seed: 3 }));
+    }
+
+    #[test]
+    fn tour_rejects_bad_arguments() {
+        assert!(parse(&["tour", "--seed"]).is_err());
+        assert!(parse(&["tour", "--seed", "-1"]).is_err());
+        assert!(parse(&["tour", "--seed", "x"]).is_err());
+        assert!(parse(&["tour", "--seeds", "3"]).is_err());
+        assert!(parse(&["tour", "7"]).is_err());
+    }
+
+    #[test]
+    fn usage_names_every_command() {
+        for command in ["test", "demo", "tour", "help"] {
+            assert!(USAGE.lines().any(|line| line.trim_start().starts_with(command)), "{command}");
+        }
     }
 
     #[test]
@@ -225,11 +325,27 @@ mod tests {
     }
 
     #[test]
-    fn missing_targets_compares_whole_lines() {
-        let installed = "thumbv7m-none-eabi\nx86_64-unknown-linux-gnu\n";
-        assert_eq!(missing_targets(installed, &TARGETS), vec!["wasm32-unknown-unknown"]);
-        assert!(missing_targets("thumbv7m-none-eabi\nwasm32-unknown-unknown\n", &TARGETS).is_empty());
-        assert_eq!(missing_targets("", &TARGETS), TARGETS.to_vec());
+    fn target_dir_follows_cargo_target_dir() {
+        let root = Path::new("/w");
+        assert_eq!(target_dir(root, None), PathBuf::from("/w/target"));
+        assert_eq!(target_dir(root, Some("".into())), PathBuf::from("/w/target"));
+        assert_eq!(target_dir(root, Some("out".into())), PathBuf::from("/w/out"));
+        assert_eq!(target_dir(root, Some("/tmp/t".into())), PathBuf::from("/tmp/t"));
+    }
+
+    #[test]
+    fn serve_url_reads_the_serve_table() {
+        let toml = "[build]\nport = 1\n[serve]\naddresses = [\"127.0.0.1\"]  # loopback\nport = 8080\n[watch]\n";
+        assert_eq!(serve_url(toml).as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(serve_url("[serve]\nport = 9000\n").as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(serve_url("[build]\nport = 9000\n"), None);
+        assert_eq!(serve_url(""), None);
+    }
+
+    #[test]
+    fn the_demo_url_is_the_one_in_trunk_toml() {
+        let toml = std::fs::read_to_string(workspace_root().join("Trunk.toml")).expect("Trunk.toml at the root");
+        assert_eq!(serve_url(&toml).as_deref(), Some(DEFAULT_SERVE_URL));
     }
 
     #[test]

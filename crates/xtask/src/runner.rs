@@ -1,10 +1,10 @@
 //! Runs the steps of a task from the workspace root, timing each and stopping at the first
 //! failure.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -48,24 +48,73 @@ struct Record {
 pub(crate) struct Runner {
     root: PathBuf,
     cargo: OsString,
+    /// `PATH` for every command, when it differs from ours.
+    path: Option<OsString>,
     records: Vec<Record>,
 }
 
 impl Runner {
     pub(crate) fn new(root: PathBuf, cargo: OsString) -> Self {
-        Runner { root, cargo, records: Vec::new() }
+        Runner { root, cargo, path: None, records: Vec::new() }
+    }
+
+    /// The workspace root, where every command starts.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Gives every command from now on this `PATH` (programs are looked up in it too).
+    pub(crate) fn set_path(&mut self, path: OsString) {
+        self.path = Some(path);
+    }
+
+    /// A command for `program <args>` from the workspace root, with the runner's `PATH`; add
+    /// environment or another directory, then run it as a step with [`Runner::step`].
+    pub(crate) fn program(&self, program: impl AsRef<OsStr>, args: &[&str]) -> Command {
+        self.command(program.as_ref().to_owned(), args)
+    }
+
+    /// `cargo <args>` as [`Runner::program`] makes it.
+    pub(crate) fn cargo_command(&self, args: &[&str]) -> Command {
+        self.command(self.cargo.clone(), args)
+    }
+
+    /// Runs `command` as the step `step`, printing it as a shell line: the variables it sets
+    /// (but `PATH`), the program's name and the arguments.
+    pub(crate) fn step(&mut self, step: &str, command: Command) -> Result<(), Failure> {
+        let program = Path::new(command.get_program()).file_name().unwrap_or(command.get_program());
+        let program = program.to_string_lossy().into_owned();
+        let mut words: Vec<String> = command
+            .get_envs()
+            .filter(|(key, _)| *key != "PATH")
+            .filter_map(|(key, value)| Some(format!("{}={}", key.to_string_lossy(), value?.to_string_lossy())))
+            .collect();
+        words.push(program.clone());
+        words.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
+        if let Some(dir) = command.get_current_dir().filter(|dir| *dir != self.root) {
+            let dir = dir.strip_prefix(&self.root).unwrap_or(dir);
+            words.push(format!("(in {})", dir.display()));
+        }
+        self.run(step, &program, &words.join(" "), command)
+    }
+
+    /// The standard output of `program <args>` when it starts and succeeds; `None` otherwise
+    /// (a missing tool is an answer here, not a failure).
+    pub(crate) fn probe(&self, program: impl AsRef<OsStr>, args: &[&str]) -> Option<String> {
+        let output = self.program(program, args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// Runs `cargo <args>` as the step `step`.
     pub(crate) fn cargo(&mut self, step: &str, args: &[&str]) -> Result<(), Failure> {
         let command = self.command(self.cargo.clone(), args);
-        self.run(step, "cargo", args, command)
+        self.run(step, "cargo", &format!("cargo {}", args.join(" ")), command)
     }
 
     /// Runs `rustup <args>` as the step `step`.
     pub(crate) fn rustup(&mut self, step: &str, args: &[&str]) -> Result<(), Failure> {
         let command = self.command("rustup".into(), args);
-        self.run(step, "rustup", args, command)
+        self.run(step, "rustup", &format!("rustup {}", args.join(" ")), command)
     }
 
     /// The standard output of `rustup <args>`, which must succeed.
@@ -115,11 +164,15 @@ impl Runner {
     fn command(&self, program: OsString, args: &[&str]) -> Command {
         let mut command = Command::new(program);
         command.args(args).current_dir(&self.root);
+        if let Some(path) = &self.path {
+            command.env("PATH", path);
+        }
         command
     }
 
-    fn run(&mut self, step: &str, program: &str, args: &[&str], mut command: Command) -> Result<(), Failure> {
-        eprintln!("==> {step}: {program} {}", args.join(" "));
+    /// Runs `command` (shown as `line`, started from `program`) as the step `step`.
+    fn run(&mut self, step: &str, program: &str, line: &str, mut command: Command) -> Result<(), Failure> {
+        eprintln!("==> {step}: {line}");
         let start = Instant::now();
         let status = command.status();
         let took = start.elapsed();

@@ -1,0 +1,464 @@
+// End-to-end test of the built page (dist/, from `trunk build --release`) in headless
+// Chromium, driven by Playwright. `cargo xtask test` runs it as
+//   RINGSIDE_SIM=target/release/ringside-sim node e2e/page.test.mjs
+// It serves dist/ itself on a free loopback port, fails on any console or page error, saves
+// screenshots to target/e2e/, and checks:
+//   - the wasm's gzipped size (at most 400 KB);
+//   - adding a server: it is live at once, in the view after heartbeats;
+//   - lesson 4 step by step: participants READY, coordinator COMMIT, participants COMMIT,
+//     through the test hook window.ringside.state() and the inspector's visible text;
+//   - crashing a server from the inspector: the view changes; back takes one event back;
+//   - a shared link (#s=<session>) replays to the same trace hash, and so does the native
+//     simulator (`ringside-sim run --session`);
+//   - 32 servers with 5000 keys written play at 50 frames per second or more.
+//
+// Environment: RINGSIDE_SIM (the native simulator; default target/release/ringside-sim),
+// RINGSIDE_DIST (default dist/), CHROMIUM (default /usr/bin/chromium).
+
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = resolve(ROOT, process.env.RINGSIDE_DIST || 'dist');
+const OUT = join(ROOT, 'target', 'e2e');
+const SIM = resolve(ROOT, process.env.RINGSIDE_SIM || join('target', 'release', 'ringside-sim'));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// What works as root on this kind of machine (see shared TOOLCHAIN.md): without the
+// background-networking flags Chromium keeps dialling hosts the closed network refuses.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const WASM_GZ_LIMIT = 400 * 1024;
+const MIN_FPS = 50;
+const FPS_WINDOW_MS = 3_000;
+/// Play speed (index into the page's SPEEDS) while waiting for the cluster: 10x.
+const FAST = 6;
+/// Play speed while measuring frames: real time.
+const REAL_TIME = 4;
+const LOAD_SERVERS = 32;
+const LOAD_KEYS = 5_000;
+
+const WAIT = 30_000; // any single wait
+const WATCHDOG = 5 * 60_000; // the whole test
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+function log(...args) {
+  console.log('e2e:', ...args);
+}
+
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+}
+
+// ---- serving dist/ ----
+
+/** Serves `dir` on 127.0.0.1 at a free port; resolves to { server, url }. */
+function serve(dir) {
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+      if (path === '/favicon.ico') {
+        res.writeHead(204).end();
+        return;
+      }
+      let file = normalize(join(dir, path));
+      if (file !== dir && !file.startsWith(dir + sep)) {
+        res.writeHead(403).end();
+        return;
+      }
+      let info = await stat(file).catch(() => null);
+      if (info?.isDirectory()) {
+        file = join(file, 'index.html');
+        info = await stat(file).catch(() => null);
+      }
+      if (!info?.isFile()) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
+        return;
+      }
+      res.writeHead(200, {
+        'content-type': MIME[extname(file)] || 'application/octet-stream',
+        'content-length': info.size,
+        'cache-control': 'no-store',
+      });
+      createReadStream(file).pipe(res);
+    } catch (e) {
+      res.writeHead(500).end(String(e));
+    }
+  });
+  return new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${server.address().port}/` }));
+  });
+}
+
+// ---- the wasm's size ----
+
+async function wasmGzipSize() {
+  const files = (await readdir(DIST)).filter((f) => f.endsWith('.wasm'));
+  check(files.length === 1, `dist/ should hold one .wasm file, holds ${files.length}: run \`trunk build --release\``);
+  const bytes = await readFile(join(DIST, files[0]));
+  return { file: files[0], raw: bytes.length, gz: gzipSync(bytes, { level: 9 }).length };
+}
+
+// ---- the native simulator ----
+
+/** Runs `ringside-sim run --session <file>`; resolves to the trace hash it prints. */
+function nativeHash(sessionFile) {
+  return new Promise((ok, fail) => {
+    const child = spawn(SIM, ['run', '--session', sessionFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill();
+      fail(new Error(`${SIM} run --session took over ${WAIT} ms`));
+    }, WAIT);
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      fail(new Error(`cannot run ${SIM} (build it: cargo build --release -p ringside-sim): ${e.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const hash = /trace hash ([0-9a-f]{64})/.exec(stderr)?.[1];
+      if (code !== 0 || !hash) fail(new Error(`${SIM} run --session exited ${code}:\n${stderr}`));
+      else ok(hash);
+    });
+  });
+}
+
+// ---- the page ----
+
+/** A new page at `url` that records console errors, page errors and failed requests. */
+async function open(context, url, errors, size) {
+  const page = await context.newPage();
+  await page.setViewportSize(size);
+  page.setDefaultTimeout(WAIT);
+  const where = () => page.url().slice(0, 60);
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console error on ${where()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`page error on ${where()}: ${e.message}`));
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  await page.goto(url, { waitUntil: 'load', timeout: WAIT });
+  await page.waitForFunction(() => typeof window.ringside?.state === 'function', null, { timeout: WAIT });
+  return page;
+}
+
+const state = (page) => page.evaluate(() => window.ringside.state());
+
+/** Waits until `predicate(state)` holds (it runs in the page); says `what` on timeout. */
+async function until(page, what, predicate, arg) {
+  try {
+    const expression = `(${predicate})(window.ringside.state(), ${JSON.stringify(arg ?? null)})`;
+    await page.waitForFunction(expression, null, { timeout: WAIT, polling: 50 });
+  } catch (e) {
+    const now = await state(page).catch(() => null);
+    throw new Error(`timed out waiting until ${what}; state: ${JSON.stringify(now)?.slice(0, 800)}`);
+  }
+  return state(page);
+}
+
+const click = (page, cmd) => page.locator(`[data-cmd="${cmd}"]`).first().click();
+
+async function setSpeed(page, index) {
+  await page.evaluate((index) => {
+    const range = document.querySelector('#speed');
+    range.value = String(index);
+    range.dispatchEvent(new Event('input', { bubbles: true }));
+    range.dispatchEvent(new Event('change', { bubbles: true }));
+  }, index);
+}
+
+async function play(page) {
+  if (!(await state(page)).playing) await click(page, 'play');
+  await until(page, 'the page plays', (s) => s.playing);
+}
+
+/** Pauses by stepping once (a step stops play); returns the state after. */
+async function pauseWithAStep(page) {
+  await click(page, 'step');
+  return until(page, 'play stopped', (s) => !s.playing);
+}
+
+/** The transaction on `key` the page shows last. */
+function txOn(s, key) {
+  const txs = s.txs.filter((t) => t.key === key);
+  check(txs.length > 0, `no transaction on ${key} in state().txs: ${JSON.stringify(s.txs)}`);
+  return txs[txs.length - 1];
+}
+
+/** The visible text of the transaction table's row for `tx` in the inspector (the widest row
+ * naming it: a server's own pending table names it too, without the coordinator). */
+async function inspectorRow(page, tx) {
+  const handle = await page.waitForFunction(
+    (tx) => {
+      const rows = [...document.querySelectorAll('#inspector tr')].filter((r) =>
+        r.innerText.split(/\s+/).includes(tx),
+      );
+      rows.sort((a, b) => b.cells.length - a.cells.length);
+      return rows.length > 0 && rows[0].cells.length >= 4 ? rows[0].innerText : null;
+    },
+    tx,
+    { timeout: WAIT },
+  );
+  return handle.jsonValue();
+}
+
+const count = (text, word) => text.split(/[^A-Z]+/).filter((w) => w === word).length;
+
+/** Waits until the inspector's row for `tx` shows `word` `n` times. */
+async function inspectorShows(page, tx, word, n, when) {
+  const deadline = Date.now() + WAIT;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await inspectorRow(page, tx);
+    if (count(text, word) === n) return text;
+    await page.waitForTimeout(50);
+  }
+  throw new Error(`${when}: the inspector should show ${word} ${n} times for ${tx}, shows: ${text}`);
+}
+
+async function lessonStep(page, n) {
+  await page.locator('#lesson-next').click();
+  return until(page, `lesson step ${n} is done`, (s, n) => s.lesson?.done === n, n);
+}
+
+async function addServer(page) {
+  const before = await state(page);
+  await click(page, 'add-server');
+  const live = before.liveServers.length + 1;
+  await until(page, `${live} servers are live`, (s, n) => s.liveServers.length === n, live);
+  log(`add-server: ${live} servers live, ${before.viewServers.length} in the view; playing until it joins`);
+  await setSpeed(page, FAST);
+  await play(page);
+  const view = before.viewServers.length + 1;
+  const after = await until(page, `${view} servers are in the view`, (s, n) => s.viewServers.length === n, view);
+  check(after.epoch > before.epoch, `the join should raise the epoch (${before.epoch} -> ${after.epoch})`);
+  await pauseWithAStep(page);
+}
+
+async function lessonFour(page) {
+  await page.selectOption('#lesson-pick', '3');
+  let s = await until(page, 'lesson 4 starts', (s) => s.lesson?.index === 3 && s.lesson.done === 0);
+  check(s.lesson.total === 4, `lesson 4 has 4 steps, state says ${s.lesson.total}`);
+
+  await lessonStep(page, 1);
+
+  s = await lessonStep(page, 2);
+  let tx = txOn(s, 'x');
+  const parts = Object.values(tx.participants);
+  check(parts.length === 3, `three participants after the prepares, got ${JSON.stringify(tx.participants)}`);
+  check(parts.every((p) => p === 'READY'), `every participant READY after step 2: ${JSON.stringify(tx)}`);
+  await inspectorShows(page, tx.tx, 'READY', 3, 'after step 2');
+
+  s = await lessonStep(page, 3);
+  tx = txOn(s, 'x');
+  check(tx.coordinatorState === 'COMMIT', `the coordinator decides COMMIT at step 3: ${JSON.stringify(tx)}`);
+  await inspectorShows(page, tx.tx, 'COMMIT', 1, 'after step 3');
+
+  s = await lessonStep(page, 4);
+  tx = txOn(s, 'x');
+  check(
+    Object.values(tx.participants).length === 3 && Object.values(tx.participants).every((p) => p === 'COMMIT'),
+    `every participant COMMIT after step 4: ${JSON.stringify(tx)}`,
+  );
+  // The coordinator's COMMIT and the three participants'.
+  await inspectorShows(page, tx.tx, 'COMMIT', 4, 'after step 4');
+  log(`lesson 4: READY x3, coordinator COMMIT, participants COMMIT (${tx.tx})`);
+}
+
+async function crashAServer(page, addr) {
+  const before = await state(page);
+  check(before.liveServers.includes(addr), `${addr} should be live: ${before.liveServers}`);
+  await page.evaluate((addr) => window.ringside.select(addr), addr);
+  const crash = page.locator(`#inspector [data-cmd="crash"][data-arg="${addr}"]`);
+  await crash.waitFor({ state: 'visible', timeout: WAIT });
+  await crash.click();
+  await until(page, `${addr} is down`, (s, a) => !s.liveServers.includes(a), addr);
+  await setSpeed(page, FAST);
+  await play(page);
+  const view = before.viewServers.length - 1;
+  const after = await until(
+    page,
+    `the view drops ${addr} (${view} servers, epoch above ${before.epoch})`,
+    (s, [n, epoch]) => s.viewServers.length === n && s.epoch > epoch,
+    [view, before.epoch],
+  );
+  log(`crash ${addr}: epoch ${before.epoch} -> ${after.epoch}, view ${before.viewServers.length} -> ${view}`);
+}
+
+async function stepBack(page) {
+  const before = await pauseWithAStep(page);
+  const hashBeforeStep = before.hash;
+  await click(page, 'step');
+  const stepped = await until(page, 'one more step', (s, n) => s.steps === n + 1, before.steps);
+  check(stepped.hash !== hashBeforeStep, 'a step changes the trace hash');
+  await click(page, 'back');
+  const back = await until(page, 'back takes one step back', (s, n) => s.steps === n, before.steps);
+  check(back.hash === hashBeforeStep, `back lands on the hash before the step (${back.hash} vs ${hashBeforeStep})`);
+  log(`back: steps ${stepped.steps} -> ${back.steps}`);
+  return back;
+}
+
+async function shareAndReplay(context, page, url, errors) {
+  const s = await state(page);
+  const session = await page.evaluate(() => window.ringside.session());
+  JSON.parse(session); // it is JSON
+  const shared = await open(context, `${url}#s=${encodeURIComponent(session)}`, errors, { width: 1280, height: 800 });
+  const replayed = await until(shared, 'the shared run is replayed', (t, hash) => t.hash === hash, s.hash);
+  check(replayed.refusal == null || replayed.refusal === '', `the shared link was refused: ${replayed.refusal}`);
+  check(replayed.steps === s.steps, `the shared run has ${replayed.steps} steps, the original ${s.steps}`);
+  await shared.close();
+
+  const file = join(OUT, 'session.json');
+  await writeFile(file, session);
+  const native = await nativeHash(file);
+  check(native === s.hash, `native replay hash ${native} differs from the page's ${s.hash}`);
+  log(`share: the link and the native simulator both replay to ${s.hash.slice(0, 16)}…`);
+}
+
+async function loadTest(context, url, errors) {
+  const page = await open(context, url, errors, { width: 1920, height: 1080 });
+  // The new-run form sits in a <details>: open it so its fields are visible.
+  await page.evaluate(() => {
+    const form = document.querySelector('#servers')?.closest('details');
+    if (form) form.open = true;
+  });
+  await page.locator('#servers').fill(String(LOAD_SERVERS));
+  await page.locator('#clients').fill('2');
+  await click(page, 'reset');
+  await until(page, `${LOAD_SERVERS} servers are live`, (s, n) => s.liveServers.length === n, LOAD_SERVERS);
+  await setSpeed(page, FAST);
+  await play(page);
+  await until(page, `${LOAD_SERVERS} servers are in the view`, (s, n) => s.viewServers.length === n, LOAD_SERVERS);
+
+  // Load while paused, then play at real time and count frames from the first one: the
+  // writes' burst of events belongs to the measurement.
+  const before = await pauseWithAStep(page);
+  await page.locator('#load-count').fill(String(LOAD_KEYS));
+  await click(page, 'load');
+  const loaded = await state(page);
+  check(!loaded.refusal, `the load was refused: ${loaded.refusal}`);
+  check(!loaded.playing, 'the page stays paused after the load');
+  await setSpeed(page, REAL_TIME);
+
+  const { frames, ms, longest } = await page.evaluate(
+    (windowMs) =>
+      new Promise((done) => {
+        let frames = 0;
+        let start = null;
+        let last = null;
+        let longest = 0;
+        const frame = (t) => {
+          if (start === null) start = t;
+          else frames++;
+          if (last !== null) longest = Math.max(longest, t - last);
+          last = t;
+          if (t - start < windowMs) requestAnimationFrame(frame);
+          else done({ frames, ms: t - start, longest });
+        };
+        document.querySelector('[data-cmd="play"]').click();
+        requestAnimationFrame(frame);
+      }),
+    FPS_WINDOW_MS,
+  );
+  const fps = (frames * 1000) / ms;
+  const after = await state(page);
+  check(after.playing, 'the page kept playing while frames were counted');
+  check(after.steps > loaded.steps, 'the world moved while frames were counted');
+  await page.screenshot({ path: join(OUT, `load-${LOAD_SERVERS}-servers-1920x1080.png`) });
+  log(
+    `load: ${LOAD_SERVERS} servers, ${LOAD_KEYS} keys written (${after.keys} placed): ` +
+      `${after.steps - before.steps} events in ${(ms / 1000).toFixed(1)} s of play at real time, ` +
+      `${frames} frames, the longest ${longest.toFixed(0)} ms`,
+  );
+  await page.close();
+  return fps;
+}
+
+async function main() {
+  await mkdir(OUT, { recursive: true });
+  const failures = [];
+  const errors = [];
+  let fps = null;
+
+  const wasm = await wasmGzipSize();
+  log(`wasm ${wasm.file}: ${(wasm.raw / 1024).toFixed(1)} KB, ${(wasm.gz / 1024).toFixed(1)} KB gzipped`);
+  if (wasm.gz > WASM_GZ_LIMIT) {
+    failures.push(`the wasm is ${(wasm.gz / 1024).toFixed(1)} KB gzipped, over ${WASM_GZ_LIMIT / 1024} KB`);
+  }
+
+  const { server, url } = await serve(DIST);
+  log(`serving ${DIST} at ${url}`);
+  let browser = null;
+  const watchdog = setTimeout(async () => {
+    console.error(`e2e: FAILED: the test took over ${WATCHDOG / 1000} s`);
+    await Promise.race([browser?.close(), new Promise((r) => setTimeout(r, 5_000))]);
+    server.close();
+    process.exit(1);
+  }, WATCHDOG);
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: WAIT });
+    const context = await browser.newContext();
+
+    const page = await open(context, url, errors, { width: 1280, height: 800 });
+    await addServer(page);
+    await lessonFour(page);
+    await page.screenshot({ path: join(OUT, 'lesson-4-1280x800.png') });
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.screenshot({ path: join(OUT, 'lesson-4-1920x1080.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await crashAServer(page, 's1');
+    await stepBack(page);
+    await page.screenshot({ path: join(OUT, 'crash-1280x800.png') });
+    await shareAndReplay(context, page, url, errors);
+    await page.close();
+
+    fps = await loadTest(context, url, errors);
+    if (fps < MIN_FPS) failures.push(`${fps.toFixed(1)} frames per second while playing the load, under ${MIN_FPS}`);
+    await context.close();
+  } catch (e) {
+    failures.push(e.stack || String(e));
+  } finally {
+    clearTimeout(watchdog);
+    await browser?.close().catch(() => {});
+    await new Promise((r) => server.close(r));
+  }
+  failures.push(...errors);
+
+  log(`fps while playing ${LOAD_SERVERS} servers and ${LOAD_KEYS} keys: ${fps === null ? 'not measured' : fps.toFixed(1)}`);
+  log(`wasm gzipped: ${(wasm.gz / 1024).toFixed(1)} KB (limit ${WASM_GZ_LIMIT / 1024} KB)`);
+  log(`screenshots in ${OUT}`);
+  if (failures.length > 0) {
+    for (const f of failures) console.error(`e2e: FAILED: ${f}`);
+    process.exit(1);
+  }
+  log('ok');
+}
+
+await main();
