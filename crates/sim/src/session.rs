@@ -116,9 +116,30 @@ impl Session {
 
     /// The world after every input.
     pub fn replay(&self) -> Sim {
+        self.replay_watching(|_| {})
+    }
+
+    /// The world after every input, calling `watch` on the fresh world and after every action
+    /// and every single step (an observer that reads the world as it was at each event, as the
+    /// page's charts do).
+    pub fn replay_watching(&self, mut watch: impl FnMut(&Sim)) -> Sim {
         let mut sim = self.setup.world();
+        watch(&sim);
         for input in &self.inputs {
-            apply(&mut sim, input);
+            match input {
+                Input::Steps { n } => {
+                    for _ in 0..*n {
+                        if !sim.step() {
+                            break;
+                        }
+                        watch(&sim);
+                    }
+                }
+                other => {
+                    apply(&mut sim, other);
+                    watch(&sim);
+                }
+            }
         }
         sim
     }

@@ -64,7 +64,7 @@ pub struct App {
 impl App {
     /// A page replaying `session`.
     pub fn new(session: Session) -> App {
-        let sim = session.replay();
+        let sim = session.setup.world();
         let mut app = App {
             session,
             sim,
@@ -80,8 +80,7 @@ impl App {
             refusal: None,
             version: 0,
         };
-        app.changed();
-        app.shown = app.sim.now().0 as f64;
+        app.rebuild();
         app
     }
 
@@ -213,8 +212,11 @@ impl App {
     }
 
     fn rebuild(&mut self) {
-        self.sim = self.session.replay();
-        self.journal = Journal::default();
+        // The journal reads the world after every event: the movement chart's minimum needs
+        // the keys as they were at each view change, not at the end.
+        let mut journal = Journal::default();
+        self.sim = self.session.replay_watching(|sim| journal.absorb(sim));
+        self.journal = journal;
         self.placement_for = u64::MAX;
         self.playing = false;
         self.refusal = None;
@@ -287,6 +289,23 @@ mod tests {
         assert!(app.back());
         assert_eq!(app.trace_hash(), hash_30);
         assert_eq!(app.sim.steps(), 30);
+    }
+
+    #[test]
+    fn a_rebuilt_world_charts_view_changes_as_they_happened() {
+        let mut app = App::new(Session::new(Setup::default()));
+        app.run_until(5_000, crate::lessons::idle);
+        app.act(Action::SetR { client: Addr::from("c1"), key: "x".into(), value: "v".into() });
+        app.run_until(5_000, crate::lessons::idle);
+        app.act(Action::AddServer);
+        app.run_until(5_000, crate::lessons::idle);
+        let live = app.journal.moves.clone();
+        assert_eq!(live.len(), 1, "forming the first view moved nothing; the join moved x: {live:?}");
+        app.step();
+        assert!(app.back());
+        assert_eq!(app.journal.moves, live);
+        // So does a page opened on the run's link.
+        assert_eq!(App::new(app.session.clone()).journal.moves, live);
     }
 
     #[test]
