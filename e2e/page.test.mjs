@@ -10,6 +10,8 @@
 //   - crashing a server from the inspector: the view changes; back takes one event back;
 //   - a shared link (#s=<session>) replays to the same trace hash, and so does the native
 //     simulator (`ringside-sim run --session`);
+//   - export downloads the run with its hash; importing it replays the run; a bad file is
+//     refused with a reason;
 //   - 32 servers with 5000 keys written: it measures the frames per second while playing
 //     through the writes and prints them against the goal of 50. A figure, not a verdict:
 //     this machine is shared, so a slow moment must not fail the build.
@@ -344,6 +346,26 @@ async function shareAndReplay(context, page, url, errors) {
   log(`share: the link and the native simulator both replay to ${s.hash.slice(0, 16)}…`);
 }
 
+/// Export downloads the run; after more steps, importing the file brings the exported run
+/// back; a file that is not a run is refused with a reason, and the run stays.
+async function exportAndImport(page) {
+  const s = await state(page);
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: WAIT }), page.click('[data-cmd=export]')]);
+  const file = join(OUT, 'export.json');
+  await download.saveAs(file);
+  const exported = JSON.parse(await readFile(file, 'utf8'));
+  check(exported.hash === s.hash, `the export's hash ${exported.hash} is not the page's ${s.hash}`);
+  check(exported.trace.length > 0, 'the export holds no trace');
+  await page.click('[data-cmd=step]');
+  await page.click('[data-cmd=step]');
+  await page.setInputFiles('#import', file);
+  await until(page, 'the imported run is replayed', (t, hash) => t.hash === hash, s.hash);
+  await page.setInputFiles('#import', { name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{"nope":1}') });
+  await page.waitForFunction(() => document.getElementById('refusal').textContent.includes('not a Ringside session'), null, { timeout: WAIT });
+  check((await state(page)).hash === s.hash, 'a refused import changed the run');
+  log(`export and import: ${exported.trace.length} trace entries, back to ${s.hash.slice(0, 16)}…; a bad file is refused`);
+}
+
 async function loadTest(context, url, errors) {
   const page = await open(context, url, errors, { width: 1920, height: 1080 });
   // The new-run form sits in a <details>: open it so its fields are visible.
@@ -439,6 +461,7 @@ async function main() {
     await stepBack(page);
     await page.screenshot({ path: join(OUT, 'crash-1280x800.png') });
     await shareAndReplay(context, page, url, errors);
+    await exportAndImport(page);
     await page.close();
 
     fps = await loadTest(context, url, errors);
