@@ -968,6 +968,7 @@ impl Node for Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::drain;
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -993,18 +994,6 @@ mod tests {
     /// This client's transaction `seq`: the client id is the first draw from its seed.
     fn tx(seq: u64) -> TxId {
         TxId { client: Rng::new(SEED).next_u64(), seq }
-    }
-
-    fn drain(c: &mut Client) -> (Vec<Transmit>, Vec<Event>) {
-        let mut transmits = Vec::new();
-        while let Some(t) = c.poll_transmit() {
-            transmits.push(t);
-        }
-        let mut events = Vec::new();
-        while let Some(e) = c.poll_event() {
-            events.push(e);
-        }
-        (transmits, events)
     }
 
     fn to(to: Addr, msg: Msg) -> Transmit {

@@ -48,6 +48,9 @@ pub mod time;
 pub mod twopc;
 pub mod view_leader;
 
+#[cfg(test)]
+mod testing;
+
 pub use client::{Client, ClientConfig, OpOutput, OpStatus, Stage};
 pub use error::{ClientError, OpError};
 pub use event::Event;

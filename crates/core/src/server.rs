@@ -806,6 +806,7 @@ impl Node for Server {
 mod tests {
     use super::*;
     use crate::id::OpId;
+    use crate::testing::drain;
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -835,18 +836,6 @@ mod tests {
             heartbeat_ms: 10_000,
             ..ServerConfig::new(addr(id), Addr::from(VL), 1)
         }
-    }
-
-    fn drain(s: &mut Server) -> (Vec<Transmit>, Vec<Event>) {
-        let mut transmits = Vec::new();
-        while let Some(t) = s.poll_transmit() {
-            transmits.push(t);
-        }
-        let mut events = Vec::new();
-        while let Some(e) = s.poll_event() {
-            events.push(e);
-        }
-        (transmits, events)
     }
 
     fn to(to: Addr, msg: Msg) -> Transmit {

@@ -354,6 +354,7 @@ mod tests {
     use super::*;
     use crate::id::{OpId, TxId};
     use crate::msg::VoteAnswer;
+    use crate::testing::drain;
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -372,12 +373,6 @@ mod tests {
 
     fn addr(s: &str) -> Addr {
         Addr::from(s)
-    }
-
-    fn drain(vl: &mut ViewLeader) -> Outputs {
-        let transmits = core::iter::from_fn(|| vl.poll_transmit()).collect();
-        let events = core::iter::from_fn(|| vl.poll_event()).collect();
-        (transmits, events)
     }
 
     fn deliver(vl: &mut ViewLeader, now: u64, from: &str, msg: Msg) -> Outputs {
@@ -627,17 +622,22 @@ mod tests {
         assert_eq!(vl.poll_timeout(), None);
     }
 
-    #[test]
-    fn new_id_on_a_live_servers_address_is_told_to_retry() {
-        let mut vl = leader();
-        join(&mut vl, 0, "a1", "s1");
+    /// A new process b1 heartbeats from s1 while a1 still holds the address: it must retry.
+    fn b1_told_to_retry_at_s1(vl: &mut ViewLeader) {
         assert_eq!(
-            deliver(&mut vl, 1_000, "s1", heartbeat("b1", "s1", 0, 0, 0)),
+            deliver(vl, 1_000, "s1", heartbeat("b1", "s1", 0, 0, 0)),
             (
                 vec![hb_reply("s1", "b1", HeartbeatStatus::Retry)],
                 vec![Event::AddressBusy { id: id("b1"), addr: addr("s1") }],
             )
         );
+    }
+
+    #[test]
+    fn new_id_on_a_live_servers_address_is_told_to_retry() {
+        let mut vl = leader();
+        join(&mut vl, 0, "a1", "s1");
+        b1_told_to_retry_at_s1(&mut vl);
         assert_eq!(vl.view(), &view(1, &[("a1", "s1")]));
         assert!(vl.failed().is_empty());
         // No failure deadline for an id that was not accepted.
@@ -649,13 +649,7 @@ mod tests {
         let mut vl = leader();
         join(&mut vl, 0, "a1", "s1");
         // Restarted quickly: the old id still holds the address.
-        assert_eq!(
-            deliver(&mut vl, 1_000, "s1", heartbeat("b1", "s1", 0, 0, 0)),
-            (
-                vec![hb_reply("s1", "b1", HeartbeatStatus::Retry)],
-                vec![Event::AddressBusy { id: id("b1"), addr: addr("s1") }],
-            )
-        );
+        b1_told_to_retry_at_s1(&mut vl);
         assert_eq!(tick(&mut vl, TIMEOUT), (vec![], vec![failed("a1", 2), done(2)]));
         let v3 = view(3, &[("b1", "s1")]);
         assert_eq!(

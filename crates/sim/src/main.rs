@@ -26,8 +26,8 @@ enum Command {
         /// hash printed at the end matches the page's.
         #[arg(long)]
         session: Option<std::path::PathBuf>,
-        /// The seed: the same seed gives the same run, bit for bit.
-        #[arg(long, default_value_t = 1)]
+        /// The seed: the same seed gives the same run, bit for bit (a session has its own).
+        #[arg(long, default_value_t = 1, conflicts_with = "session")]
         seed: u64,
         /// Print the full trace as JSON lines instead of the narration.
         #[arg(long)]
@@ -36,7 +36,7 @@ enum Command {
         #[arg(long)]
         all: bool,
         /// List the scenarios.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "session")]
         list: bool,
     },
     /// Run many seeds with random clusters, workloads and faults; fail on any violation.

@@ -136,18 +136,17 @@ impl App {
     /// Runs until `done` holds (checked after every event) or `ms` of virtual time passed;
     /// returns whether it held.
     pub fn run_until(&mut self, ms: u64, done: impl Fn(&Sim) -> bool) -> bool {
-        let limit = self.sim.now().0 + ms;
-        let mut taken = 0;
-        let mut held = done(&self.sim);
-        while !held && self.sim.next_due().is_some_and(|t| t.0 <= limit) && self.sim.step() {
-            taken += 1;
-            self.journal.absorb(&self.sim);
-            held = done(&self.sim);
+        let limit = Time(self.sim.now().0 + ms);
+        if !done(&self.sim) {
+            let journal = &mut self.journal;
+            session::run_until(&mut self.sim, &mut self.session, limit, |sim| {
+                journal.absorb(sim);
+                !done(sim)
+            });
+            self.changed();
         }
-        self.session.record(Input::Steps { n: taken });
-        self.changed();
         self.shown = self.sim.now().0 as f64;
-        held
+        done(&self.sim)
     }
 
     /// Steps to `until` unless `out_of_time` says stop first; returns whether it got there.

@@ -67,9 +67,9 @@ fn write_keys(app: &mut App, count: usize) {
     settle(app);
 }
 
-/// Whether every message of this kind sent so far has been delivered or lost.
-fn all_landed(sim: &Sim, kind: fn(&Msg) -> bool) -> bool {
-    !sim.in_flight().iter().any(|m| kind(&m.msg))
+/// Whether a message of this kind is on its way.
+fn flying(sim: &Sim, kind: fn(&Msg) -> bool) -> bool {
+    sim.in_flight().iter().any(|m| kind(&m.msg))
 }
 
 fn prepare(m: &Msg) -> bool {
@@ -84,14 +84,10 @@ fn decision(m: &Msg) -> bool {
     matches!(m, Msg::Commit { .. } | Msg::Abort { .. })
 }
 
-fn sent_any(sim: &Sim, kind: fn(&Msg) -> bool) -> bool {
-    sim.in_flight().iter().any(|m| kind(&m.msg))
-}
-
 /// Runs until messages of `kind` are on their way, then until all of them landed.
 fn until_landed(app: &mut App, kind: fn(&Msg) -> bool) {
-    app.run_until(PATIENCE_MS, move |s| sent_any(s, kind));
-    app.run_until(PATIENCE_MS, move |s| all_landed(s, kind));
+    app.run_until(PATIENCE_MS, move |s| flying(s, kind));
+    app.run_until(PATIENCE_MS, move |s| !flying(s, kind));
 }
 
 fn focus_node(app: &mut App, node: Addr) {

@@ -9,6 +9,8 @@ use ringside_core::{Addr, Event, Member, Msg, ServerId, Time, TxId};
 use ringside_sim::narrate;
 use ringside_sim::{Action, Kind, Sim, TraceEntry, TraceKind};
 
+use crate::palette;
+
 /// A ring position as an angle in radians, clockwise from the top.
 pub fn angle(pos: u64) -> f64 {
     // The top 53 bits fit a float exactly, so the last position stays short of a full turn.
@@ -475,18 +477,18 @@ impl Journal {
     }
 }
 
-/// The lanes of the sequence diagram, in order: the view leader, servers, clients.
-pub fn lanes(sim: &Sim) -> Vec<(Addr, Kind)> {
-    let mut lanes: Vec<(Addr, Kind)> = sim.nodes().iter().map(|(a, s)| (a.clone(), s.kind)).collect();
+/// The lanes of the sequence diagram, in order — the view leader, servers, clients — each
+/// with whether its process runs.
+pub fn lanes(sim: &Sim) -> Vec<(Addr, bool)> {
     let rank = |k: Kind| match k {
         Kind::ViewLeader => 0,
         Kind::Server => 1,
         Kind::Client => 2,
     };
+    let mut nodes: Vec<_> = sim.nodes().iter().collect();
     // Numbers sort as numbers: s2 before s10.
-    let number = |a: &Addr| a.0.trim_start_matches(|c: char| c.is_ascii_alphabetic()).parse::<u32>().unwrap_or(0);
-    lanes.sort_by_key(|(a, k)| (rank(*k), number(a)));
-    lanes
+    nodes.sort_by_key(|(a, s)| (rank(s.kind), palette::number(a)));
+    nodes.into_iter().map(|(a, s)| (a.clone(), s.role.is_some())).collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use js_sys::{Function, Object, Reflect};
 use ringside_core::{Addr, ServerId, TxId};
-use ringside_sim::{Action, Kind, Role, Session, Setup, Tamper};
+use ringside_sim::{Action, Session, Setup, Tamper};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement, HtmlInputElement, HtmlSelectElement, MouseEvent};
@@ -182,24 +182,25 @@ fn listen(doc: &Document) -> Result<(), JsValue> {
         loaded.forget();
         input.set_value("");
     })?;
+    // On a drawing, what is under the pointer lights up, and a click selects it.
     for id in ["ring", "seq"] {
         let canvas = element(id)?;
-        let hover_id = id.to_string();
-        on(&canvas, "mousemove", move |e| {
-            let Some(m) = e.dyn_ref::<MouseEvent>() else { return };
-            let (x, y) = (m.offset_x() as f64, m.offset_y() as f64);
-            with_page(|p| p.app.hover = p.hit(&hover_id, x, y));
-        })?;
+        for (event, select) in [("mousemove", false), ("click", true)] {
+            on(&canvas, event, move |e| {
+                let Some(m) = e.dyn_ref::<MouseEvent>() else { return };
+                let (x, y) = (m.offset_x() as f64, m.offset_y() as f64);
+                with_page(|p| {
+                    let focus = p.hit(id, x, y);
+                    if select {
+                        p.app.selected = focus;
+                    } else {
+                        p.app.hover = focus;
+                    }
+                });
+            })?;
+        }
         on(&canvas, "mouseleave", |_| {
             with_page(|p| p.app.hover = None);
-        })?;
-        let click_id = id.to_string();
-        on(&canvas, "click", move |e| {
-            let Some(m) = e.dyn_ref::<MouseEvent>() else { return };
-            let (x, y) = (m.offset_x() as f64, m.offset_y() as f64);
-            with_page(|p| {
-                p.app.selected = p.hit(&click_id, x, y);
-            });
         })?;
     }
     // The wheel zooms the diagram's time axis.
@@ -502,14 +503,7 @@ impl Page {
             _ => None,
         };
         charts::draw(&self.charts, placement, &self.app.journal.moves, focus_addr);
-        let lanes = model::lanes(&self.app.sim)
-            .into_iter()
-            .map(|(a, k)| {
-                let up = self.app.sim.nodes().get(&a).is_some_and(|s| s.role.is_some());
-                (a, k, up)
-            })
-            .collect();
-        let layout = Layout::new(lanes, self.seq.w, self.seq.h, self.app.shown, self.px_per_ms);
+        let layout = Layout::new(model::lanes(&self.app.sim), self.seq.w, self.seq.h, self.app.shown, self.px_per_ms);
         seq_view::draw(&self.seq, &layout, self.app.journal.messages.values(), routine, focus.as_ref());
         self.seq_layout = Some(layout);
         self.panels(now);
@@ -565,23 +559,16 @@ impl Page {
 
     /// Rebuilds the client list and the partition chips when nodes came or went.
     fn nodes(&mut self) {
-        let nodes: Vec<(Addr, bool)> =
-            self.app.sim.nodes().iter().map(|(a, s)| (a.clone(), s.role.is_some())).collect();
+        let nodes = model::lanes(&self.app.sim);
         if nodes == self.nodes_drawn {
             return;
         }
         let chosen = self.select_value("client");
-        let clients: Vec<&Addr> = self
+        let options: String = self
             .app
             .sim
-            .nodes()
-            .iter()
-            .filter(|(_, s)| s.kind == Kind::Client && matches!(s.role, Some(Role::Client(_))))
-            .map(|(a, _)| a)
-            .collect();
-        let options: String = clients
-            .iter()
-            .map(|a| {
+            .clients()
+            .map(|(a, _)| {
                 let selected = if a.0 == chosen { " selected" } else { "" };
                 format!("<option value=\"{0}\"{selected}>{0}</option>", panels::esc(&a.0))
             })
@@ -589,7 +576,7 @@ impl Page {
         if let Some(s) = self.doc.get_element_by_id("client") {
             s.set_inner_html(&options);
         }
-        let chips: String = model::lanes(&self.app.sim)
+        let chips: String = nodes
             .iter()
             .map(|(a, _)| format!("<label><input type=\"checkbox\" value=\"{0}\">{0}</label>", panels::esc(&a.0)))
             .collect();

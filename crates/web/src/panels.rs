@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use ringside_core::twopc::PendingPhase;
 use ringside_core::{Addr, Client, Server, Stage, Time, ViewLeader};
 use ringside_sim::{Kind, Role};
 
@@ -164,9 +165,9 @@ fn server(s: &Server) -> String {
         h.push_str("<h3>Pending transactions</h3><table><tr><th>tx</th><th>key</th><th>state</th></tr>");
         for p in pending {
             let state = match &p.phase {
-                ringside_core::twopc::PendingPhase::Ready => "READY".to_string(),
-                ringside_core::twopc::PendingPhase::Asking { round, .. } => format!("READY (asking, round {round})"),
-                ringside_core::twopc::PendingPhase::Blocked { .. } => "BLOCKED".to_string(),
+                PendingPhase::Ready => "READY".to_string(),
+                PendingPhase::Asking { round, .. } => format!("READY (asking, round {round})"),
+                PendingPhase::Blocked { .. } => "BLOCKED".to_string(),
             };
             let _ = write!(
                 h,

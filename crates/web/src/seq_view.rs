@@ -3,7 +3,6 @@
 //! in a red cross.
 
 use ringside_core::Addr;
-use ringside_sim::Kind;
 
 use crate::app::Focus;
 use crate::canvas::Canvas;
@@ -27,7 +26,8 @@ type Arrow = ((f64, f64), (f64, f64), bool);
 /// Where the lanes and the time axis are.
 #[derive(Clone, Debug)]
 pub struct Layout {
-    lanes: Vec<(Addr, Kind, bool)>,
+    /// Each node and whether its process runs.
+    lanes: Vec<(Addr, bool)>,
     left: f64,
     gap: f64,
     bottom: f64,
@@ -38,7 +38,7 @@ pub struct Layout {
 impl Layout {
     /// Lanes across a `w`×`h` box, the moment `shown` at the bottom, `px_per_ms` of height
     /// per virtual millisecond.
-    pub fn new(lanes: Vec<(Addr, Kind, bool)>, w: f64, h: f64, shown: f64, px_per_ms: f64) -> Layout {
+    pub fn new(lanes: Vec<(Addr, bool)>, w: f64, h: f64, shown: f64, px_per_ms: f64) -> Layout {
         let n = lanes.len().max(1) as f64;
         let gap = (w - 20.0) / n;
         Layout { lanes, left: 10.0 + gap / 2.0, gap, bottom: h - 8.0, shown, px_per_ms }
@@ -64,21 +64,17 @@ impl Layout {
         if sent > self.shown {
             return None;
         }
-        let (end, dropped) = match &m.fate {
-            Fate::Delivered(t) => (t.0 as f64, false),
-            Fate::Dropped(t, _) => (t.0 as f64, true),
-            Fate::InFlight => (m.due.0 as f64, false),
+        // A lost message ends half way; one refused by a dead receiver ends at it.
+        let (end, lost_at) = match &m.fate {
+            Fate::Delivered(t) => (t.0 as f64, None),
+            Fate::Dropped(t, why) => (t.0 as f64, Some(if why == "node down" { 1.0 } else { 0.5 })),
+            Fate::InFlight => (m.due.0 as f64, None),
         };
         // Not there yet at the moment shown: the arrow stops where the message is now.
-        let (end, dropped) = if end > self.shown { (self.shown, false) } else { (end, dropped) };
+        let (end, lost_at) = if end > self.shown { (self.shown, None) } else { (end, lost_at) };
         let total = (m.due.0 as f64 - sent).max(1e-9);
-        let frac = ((end - sent) / total).clamp(0.0, 1.0);
-        let x_end = if dropped && matches!(m.fate, Fate::Dropped(_, ref why) if why != "node down") {
-            x0 + (x1 - x0) * 0.5
-        } else {
-            x0 + (x1 - x0) * frac
-        };
-        Some(((x0, self.y(sent)), (x_end, self.y(end)), dropped))
+        let frac = lost_at.unwrap_or(((end - sent) / total).clamp(0.0, 1.0));
+        Some(((x0, self.y(sent)), (x0 + (x1 - x0) * frac, self.y(end)), lost_at.is_some()))
     }
 }
 
@@ -161,7 +157,7 @@ pub fn draw<'a>(
         t += step;
     }
     // Lanes.
-    for (i, (addr, _, up)) in l.lanes.iter().enumerate() {
+    for (i, (addr, up)) in l.lanes.iter().enumerate() {
         let x = l.left + i as f64 * l.gap;
         let focused = matches!(focus, Some(Focus::Node(a)) if a == addr);
         let color = if *up { palette::node_color(addr, 42) } else { "#9aa0ab".to_string() };
@@ -252,7 +248,7 @@ mod tests {
     }
 
     fn layout(shown: f64) -> Layout {
-        let lanes = ["vl", "s1", "c1"].iter().map(|a| (Addr::from(*a), Kind::Server, true)).collect();
+        let lanes = ["vl", "s1", "c1"].iter().map(|a| (Addr::from(*a), true)).collect();
         Layout::new(lanes, 320.0, 400.0, shown, PX_PER_MS)
     }
 
