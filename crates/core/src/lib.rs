@@ -44,6 +44,7 @@ pub mod msg;
 pub mod ring;
 pub mod rng;
 pub mod server;
+pub mod tagged;
 pub mod time;
 pub mod twopc;
 pub mod view_leader;

@@ -6,215 +6,217 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
+use crate::tagged::tagged_enum;
 
-/// A message between two roles.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Msg {
-    /// Client → server: log this text.
-    Print {
-        /// Matches the reply.
-        op: OpId,
-        /// What to log.
-        text: String,
-    },
-    /// Client → server: store locally (no replication), replacing any old value.
-    Set {
-        /// Matches the reply.
-        op: OpId,
-        /// The key.
-        key: String,
-        /// The value.
-        value: String,
-    },
-    /// Client → server: the local value of a key.
-    Get {
-        /// Matches the reply.
-        op: OpId,
-        /// The key.
-        key: String,
-    },
-    /// Client → server: every key (not value) this server holds.
-    QueryAllKeys {
-        /// Matches the reply.
-        op: OpId,
-    },
-    /// Server → client: the answer to a local RPC.
-    Reply {
-        /// The request's op.
-        op: OpId,
-        /// What happened.
-        result: LocalReply,
-    },
+tagged_enum! {
+    /// A message between two roles.
+    #[tag = "cmd", twin = MsgTwin]
+    pub enum Msg {
+        /// Client → server: log this text.
+        Print {
+            /// Matches the reply.
+            op: OpId,
+            /// What to log.
+            text: String,
+        },
+        /// Client → server: store locally (no replication), replacing any old value.
+        Set {
+            /// Matches the reply.
+            op: OpId,
+            /// The key.
+            key: String,
+            /// The value.
+            value: String,
+        },
+        /// Client → server: the local value of a key.
+        Get {
+            /// Matches the reply.
+            op: OpId,
+            /// The key.
+            key: String,
+        },
+        /// Client → server: every key (not value) this server holds.
+        QueryAllKeys {
+            /// Matches the reply.
+            op: OpId,
+        },
+        /// Server → client: the answer to a local RPC.
+        Reply {
+            /// The request's op.
+            op: OpId,
+            /// What happened.
+            result: LocalReply,
+        },
 
-    /// Server → view leader, every heartbeat period (and at once when rebalancing finishes).
-    Heartbeat {
-        /// The sender's id for this process lifetime.
-        id: ServerId,
-        /// Where the sender listens.
-        addr: Addr,
-        /// The newest epoch the sender knows.
-        epoch: Epoch,
-        /// The epoch of the newest fully rebalanced view the sender knows.
-        stable: Epoch,
-        /// The newest epoch for which the sender finished its own part of rebalancing.
-        rebalanced: Epoch,
-    },
-    /// View leader → server.
-    HeartbeatReply {
-        /// Whose heartbeat this answers.
-        id: ServerId,
-        /// Accepted, denied or told to retry.
-        status: HeartbeatStatus,
-    },
+        /// Server → view leader, every heartbeat period (and at once when rebalancing finishes).
+        Heartbeat {
+            /// The sender's id for this process lifetime.
+            id: ServerId,
+            /// Where the sender listens.
+            addr: Addr,
+            /// The newest epoch the sender knows.
+            epoch: Epoch,
+            /// The epoch of the newest fully rebalanced view the sender knows.
+            stable: Epoch,
+            /// The newest epoch for which the sender finished its own part of rebalancing.
+            rebalanced: Epoch,
+        },
+        /// View leader → server.
+        HeartbeatReply {
+            /// Whose heartbeat this answers.
+            id: ServerId,
+            /// Accepted, denied or told to retry.
+            status: HeartbeatStatus,
+        },
 
-    /// Client → view leader: the current view.
-    QueryServers {
-        /// Matches the reply.
-        op: OpId,
-    },
-    /// View leader → client.
-    Servers {
-        /// The request's op.
-        op: OpId,
-        /// The current epoch.
-        epoch: Epoch,
-        /// Every live server, sorted by id.
-        servers: Vec<Member>,
-        /// Whether rebalancing for this epoch is still under way.
-        rebalancing: bool,
-    },
-    /// Client (or server) → view leader: take a lock.
-    LockGet {
-        /// Matches the reply.
-        op: OpId,
-        /// The lock's name.
-        name: String,
-        /// Who wants it.
-        requester: String,
-    },
-    /// Client (or server) → view leader: give a lock back, or stop waiting for it.
-    LockRelease {
-        /// Matches the reply.
-        op: OpId,
-        /// The lock's name.
-        name: String,
-        /// Who releases it.
-        requester: String,
-    },
-    /// View leader → requester.
-    LockReply {
-        /// The request's op.
-        op: OpId,
-        /// What happened.
-        result: LockAnswer,
-    },
+        /// Client → view leader: the current view.
+        QueryServers {
+            /// Matches the reply.
+            op: OpId,
+        },
+        /// View leader → client.
+        Servers {
+            /// The request's op.
+            op: OpId,
+            /// The current epoch.
+            epoch: Epoch,
+            /// Every live server, sorted by id.
+            servers: Vec<Member>,
+            /// Whether rebalancing for this epoch is still under way.
+            rebalancing: bool,
+        },
+        /// Client (or server) → view leader: take a lock.
+        LockGet {
+            /// Matches the reply.
+            op: OpId,
+            /// The lock's name.
+            name: String,
+            /// Who wants it.
+            requester: String,
+        },
+        /// Client (or server) → view leader: give a lock back, or stop waiting for it.
+        LockRelease {
+            /// Matches the reply.
+            op: OpId,
+            /// The lock's name.
+            name: String,
+            /// Who releases it.
+            requester: String,
+        },
+        /// View leader → requester.
+        LockReply {
+            /// The request's op.
+            op: OpId,
+            /// What happened.
+            result: LockAnswer,
+        },
 
-    /// Coordinator → participant: phase one of 2PC.
-    Prepare {
-        /// The transaction.
-        tx: TxId,
-        /// The epoch the coordinator placed the key in.
-        epoch: Epoch,
-        /// The server id the coordinator expects at this address.
-        server: ServerId,
-        /// The key written.
-        key: String,
-        /// The value written.
-        value: String,
-        /// Every participant, for the termination protocol.
-        participants: Vec<Member>,
-    },
-    /// Participant → coordinator: its vote.
-    Vote {
-        /// The transaction.
-        tx: TxId,
-        /// The voter.
-        server: ServerId,
-        /// Yes (with the key's current version) or no (with the reason).
-        vote: VoteAnswer,
-    },
-    /// Coordinator → participant: phase two, commit at this version.
-    Commit {
-        /// The transaction.
-        tx: TxId,
-        /// The version the value gets: above every participant's current one.
-        version: Version,
-    },
-    /// Coordinator → participant: phase two, abort.
-    Abort {
-        /// The transaction.
-        tx: TxId,
-    },
-    /// Participant → coordinator: the decision is applied.
-    Done {
-        /// The transaction.
-        tx: TxId,
-        /// The participant.
-        server: ServerId,
-        /// Whether it committed (false: aborted).
-        committed: bool,
-    },
-    /// Participant → coordinator and fellow participants: what became of this transaction?
-    /// (The cooperative termination protocol, run when the coordinator went silent.)
-    DecisionRequest {
-        /// The transaction.
-        tx: TxId,
-        /// The participant asked (none: the coordinator). Another process now at that address
-        /// must not answer for it.
-        server: Option<ServerId>,
-    },
-    /// The answer to a decision request.
-    DecisionReply {
-        /// The transaction.
-        tx: TxId,
-        /// What the answerer knows.
-        state: TxState,
-    },
+        /// Coordinator → participant: phase one of 2PC.
+        Prepare {
+            /// The transaction.
+            tx: TxId,
+            /// The epoch the coordinator placed the key in.
+            epoch: Epoch,
+            /// The server id the coordinator expects at this address.
+            server: ServerId,
+            /// The key written.
+            key: String,
+            /// The value written.
+            value: String,
+            /// Every participant, for the termination protocol.
+            participants: Vec<Member>,
+        },
+        /// Participant → coordinator: its vote.
+        Vote {
+            /// The transaction.
+            tx: TxId,
+            /// The voter.
+            server: ServerId,
+            /// Yes (with the key's current version) or no (with the reason).
+            vote: VoteAnswer,
+        },
+        /// Coordinator → participant: phase two, commit at this version.
+        Commit {
+            /// The transaction.
+            tx: TxId,
+            /// The version the value gets: above every participant's current one.
+            version: Version,
+        },
+        /// Coordinator → participant: phase two, abort.
+        Abort {
+            /// The transaction.
+            tx: TxId,
+        },
+        /// Participant → coordinator: the decision is applied.
+        Done {
+            /// The transaction.
+            tx: TxId,
+            /// The participant.
+            server: ServerId,
+            /// Whether it committed (false: aborted).
+            committed: bool,
+        },
+        /// Participant → coordinator and fellow participants: what became of this transaction?
+        /// (The cooperative termination protocol, run when the coordinator went silent.)
+        DecisionRequest {
+            /// The transaction.
+            tx: TxId,
+            /// The participant asked (none: the coordinator). Another process now at that address
+            /// must not answer for it.
+            server: Option<ServerId>,
+        },
+        /// The answer to a decision request.
+        DecisionReply {
+            /// The transaction.
+            tx: TxId,
+            /// What the answerer knows.
+            state: TxState,
+        },
 
-    /// Client → replica: the key's committed value, placed in this epoch.
-    #[serde(rename = "getr")]
-    GetR {
-        /// Matches the reply.
-        op: OpId,
-        /// The epoch the client placed the key in.
-        epoch: Epoch,
-        /// The key.
-        key: String,
-    },
-    /// Replica → client.
-    #[serde(rename = "getr_reply")]
-    GetRReply {
-        /// The request's op.
-        op: OpId,
-        /// The replica.
-        server: ServerId,
-        /// What it holds.
-        result: ReadAnswer,
-    },
+        /// Client → replica: the key's committed value, placed in this epoch.
+        #[serde(rename = "getr")]
+        GetR {
+            /// Matches the reply.
+            op: OpId,
+            /// The epoch the client placed the key in.
+            epoch: Epoch,
+            /// The key.
+            key: String,
+        },
+        /// Replica → client.
+        #[serde(rename = "getr_reply")]
+        GetRReply {
+            /// The request's op.
+            op: OpId,
+            /// The replica.
+            server: ServerId,
+            /// What it holds.
+            result: ReadAnswer,
+        },
 
-    /// Server → server during rebalancing: new copies for the receiver.
-    Transfer {
-        /// The epoch being rebalanced to.
-        epoch: Epoch,
-        /// The copies.
-        items: Vec<Item>,
-    },
-    /// Receiver → sender: these copies are stored.
-    TransferAck {
-        /// The epoch of the transfer.
-        epoch: Epoch,
-        /// The keys stored.
-        keys: Vec<String>,
-    },
+        /// Server → server during rebalancing: new copies for the receiver.
+        Transfer {
+            /// The epoch being rebalanced to.
+            epoch: Epoch,
+            /// The copies.
+            items: Vec<Item>,
+        },
+        /// Receiver → sender: these copies are stored.
+        TransferAck {
+            /// The epoch of the transfer.
+            epoch: Epoch,
+            /// The keys stored.
+            keys: Vec<String>,
+        },
 
-    /// Any role → peer: the message could not be handled.
-    Error {
-        /// The op of the offending request, when it had one.
-        op: Option<OpId>,
-        /// Why, in words.
-        reason: String,
-    },
+        /// Any role → peer: the message could not be handled.
+        Error {
+            /// The op of the offending request, when it had one.
+            op: Option<OpId>,
+            /// Why, in words.
+            reason: String,
+        },
+    }
 }
 
 /// A node's outgoing message.

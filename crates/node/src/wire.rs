@@ -9,6 +9,7 @@
 //! (clients, which do not listen, leave it out and are answered on their own connection).
 //! `docs/protocol.md` shows every message.
 
+use ringside_core::tagged::TagFirst;
 use ringside_core::{Addr, Msg};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,18 @@ pub struct Frame {
     pub msg: Msg,
 }
 
+/// [`Frame`] decoded through [`TagFirst`].
+#[derive(Deserialize)]
+struct TagFirstFrame {
+    v: u32,
+    id: u64,
+    #[serde(default)]
+    re: Option<u64>,
+    #[serde(default)]
+    from: Option<Addr>,
+    msg: TagFirst<Msg>,
+}
+
 impl Frame {
     /// The frame's JSON text.
     pub fn encode(&self) -> String {
@@ -51,7 +64,14 @@ impl Frame {
         if text.trim().is_empty() {
             return Err(BadFrame { re: None, reason: "empty frame: send one JSON object per text frame".into() });
         }
-        match serde_json::from_str::<Frame>(text) {
+        // Frames whose message starts with its `cmd` (all that nodes send) decode in one pass;
+        // the rest, and every bad frame, go through serde's decoder, whose errors are the ones
+        // reported.
+        let parsed = match serde_json::from_str::<TagFirstFrame>(text) {
+            Ok(TagFirstFrame { v, id, re, from, msg: TagFirst(msg) }) => Ok(Frame { v, id, re, from, msg }),
+            Err(_) => serde_json::from_str::<Frame>(text),
+        };
+        match parsed {
             Ok(frame) if frame.v != PROTOCOL_VERSION => Err(BadFrame {
                 re: Some(frame.id),
                 reason: format!("unsupported protocol version {} (this node speaks {PROTOCOL_VERSION})", frame.v),
@@ -116,5 +136,15 @@ mod tests {
         let version = reason(r#"{"v":2,"id":6,"msg":{"cmd":"query_servers","op":1}}"#);
         assert_eq!(version.reason, "unsupported protocol version 2 (this node speaks 1)");
         assert!(reason(r#"[1,2]"#).reason.starts_with("wrong message shape"));
+        let untagged = reason(r#"{"v":1,"id":7,"msg":{"op":1,"key":"a"}}"#);
+        assert!(untagged.reason.contains("missing field `cmd`"), "{}", untagged.reason);
+    }
+
+    #[test]
+    fn takes_fields_in_any_order() {
+        let get = r#"{"v":1,"id":2,"msg":{"cmd":"get","op":1,"key":"a"}}"#;
+        let shuffled = r#"{"msg":{"key":"a","op":1,"cmd":"get"},"id":2,"v":1}"#;
+        assert_eq!(Frame::decode(shuffled), Frame::decode(get));
+        assert!(Frame::decode(get).is_ok());
     }
 }

@@ -1,0 +1,240 @@
+//! Internally tagged enums (`{"cmd":"prepare","tx":…}`) decoded in one pass.
+//!
+//! serde's derived decoder for an internally tagged enum cannot know the variant until it has
+//! seen the tag, so it first copies every field into a buffer of its own and then decodes that
+//! buffer: twice the work and an allocation per field, on every frame a node reads. When the
+//! tag comes first — as it does in everything serde writes, and in what people type — the
+//! variant is known before any field, and the rest of the object can be decoded straight into
+//! it. [`tagged_enum!`] declares such an enum once and derives, besides serde's usual encoder
+//! and decoder, an externally tagged twin; [`TagFirst`] decodes the enum through the twin.
+//! JSON objects are unordered, so `TagFirst` is a fast path only: on an object whose tag is not
+//! first it fails, and the caller decodes again with serde's decoder, which takes any order.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use serde::de::{self, DeserializeSeed, EnumAccess, IgnoredAny, MapAccess, VariantAccess, Visitor};
+use serde::forward_to_deserialize_any;
+
+/// An internally tagged enum decoded in one pass from an object whose first field is the tag;
+/// any other object is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagFirst<T>(pub T);
+
+/// Decodes the internally tagged `T` from a map whose first key is `tag`, through `Twin`, the
+/// externally tagged enum with the same variants.
+#[doc(hidden)]
+pub fn decode<'de, D, Twin, T>(deserializer: D, tag: &'static str) -> Result<TagFirst<T>, D::Error>
+where
+    D: de::Deserializer<'de>,
+    Twin: de::Deserialize<'de> + Into<T>,
+{
+    let twin = deserializer.deserialize_map(TagFirstVisitor { tag, twin: PhantomData::<Twin> })?;
+    Ok(TagFirst(twin.into()))
+}
+
+struct TagFirstVisitor<Twin> {
+    tag: &'static str,
+    twin: PhantomData<Twin>,
+}
+
+impl<'de, Twin: de::Deserialize<'de>> Visitor<'de> for TagFirstVisitor<Twin> {
+    type Value = Twin;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an object whose first field is `{}`", self.tag)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Twin, A::Error> {
+        match map.next_key_seed(KeyIs(self.tag))? {
+            Some(true) => Twin::deserialize(Rest(map)),
+            Some(false) => Err(de::Error::custom(format_args!("`{}` is not the first field", self.tag))),
+            None => Err(de::Error::missing_field(self.tag)),
+        }
+    }
+}
+
+/// Reads a key and says whether it is the expected one, without keeping it.
+struct KeyIs(&'static str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs {
+    type Value = bool;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for KeyIs {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
+/// The rest of the object, after the tag: the twin's decoder sees it as an enum whose variant
+/// name is the tag's value and whose fields are the remaining entries.
+struct Rest<A>(A);
+
+impl<'de, A: MapAccess<'de>> de::Deserializer<'de> for Rest<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_enum(self)
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de, A: MapAccess<'de>> EnumAccess<'de> for Rest<A> {
+    type Error = A::Error;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(mut self, seed: V) -> Result<(V::Value, Self), A::Error> {
+        // The tag's value names the variant.
+        let variant = self.0.next_value_seed(seed)?;
+        Ok((variant, self))
+    }
+}
+
+impl<'de, A: MapAccess<'de>> VariantAccess<'de> for Rest<A> {
+    type Error = A::Error;
+
+    fn unit_variant(mut self) -> Result<(), A::Error> {
+        // Like serde's own decoder, a unit variant ignores any further fields.
+        while self.0.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _: T) -> Result<T::Value, A::Error> {
+        Err(de::Error::custom("tagged enums have no newtype variants"))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, A::Error> {
+        Err(de::Error::custom("tagged enums have no tuple variants"))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.0)
+    }
+}
+
+/// Declares an enum internally tagged by `$tag` (variants `snake_case` unless renamed) with
+/// serde's encoder and decoder, and [`TagFirst`]'s one-pass decoder through an externally
+/// tagged twin named `$twin` (see the module docs). The variants are written once.
+macro_rules! tagged_enum {
+    (
+        $(#[doc = $doc:literal])*
+        #[tag = $tag:literal, twin = $twin:ident]
+        pub enum $name:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident $({
+                    $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)?
+                })?
+            ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(tag = $tag, rename_all = "snake_case")]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant $({ $( $(#[$fmeta])* $field: $ty ),* })? ),*
+        }
+
+        /// The same variants, externally tagged: what the tag-first decoder fills in.
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum $twin {
+            $( $(#[$vmeta])* $variant $({ $( $(#[$fmeta])* $field: $ty ),* })? ),*
+        }
+
+        impl From<$twin> for $name {
+            fn from(twin: $twin) -> $name {
+                match twin {
+                    $( $twin::$variant $({ $($field),* })? => $name::$variant $({ $($field),* })? ),*
+                }
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $crate::tagged::TagFirst<$name> {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::tagged::decode::<D, $twin, $name>(deserializer, $tag)
+            }
+        }
+    };
+}
+
+pub(crate) use tagged_enum;
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::{String, ToString};
+
+    use super::TagFirst;
+    use crate::msg::{Msg, NoReason, VoteAnswer};
+    use crate::{OpId, ServerId, TxId};
+
+    fn fast(text: &str) -> Result<Msg, String> {
+        serde_json::from_str::<TagFirst<Msg>>(text).map(|m| m.0).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reads_what_serde_writes_as_serde_does() {
+        let messages = [
+            Msg::Vote {
+                tx: TxId { client: 9, seq: 1 },
+                server: ServerId("s1".into()),
+                vote: VoteAnswer::No { reason: NoReason::Rebalancing },
+            },
+            Msg::QueryAllKeys { op: OpId(4) },
+            Msg::GetR { op: OpId(5), epoch: crate::Epoch(2), key: "k".into() },
+        ];
+        for msg in messages {
+            let text = serde_json::to_string(&msg).unwrap();
+            assert_eq!(fast(&text), Ok(msg.clone()), "{text}");
+            assert_eq!(serde_json::from_str::<Msg>(&text).unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn refuses_what_only_the_full_decoder_takes() {
+        let late = r#"{"op":4,"cmd":"query_all_keys"}"#;
+        assert_eq!(fast(late), Err("`cmd` is not the first field at line 1 column 5".to_string()));
+        assert_eq!(serde_json::from_str::<Msg>(late).unwrap(), Msg::QueryAllKeys { op: OpId(4) });
+        assert!(fast("{}").unwrap_err().starts_with("missing field `cmd`"));
+        let unknown = fast(r#"{"cmd":"frobnicate","op":4}"#).unwrap_err();
+        assert!(unknown.starts_with("unknown variant `frobnicate`, expected one of `print`"), "{unknown}");
+    }
+
+    tagged_enum! {
+        /// A probe with a unit variant, which `Msg` lacks.
+        #[tag = "kind", twin = ShapeTwin]
+        pub enum Shape {
+            /// No fields.
+            Dot,
+            /// One field.
+            Line {
+                /// Its length.
+                len: u32,
+            },
+        }
+    }
+
+    #[test]
+    fn a_unit_variant_ignores_further_fields_as_serde_does() {
+        let text = r#"{"kind":"dot","note":[1,{"a":2}]}"#;
+        assert_eq!(serde_json::from_str::<TagFirst<Shape>>(text).unwrap().0, Shape::Dot);
+        assert_eq!(serde_json::from_str::<Shape>(text).unwrap(), Shape::Dot);
+        let line = serde_json::from_str::<TagFirst<Shape>>(r#"{"kind":"line","len":3}"#).unwrap();
+        assert_eq!(line.0, Shape::Line { len: 3 });
+    }
+}
