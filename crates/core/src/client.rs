@@ -109,6 +109,8 @@ pub enum OpOutput {
 enum Timer {
     Op(OpId),
     ViewFetch,
+    /// Resend a returned write's commit to the participants that have not acknowledged it.
+    Tell(TxId),
 }
 
 #[derive(Clone, Debug)]
@@ -159,7 +161,8 @@ pub enum Stage {
         /// Those that voted yes so far.
         yes: Vec<ServerId>,
     },
-    /// 2PC phase two: decided, waiting for every participant's acknowledgement.
+    /// 2PC phase two: decided, waiting for acknowledgements — of a commit from a majority of
+    /// the participants, of an abort from all.
     Deciding {
         /// The transaction.
         tx: TxId,
@@ -181,7 +184,7 @@ pub enum Stage {
     LockQueued,
 }
 
-/// What happens once every participant acknowledged the decision.
+/// What happens once the decision is acknowledged (see [`Stage::Deciding`]).
 #[derive(Clone, Debug)]
 enum AfterDecision {
     Succeed(Version),
@@ -196,6 +199,20 @@ enum SetPhase {
     Voting { tx: TxId, participants: Vec<Member>, yes: BTreeMap<ServerId, Version> },
     Finishing { tx: TxId, participants: Vec<Member>, unacked: BTreeSet<ServerId>, resends: u32, after: AfterDecision },
 }
+
+/// A commit that a majority of its participants applied, so its `setr` has returned, being
+/// told to the rest.
+#[derive(Clone, Debug)]
+struct Telling {
+    version: Version,
+    participants: Vec<Member>,
+    unacked: BTreeSet<ServerId>,
+    resends: u32,
+}
+
+/// How many times phase two's decision is sent again to a participant that does not
+/// acknowledge it; after that the participant learns it through the termination protocol.
+const DECISION_RESENDS: u32 = 2;
 
 #[derive(Clone, Debug)]
 enum GetPhase {
@@ -257,6 +274,7 @@ pub struct Client {
     fetch: Option<OpId>,
     ops: BTreeMap<OpId, Op>,
     txs: BTreeMap<TxId, OpId>,
+    telling: BTreeMap<TxId, Telling>,
     decisions: BTreeMap<TxId, TxState>,
     decision_order: VecDeque<TxId>,
     timers: Timers<Timer>,
@@ -281,6 +299,7 @@ impl Client {
             fetch: None,
             ops: BTreeMap::new(),
             txs: BTreeMap::new(),
+            telling: BTreeMap::new(),
             decisions: BTreeMap::new(),
             decision_order: VecDeque::new(),
             timers: Timers::default(),
@@ -307,6 +326,11 @@ impl Client {
     /// Operations not finished yet.
     pub fn ops_in_flight(&self) -> usize {
         self.ops.len()
+    }
+
+    /// No operation unfinished and no returned write's commit still being told.
+    pub fn idle(&self) -> bool {
+        self.ops.is_empty() && self.telling.is_empty()
     }
 
     /// Every unfinished operation and what it is waiting for, oldest first (for observers:
@@ -669,14 +693,59 @@ impl Client {
     }
 
     fn handle_done(&mut self, now: Time, tx: TxId, server: ServerId) {
+        if let Some(telling) = self.telling.get_mut(&tx) {
+            if telling.unacked.remove(&server) && telling.unacked.is_empty() {
+                self.telling.remove(&tx);
+                self.timers.cancel(&Timer::Tell(tx));
+            }
+            return;
+        }
         let Some(&op) = self.txs.get(&tx) else { return };
-        let Some(Op::SetR { phase: SetPhase::Finishing { tx: current, unacked, .. }, .. }) = self.ops.get_mut(&op)
+        let Some(Op::SetR {
+            phase: SetPhase::Finishing { tx: current, participants, unacked, resends, after }, ..
+        }) = self.ops.get_mut(&op)
         else {
             return;
         };
-        if *current == tx && unacked.remove(&server) && unacked.is_empty() {
-            self.finish(now, op);
+        if *current != tx || !unacked.remove(&server) {
+            return;
         }
+        if unacked.is_empty() {
+            self.finish(now, op);
+            return;
+        }
+        // A commit that a majority applied outlives this coordinator: a participant left
+        // waiting finds it there through the termination protocol. So the write returns now,
+        // and the rest are told in the background.
+        let AfterDecision::Succeed(version) = *after else { return };
+        if 2 * (participants.len() - unacked.len()) <= participants.len() {
+            return;
+        }
+        let telling = Telling {
+            version,
+            participants: core::mem::take(participants),
+            unacked: core::mem::take(unacked),
+            resends: *resends,
+        };
+        self.txs.remove(&tx);
+        self.telling.insert(tx, telling);
+        self.timers.set(Timer::Tell(tx), now + self.config.rpc_timeout_ms);
+        self.complete(op, Ok(OpOutput::Written { version }));
+    }
+
+    fn tell_timeout(&mut self, now: Time, tx: TxId) {
+        let Some(telling) = self.telling.get_mut(&tx) else { return };
+        if telling.resends >= DECISION_RESENDS {
+            self.telling.remove(&tx);
+            return;
+        }
+        telling.resends += 1;
+        let commit = Msg::Commit { tx, version: telling.version };
+        let targets = unacked_addrs(&telling.participants, &telling.unacked);
+        for to in targets {
+            self.send(&to, commit.clone());
+        }
+        self.timers.set(Timer::Tell(tx), now + self.config.rpc_timeout_ms);
     }
 
     fn finish(&mut self, now: Time, op: OpId) {
@@ -860,7 +929,7 @@ impl Client {
                     self.decide(now, op, AfterDecision::Retry(reason));
                 }
                 SetPhase::Finishing { tx, participants, unacked, resends, after } => {
-                    if *resends >= 2 {
+                    if *resends >= DECISION_RESENDS {
                         self.finish(now, op);
                         return;
                     }
@@ -869,8 +938,7 @@ impl Client {
                         AfterDecision::Succeed(version) => Msg::Commit { tx: *tx, version: *version },
                         _ => Msg::Abort { tx: *tx },
                     };
-                    let targets: Vec<Addr> =
-                        participants.iter().filter(|m| unacked.contains(&m.id)).map(|m| m.addr.clone()).collect();
+                    let targets = unacked_addrs(participants, unacked);
                     for to in targets {
                         self.send(&to, msg.clone());
                     }
@@ -949,6 +1017,7 @@ impl Node for Client {
             match timer {
                 Timer::Op(op) => self.op_timeout(now, op),
                 Timer::ViewFetch => self.view_fetch_timeout(now),
+                Timer::Tell(tx) => self.tell_timeout(now, tx),
             }
         }
     }
@@ -965,6 +1034,11 @@ impl Node for Client {
         self.timers.next()
     }
 }
+/// The addresses of the participants yet to acknowledge the decision.
+fn unacked_addrs(participants: &[Member], unacked: &BTreeSet<ServerId>) -> Vec<Addr> {
+    participants.iter().filter(|m| unacked.contains(&m.id)).map(|m| m.addr.clone()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1116,11 +1190,57 @@ mod tests {
             drain(&mut c),
             (to_each(&K1_ABC, Msg::Commit { tx: tx(1), version: 3 }), vec![decided(tx(1), true, &K1_ABC)])
         );
-        done(&mut c, 130, tx(1), &["a", "c"], true);
+        done(&mut c, 130, tx(1), &["a"], true);
         assert_eq!(drain(&mut c), (vec![], vec![]));
-        done(&mut c, 140, tx(1), &["b"], true);
+        // Two of three applied it: the write returns, and c is still told.
+        done(&mut c, 135, tx(1), &["c"], true);
         assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 3 }))]));
-        assert_eq!((c.ops_in_flight(), c.poll_timeout()), (0, None));
+        assert_eq!((c.ops_in_flight(), c.idle()), (0, false));
+        done(&mut c, 140, tx(1), &["b"], true);
+        assert_eq!(drain(&mut c), (vec![], vec![]));
+        assert_eq!((c.idle(), c.poll_timeout()), (true, None));
+    }
+
+    #[test]
+    fn a_returned_commit_is_resent_to_the_participant_yet_to_acknowledge_it() {
+        let mut c = with_view(config());
+        let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+        drain(&mut c);
+        for id in K1_ABC {
+            vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version: 0 });
+        }
+        drain(&mut c);
+        done(&mut c, 130, tx(1), &["a", "b"], true);
+        assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 1 }))]));
+        let commit = Msg::Commit { tx: tx(1), version: 1 };
+        for resend in 1..=DECISION_RESENDS as u64 {
+            let due = c.poll_timeout().expect("a resend is due");
+            assert_eq!(due, Time(130 + resend * 1_000));
+            c.handle_timeout(due);
+            assert_eq!(drain(&mut c), (to_each(&["c"], commit.clone()), vec![]));
+        }
+        // Then c is left to learn the decision by asking, which the coordinator still answers.
+        c.handle_timeout(c.poll_timeout().expect("the last wait"));
+        assert_eq!((drain(&mut c), c.idle(), c.poll_timeout()), ((vec![], vec![]), true, None));
+        c.handle_message(Time(5_000), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: None });
+        let reply = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 1 } };
+        assert_eq!(drain(&mut c), (vec![to(addr("c"), reply)], vec![]));
+    }
+
+    #[test]
+    fn an_abort_waits_for_every_participant() {
+        let mut c = with_view(config());
+        let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+        drain(&mut c);
+        vote(&mut c, 110, tx(1), "a", VoteAnswer::No { reason: NoReason::Rebalancing });
+        drain(&mut c);
+        done(&mut c, 130, tx(1), &["a", "b"], false);
+        assert_eq!(drain(&mut c), (vec![], vec![]));
+        assert_eq!(c.ops_in_flight(), 1);
+        done(&mut c, 140, tx(1), &["c"], false);
+        let (_, events) = drain(&mut c);
+        assert!(events.iter().all(|e| !matches!(e, Event::OpDone { op: done, .. } if *done == op)), "{events:?}");
+        assert!(matches!(events.as_slice(), [Event::OpRetrying { .. }]), "{events:?}");
     }
 
     #[test]

@@ -43,7 +43,13 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
         }
         for event in turn.events {
             match event {
-                Event::OpDone { op: done, result } if done == op => return report(&args, result),
+                Event::OpDone { op: done, result } if done == op => {
+                    report(&args, &result)?;
+                    // A write returns once a majority applied it; the rest are still being
+                    // told, and this process is their coordinator.
+                    while !shell.node.idle() && shell.turn().await.is_some() {}
+                    return result.map(drop).map_err(|_| Failure::quiet());
+                }
                 Event::LockWaiting { name, position, .. } => eprintln!(
                     "lock {name} is held by another: waiting, place {position} in the queue (asking again every {} ms)",
                     args.lock_retry_ms
@@ -72,17 +78,18 @@ fn issue(client: &mut Client, now: Time, command: &ClientCommand, server: Addr) 
     })
 }
 
-fn report(args: &ClientArgs, result: Result<OpOutput, OpError>) -> Result<(), Failure> {
+/// Prints the result; an error in words is the failure's reason (printed by the caller).
+fn report(args: &ClientArgs, result: &Result<OpOutput, OpError>) -> Result<(), Failure> {
     if args.json {
-        let line = match &result {
+        let line = match result {
             Ok(output) => json!({ "ok": true, "result": output }),
             Err(error) => json!({ "ok": false, "error": error, "message": error.to_string() }),
         };
         println!("{line}");
-        return result.map(drop).map_err(|_| Failure::quiet());
+        return Ok(());
     }
-    let output = result.map_err(|e| Failure::new(e.to_string()))?;
-    println!("{}", words(&args.command, &output));
+    let output = result.as_ref().map_err(|e| Failure::new(e.to_string()))?;
+    println!("{}", words(&args.command, output));
     Ok(())
 }
 
@@ -95,7 +102,7 @@ fn words(command: &ClientCommand, output: &OpOutput) -> String {
             None => format!("{key} = {value}"),
         },
         (ClientCommand::Setr { key, value }, OpOutput::Written { version }) => {
-            format!("{key} = {value} committed on every replica at version {version}")
+            format!("{key} = {value} committed at version {version}")
         }
         (_, OpOutput::Keys { keys }) if keys.is_empty() => "no keys".into(),
         (_, OpOutput::Keys { keys }) => keys.join("\n"),

@@ -44,7 +44,7 @@ fn placement(sim: &Sim, keys: &[String]) -> Vec<Vec<ServerId>> {
 
 /// Runs until the world is at rest, counting copies sent on the way.
 fn settle(sim: &mut Sim, limit: Time, moved: &mut u64) -> bool {
-    while !sim.settled() || sim.clients().any(|(_, c)| c.ops_in_flight() > 0) {
+    while !sim.settled() || sim.clients().any(|(_, c)| !c.idle()) {
         if sim.next_due().is_none_or(|t| t > limit) {
             return false;
         }

@@ -48,7 +48,7 @@ pub fn idle(sim: &Sim) -> bool {
     let view = sim.view_leader().view();
     sim.servers().all(|(_, s)| view.members.iter().any(|m| &m.id == s.id()))
         && sim.settled()
-        && sim.clients().all(|(_, c)| c.ops_in_flight() == 0)
+        && sim.clients().all(|(_, c)| c.idle())
 }
 
 /// Runs until the cluster is at rest and no client has work left.
@@ -254,7 +254,9 @@ pub static LESSONS: [Lesson; 7] = [
             Step {
                 title: "The participants commit",
                 text: "Each participant applies the write at the chosen version, unlocks the key and \
-                       acknowledges. When all three acknowledged, setr returns to the user.",
+                       acknowledges. Once two of the three (a majority) acknowledged, setr returns \
+                       to the user: the commit now outlives a crash of c1, since a participant \
+                       left waiting would learn it from them. c1 still tells the third.",
                 run: |app| {
                     until_landed(app, decision);
                     settle(app);
