@@ -328,6 +328,12 @@ impl Client {
         self.ops.len()
     }
 
+    /// Writes that returned while their commit is still being told, each with the participants
+    /// yet to acknowledge it, oldest first (for observers).
+    pub fn telling(&self) -> Vec<(TxId, Vec<ServerId>)> {
+        self.telling.iter().map(|(tx, t)| (*tx, t.unacked.iter().cloned().collect())).collect()
+    }
+
     /// No operation unfinished and no returned write's commit still being told.
     pub fn idle(&self) -> bool {
         self.ops.is_empty() && self.telling.is_empty()

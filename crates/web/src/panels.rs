@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use ringside_core::twopc::PendingPhase;
 use ringside_core::{Addr, Client, Server, Stage, Time, ViewLeader};
-use ringside_sim::{Kind, Role};
+use ringside_sim::{Kind, Role, Sim};
 
 use crate::app::{App, Focus};
 use crate::model::{Fate, MsgLine, TxRow, TxState};
@@ -88,7 +88,7 @@ fn node(app: &App, addr: &Addr) -> String {
                 "Crash before its next decision",
                 "It dies the moment it would send a 2PC decision",
             ));
-            h.push_str(&client(addr, c, app.sim.traps().contains_key(addr)));
+            h.push_str(&client(&app.sim, addr, c));
         }
     }
     h
@@ -201,7 +201,8 @@ fn server(s: &Server) -> String {
     h
 }
 
-fn client(addr: &Addr, c: &Client, armed: bool) -> String {
+fn client(sim: &Sim, addr: &Addr, c: &Client) -> String {
+    let armed = sim.traps().contains_key(addr);
     let mut h = String::new();
     let _ = write!(
         h,
@@ -210,6 +211,14 @@ fn client(addr: &Addr, c: &Client, armed: bool) -> String {
     );
     if armed {
         h.push_str("<p class=\"bad\">armed: crashes the moment it would send a 2PC decision</p>");
+    }
+    for (tx, unacked) in c.telling() {
+        // Participants by their lane names, as everywhere on the page.
+        let names: Vec<&str> = unacked
+            .iter()
+            .map(|id| sim.servers().find(|(_, s)| s.id() == id).map_or(id.as_str(), |(a, _)| a.as_str()))
+            .collect();
+        let _ = write!(h, "<p>{tx}: returned, a majority committed it; still telling {}</p>", esc(&names.join(", ")));
     }
     let ops = c.operations();
     if ops.is_empty() {
@@ -417,6 +426,19 @@ mod tests {
         let html = inspector(&app);
         assert!(html.contains("Pending transactions") && html.contains("READY"), "{html}");
         assert!(html.contains("data-cmd=\"crash\""));
+    }
+
+    #[test]
+    fn a_coordinator_shows_the_participants_it_still_tells_after_its_write_returned() {
+        let mut app = lesson_four_after(3);
+        let c1 = ringside_sim::session::client(1);
+        let returned = app.run_until(1_000, |sim| {
+            sim.clients().any(|(a, c)| *a == c1 && c.ops_in_flight() == 0 && !c.telling().is_empty())
+        });
+        assert!(returned, "the write returns before the last acknowledgement");
+        app.selected = Some(Focus::Node(c1));
+        let html = inspector(&app);
+        assert!(html.contains("returned, a majority committed it; still telling s"), "{html}");
     }
 
     #[test]
