@@ -48,6 +48,7 @@ pub mod tagged;
 pub mod time;
 pub mod twopc;
 pub mod view_leader;
+pub mod wire;
 
 #[cfg(test)]
 mod testing;
