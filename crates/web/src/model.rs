@@ -85,20 +85,30 @@ pub struct Placement {
 impl Placement {
     /// Reads the placement off the world.
     pub fn of(sim: &Sim) -> Placement {
-        let vl = sim.view_leader();
-        let view = vl.view();
-        let config = sim.config();
-        let ring = Ring::new(view.members.iter().map(|m| &m.id), config.vnodes);
         let mut holders: BTreeMap<&str, (u64, Vec<ServerId>)> = BTreeMap::new();
         for (_, server) in sim.servers() {
             for (key, entry) in server.bucket() {
                 holders.entry(key.as_str()).or_insert_with(|| (entry.pos, Vec::new())).1.push(server.id().clone());
             }
         }
+        let view = sim.view_leader().view();
+        Placement::build(view.epoch.0, &view.members, sim.config().vnodes, sim.config().replicas, holders)
+    }
+
+    /// The placement of a view with `vnodes` points per server and `replicas` per key, given
+    /// every stored key's ring position and the servers holding a copy.
+    pub fn build(
+        epoch: u64,
+        members: &[Member],
+        vnodes: u32,
+        replicas: usize,
+        holders: BTreeMap<&str, (u64, Vec<ServerId>)>,
+    ) -> Placement {
+        let ring = Ring::new(members.iter().map(|m| &m.id), vnodes);
         let keys: Vec<KeyMark> = holders
             .into_iter()
             .map(|(key, (pos, holders))| {
-                KeyMark::new(key, pos, ring.replicas_at(pos, config.replicas).into_iter().cloned().collect(), holders)
+                KeyMark::new(key, pos, ring.replicas_at(pos, replicas).into_iter().cloned().collect(), holders)
             })
             .collect();
         let mut points: BTreeMap<&ServerId, Vec<f64>> = BTreeMap::new();
@@ -115,8 +125,7 @@ impl Placement {
                 Arc { from, to: *to, owner: owner.clone() }
             })
             .collect();
-        let servers = view
-            .members
+        let servers = members
             .iter()
             .map(|m| ServerMark {
                 id: m.id.clone(),
@@ -126,7 +135,7 @@ impl Placement {
                 owns: keys.iter().filter(|k| k.replicas.contains(&m.id)).count(),
             })
             .collect();
-        Placement { epoch: view.epoch.0, servers, keys, arcs }
+        Placement { epoch, servers, keys, arcs }
     }
 
     /// The server with this id.
@@ -267,6 +276,37 @@ const TX_ROWS: usize = 40;
 /// ...and beyond this the oldest, finished or not (a burst of writes must stay cheap).
 const TX_ROWS_MAX: usize = 400;
 
+/// What the journal needs to know of the cluster a trace comes from, simulated or live, to
+/// chart a view change's least movement.
+pub trait Cluster {
+    /// Ring positions per server.
+    fn vnodes(&self) -> u32;
+    /// Replicas per key.
+    fn replicas(&self) -> usize;
+    /// Every key some server holds now.
+    fn stored_keys(&self) -> BTreeSet<String>;
+    /// The view leader's members now.
+    fn members(&self) -> Vec<ServerId>;
+}
+
+impl Cluster for Sim {
+    fn vnodes(&self) -> u32 {
+        self.config().vnodes
+    }
+
+    fn replicas(&self) -> usize {
+        self.config().replicas
+    }
+
+    fn stored_keys(&self) -> BTreeSet<String> {
+        self.servers().flat_map(|(_, server)| server.bucket().keys().cloned()).collect()
+    }
+
+    fn members(&self) -> Vec<ServerId> {
+        self.view_leader().view().members.iter().map(|m| m.id.clone()).collect()
+    }
+}
+
 /// Everything the views read from the trace, kept up to date as the trace grows.
 #[derive(Clone, Debug, Default)]
 pub struct Journal {
@@ -300,7 +340,8 @@ impl Journal {
         self.seen = entries.len();
     }
 
-    fn take(&mut self, entry: &TraceEntry, sim: &Sim) {
+    /// Reads one trace entry; `cluster` is the cluster at that moment.
+    pub fn take(&mut self, entry: &TraceEntry, cluster: &dyn Cluster) {
         let t = entry.t;
         match &entry.kind {
             TraceKind::Send { id, from, to, due, msg } => {
@@ -350,7 +391,7 @@ impl Journal {
                 ) {
                     self.placement_version += 1;
                 }
-                self.view_change(event, sim);
+                self.view_change(event, cluster);
                 self.tx_event(node, event);
                 if let Event::TransferSent { epoch, keys, .. } = event {
                     if let Some(m) = self.moves.iter_mut().rev().find(|m| m.epoch == epoch.0) {
@@ -436,7 +477,7 @@ impl Journal {
     /// On a view change, the least movement it needs: for every key held anywhere when the
     /// change happens, each server that becomes a replica without having been one. Read the
     /// trace after every step for the keys to be those of that moment.
-    fn view_change(&mut self, event: &Event, sim: &Sim) {
+    fn view_change(&mut self, event: &Event, cluster: &dyn Cluster) {
         let before = self.members.clone();
         let (epoch, what) = match event {
             Event::ServerJoined { id, epoch, .. } => {
@@ -448,19 +489,16 @@ impl Journal {
                 (epoch.0, format!("{id} failed"))
             }
             Event::Recovered { epoch, .. } => {
-                self.members = sim.view_leader().view().members.iter().map(|m| m.id.clone()).collect();
+                self.members = cluster.members();
                 (epoch.0, "the view leader gathered the servers again".to_string())
             }
             _ => return,
         };
         let now = self.members.clone();
-        let vnodes = sim.config().vnodes;
-        let r = sim.config().replicas;
+        let vnodes = cluster.vnodes();
+        let r = cluster.replicas();
         let (old, new) = (Ring::new(before.iter(), vnodes), Ring::new(now.iter(), vnodes));
-        let mut keys: BTreeSet<&str> = BTreeSet::new();
-        for (_, server) in sim.servers() {
-            keys.extend(server.bucket().keys().map(String::as_str));
-        }
+        let keys = cluster.stored_keys();
         let minimum = keys
             .iter()
             .map(|key| {

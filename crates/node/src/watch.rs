@@ -1,0 +1,278 @@
+//! Watching a node: a record of every frame it writes and reads and of every event its role
+//! emits, for observers on its own port and for its events file.
+//!
+//! A connection that sends `{"v":1,"id":N,"msg":{"cmd":"watch"}}` becomes an observer: it gets a
+//! `hello` record, then one record per text frame, and is never read from again except for its
+//! Close. Records are JSON objects, encoded once and shared by every observer:
+//!
+//! ```json
+//! {"t":1700000000000000,"node":"127.0.0.1:38000","kind":"send","peer":"127.0.0.1:39000","frame":{"v":1,"id":9,...}}
+//! ```
+//!
+//! The records go out through a broadcast channel of fixed capacity, so an observer that falls
+//! behind loses its place (and is told so and closed) rather than slowing the node or growing
+//! its memory. While nobody watches, no record is built: a frame costs one atomic load.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use ringside_core::{Addr, Event, ServerId};
+use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use tracing::{info, warn};
+
+use crate::wire::PROTOCOL_VERSION;
+
+/// Records kept for the slowest observer before it is dropped.
+pub const CAPACITY: usize = 16384;
+
+/// What a node is, as its `hello` record says.
+#[derive(Clone, Debug)]
+pub enum Role {
+    /// The view leader.
+    ViewLeader,
+    /// A storage server with this id.
+    Server(ServerId),
+}
+
+/// A node's record stream; cheap to clone, one per node shared by all its connections.
+#[derive(Clone, Debug)]
+pub struct Watch(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    /// Encoded records; `Utf8Bytes` so that each observer's text frame shares the one copy.
+    records: broadcast::Sender<Utf8Bytes>,
+    /// Observers and events files subscribed: records are built only while this is above 0.
+    watchers: AtomicUsize,
+    /// The node's address, as a JSON string.
+    node: String,
+    role: Role,
+}
+
+/// One watcher's place in the stream; unsubscribes when dropped.
+#[derive(Debug)]
+pub struct Subscription {
+    /// The records from the moment of subscribing on.
+    pub records: broadcast::Receiver<Utf8Bytes>,
+    watch: Watch,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.watch.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Watch {
+    /// The stream of the node that listens at `node`.
+    pub fn new(node: &Addr, role: Role) -> Watch {
+        let (records, _) = broadcast::channel(CAPACITY);
+        Watch(Arc::new(Shared { records, watchers: AtomicUsize::new(0), node: json_string(node.as_str()), role }))
+    }
+
+    /// Whether anyone watches: check before building a record.
+    pub fn active(&self) -> bool {
+        self.0.watchers.load(Ordering::Relaxed) > 0
+    }
+
+    /// Starts receiving records.
+    pub fn subscribe(&self) -> Subscription {
+        self.0.watchers.fetch_add(1, Ordering::Relaxed);
+        Subscription { records: self.0.records.subscribe(), watch: self.clone() }
+    }
+
+    /// `hello`: who this node is. Each watcher's first record.
+    pub fn hello(&self) -> Utf8Bytes {
+        let (role, id) = match &self.0.role {
+            Role::ViewLeader => ("viewleader", "null".to_string()),
+            Role::Server(id) => ("server", json_string(id.as_str())),
+        };
+        self.record("hello", |r| {
+            let _ = write!(r, r#","role":"{role}","id":{id}"#);
+        })
+    }
+
+    /// `dropped`: why a watcher lost records.
+    pub fn dropped(&self, reason: &str) -> Utf8Bytes {
+        self.record("dropped", |r| {
+            let _ = write!(r, r#","reason":{}"#, json_string(reason));
+        })
+    }
+
+    /// `send`: the node wrote `frame` (its exact text) to `peer`.
+    pub fn sent(&self, peer: &str, frame: &str) {
+        self.publish(self.frame_record("send", peer, frame));
+    }
+
+    /// `recv`: the node read the well-formed `frame` (its text as received) from `peer`.
+    pub fn received(&self, peer: &str, frame: &str) {
+        // Raw line breaks in JSON text can only be whitespace; a record stays one line.
+        if frame.contains(['\n', '\r']) {
+            self.publish(self.frame_record("recv", peer, &frame.replace(['\n', '\r'], " ")));
+        } else {
+            self.publish(self.frame_record("recv", peer, frame));
+        }
+    }
+
+    /// `event`: the role emitted `event`.
+    pub fn event(&self, event: &Event) {
+        let event = serde_json::to_string(event).expect("an event always serializes");
+        self.publish(self.record("event", |r| {
+            let _ = write!(r, r#","event":{event}"#);
+        }));
+    }
+
+    fn frame_record(&self, kind: &str, peer: &str, frame: &str) -> Utf8Bytes {
+        self.record(kind, |r| {
+            let _ = write!(r, r#","peer":{},"frame":{frame}"#, json_string(peer));
+        })
+    }
+
+    fn record(&self, kind: &str, fields: impl FnOnce(&mut String)) -> Utf8Bytes {
+        let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        let mut record = String::with_capacity(256);
+        let _ = write!(record, r#"{{"t":{t},"node":{},"kind":"{kind}""#, self.0.node);
+        fields(&mut record);
+        record.push('}');
+        record.into()
+    }
+
+    fn publish(&self, record: Utf8Bytes) {
+        // Fails only when nobody is subscribed, and then nobody wanted the record.
+        let _ = self.0.records.send(record);
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// Whether a text frame (one `Frame::decode` refused) asks to watch this node.
+pub fn is_request(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Request {
+        v: u32,
+        msg: Cmd,
+    }
+    #[derive(Deserialize)]
+    #[serde(tag = "cmd", rename_all = "snake_case")]
+    enum Cmd {
+        Watch,
+    }
+    matches!(serde_json::from_str::<Request>(text), Ok(Request { v: PROTOCOL_VERSION, msg: Cmd::Watch }))
+}
+
+/// An observer connection's life: `hello`, then every record, until it closes or falls
+/// [`CAPACITY`] records behind.
+pub async fn observe<S>(mut ws: WebSocketStream<S>, remote: &str, watch: &Watch)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut subscription = watch.subscribe();
+    info!(target: "ringside::net", "observer {remote} is watching");
+    if ws.send(Message::Text(watch.hello())).await.is_err() {
+        return info!(target: "ringside::net", "observer {remote} left");
+    }
+    loop {
+        tokio::select! {
+            incoming = ws.next() => match incoming {
+                // An observer only listens: whatever else it sends is ignored.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            first = subscription.records.recv() => {
+                // Write everything already published, then flush once.
+                let mut next = first;
+                loop {
+                    match next {
+                        Ok(record) => {
+                            if ws.feed(Message::Text(record)).await.is_err() {
+                                return info!(target: "ringside::net", "observer {remote} left");
+                            }
+                        }
+                        Err(RecvError::Lagged(behind)) => {
+                            let reason = format!("observer fell {behind} records behind; closing");
+                            warn!(target: "ringside::net", "dropped observer {remote}: it fell {behind} records behind");
+                            let _ = ws.send(Message::Text(watch.dropped(&reason))).await;
+                            let _ = ws.close(Some(CloseFrame { code: CloseCode::Again, reason: "fell behind".into() })).await;
+                            return;
+                        }
+                        Err(RecvError::Closed) => return,
+                    }
+                    next = match subscription.records.try_recv() {
+                        Ok(record) => Ok(record),
+                        Err(TryRecvError::Lagged(behind)) => Err(RecvError::Lagged(behind)),
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    };
+                }
+                if ws.flush().await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    info!(target: "ringside::net", "observer {remote} left");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(record: &Utf8Bytes) -> serde_json::Value {
+        serde_json::from_str(record.as_str()).expect("a record is JSON")
+    }
+
+    #[test]
+    fn records_are_json_in_the_documented_field_order() {
+        let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Role::Server(ServerId::from("bb4733cd")));
+        let hello = watch.hello();
+        assert!(hello.starts_with(r#"{"t":"#), "{hello}");
+        assert!(
+            hello.ends_with(r#","node":"127.0.0.1:38000","kind":"hello","role":"server","id":"bb4733cd"}"#),
+            "{hello}"
+        );
+        let vl = Watch::new(&Addr::from("127.0.0.1:39000"), Role::ViewLeader).hello();
+        assert!(vl.ends_with(r#""kind":"hello","role":"viewleader","id":null}"#), "{vl}");
+        let dropped = watch.dropped("observer fell 3 records behind; closing");
+        assert_eq!(parse(&dropped)["reason"], "observer fell 3 records behind; closing");
+    }
+
+    #[test]
+    fn publishes_only_to_subscribers_and_keeps_records_one_line() {
+        let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Role::ViewLeader);
+        assert!(!watch.active());
+        let mut sub = watch.subscribe();
+        assert!(watch.active());
+        let frame = "{\"v\":1,\n\"id\":2,\"msg\":{\"cmd\":\"query_servers\",\"op\":1}}";
+        watch.received("client#4", frame);
+        watch.sent("bad\"peer", r#"{"v":1,"id":3,"msg":{"cmd":"print","op":1,"text":"a"}}"#);
+        let recv = sub.records.try_recv().expect("a recv record");
+        assert!(!recv.contains('\n'), "{recv}");
+        let recv = parse(&recv);
+        assert_eq!((recv["kind"].as_str(), recv["peer"].as_str()), (Some("recv"), Some("client#4")));
+        assert_eq!(recv["frame"]["id"], 2);
+        let send = parse(&sub.records.try_recv().expect("a send record"));
+        assert_eq!((send["kind"].as_str(), send["peer"].as_str()), (Some("send"), Some("bad\"peer")));
+        watch.event(&Event::Denied);
+        assert_eq!(parse(&sub.records.try_recv().expect("an event record"))["event"]["event"], "denied");
+        drop(sub);
+        assert!(!watch.active());
+    }
+
+    #[test]
+    fn knows_a_watch_request() {
+        assert!(is_request(r#"{"v":1,"id":1,"msg":{"cmd":"watch"}}"#));
+        assert!(is_request(r#"{"msg":{"cmd":"watch"},"id":9,"v":1}"#));
+        assert!(!is_request(r#"{"v":2,"id":1,"msg":{"cmd":"watch"}}"#));
+        assert!(!is_request(r#"{"v":1,"id":1,"msg":{"cmd":"watchh"}}"#));
+        assert!(!is_request("{not json"));
+    }
+}

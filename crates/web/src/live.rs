@@ -1,0 +1,650 @@
+//! A real cluster as the views see it: the records its nodes stream to an observer (or wrote
+//! to their events files), turned into the same trace entries the simulator makes, so the ring,
+//! the message diagram, the log and the 2PC table draw a live cluster exactly as a simulated
+//! one. Plain Rust, tested natively; the sockets are in `remote`.
+//!
+//! A message is seen twice: its sender records a `send` and its receiver a `recv`, each naming
+//! the frame's id, which is unique per sending process. A receive is matched to its send by
+//! (sender, frame id). Clients do not listen, so a node names a client's connection
+//! `client#N`; the page's own client is recognised by the ids of the frames it sent.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use ringside_core::ring::position;
+use ringside_core::wire::Frame;
+use ringside_core::{Addr, Event, Member, Msg, ServerId, Time};
+use ringside_sim::{TraceEntry, TraceKind};
+use serde::Deserialize;
+
+use crate::model::{Cluster, Journal, Placement};
+
+/// Microseconds per unit of the live clock: a real 2PC round takes a few hundred microseconds,
+/// so the diagram's time axis counts in tens of them.
+pub const UNIT_US: u64 = 10;
+
+/// Milliseconds per unit of the live clock (for the diagram's labels).
+pub const MS_PER_UNIT: f64 = UNIT_US as f64 / 1000.0;
+
+/// The page's own client in the views.
+pub const BROWSER: &str = "c1";
+
+/// One record of a node's observer stream or events file.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Record {
+    /// Microseconds since the Unix epoch.
+    pub t: u64,
+    /// The recording node's address.
+    pub node: Addr,
+    /// What it recorded.
+    #[serde(flatten)]
+    pub kind: RecordKind,
+}
+
+/// What a node recorded.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RecordKind {
+    /// The first record: who the node is.
+    Hello {
+        /// `viewleader` or `server`.
+        role: String,
+        /// A server's id.
+        id: Option<ServerId>,
+    },
+    /// A frame it wrote to `peer`.
+    Send {
+        /// The peer's address, or `client#N`.
+        peer: Addr,
+        /// The frame.
+        frame: Frame,
+    },
+    /// A frame it read from `peer`.
+    Recv {
+        /// The sender's address, or `client#N`.
+        peer: Addr,
+        /// The frame.
+        frame: Frame,
+    },
+    /// An event of its role.
+    Event {
+        /// The event.
+        event: Event,
+    },
+    /// The node stopped streaming to this observer.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Record {
+    /// Parses one record (a stream's text frame, a file's line).
+    pub fn parse(text: &str) -> Result<Record, String> {
+        serde_json::from_str(text).map_err(|e| format!("not a Ringside node record: {e}"))
+    }
+}
+
+/// A node the page has heard of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveNode {
+    /// Its name in the views: `vl`, `s1`, …
+    pub name: Addr,
+    /// Where it listens.
+    pub addr: Addr,
+    /// `viewleader` or `server`, once it said hello.
+    pub role: Option<String>,
+    /// A server's id.
+    pub id: Option<ServerId>,
+    /// Whether its stream is open (or, in a replay, whether it was last seen alive).
+    pub up: bool,
+}
+
+/// A cluster seen from outside.
+#[derive(Debug)]
+pub struct Live {
+    /// The view leader's address.
+    pub view_leader: Addr,
+    /// Replicas per key and ring points per server, as the cluster was started with.
+    pub replicas: usize,
+    /// Ring points per server.
+    pub vnodes: u32,
+    /// Messages, log, movement and transactions, read from the trace entries.
+    pub journal: Journal,
+    /// The entries made so far (what an export holds).
+    pub entries: Vec<TraceEntry>,
+    /// Known nodes by address.
+    pub nodes: BTreeMap<Addr, LiveNode>,
+    /// The view: epoch and members (named as in the views).
+    pub epoch: u64,
+    /// Members of the view, addresses as the views name them.
+    pub members: Vec<Member>,
+    /// Whether the view leader says rebalancing is under way.
+    pub rebalancing: bool,
+    /// Each server's keys, by its id, from its last `query_all_keys` answer.
+    pub holdings: BTreeMap<ServerId, Vec<String>>,
+    /// The latest moment anything but routine traffic happened (live clock units).
+    pub latest: Time,
+    origin_us: Option<u64>,
+    next_msg: u64,
+    /// (sender name, frame id) → message number.
+    sent: HashMap<(Addr, u64), u64>,
+    /// Receives seen before their send: (sender name, frame id) → (time, receiver name).
+    early: HashMap<(Addr, u64), (Time, Addr)>,
+    /// Frames the page's client sent: id → (to, message).
+    page_sent: HashMap<u64, (Addr, Msg)>,
+    /// The page's own polling (views, key lists): not drawn.
+    hidden: HashSet<u64>,
+    /// (node name, `client#N`) → the lane that connection is (the page's client).
+    aliases: HashMap<(Addr, Addr), Addr>,
+    placement: Option<Placement>,
+}
+
+impl Live {
+    /// A cluster led by the view leader at `view_leader`, started with `replicas` and `vnodes`.
+    pub fn new(view_leader: Addr, replicas: usize, vnodes: u32) -> Live {
+        let mut live = Live {
+            view_leader: view_leader.clone(),
+            replicas,
+            vnodes,
+            journal: Journal::default(),
+            entries: Vec::new(),
+            nodes: BTreeMap::new(),
+            epoch: 0,
+            members: Vec::new(),
+            rebalancing: false,
+            holdings: BTreeMap::new(),
+            latest: Time::ZERO,
+            origin_us: None,
+            next_msg: 1,
+            sent: HashMap::new(),
+            early: HashMap::new(),
+            page_sent: HashMap::new(),
+            hidden: HashSet::new(),
+            aliases: HashMap::new(),
+            placement: None,
+        };
+        live.node(&view_leader, Some("vl"));
+        live
+    }
+
+    /// The view name of the node at `addr`, naming it on first sight: the cluster's label when
+    /// given (`s2`), else the next free `sN`.
+    pub fn node(&mut self, addr: &Addr, label: Option<&str>) -> Addr {
+        if let Some(n) = self.nodes.get_mut(addr) {
+            if let Some(label) = label {
+                n.name = Addr::from(label);
+            }
+            return n.name.clone();
+        }
+        let name = match label {
+            Some(l) => Addr::from(l),
+            None => {
+                let taken: BTreeSet<&str> = self.nodes.values().map(|n| n.name.as_str()).collect();
+                let free = (1..).find(|i| !taken.contains(format!("s{i}").as_str())).unwrap_or(0);
+                Addr(format!("s{free}"))
+            }
+        };
+        self.nodes
+            .insert(addr.clone(), LiveNode { name: name.clone(), addr: addr.clone(), role: None, id: None, up: false });
+        name
+    }
+
+    /// The node a view name stands for.
+    pub fn by_name(&self, name: &Addr) -> Option<&LiveNode> {
+        self.nodes.values().find(|n| &n.name == name)
+    }
+
+    fn name_of(&mut self, addr: &Addr) -> Addr {
+        if addr.as_str().starts_with("client#") || addr.as_str() == BROWSER {
+            return addr.clone();
+        }
+        self.node(addr, None)
+    }
+
+    /// The live clock of a wall-clock microsecond.
+    pub fn clock(&mut self, t_us: u64) -> Time {
+        let origin = *self.origin_us.get_or_insert(t_us);
+        Time(t_us.saturating_sub(origin) / UNIT_US)
+    }
+
+    fn push(&mut self, t: Time, kind: TraceKind) {
+        let entry = TraceEntry { t, kind };
+        let mut journal = std::mem::take(&mut self.journal);
+        journal.take(&entry, &ClusterNow { live: self });
+        self.journal = journal;
+        self.entries.push(entry);
+    }
+
+    /// Takes in one record of a node's stream.
+    pub fn absorb(&mut self, record: Record) {
+        let t = self.clock(record.t);
+        let node = self.name_of(&record.node);
+        match record.kind {
+            RecordKind::Hello { role, id } => {
+                if let Some(n) = self.nodes.get_mut(&record.node) {
+                    n.role = Some(role);
+                    n.id = id;
+                    n.up = true;
+                }
+            }
+            RecordKind::Send { peer, frame } => {
+                let to = self.name_of(&peer);
+                let to = self.aliases.get(&(node.clone(), to.clone())).cloned().unwrap_or(to);
+                if to.as_str() == BROWSER && frame.re.is_some_and(|re| self.hidden.contains(&re)) {
+                    return;
+                }
+                self.send(t, node, to, frame);
+            }
+            RecordKind::Recv { peer, frame } => {
+                let from = self.name_of(&peer);
+                let from = if from.as_str().starts_with("client#") {
+                    match self.page_sent.get(&frame.id) {
+                        Some((to, msg)) if *to == node && *msg == frame.msg => {
+                            self.aliases.insert((node.clone(), from), Addr::from(BROWSER));
+                            if self.hidden.contains(&frame.id) {
+                                return;
+                            }
+                            Addr::from(BROWSER)
+                        }
+                        _ => from,
+                    }
+                } else {
+                    from
+                };
+                let watched = from.as_str() == BROWSER || self.nodes.values().any(|n| n.name == from && n.up);
+                if watched {
+                    self.receive(t, from, frame.id, node);
+                } else {
+                    // The sender streams nothing (a command-line client, an unwatched node):
+                    // its send is known only from here.
+                    self.send(t, from.clone(), node.clone(), frame.clone());
+                    self.receive(t, from, frame.id, node);
+                }
+            }
+            RecordKind::Event { event } => {
+                self.learn(&event);
+                if !matches!(event, Event::ViewLearned { .. } | Event::OpDone { .. }) {
+                    self.latest = self.latest.max(t);
+                }
+                self.push(t, TraceKind::Event { node, event });
+            }
+            RecordKind::Dropped { reason } => {
+                self.journal.log.push((t, node.0.clone(), format!("stopped streaming to this page: {reason}")));
+            }
+        }
+    }
+
+    fn send(&mut self, t: Time, from: Addr, to: Addr, frame: Frame) {
+        let id = self.next_msg;
+        self.next_msg += 1;
+        if !ringside_sim::narrate::is_routine(&frame.msg) {
+            self.latest = self.latest.max(t);
+        }
+        let key = (from.clone(), frame.id);
+        self.sent.insert(key.clone(), id);
+        self.push(t, TraceKind::Send { id, from: from.clone(), to: to.clone(), due: t, msg: frame.msg });
+        if let Some((at, by)) = self.early.remove(&key) {
+            self.push(at, TraceKind::Deliver { id, from, to: by });
+        }
+    }
+
+    fn receive(&mut self, t: Time, from: Addr, frame_id: u64, by: Addr) {
+        let key = (from.clone(), frame_id);
+        match self.sent.get(&key) {
+            Some(&id) => self.push(t, TraceKind::Deliver { id, from, to: by }),
+            None => {
+                self.early.insert(key, (t, by));
+            }
+        }
+    }
+
+    /// The page's client wrote `frame` to the node at `to`; `hidden` for its own polling.
+    pub fn page_send(&mut self, t_us: u64, to: &Addr, frame: &Frame, hidden: bool) {
+        let t = self.clock(t_us);
+        let to = self.name_of(to);
+        self.page_sent.insert(frame.id, (to.clone(), frame.msg.clone()));
+        if hidden {
+            self.hidden.insert(frame.id);
+        } else {
+            self.send(t, Addr::from(BROWSER), to, frame.clone());
+        }
+    }
+
+    /// The page's client read `frame` from the node at `from`.
+    pub fn page_recv(&mut self, t_us: u64, from: &Addr, frame: &Frame) {
+        if frame.re.is_some_and(|re| self.hidden.contains(&re)) {
+            return;
+        }
+        let t = self.clock(t_us);
+        let from = self.name_of(from);
+        self.receive(t, from, frame.id, Addr::from(BROWSER));
+    }
+
+    /// A node's stream closed: its lane shows it down.
+    pub fn node_gone(&mut self, addr: &Addr) {
+        if let Some(n) = self.nodes.get_mut(addr) {
+            n.up = false;
+        }
+    }
+
+    /// The view, as `query_servers` answered.
+    pub fn set_view(&mut self, epoch: u64, servers: &[Member], rebalancing: bool) {
+        let members: Vec<Member> =
+            servers.iter().map(|m| Member { id: m.id.clone(), addr: self.name_of(&m.addr) }).collect();
+        if epoch != self.epoch || members != self.members {
+            self.placement = None;
+        }
+        self.epoch = epoch;
+        self.members = members;
+        self.rebalancing = rebalancing;
+    }
+
+    /// A server's keys, as `query_all_keys` answered.
+    pub fn set_keys(&mut self, id: ServerId, mut keys: Vec<String>) {
+        keys.sort_unstable();
+        if self.holdings.get(&id) != Some(&keys) {
+            self.holdings.insert(id, keys);
+            self.placement = None;
+        }
+    }
+
+    /// Keeps the view and the keys up to date from the events alone (a replayed file has no
+    /// answers to ask for): joins and failures change the members, a commit puts its key on
+    /// the committing server.
+    fn learn(&mut self, event: &Event) {
+        match event {
+            Event::ServerJoined { id, addr, epoch } => {
+                let name = self.name_of(addr);
+                self.members.retain(|m| &m.id != id);
+                self.members.push(Member { id: id.clone(), addr: name });
+                self.members.sort_by(|a, b| a.id.cmp(&b.id));
+                self.epoch = self.epoch.max(epoch.0);
+                self.rebalancing = true;
+            }
+            Event::ServerFailed { id, epoch } => {
+                self.members.retain(|m| &m.id != id);
+                self.holdings.remove(id);
+                self.epoch = self.epoch.max(epoch.0);
+                self.rebalancing = true;
+            }
+            Event::RebalancingDone { epoch } if epoch.0 == self.epoch => self.rebalancing = false,
+            _ => return,
+        }
+        self.placement = None;
+    }
+
+    /// Puts a key a server committed into its holdings (for a replayed file).
+    pub fn committed(&mut self, id: &ServerId, key: &str) {
+        let keys = self.holdings.entry(id.clone()).or_default();
+        if let Err(at) = keys.binary_search_by(|k| k.as_str().cmp(key)) {
+            keys.insert(at, key.to_string());
+            self.placement = None;
+        }
+    }
+
+    /// The ring: the view's members and every key a server reported holding.
+    pub fn placement(&mut self) -> &Placement {
+        if self.placement.is_none() {
+            let mut holders: BTreeMap<&str, (u64, Vec<ServerId>)> = BTreeMap::new();
+            for (id, keys) in &self.holdings {
+                for key in keys {
+                    holders.entry(key.as_str()).or_insert_with(|| (position(key), Vec::new())).1.push(id.clone());
+                }
+            }
+            self.placement = Some(Placement::build(self.epoch, &self.members, self.vnodes, self.replicas, holders));
+        }
+        self.placement.get_or_insert_with(Placement::default)
+    }
+
+    /// The diagram's lanes: the view leader, the servers by number, then clients.
+    pub fn lanes(&self) -> Vec<(Addr, bool)> {
+        let mut lanes: Vec<(Addr, bool)> = self.nodes.values().map(|n| (n.name.clone(), n.up)).collect();
+        let mut clients: BTreeSet<Addr> = BTreeSet::new();
+        for m in self.journal.messages.values() {
+            for a in [&m.from, &m.to] {
+                if a.as_str() == BROWSER || a.as_str().starts_with("client#") {
+                    clients.insert(a.clone());
+                }
+            }
+        }
+        let rank = |a: &Addr| match a.as_str().chars().next() {
+            Some('v') => 0,
+            Some('s') => 1,
+            _ => 2,
+        };
+        lanes.sort_by_key(|(a, _)| (rank(a), crate::palette::number(a), a.0.clone()));
+        lanes.extend(clients.into_iter().map(|c| (c, true)));
+        lanes
+    }
+}
+
+/// The cluster as the journal asks about it at one moment.
+struct ClusterNow<'a> {
+    live: &'a Live,
+}
+
+impl Cluster for ClusterNow<'_> {
+    fn vnodes(&self) -> u32 {
+        self.live.vnodes
+    }
+
+    fn replicas(&self) -> usize {
+        self.live.replicas
+    }
+
+    fn stored_keys(&self) -> BTreeSet<String> {
+        self.live.holdings.values().flatten().cloned().collect()
+    }
+
+    fn members(&self) -> Vec<ServerId> {
+        self.live.members.iter().map(|m| m.id.clone()).collect()
+    }
+}
+
+/// Parses an events file (or several concatenated): one record per line, blank lines skipped.
+/// Returns the records in time order and says which line was bad, if one was.
+pub fn parse_events(text: &str) -> Result<Vec<Record>, String> {
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        records.push(Record::parse(line).map_err(|e| format!("line {}: {e}", i + 1))?);
+    }
+    if records.is_empty() {
+        return Err("not a Ringside events file: no records".into());
+    }
+    records.sort_by_key(|r| r.t);
+    Ok(records)
+}
+
+/// Whether a text looks like an events file rather than an exported simulator run.
+pub fn is_events_file(text: &str) -> bool {
+    text.lines().find(|l| !l.trim().is_empty()).is_some_and(|l| Record::parse(l).is_ok())
+}
+
+/// A replay of records (an imported events file), read out one at a time.
+#[derive(Debug)]
+pub struct Replay {
+    records: Vec<Record>,
+    /// How many have been read into the view.
+    pub done: usize,
+}
+
+impl Replay {
+    /// A replay of `records`, in time order.
+    pub fn new(records: Vec<Record>) -> Replay {
+        Replay { records, done: 0 }
+    }
+
+    /// How many records there are.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Reads the next record into `live`; false at the end.
+    pub fn step(&mut self, live: &mut Live) -> bool {
+        let Some(record) = self.records.get(self.done).cloned() else { return false };
+        self.done += 1;
+        if let (RecordKind::Event { event: Event::Committed { key, .. } }, Some(id)) =
+            (&record.kind, live.nodes.get(&record.node).and_then(|n| n.id.clone()))
+        {
+            live.committed(&id, key);
+        }
+        live.absorb(record);
+        true
+    }
+
+    /// Reads every record up to wall-clock `t_us`; false once none is left.
+    pub fn run_until(&mut self, live: &mut Live, t_us: u64) -> bool {
+        while self.records.get(self.done).is_some_and(|r| r.t <= t_us) {
+            self.step(live);
+        }
+        self.done < self.records.len()
+    }
+
+    /// The wall-clock time of the next record.
+    pub fn next_t(&self) -> Option<u64> {
+        self.records.get(self.done).map(|r| r.t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Fate;
+    use ringside_core::{Epoch, OpId};
+
+    const VL: &str = "127.0.0.1:39000";
+    const S1: &str = "127.0.0.1:38000";
+    const S2: &str = "127.0.0.1:38001";
+
+    fn rec(t: u64, node: &str, body: serde_json::Value) -> Record {
+        let mut v = serde_json::json!({"t": t, "node": node});
+        v.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn hello(t: u64, node: &str, role: &str) -> Record {
+        rec(t, node, serde_json::json!({"kind": "hello", "role": role, "id": null}))
+    }
+
+    fn frame(id: u64, from: Option<&str>, msg: serde_json::Value) -> serde_json::Value {
+        let mut f = serde_json::json!({"v": 1, "id": id, "msg": msg});
+        if let Some(from) = from {
+            f["from"] = from.into();
+        }
+        f
+    }
+
+    fn live() -> Live {
+        let mut live = Live::new(Addr::from(VL), 3, 1);
+        live.node(&Addr::from(S1), Some("s1"));
+        live.node(&Addr::from(S2), Some("s2"));
+        for (node, role) in [(VL, "viewleader"), (S1, "server"), (S2, "server")] {
+            live.absorb(hello(1_000, node, role));
+        }
+        live
+    }
+
+    #[test]
+    fn a_send_and_its_receive_make_one_delivered_message_in_either_order() {
+        let mut live = live();
+        let hb = frame(7, Some(S1), serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0}));
+        live.absorb(rec(2_000, S1, serde_json::json!({"kind": "send", "peer": VL, "frame": hb})));
+        live.absorb(rec(2_150, VL, serde_json::json!({"kind": "recv", "peer": S1, "frame": hb})));
+        // The other order: the receiver's stream is ahead of the sender's.
+        let hb2 = frame(8, Some(S2), serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0}));
+        live.absorb(rec(3_100, VL, serde_json::json!({"kind": "recv", "peer": S2, "frame": hb2})));
+        live.absorb(rec(3_000, S2, serde_json::json!({"kind": "send", "peer": VL, "frame": hb2})));
+        let msgs: Vec<_> = live.journal.messages.values().collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!((msgs[0].from.as_str(), msgs[0].to.as_str()), ("s1", "vl"));
+        assert_eq!(msgs[0].sent, Time(100));
+        assert_eq!(msgs[0].fate, Fate::Delivered(Time(115)));
+        assert_eq!((msgs[1].from.as_str(), msgs[1].to.as_str()), ("s2", "vl"));
+        assert_eq!(msgs[1].fate, Fate::Delivered(Time(210)));
+        assert_eq!(live.latest, Time::ZERO, "heartbeats are routine: the diagram's moment stays");
+    }
+
+    #[test]
+    fn the_page_client_is_one_lane_and_its_polling_is_hidden() {
+        let mut live = live();
+        let get = Frame { v: 1, id: 3, re: None, from: None, msg: Msg::GetR { op: OpId(1), epoch: Epoch(1), key: "x".into() } };
+        live.page_send(5_000, &Addr::from(S1), &get, false);
+        let poll = Frame { v: 1, id: 4, re: None, from: None, msg: Msg::QueryAllKeys { op: OpId(2) } };
+        live.page_send(5_000, &Addr::from(S1), &poll, true);
+        for f in [&get, &poll] {
+            let f = serde_json::to_value(f).unwrap();
+            live.absorb(rec(5_100, S1, serde_json::json!({"kind": "recv", "peer": "client#9", "frame": f})));
+        }
+        let reply = frame(40, Some(S1), serde_json::json!({"cmd": "reply", "op": 2, "result": {"status": "keys", "keys": []}}));
+        let mut reply_to_poll = reply.clone();
+        reply_to_poll["re"] = 4.into();
+        live.absorb(rec(5_200, S1, serde_json::json!({"kind": "send", "peer": "client#9", "frame": reply_to_poll})));
+        let msgs: Vec<_> = live.journal.messages.values().collect();
+        assert_eq!(msgs.len(), 1, "only the getr is drawn: {msgs:?}");
+        assert_eq!((msgs[0].from.as_str(), msgs[0].to.as_str()), (BROWSER, "s1"));
+        assert_eq!(msgs[0].fate, Fate::Delivered(Time(410)));
+        assert!(live.lanes().iter().any(|(a, _)| a.as_str() == BROWSER));
+        assert!(!live.lanes().iter().any(|(a, _)| a.as_str() == "client#9"));
+    }
+
+    #[test]
+    fn an_unwatched_client_gets_a_lane_of_its_own() {
+        let mut live = live();
+        let set = frame(2, None, serde_json::json!({"cmd": "set", "op": 1, "key": "k", "value": "v"}));
+        live.absorb(rec(9_000, S1, serde_json::json!({"kind": "recv", "peer": "client#4", "frame": set})));
+        let m = live.journal.messages.values().next().expect("drawn");
+        assert_eq!((m.from.as_str(), m.to.as_str()), ("client#4", "s1"));
+        assert!(matches!(m.fate, Fate::Delivered(_)));
+        let at = live.clock(9_000);
+        assert_eq!(live.latest, at);
+    }
+
+    #[test]
+    fn events_change_the_view_and_are_logged() {
+        let mut live = live();
+        let joined = serde_json::json!({"kind": "event", "event": {"event": "server_joined", "id": "ab", "addr": S1, "epoch": 1}});
+        live.absorb(rec(4_000, VL, joined));
+        assert_eq!(live.epoch, 1);
+        assert_eq!(live.members, vec![Member { id: ServerId::from("ab"), addr: Addr::from("s1") }]);
+        assert!(live.journal.log.iter().any(|(_, node, text)| node == "vl" && text.contains("joined")), "{:?}", live.journal.log);
+        live.set_keys(ServerId::from("ab"), vec!["x".into()]);
+        let p = live.placement();
+        assert_eq!(p.servers.len(), 1);
+        assert_eq!(p.keys.len(), 1);
+        assert!(p.keys[0].placed);
+        let failed = serde_json::json!({"kind": "event", "event": {"event": "server_failed", "id": "ab", "epoch": 2}});
+        live.absorb(rec(5_000, VL, failed));
+        assert!(live.members.is_empty());
+        assert!(live.placement().keys.is_empty());
+    }
+
+    #[test]
+    fn an_events_file_replays_in_time_order_and_a_bad_line_is_named() {
+        let lines = [
+            r#"{"t":2000,"node":"127.0.0.1:38000","kind":"hello","role":"server","id":"ab"}"#,
+            r#"{"t":1000,"node":"127.0.0.1:39000","kind":"hello","role":"viewleader","id":null}"#,
+            "",
+            r#"{"t":3000,"node":"127.0.0.1:38000","kind":"event","event":{"event":"committed","tx":{"client":1,"seq":1},"key":"x","version":1}}"#,
+        ];
+        assert!(is_events_file(&lines.join("\n")));
+        let records = parse_events(&lines.join("\n")).unwrap();
+        assert_eq!(records.iter().map(|r| r.t).collect::<Vec<_>>(), [1000, 2000, 3000]);
+        let mut live = Live::new(Addr::from(VL), 3, 1);
+        let mut replay = Replay::new(records);
+        assert!(replay.run_until(&mut live, 2_500));
+        assert_eq!(replay.done, 2);
+        while replay.step(&mut live) {}
+        assert_eq!(live.holdings.get(&ServerId::from("ab")), Some(&vec!["x".to_string()]));
+        let err = parse_events("{\"t\":1}\nnonsense").unwrap_err();
+        assert!(err.starts_with("line 1: not a Ringside node record"), "{err}");
+        assert!(!is_events_file(r#"{"session":{}}"#));
+    }
+}
