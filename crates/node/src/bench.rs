@@ -81,7 +81,8 @@ impl Figures {
 pub async fn run(args: BenchArgs) -> Result<(), Failure> {
     let value = "v".repeat(args.value_size);
     println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
-    let echo_options = Options { port: None, timing: Timing::DEMO, replicas: 3, vnodes: 1, env: Vec::new() };
+    let echo_options =
+        Options { port: None, timing: Timing::DEMO, replicas: 3, vnodes: 1, env: Vec::new(), events_dir: None };
     let mut echoes = Vec::new();
     for i in 1..=3 {
         let args = vec!["echo".to_string(), "--port".into(), "0".into()];
@@ -269,7 +270,9 @@ impl Bench {
     async fn connect(cluster: &Cluster) -> Result<Bench, Failure> {
         let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
         config.max_attempts = 20;
-        let shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME }, |now| Client::new(config, now));
+        let shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| {
+            Client::new(config, now)
+        });
         let mut bench = Bench { shell };
         // Wait until every server is in the view and rebalanced.
         let deadline = Instant::now() + Duration::from_secs(15);

@@ -1,6 +1,7 @@
 //! The command line: every subcommand and flag, with the help text `--help` prints.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -68,6 +69,10 @@ pub struct ViewLeaderArgs {
     /// The course's timing: failed after 30 s (overrides --failure-timeout-ms).
     #[arg(long)]
     pub course_timing: bool,
+    /// Append every frame this node sends and reads, and every event, to FILE as JSON lines
+    /// (the records a `watch` connection gets; see docs/protocol.md).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 }
 
 /// Heartbeat timing shared by servers and the cluster.
@@ -107,6 +112,10 @@ pub struct ServerArgs {
     pub timing: TimingArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
+    /// Append every frame this node sends and reads, and every event, to FILE as JSON lines
+    /// (the records a `watch` connection gets; see docs/protocol.md).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 }
 
 /// `ringside client`.
@@ -174,4 +183,15 @@ pub struct ClusterArgs {
     pub timing: TimingArgs,
     #[command(flatten)]
     pub placement: PlacementArgs,
+    /// Give each node `--events DIR/<label>.jsonl` (vl.jsonl, s1.jsonl, ...); DIR is created
+    /// if missing.
+    #[arg(long, value_name = "DIR")]
+    pub events_dir: Option<PathBuf>,
+    /// The admin endpoint's port (add, kill and list servers over a WebSocket), always on
+    /// 127.0.0.1; without it, the first free port from 39100 up.
+    #[arg(long, value_name = "N")]
+    pub admin_port: Option<u16>,
+    /// The browser page the printed `page:` link opens, watching this cluster.
+    #[arg(long, default_value = "http://127.0.0.1:8080/", value_name = "URL")]
+    pub page_url: String,
 }

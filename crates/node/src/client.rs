@@ -23,7 +23,8 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
     if let ClientCommand::LockGet { requester, .. } | ClientCommand::LockRelease { requester, .. } = &args.command {
         config.name = Some(requester.clone());
     }
-    let mut shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME }, |now| Client::new(config, now));
+    let mut shell =
+        Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| Client::new(config, now));
     let now = shell.now();
     let op = issue(&mut shell.node, now, &args.command, server.clone()).map_err(|e| Failure::new(e.to_string()))?;
     // The peer this command talks to first: if it cannot be reached at all, say so at once

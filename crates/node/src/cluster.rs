@@ -1,16 +1,24 @@
 //! `ringside cluster`: a view leader and N servers as child processes on loopback, their logs
-//! tailed with a prefix per node, driven by `add`, `kill ID`, `list` and `quit` on stdin.
+//! tailed with a prefix per node, driven by `add`, `kill ID`, `list` and `quit` on stdin and by
+//! the same commands over the admin endpoint ([`crate::admin`]).
 
+use std::fmt;
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::time::Duration;
 
 use ringside_core::Addr;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admin::{self, Answer, Entry};
 use crate::cli::ClusterArgs;
 use crate::serve::Timing;
 use crate::Failure;
+
+/// How long `quit` waits for the nodes to finish their events files before killing them.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// What every node of a cluster is started with.
 #[derive(Clone, Debug)]
@@ -25,6 +33,18 @@ pub struct Options {
     pub vnodes: u32,
     /// Extra environment for the children (a log filter, say).
     pub env: Vec<(String, String)>,
+    /// Where each node appends its records, as `<label>.jsonl`.
+    pub events_dir: Option<PathBuf>,
+}
+
+impl Options {
+    /// `--events DIR/<label>.jsonl`, if events are kept.
+    fn events(&self, label: &str) -> Vec<String> {
+        self.events_dir
+            .iter()
+            .flat_map(|dir| ["--events".into(), dir.join(format!("{label}.jsonl")).display().to_string()])
+            .collect()
+    }
 }
 
 /// Where the children's log lines go.
@@ -51,19 +71,57 @@ pub struct Proc {
     killed: bool,
 }
 
+/// Whether a child runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// It runs.
+    Running,
+    /// `kill` stopped it.
+    Killed,
+    /// It ended on its own, for this reason.
+    Exited(String),
+}
+
+impl State {
+    /// `running`, `killed` or `exited`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Killed => "killed",
+            State::Exited(_) => "exited",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Exited(why) => write!(f, "exited ({why})"),
+            other => f.write_str(other.word()),
+        }
+    }
+}
+
 impl Proc {
     /// The process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
 
-    fn state(&mut self) -> String {
+    /// Whether it runs. A killed child counts as killed at once: SIGKILL cannot be refused.
+    pub fn state(&mut self) -> State {
         match self.child.try_wait() {
-            Ok(None) => "running".into(),
-            _ if self.killed => "killed".into(),
-            Ok(Some(status)) => format!("exited ({status})"),
-            Err(e) => format!("unknown ({e})"),
+            _ if self.killed => State::Killed,
+            Ok(None) => State::Running,
+            Ok(Some(status)) => State::Exited(status.to_string()),
+            Err(e) => State::Exited(e.to_string()),
         }
+    }
+
+    /// It as the admin endpoint shows it.
+    pub fn entry(&mut self) -> Entry {
+        let state = self.state().word();
+        Entry { label: self.label.clone(), addr: self.addr.to_string(), id: self.id.clone(), state }
     }
 }
 
@@ -89,6 +147,7 @@ impl Cluster {
         if let Some(port) = options.port {
             args.extend(["--port".into(), port.to_string()]);
         }
+        args.extend(options.events("vl"));
         let view_leader = spawn("vl".into(), args, &options, &logs).await?;
         let mut cluster = Cluster { options, logs, view_leader, servers: Vec::new() };
         for _ in 0..servers {
@@ -97,11 +156,11 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Starts one more server; returns its label.
-    pub async fn add(&mut self) -> Result<&Proc, Failure> {
+    /// Starts one more server, once it listens.
+    pub async fn add(&mut self) -> Result<&mut Proc, Failure> {
         let label = format!("s{}", self.servers.len() + 1);
         let o = &self.options;
-        let args = [
+        let mut args: Vec<String> = [
             "server",
             "--viewleader",
             self.view_leader.addr.as_str(),
@@ -116,18 +175,19 @@ impl Cluster {
         ]
         .map(String::from)
         .to_vec();
+        args.extend(o.events(&label));
         let proc = spawn(label, args, &self.options, &self.logs).await?;
         self.servers.push(proc);
-        Ok(self.servers.last().expect("just pushed"))
+        Ok(self.servers.last_mut().expect("just pushed"))
     }
 
     /// Kills (SIGKILL, like a crash) the server with this label or id.
-    pub fn kill(&mut self, which: &str) -> Result<&Proc, Failure> {
+    pub fn kill(&mut self, which: &str) -> Result<&mut Proc, Failure> {
         let proc = self
             .servers
             .iter_mut()
             .find(|p| p.label == which || p.id.as_deref() == Some(which))
-            .ok_or_else(|| Failure::new(format!("no server {which}: `list` shows them")))?;
+            .ok_or_else(|| Failure::new(format!("no server {which}")))?;
         if proc.killed {
             return Err(Failure::new(format!("{which} is already killed")));
         }
@@ -136,10 +196,13 @@ impl Cluster {
         Ok(proc)
     }
 
+    fn procs(&mut self) -> impl Iterator<Item = &mut Proc> {
+        std::iter::once(&mut self.view_leader).chain(self.servers.iter_mut())
+    }
+
     /// One line per process.
     pub fn list(&mut self) -> Vec<String> {
-        std::iter::once(&mut self.view_leader)
-            .chain(self.servers.iter_mut())
+        self.procs()
             .map(|p| {
                 let id = p.id.clone().unwrap_or_else(|| "view leader".into());
                 let pid = p.pid().map_or("-".into(), |pid| pid.to_string());
@@ -147,6 +210,18 @@ impl Cluster {
                 format!("{:<4} {:<12} {:<21} pid {:<8} {state}", p.label, id, p.addr, pid)
             })
             .collect()
+    }
+
+    /// Stops every child: closing its stdin (its lifeline) lets a node finish its events file
+    /// and exit; whatever still runs after [`STOP_GRACE`] is killed.
+    pub async fn stop(mut self) {
+        for proc in self.procs() {
+            drop(proc.child.stdin.take());
+        }
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        for proc in self.procs() {
+            let _ = tokio::time::timeout_at(deadline, proc.child.wait()).await;
+        }
     }
 }
 
@@ -171,7 +246,9 @@ pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs
     let timeout = std::time::Duration::from_secs(10);
     match tokio::time::timeout(timeout, listening).await {
         Ok(Ok((addr, id))) => Ok(Proc { label, addr, id, child, killed: false }),
-        _ => {
+        // Its stderr closed before the line came.
+        Ok(Err(_)) => Err(Failure::new(format!("{label} exited before it listened"))),
+        Err(_) => {
             let _ = child.start_kill();
             Err(Failure::new(format!("{label} did not start listening within {timeout:?}")))
         }
@@ -210,22 +287,32 @@ pub fn listening(line: &str) -> Option<(Addr, Option<String>)> {
 
 /// Runs a cluster in the foreground until `quit`, Ctrl-C or SIGTERM.
 pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
+    if let Some(dir) = &args.events_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::new(format!("cannot create the events directory {}: {e}", dir.display())))?;
+    }
     let options = Options {
         port: args.port,
         timing: args.timing.resolve()?,
         replicas: args.placement.replicas,
         vnodes: args.placement.vnodes,
         env: Vec::new(),
+        events_dir: args.events_dir,
     };
+    // Bound first: a taken --admin-port fails before any node starts.
+    let (admin_listener, admin_addr) = admin::bind(args.admin_port).await?;
     let mut cluster = Cluster::start(options, args.servers, Logs::Print).await?;
-    println!("ringside cluster: view leader at {}", cluster.view_leader.addr);
+    let vl = cluster.view_leader.addr.clone();
+    println!("ringside cluster: view leader at {vl}");
     for line in cluster.list() {
         println!("  {line}");
     }
-    println!(
-        "commands: add | kill ID | list | quit   (try: ringside client --viewleader {} setr a 1)",
-        cluster.view_leader.addr
-    );
+    let token = admin::token();
+    println!("admin: ws://{admin_addr}/admin?token={token}   (loopback only: add, kill and list servers)");
+    println!("page:  {}#live={vl}&admin={admin_addr}&token={token}", args.page_url);
+    let (asks, mut asked) = mpsc::channel(16);
+    admin::serve(admin_listener, token, asks, |line| println!("[admin] {line}"));
+    println!("commands: add | kill ID | list | quit   (try: ringside client --viewleader {vl} setr a 1)");
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -234,6 +321,9 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
+            Some((command, reply)) = asked.recv() => {
+                let _ = reply.send(answer(&mut cluster, command).await);
+            }
             line = stdin.next_line(), if stdin_open => {
                 // Without a terminal (stdin closed) the cluster runs until a signal stops it.
                 let Ok(Some(line)) = line else { stdin_open = false; continue };
@@ -256,6 +346,32 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
         }
     }
     println!("stopping every node");
-    drop(cluster);
+    cluster.stop().await;
     Ok(())
+}
+
+/// Carries out an admin command, saying what it did as the stdin commands do.
+async fn answer(cluster: &mut Cluster, command: admin::Command) -> Answer {
+    let result = match command {
+        admin::Command::List => {
+            println!("[admin] list");
+            let servers = cluster.servers.iter_mut().map(Proc::entry).collect();
+            return Answer::List { viewleader: cluster.view_leader.addr.to_string(), servers };
+        }
+        admin::Command::Add => cluster.add().await.map(|p| {
+            println!("[admin] started {} at {}", p.label, p.addr);
+            p.entry()
+        }),
+        admin::Command::Kill { server } => cluster.kill(&server).map(|p| {
+            println!("[admin] killed {} ({})", p.label, p.addr);
+            p.entry()
+        }),
+    };
+    match result {
+        Ok(server) => Answer::Server { server },
+        Err(Failure(error)) => {
+            println!("[admin] error: {error}");
+            Answer::Error { error }
+        }
+    }
 }

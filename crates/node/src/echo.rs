@@ -18,9 +18,13 @@ pub async fn run(args: ListenArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::new(format!("cannot listen: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Failure::new(e.to_string()))?;
     eprintln!("echo listening on {addr}");
-    crate::lifeline(args.lifeline);
+    let mut stop = crate::stopping(args.lifeline);
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut stop => return Ok(()),
+        };
+        let Ok((stream, _)) = accepted else { continue };
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
             let config = websocket_config(DEFAULT_MAX_FRAME);

@@ -2,15 +2,18 @@
 //! decision is the core's; this crate moves its messages over WebSockets, keeps its clock, and
 //! gives it a command line.
 
+pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod echo;
+pub mod events_file;
 pub mod logging;
 pub mod net;
 pub mod serve;
 pub mod shell;
+pub mod watch;
 pub mod wire;
 
 use std::hash::BuildHasher;
@@ -39,15 +42,33 @@ pub fn fresh_seed() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
 }
 
-/// With `--lifeline`, exits the process once stdin closes: the parent is gone.
-pub fn lifeline(enabled: bool) {
-    if enabled {
-        tokio::spawn(async {
-            let mut sink = Vec::new();
-            let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
-            std::process::exit(0);
-        });
-    }
+/// Resolves when the process should stop: on Ctrl-C, on SIGTERM, and with `--lifeline` once
+/// stdin closes (the parent is gone). A node then finishes its events file and returns.
+pub fn stopping(lifeline: bool) -> tokio::sync::oneshot::Receiver<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let parent_gone = async {
+            if lifeline {
+                let mut sink = Vec::new();
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::stdin(), &mut sink).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let terminated = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => drop(term.recv().await),
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            Ok(()) = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+            () = parent_gone => {}
+        }
+        let _ = stop.send(());
+    });
+    stopped
 }
 
 /// Runs the command line; `main` is this and nothing else.

@@ -6,6 +6,11 @@
 //! what was queued for it is dropped (the protocol resends what matters) and the next dial waits
 //! a backoff that doubles up to a cap. Nothing here retries by itself, so a peer the node stops
 //! sending to — a server gone from the view — is never dialed again.
+//!
+//! Frame ids are unique in the process, not per connection, so (sender's address, frame id)
+//! names one message: what an observer needs to match a `send` on one node with the `recv` on
+//! another. An accepted connection whose peer asks to watch leaves the routing table and
+//! becomes an observer ([`crate::watch`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +28,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
+use crate::watch::{self, Watch};
 use crate::wire::{BadFrame, Frame, PROTOCOL_VERSION};
 
 /// A connection's number within this process.
@@ -57,6 +63,8 @@ pub struct NetConfig {
     pub local: Option<Addr>,
     /// The largest frame accepted (bytes).
     pub max_frame: usize,
+    /// The node's record stream, for observers and the events file; `None` for clients.
+    pub watch: Option<Watch>,
 }
 
 impl NetConfig {
@@ -87,9 +95,14 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+static NEXT_FRAME: AtomicU64 = AtomicU64::new(1);
 
 fn next_conn() -> ConnId {
     NEXT_CONN.fetch_add(1, Ordering::Relaxed)
+}
+
+fn next_frame_id() -> u64 {
+    NEXT_FRAME.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Clients do not listen; they are known by a label naming their connection, never dialed.
@@ -99,6 +112,13 @@ fn client_label(conn: ConnId) -> Addr {
 
 fn is_client_label(addr: &Addr) -> bool {
     addr.as_str().starts_with("client#")
+}
+
+/// What an accepted connection's peer is called, from its first well-formed frame.
+fn accepted_peer(frame: &Frame, conn: ConnId) -> Addr {
+    // It counts as coming from where its peer listens, so replies and later messages to that
+    // address reuse it.
+    frame.from.clone().unwrap_or_else(|| client_label(conn))
 }
 
 #[derive(Debug)]
@@ -227,9 +247,7 @@ impl Net {
                 let from = match &known.peer {
                     Some(peer) => peer.clone(),
                     None => {
-                        // An accepted connection counts as coming from where its peer listens,
-                        // so replies and later messages to that address reuse it.
-                        let peer = frame.from.clone().unwrap_or_else(|| client_label(conn));
+                        let peer = accepted_peer(&frame, conn);
                         known.peer = Some(peer.clone());
                         self.routes.entry(peer.clone()).or_insert(conn);
                         peer
@@ -278,7 +296,7 @@ async fn accept(stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<Input
     let conn = next_conn();
     let (outbox, rx) = mpsc::channel(OUTBOX);
     if inbox.send(Input::Opened { conn, peer: None, outbox }).await.is_ok() {
-        run(ws, conn, remote.to_string(), inbox, rx, config).await;
+        run(ws, conn, remote.to_string(), None, inbox, rx, config).await;
     }
 }
 
@@ -290,7 +308,7 @@ async fn dial(addr: Addr, inbox: mpsc::Sender<Input>, config: NetConfig) {
             let conn = next_conn();
             let (outbox, rx) = mpsc::channel(OUTBOX);
             if inbox.send(Input::Opened { conn, peer: Some(addr.clone()), outbox }).await.is_ok() {
-                run(ws, conn, addr.to_string(), inbox, rx, config).await;
+                run(ws, conn, addr.to_string(), Some(addr), inbox, rx, config).await;
             }
             return;
         }
@@ -301,17 +319,21 @@ async fn dial(addr: Addr, inbox: mpsc::Sender<Input>, config: NetConfig) {
 }
 
 /// One connection's life: frames in to the inbox, queued frames out, until either side ends.
+/// `dialed` is the address this node dialed; `None` for a connection it accepted.
 async fn run<S>(
     ws: WebSocketStream<S>,
     conn: ConnId,
     peer: String,
+    dialed: Option<Addr>,
     inbox: mpsc::Sender<Input>,
     mut outbox: mpsc::Receiver<Outgoing>,
     config: NetConfig,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let mut writer = Writer { ws, next_id: 1, local: config.local };
+    let accepted = dialed.is_none();
+    let mut writer = Writer { ws, conn, peer: dialed, local: config.local, watch: config.watch };
+    let mut observer = false;
     loop {
         tokio::select! {
             incoming = writer.ws.next() => {
@@ -319,9 +341,18 @@ async fn run<S>(
                 match incoming {
                     Ok(Message::Text(text)) => match Frame::decode(text.as_str()) {
                         Ok(frame) => {
+                            let peer = writer.peer.get_or_insert_with(|| accepted_peer(&frame, conn));
+                            if let Some(watch) = writer.watch.as_ref().filter(|w| w.active()) {
+                                watch.received(frame.from.as_ref().unwrap_or(peer).as_str(), text.as_str());
+                            }
                             if inbox.send(Input::Frame { conn, frame }).await.is_err() {
                                 break;
                             }
+                        }
+                        // Tried only once the frame is no message: the hot path is unchanged.
+                        Err(_) if accepted && writer.watch.is_some() && watch::is_request(text.as_str()) => {
+                            observer = true;
+                            break;
                         }
                         Err(bad) => {
                             warn!("bad frame from {peer}: {bad}");
@@ -384,35 +415,57 @@ async fn run<S>(
         }
     }
     let _ = inbox.send(Input::Closed { conn }).await;
+    if let (true, Some(watch)) = (observer, &writer.watch) {
+        // What was queued for this connection goes nowhere now: it left the routing table.
+        drop(outbox);
+        watch::observe(writer.ws, &peer, watch).await;
+    }
 }
 
 struct Writer<S> {
     ws: WebSocketStream<S>,
-    next_id: u64,
+    conn: ConnId,
+    /// What the node calls the peer, once known.
+    peer: Option<Addr>,
     local: Option<Addr>,
+    watch: Option<Watch>,
 }
 
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
-    fn frame(&mut self, msg: Msg, re: Option<u64>) -> Message {
-        let id = self.next_id;
-        self.next_id += 1;
-        let frame = Frame { v: PROTOCOL_VERSION, id, re, from: self.local.clone(), msg };
-        Message::text(frame.encode())
+    /// Writes one frame, flushed or left for the next flush. Watchers see it once the WebSocket
+    /// took it: a frame for a connection already gone is no `send`.
+    async fn write(&mut self, msg: Msg, re: Option<u64>, flush: bool) -> Result<(), tungstenite::Error> {
+        let frame = Frame { v: PROTOCOL_VERSION, id: next_frame_id(), re, from: self.local.clone(), msg };
+        let text = frame.encode();
+        let record = self.watch.as_ref().filter(|w| w.active()).map(|watch| {
+            let record = match &self.peer {
+                Some(peer) => watch.send_record(peer.as_str(), &text),
+                None => watch.send_record(client_label(self.conn).as_str(), &text),
+            };
+            (watch, record)
+        });
+        let message = Message::text(text);
+        if flush {
+            self.ws.send(message).await?;
+        } else {
+            self.ws.feed(message).await?;
+        }
+        if let Some((watch, record)) = record {
+            watch.publish(record);
+        }
+        Ok(())
     }
 
     async fn feed(&mut self, out: Outgoing) -> Result<(), tungstenite::Error> {
-        let message = self.frame(out.msg, out.re);
-        self.ws.feed(message).await
+        self.write(out.msg, out.re, false).await
     }
 
     async fn refuse(&mut self, bad: BadFrame) -> Result<(), tungstenite::Error> {
-        let message = self.frame(Msg::Error { op: None, reason: bad.reason }, bad.re);
-        self.ws.send(message).await
+        self.write(Msg::Error { op: None, reason: bad.reason }, bad.re, true).await
     }
 
     async fn close_with(&mut self, code: CloseCode, reason: String) {
-        let error = self.frame(Msg::Error { op: None, reason: reason.clone() }, None);
-        let _ = self.ws.send(error).await;
+        let _ = self.write(Msg::Error { op: None, reason: reason.clone() }, None, true).await;
         // Close reasons must fit in a control frame (123 bytes).
         let short: String = reason.chars().take(100).collect();
         let _ = self.ws.close(Some(CloseFrame { code, reason: short.into() })).await;

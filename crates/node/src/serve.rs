@@ -1,21 +1,25 @@
-//! The listening roles: the view leader and the storage server as long-running processes.
+//! The listening roles: the view leader and the storage server as long-running processes,
+//! each until Ctrl-C, SIGTERM or (with `--lifeline`) its parent's end.
 
 use std::net::IpAddr;
+use std::path::Path;
 
-use ringside_core::{Addr, Epoch, Server, ServerConfig, ViewLeader, ViewLeaderConfig};
+use ringside_core::{Addr, Epoch, Node, Server, ServerConfig, Time, ViewLeader, ViewLeaderConfig};
 use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::cli::{ListenArgs, ServerArgs, TimingArgs, ViewLeaderArgs};
+use crate::events_file::EventsFile;
 use crate::net::NetConfig;
-use crate::shell::Shell;
+use crate::shell::{Shell, Turn};
+use crate::watch::{Role, Watch};
 use crate::{logging, Failure};
 
 /// How many ports past the first to try when none was given.
 const PORT_SEARCH: u16 = 1000;
 
 /// Binds the given port, or the first free one from `first` up.
-async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener, Addr), Failure> {
+pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener, Addr), Failure> {
     let ports = match listen.port {
         Some(port) => port..=port,
         None => first..=first.saturating_add(PORT_SEARCH),
@@ -54,51 +58,95 @@ fn advertised(listen: &ListenArgs, port: u16) -> Result<Addr, Failure> {
     }
 }
 
+/// A listening role's shell, its watchers, and its events file (opened before anything else,
+/// so that a bad path fails before a port is taken).
+struct Listening<N> {
+    shell: Shell<N>,
+    events: Option<crate::events_file::Writing>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl<N: Node> Listening<N> {
+    /// Opens the events file, binds, builds the role (given its address) and starts listening.
+    async fn start(
+        listen: &ListenArgs,
+        first_port: u16,
+        events: Option<&Path>,
+        make: impl FnOnce(&Addr) -> (N, Role),
+    ) -> Result<(Listening<N>, Addr), Failure> {
+        let file = events.map(EventsFile::create).transpose()?;
+        let (listener, addr) = bind(listen, first_port).await?;
+        // The role is built first: a server's id goes in the watch's `hello`.
+        let (node, role) = make(&addr);
+        let watch = Watch::new(&addr, role);
+        let events = file.map(|file| file.start(&watch));
+        let config = NetConfig { local: Some(addr.clone()), max_frame: listen.max_frame, watch: Some(watch) };
+        let shell = Shell::new(config, |_: Time| node);
+        shell.net.listen(listener);
+        Ok((Listening { shell, events, stop: crate::stopping(listen.lifeline) }, addr))
+    }
+
+    /// The next turn, or `None` once the node should stop.
+    async fn turn(&mut self) -> Option<Turn> {
+        tokio::select! {
+            turn = self.shell.turn() => turn,
+            _ = &mut self.stop => None,
+        }
+    }
+
+    /// Finishes the events file.
+    async fn stop(self) {
+        if let Some(events) = self.events {
+            events.finish().await;
+        }
+    }
+}
+
 /// Runs a view leader until the process is stopped.
 pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), Failure> {
     logging::init();
-    let (listener, addr) = bind(&args.listen, 39000).await?;
     let failure_timeout_ms =
         if args.course_timing { Timing::COURSE.failure_timeout_ms } else { args.failure_timeout_ms };
     let config = ViewLeaderConfig { failure_timeout_ms };
-    let mut shell = Shell::new(NetConfig { local: Some(addr.clone()), max_frame: args.listen.max_frame }, |now| {
-        ViewLeader::new(config, now)
-    });
-    shell.net.listen(listener);
+    let (mut node, addr) = Listening::start(&args.listen, 39000, args.events.as_deref(), |_| {
+        (ViewLeader::new(config, Time::ZERO), Role::ViewLeader)
+    })
+    .await?;
     info!(target: "ringside::node", "view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
-    crate::lifeline(args.listen.lifeline);
-    while let Some(turn) = shell.turn().await {
+    while let Some(turn) = node.turn().await {
         turn.events.iter().for_each(logging::event);
     }
+    node.stop().await;
     Ok(())
 }
 
 /// Runs a storage server until the process is stopped.
 pub async fn server(args: ServerArgs) -> Result<(), Failure> {
     logging::init();
-    let (listener, addr) = bind(&args.listen, 38000).await?;
     let timing = args.timing.resolve()?;
     let view_leader = Addr(args.viewleader.clone());
-    let mut config = ServerConfig::new(addr.clone(), view_leader.clone(), crate::fresh_seed());
-    config.heartbeat_ms = timing.heartbeat_ms;
-    config.lease_ms = timing.lease_ms();
-    config.replicas = usize::from(args.placement.replicas);
-    config.vnodes = args.placement.vnodes;
-    let mut shell = Shell::new(NetConfig { local: Some(addr.clone()), max_frame: args.listen.max_frame }, |now| {
-        Server::new(config, now)
-    });
-    shell.net.listen(listener);
+    let (mut node, addr) = Listening::start(&args.listen, 38000, args.events.as_deref(), |addr| {
+        let mut config = ServerConfig::new(addr.clone(), view_leader.clone(), crate::fresh_seed());
+        config.heartbeat_ms = timing.heartbeat_ms;
+        config.lease_ms = timing.lease_ms();
+        config.replicas = usize::from(args.placement.replicas);
+        config.vnodes = args.placement.vnodes;
+        let server = Server::new(config, Time::ZERO);
+        let id = server.id().clone();
+        (server, Role::Server(id))
+    })
+    .await?;
     info!(
         target: "ringside::node",
         "server {} listening on {addr}, view leader {view_leader}, R={} vnodes={}, heartbeat every {} ms",
-        shell.node.id(),
+        node.shell.node.id(),
         args.placement.replicas,
         args.placement.vnodes,
         timing.heartbeat_ms
     );
-    crate::lifeline(args.listen.lifeline);
     let mut known = (Epoch(0), Epoch(0));
-    while let Some(turn) = shell.turn().await {
+    while let Some(turn) = node.turn().await {
+        let shell = &mut node.shell;
         turn.events.iter().for_each(logging::event);
         let now = (shell.node.view().epoch, shell.node.stable_view().epoch);
         if now != known {
@@ -112,6 +160,7 @@ pub async fn server(args: ServerArgs) -> Result<(), Failure> {
             shell.net.forget_unless(listed);
         }
     }
+    node.stop().await;
     Ok(())
 }
 

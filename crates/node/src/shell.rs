@@ -1,5 +1,6 @@
 //! The driver every role runs in: one task owns the role, feeds it what the network delivers
-//! and its timer, and hands what it wants sent to the network.
+//! and its timer, and hands what it wants sent to the network. Its events also go to the
+//! node's watchers, if any.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 use crate::net::{Delivery, Input, Net, NetConfig};
+use crate::watch::Watch;
 
 /// A role, its connections and its clock.
 #[derive(Debug)]
@@ -22,6 +24,7 @@ pub struct Shell<N> {
     /// One sleep, reset to each new deadline.
     timer: Pin<Box<Sleep>>,
     armed: Option<Time>,
+    watch: Option<Watch>,
 }
 
 /// What one turn of the driver brought, beyond what the shell handled itself.
@@ -36,6 +39,7 @@ pub struct Turn {
 impl<N: Node> Shell<N> {
     /// A shell around `make(now)`, the role built at this shell's time zero.
     pub fn new(config: NetConfig, make: impl FnOnce(Time) -> N) -> Self {
+        let watch = config.watch.clone();
         let (net, inbox) = Net::new(config);
         let start = Instant::now();
         Shell {
@@ -45,6 +49,7 @@ impl<N: Node> Shell<N> {
             start,
             timer: Box::pin(tokio::time::sleep_until(start)),
             armed: None,
+            watch,
         }
     }
 
@@ -89,7 +94,11 @@ impl<N: Node> Shell<N> {
             let re = answering.filter(|(from, _)| **from == t.to).map(|(_, id)| id);
             self.net.send(&t.to, t.msg, re);
         }
+        let first = turn.events.len();
         turn.events.extend(std::iter::from_fn(|| self.node.poll_event()));
+        if let Some(watch) = self.watch.as_ref().filter(|w| w.active()) {
+            turn.events[first..].iter().for_each(|event| watch.event(event));
+        }
     }
 
     fn take(&mut self, input: Input, turn: &mut Turn) {

@@ -107,9 +107,10 @@ impl Watch {
         })
     }
 
-    /// `send`: the node wrote `frame` (its exact text) to `peer`.
-    pub fn sent(&self, peer: &str, frame: &str) {
-        self.publish(self.frame_record("send", peer, frame));
+    /// `send`: the node wrote `frame` (its exact text) to `peer`. Built before the write
+    /// (which takes the text), published after it.
+    pub fn send_record(&self, peer: &str, frame: &str) -> Utf8Bytes {
+        self.frame_record("send", peer, frame)
     }
 
     /// `recv`: the node read the well-formed `frame` (its text as received) from `peer`.
@@ -145,7 +146,8 @@ impl Watch {
         record.into()
     }
 
-    fn publish(&self, record: Utf8Bytes) {
+    /// Hands a record to every watcher.
+    pub fn publish(&self, record: Utf8Bytes) {
         // Fails only when nobody is subscribed, and then nobody wanted the record.
         let _ = self.0.records.send(record);
     }
@@ -253,7 +255,7 @@ mod tests {
         assert!(watch.active());
         let frame = "{\"v\":1,\n\"id\":2,\"msg\":{\"cmd\":\"query_servers\",\"op\":1}}";
         watch.received("client#4", frame);
-        watch.sent("bad\"peer", r#"{"v":1,"id":3,"msg":{"cmd":"print","op":1,"text":"a"}}"#);
+        watch.publish(watch.send_record("bad\"peer", r#"{"v":1,"id":3,"msg":{"cmd":"print","op":1,"text":"a"}}"#));
         let recv = sub.records.try_recv().expect("a recv record");
         assert!(!recv.contains('\n'), "{recv}");
         let recv = parse(&recv);

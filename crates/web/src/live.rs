@@ -396,6 +396,12 @@ impl Live {
         self.placement.get_or_insert_with(Placement::default)
     }
 
+    /// The ring as [`Live::placement`] last computed it.
+    pub fn placement_cached(&self) -> &Placement {
+        static EMPTY: Placement = Placement { epoch: 0, servers: Vec::new(), keys: Vec::new(), arcs: Vec::new() };
+        self.placement.as_ref().unwrap_or(&EMPTY)
+    }
+
     /// The diagram's lanes: the view leader, the servers by number, then clients.
     pub fn lanes(&self) -> Vec<(Addr, bool)> {
         let mut lanes: Vec<(Addr, bool)> = self.nodes.values().map(|n| (n.name.clone(), n.up)).collect();

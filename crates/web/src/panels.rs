@@ -35,11 +35,13 @@ pub fn status(app: &App) -> String {
     )
 }
 
-fn button(cmd: &str, arg: &str, label: &str, title: &str) -> String {
+/// A button naming its command and argument.
+pub fn button(cmd: &str, arg: &str, label: &str, title: &str) -> String {
     format!("<button data-cmd=\"{cmd}\" data-arg=\"{}\" title=\"{}\">{label}</button>", esc(arg), esc(title))
 }
 
-fn select_link(focus: &str, label: &str) -> String {
+/// A link that selects `focus`.
+pub fn select_link(focus: &str, label: &str) -> String {
     format!("<a href=\"#\" data-cmd=\"select\" data-arg=\"{}\">{}</a>", esc(focus), esc(label))
 }
 
@@ -304,7 +306,8 @@ fn message(app: &App, id: u64) -> String {
     h
 }
 
-fn fate(m: &MsgLine) -> String {
+/// What became of a message, in words.
+pub fn fate(m: &MsgLine) -> String {
     let copy = m.copy_of.map_or(String::new(), |o| format!(" (a copy of {o})"));
     match &m.fate {
         Fate::InFlight => format!("in flight{copy}"),
@@ -360,11 +363,15 @@ const LOG_LINES: usize = 150;
 
 /// The plain-language log, newest last.
 pub fn log(app: &App) -> String {
-    let lines = &app.journal.log;
+    log_lines(&app.journal.log, secs)
+}
+
+/// Log lines as list items, newest last, each time written by `when`.
+pub fn log_lines(lines: &[(Time, String, String)], when: impl Fn(Time) -> String) -> String {
     let mut h = String::new();
     for (t, node, text) in &lines[lines.len().saturating_sub(LOG_LINES)..] {
         let who = if node.is_empty() { "▶".to_string() } else { esc(node) };
-        let _ = write!(h, "<li><time>{}</time> <b>{who}</b> {}</li>", secs(*t), esc(text));
+        let _ = write!(h, "<li><time>{}</time> <b>{who}</b> {}</li>", when(*t), esc(text));
     }
     h
 }

@@ -33,6 +33,8 @@ pub struct Layout {
     bottom: f64,
     shown: f64,
     px_per_ms: f64,
+    /// Milliseconds per unit of the times given (1 for the simulator's virtual milliseconds).
+    ms_per_unit: f64,
 }
 
 impl Layout {
@@ -41,7 +43,13 @@ impl Layout {
     pub fn new(lanes: Vec<(Addr, bool)>, w: f64, h: f64, shown: f64, px_per_ms: f64) -> Layout {
         let n = lanes.len().max(1) as f64;
         let gap = (w - 20.0) / n;
-        Layout { lanes, left: 10.0 + gap / 2.0, gap, bottom: h - 8.0, shown, px_per_ms }
+        Layout { lanes, left: 10.0 + gap / 2.0, gap, bottom: h - 8.0, shown, px_per_ms, ms_per_unit: 1.0 }
+    }
+
+    /// The same layout for times counted in units of `ms_per_unit` milliseconds (a live
+    /// cluster's clock counts tens of microseconds); `px_per_ms` is then per unit.
+    pub fn with_unit(self, ms_per_unit: f64) -> Layout {
+        Layout { ms_per_unit, ..self }
     }
 
     fn x(&self, addr: &Addr) -> Option<f64> {
@@ -152,7 +160,12 @@ pub fn draw<'a>(
         let major = ((t / step).round() as u64) % 5 == 0;
         c.line(0.0, y, c.w, y, if major { RULE } else { "#f0f2f6" }, 1.0);
         if major {
-            c.text(&format!("{:.3}s", t / 1000.0), 4.0, y - 3.0, "10px system-ui, sans-serif", MUTED, "left");
+            let label = if l.ms_per_unit < 1.0 {
+                format!("{:.2}ms", t * l.ms_per_unit)
+            } else {
+                format!("{:.3}s", t / 1000.0)
+            };
+            c.text(&label, 4.0, y - 3.0, "10px system-ui, sans-serif", MUTED, "left");
         }
         t += step;
     }
