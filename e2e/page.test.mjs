@@ -20,32 +20,19 @@
 // RINGSIDE_DIST (default dist/), CHROMIUM (default /usr/bin/chromium).
 
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 import { chromium } from 'playwright-core';
 
+import { CHROMIUM, CHROMIUM_ARGS, WAIT, check, click, log, open, serve, state, until } from './harness.mjs';
+
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, process.env.RINGSIDE_DIST || 'dist');
 const OUT = join(ROOT, 'target', 'e2e');
 const SIM = resolve(ROOT, process.env.RINGSIDE_SIM || join('target', 'release', 'ringside-sim'));
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-// What works as root on this kind of machine (see shared TOOLCHAIN.md): without the
-// background-networking flags Chromium keeps dialling hosts the closed network refuses.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 const WASM_GZ_LIMIT = 400 * 1024;
 const MIN_FPS = 50;
 const FPS_WINDOW_MS = 3_000;
@@ -56,70 +43,7 @@ const REAL_TIME = 4;
 const LOAD_SERVERS = 32;
 const LOAD_KEYS = 5_000;
 
-const WAIT = 30_000; // any single wait
 const WATCHDOG = 5 * 60_000; // the whole test
-
-const MIME = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-};
-
-function log(...args) {
-  console.log('e2e:', ...args);
-}
-
-function check(ok, what) {
-  if (!ok) throw new Error(what);
-}
-
-// ---- serving dist/ ----
-
-/** Serves `dir` on 127.0.0.1 at a free port; resolves to { server, url }. */
-function serve(dir) {
-  const server = createServer(async (req, res) => {
-    try {
-      const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-      if (path === '/favicon.ico') {
-        res.writeHead(204).end();
-        return;
-      }
-      let file = normalize(join(dir, path));
-      if (file !== dir && !file.startsWith(dir + sep)) {
-        res.writeHead(403).end();
-        return;
-      }
-      let info = await stat(file).catch(() => null);
-      if (info?.isDirectory()) {
-        file = join(file, 'index.html');
-        info = await stat(file).catch(() => null);
-      }
-      if (!info?.isFile()) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
-        return;
-      }
-      res.writeHead(200, {
-        'content-type': MIME[extname(file)] || 'application/octet-stream',
-        'content-length': info.size,
-        'cache-control': 'no-store',
-      });
-      createReadStream(file).pipe(res);
-    } catch (e) {
-      res.writeHead(500).end(String(e));
-    }
-  });
-  return new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => ok({ server, url: `http://127.0.0.1:${server.address().port}/` }));
-  });
-}
 
 // ---- the wasm's size ----
 
@@ -156,38 +80,6 @@ function nativeHash(sessionFile) {
 }
 
 // ---- the page ----
-
-/** A new page at `url` that records console errors, page errors and failed requests. */
-async function open(context, url, errors, size) {
-  const page = await context.newPage();
-  await page.setViewportSize(size);
-  page.setDefaultTimeout(WAIT);
-  const where = () => page.url().slice(0, 60);
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`console error on ${where()}: ${msg.text()}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page error on ${where()}: ${e.message}`));
-  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
-  await page.goto(url, { waitUntil: 'load', timeout: WAIT });
-  await page.waitForFunction(() => typeof window.ringside?.state === 'function', null, { timeout: WAIT });
-  return page;
-}
-
-const state = (page) => page.evaluate(() => window.ringside.state());
-
-/** Waits until `predicate(state)` holds (it runs in the page); says `what` on timeout. */
-async function until(page, what, predicate, arg) {
-  try {
-    const expression = `(${predicate})(window.ringside.state(), ${JSON.stringify(arg ?? null)})`;
-    await page.waitForFunction(expression, null, { timeout: WAIT, polling: 50 });
-  } catch (e) {
-    const now = await state(page).catch(() => null);
-    throw new Error(`timed out waiting until ${what}; state: ${JSON.stringify(now)?.slice(0, 800)}`);
-  }
-  return state(page);
-}
-
-const click = (page, cmd) => page.locator(`[data-cmd="${cmd}"]`).first().click();
 
 async function setSpeed(page, index) {
   await page.evaluate((index) => {

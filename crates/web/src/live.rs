@@ -561,11 +561,19 @@ mod tests {
     #[test]
     fn a_send_and_its_receive_make_one_delivered_message_in_either_order() {
         let mut live = live();
-        let hb = frame(7, Some(S1), serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0}));
+        let hb = frame(
+            7,
+            Some(S1),
+            serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0}),
+        );
         live.absorb(rec(2_000, S1, serde_json::json!({"kind": "send", "peer": VL, "frame": hb})));
         live.absorb(rec(2_150, VL, serde_json::json!({"kind": "recv", "peer": S1, "frame": hb})));
         // The other order: the receiver's stream is ahead of the sender's.
-        let hb2 = frame(8, Some(S2), serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0}));
+        let hb2 = frame(
+            8,
+            Some(S2),
+            serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0}),
+        );
         live.absorb(rec(3_100, VL, serde_json::json!({"kind": "recv", "peer": S2, "frame": hb2})));
         live.absorb(rec(3_000, S2, serde_json::json!({"kind": "send", "peer": VL, "frame": hb2})));
         let msgs: Vec<_> = live.journal.messages.values().collect();
@@ -581,7 +589,13 @@ mod tests {
     #[test]
     fn the_page_client_is_one_lane_and_its_polling_is_hidden() {
         let mut live = live();
-        let get = Frame { v: 1, id: 3, re: None, from: None, msg: Msg::GetR { op: OpId(1), epoch: Epoch(1), key: "x".into() } };
+        let get = Frame {
+            v: 1,
+            id: 3,
+            re: None,
+            from: None,
+            msg: Msg::GetR { op: OpId(1), epoch: Epoch(1), key: "x".into() },
+        };
         live.page_send(5_000, &Addr::from(S1), &get, false);
         let poll = Frame { v: 1, id: 4, re: None, from: None, msg: Msg::QueryAllKeys { op: OpId(2) } };
         live.page_send(5_000, &Addr::from(S1), &poll, true);
@@ -589,7 +603,8 @@ mod tests {
             let f = serde_json::to_value(f).unwrap();
             live.absorb(rec(5_100, S1, serde_json::json!({"kind": "recv", "peer": "client#9", "frame": f})));
         }
-        let reply = frame(40, Some(S1), serde_json::json!({"cmd": "reply", "op": 2, "result": {"status": "keys", "keys": []}}));
+        let reply =
+            frame(40, Some(S1), serde_json::json!({"cmd": "reply", "op": 2, "result": {"status": "keys", "keys": []}}));
         let mut reply_to_poll = reply.clone();
         reply_to_poll["re"] = 4.into();
         live.absorb(rec(5_200, S1, serde_json::json!({"kind": "send", "peer": "client#9", "frame": reply_to_poll})));
@@ -620,7 +635,11 @@ mod tests {
         live.absorb(rec(4_000, VL, joined));
         assert_eq!(live.epoch, 1);
         assert_eq!(live.members, vec![Member { id: ServerId::from("ab"), addr: Addr::from("s1") }]);
-        assert!(live.journal.log.iter().any(|(_, node, text)| node == "vl" && text.contains("joined")), "{:?}", live.journal.log);
+        assert!(
+            live.journal.log.iter().any(|(_, node, text)| node == "vl" && text.contains("joined")),
+            "{:?}",
+            live.journal.log
+        );
         live.set_keys(ServerId::from("ab"), vec!["x".into()]);
         let p = live.placement();
         assert_eq!(p.servers.len(), 1);

@@ -72,7 +72,8 @@ fn node(live: &Live, name: &ringside_core::Addr, can_kill: bool) -> String {
         };
         return format!("<h2>{}</h2><p>{what}</p>", esc(&name.0));
     };
-    let role = n.role.as_deref().map_or("not heard from yet", |r| if r == "viewleader" { "view leader" } else { "server" });
+    let role =
+        n.role.as_deref().map_or("not heard from yet", |r| if r == "viewleader" { "view leader" } else { "server" });
     let mut h = format!("<h2>{} <small>{role} at {}</small></h2>", esc(&n.name.0), esc(&n.addr.0));
     let id = n.id.clone().or_else(|| live.members.iter().find(|m| m.addr == n.name).map(|m| m.id.clone()));
     if let Some(id) = &id {
@@ -93,13 +94,20 @@ fn node(live: &Live, name: &ringside_core::Addr, can_kill: bool) -> String {
                  after the failure timeout; the others then rebalance its keys",
             ));
         } else {
-            h.push_str("<p class=\"hint\">Killing servers needs the admin endpoint of <code>ringside cluster</code>.</p>");
+            h.push_str(
+                "<p class=\"hint\">Killing servers needs the admin endpoint of <code>ringside cluster</code>.</p>",
+            );
         }
     }
     if let Some(keys) = id.as_ref().and_then(|id| live.holdings.get(id)) {
         let shown: Vec<String> = keys.iter().take(60).map(|k| select_link(&format!("key:{k}"), k)).collect();
         let more = if keys.len() > 60 { format!(" … and {} more", keys.len() - 60) } else { String::new() };
-        let _ = write!(h, "<h3>bucket <small>{} keys, from its query_all_keys</small></h3><p>{}{more}</p>", keys.len(), shown.join(" "));
+        let _ = write!(
+            h,
+            "<h3>bucket <small>{} keys, from its query_all_keys</small></h3><p>{}{more}</p>",
+            keys.len(),
+            shown.join(" ")
+        );
     }
     let sent = live.journal.messages.values().filter(|m| m.from == n.name).count();
     let got = live.journal.messages.values().filter(|m| m.to == n.name).count();
@@ -128,7 +136,9 @@ fn message(live: &Live, id: u64) -> String {
     let mut h = format!("<h2>message {id} <small>{} → {}</small></h2>", esc(&m.from.0), esc(&m.to.0));
     let fate = match &m.fate {
         Fate::InFlight => "its receipt not reported yet".to_string(),
-        Fate::Delivered(t) => format!("received at {} ({:.0} µs on the way)", ms(*t), (t.0 - m.sent.0) as f64 * MS_PER_UNIT * 1000.0),
+        Fate::Delivered(t) => {
+            format!("received at {} ({:.0} µs on the way)", ms(*t), (t.0 - m.sent.0) as f64 * MS_PER_UNIT * 1000.0)
+        }
         Fate::Dropped(t, why) => format!("<span class=\"bad\">lost at {} ({})</span>", ms(*t), esc(why)),
     };
     let _ = write!(h, "<p>{}</p><p>sent at {} · {fate}</p>", esc(&m.summary()), ms(m.sent));

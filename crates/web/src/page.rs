@@ -14,7 +14,10 @@ use web_sys::{Document, Element, HtmlElement, HtmlInputElement, HtmlSelectElemen
 use crate::app::{App, Focus, SPEEDS};
 use crate::canvas::Canvas;
 use crate::lessons::LESSONS;
+use crate::live::{self, Live, Replay, MS_PER_UNIT};
+use crate::live_panels::{self, Link};
 use crate::model::{self, TxState};
+use crate::remote::Remote;
 use crate::ring_view::{self, Geometry};
 use crate::seq_view::{self, Layout};
 use crate::{charts, panels, share};
@@ -30,6 +33,22 @@ const PANEL_PERIOD_MS: f64 = 150.0;
 
 /// Delay given to a message by the "delay" button (virtual ms).
 const DELAY_MS: u64 = 200;
+
+/// The diagram's default zoom on a live cluster: pixels per unit of its clock (10 µs).
+const LIVE_PX_PER_UNIT: f64 = 1.5;
+
+/// The diagram's moment sits this far (live clock units) past the latest message or event.
+const LIVE_MARGIN: f64 = 20.0;
+
+/// A real cluster in the views: connected to it, or replaying an events file.
+struct LiveMode {
+    live: Live,
+    remote: Option<Remote>,
+    replay: Option<Replay>,
+    /// A replay's clock: wall-clock microseconds of the moment shown.
+    replay_at: Option<f64>,
+    playing: bool,
+}
 
 /// What the text panels show: the world's version, the selection, the lesson's progress.
 type Drawn = (u64, Option<Focus>, Option<(usize, usize)>);
@@ -55,6 +74,12 @@ struct Page {
     panels_at: f64,
     /// When the ring's placement was last recomputed (ms, the frame clock).
     placement_at: f64,
+    /// A real cluster shown instead of the simulator.
+    live: Option<LiveMode>,
+    /// The last simulator run imported, which can be re-run on a live cluster.
+    imported: Option<Session>,
+    /// Files of one import still being read: their texts as they arrive.
+    importing: Vec<Option<String>>,
 }
 
 thread_local! {
@@ -74,6 +99,7 @@ pub fn start() -> Result<(), JsValue> {
     let (ring, seq, charts) = (find("ring")?, find("seq")?, find("charts")?);
     let mut app = App::new(Session::new(Setup::default()));
     let hash = window.location().hash().unwrap_or_default();
+    let live_link = live_fragment(&hash);
     match share::from_fragment(&hash) {
         Some(Ok(session)) => {
             if let Err(reason) = app.load(session) {
@@ -82,9 +108,10 @@ pub fn start() -> Result<(), JsValue> {
         }
         Some(Err(reason)) => app.refusal = Some(reason),
         // A first visit opens on a formed cluster, not an empty ring.
-        None => {
+        None if live_link.is_none() => {
             app.run_until(5_000, crate::lessons::idle);
         }
+        None => {}
     }
     fill_lessons(&doc);
     let page = Page {
@@ -102,12 +129,47 @@ pub fn start() -> Result<(), JsValue> {
         frame_work_ms: 0.0,
         panels_at: 0.0,
         placement_at: 0.0,
+        live: None,
+        imported: None,
+        importing: Vec::new(),
     };
     PAGE.with(|p| *p.borrow_mut() = Some(page));
+    if let Some(fields) = live_link {
+        with_page(|p| {
+            for (id, value) in &fields {
+                p.set_input(id, value);
+            }
+            p.command("connect", "");
+        });
+    }
     listen(&doc)?;
     expose_test_hooks(&window)?;
     request_frame();
     Ok(())
+}
+
+/// The fields of a live link, `#live=ADDR&admin=ADDR&token=T`, as (input id, value).
+fn live_fragment(hash: &str) -> Option<Vec<(&'static str, String)>> {
+    let rest = hash.trim_start_matches('#');
+    if !rest.starts_with("live=") {
+        return None;
+    }
+    let fields = rest
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(k, v)| {
+            let id = match k {
+                "live" => "live-vl",
+                "admin" => "live-admin",
+                "token" => "live-token",
+                "replicas" => "live-replicas",
+                "vnodes" => "live-vnodes",
+                _ => return None,
+            };
+            Some((id, js_sys::decode_uri_component(v).ok().and_then(|s| s.as_string()).unwrap_or_default()))
+        })
+        .collect();
+    Some(fields)
 }
 
 fn fill_lessons(doc: &Document) {
@@ -173,13 +235,19 @@ fn listen(doc: &Document) -> Result<(), JsValue> {
     })?;
     on(&element("import")?, "change", |e| {
         let Some(input) = e.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) else { return };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
-        let loaded = Closure::<dyn FnMut(JsValue)>::new(|text: JsValue| {
-            let text = text.as_string().unwrap_or_default();
-            with_page(|p| p.import(&text));
-        });
-        let _ = file.text().then(&loaded);
-        loaded.forget();
+        let Some(files) = input.files() else { return };
+        let n = files.length() as usize;
+        with_page(|p| p.importing = vec![None; n]);
+        // Several events files (one per node) are read together and replayed as one.
+        for i in 0..n {
+            let Some(file) = files.get(i as u32) else { continue };
+            let loaded = Closure::<dyn FnMut(JsValue)>::new(move |text: JsValue| {
+                let text = text.as_string().unwrap_or_default();
+                with_page(|p| p.imported_part(i, text));
+            });
+            let _ = file.text().then(&loaded);
+            loaded.forget();
+        }
         input.set_value("");
     })?;
     // On a drawing, what is under the pointer lights up, and a click selects it.
@@ -282,12 +350,161 @@ impl Page {
         Ok(v)
     }
 
+    fn set_input(&self, id: &str, value: &str) {
+        if let Some(i) = self.doc.get_element_by_id(id).and_then(|e| e.dyn_into::<HtmlInputElement>().ok()) {
+            i.set_value(value);
+        }
+    }
+
     /// Runs one command; a refusal is shown under the controls.
     fn command(&mut self, cmd: &str, arg: &str) {
-        if let Err(reason) = self.try_command(cmd, arg) {
+        let result = match cmd {
+            "connect" => self.connect(),
+            "disconnect" => {
+                self.leave_live();
+                Ok(())
+            }
+            _ if self.live.is_some() => self.live_command(cmd, arg),
+            _ => self.try_command(cmd, arg),
+        };
+        if let Err(reason) = result {
             self.app.refusal = Some(reason);
+        } else if self.live.is_some() {
+            self.app.refusal = None;
         }
         self.drawn = None;
+    }
+
+    /// Connects to the cluster the live fields name.
+    fn connect(&mut self) -> Result<(), String> {
+        let vl = self.input_value("live-vl").trim().to_string();
+        if vl.is_empty() || !vl.contains(':') {
+            return Err(format!("the view leader's address must be HOST:PORT, not {vl:?}"));
+        }
+        let replicas = self.number("live-replicas", "replicas", 1..=16)? as usize;
+        let vnodes = self.number("live-vnodes", "virtual nodes", 1..=64)? as u32;
+        let admin = self.input_value("live-admin").trim().to_string();
+        let token = self.input_value("live-token").trim().to_string();
+        if !admin.is_empty() && token.is_empty() {
+            return Err("the admin endpoint needs the token `ringside cluster` printed".into());
+        }
+        self.leave_live();
+        let mut live = Live::new(Addr(vl), replicas, vnodes);
+        let admin = (!admin.is_empty()).then_some((admin.as_str(), token.as_str()));
+        let remote = Remote::connect(&mut live, admin, js_sys::Math::random().to_bits())?;
+        self.enter_live(LiveMode { live, remote: Some(remote), replay: None, replay_at: None, playing: false });
+        Ok(())
+    }
+
+    fn enter_live(&mut self, mode: LiveMode) {
+        self.live = Some(mode);
+        self.app.selected = None;
+        self.app.hover = None;
+        self.px_per_ms = LIVE_PX_PER_UNIT;
+        self.nodes_drawn.clear();
+        self.set_body_class(true);
+    }
+
+    fn leave_live(&mut self) {
+        if let Some(mut mode) = self.live.take() {
+            if let Some(r) = &mut mode.remote {
+                r.close();
+            }
+            self.app.selected = None;
+            self.px_per_ms = seq_view::PX_PER_MS;
+            self.nodes_drawn.clear();
+        }
+        self.set_body_class(false);
+    }
+
+    fn set_body_class(&self, live: bool) {
+        if let Some(body) = self.doc.body() {
+            let _ = body.class_list().toggle_with_force("live", live);
+            let replay = self.live.as_ref().is_some_and(|m| m.replay.is_some());
+            let _ = body.class_list().toggle_with_force("replay", replay);
+        }
+        if let Some(name) = self.doc.get_element_by_id("mode-name") {
+            let replay = self.live.as_ref().is_some_and(|m| m.replay.is_some());
+            name.set_text_content(Some(match (live, replay) {
+                (false, _) => "simulator",
+                (true, false) => "live cluster",
+                (true, true) => "replay of a real cluster",
+            }));
+        }
+    }
+
+    /// A command while a real cluster is shown.
+    fn live_command(&mut self, cmd: &str, arg: &str) -> Result<(), String> {
+        let (key, value, lock) = (self.input_value("key"), self.input_value("value"), self.input_value("lock"));
+        let mode = self.live.as_mut().expect("in live mode");
+        match (cmd, &mut mode.remote, &mut mode.replay) {
+            ("select", ..) => self.app.selected = parse_focus(arg),
+            ("setr" | "getr" | "lock-get" | "lock-release", Some(remote), _) => {
+                let (a, b) = match cmd {
+                    "setr" | "getr" => (key, value),
+                    _ => (lock, String::new()),
+                };
+                if a.is_empty() {
+                    return Err(format!("the {} is empty", if cmd.starts_with("lock") { "lock name" } else { "key" }));
+                }
+                if cmd == "setr" && b.is_empty() {
+                    return Err("the value is empty".into());
+                }
+                remote.command(&mut mode.live, cmd, &a, &b)?;
+            }
+            ("add-server", Some(remote), _) => remote.admin_command("add", None)?,
+            ("crash", Some(remote), _) => remote.admin_command("kill", Some(arg))?,
+            ("rerun", Some(remote), _) => {
+                let session = self.imported.as_ref().ok_or("import an exported simulator run first")?;
+                let actions: Vec<Action> = session
+                    .inputs
+                    .iter()
+                    .filter_map(|i| match i {
+                        ringside_sim::Input::Act { action } => Some(action.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if actions.is_empty() {
+                    return Err("the imported run has no actions to re-run".into());
+                }
+                remote.rerun = actions.into();
+            }
+            ("step", _, Some(replay)) => {
+                mode.playing = false;
+                if !replay.step(&mut mode.live) {
+                    return Err("the events file is over".into());
+                }
+                mode.replay_at = replay.next_t().map(|t| t as f64);
+            }
+            ("play", _, Some(_)) => mode.playing = !mode.playing,
+            ("back", _, Some(replay)) => {
+                if replay.done == 0 {
+                    return Err("this is the start of the events file".into());
+                }
+                // Rebuilt by reading every record before the last one again.
+                let target = replay.done - 1;
+                let mut fresh = Live::new(mode.live.view_leader.clone(), mode.live.replicas, mode.live.vnodes);
+                replay.done = 0;
+                while replay.done < target && replay.step(&mut fresh) {}
+                mode.live = fresh;
+                mode.playing = false;
+            }
+            ("step" | "back" | "play", Some(_), _) => {
+                return Err("a live cluster runs in real time: steps and replay are for the simulator and imported                             events files"
+                    .into())
+            }
+            (_, None, _) => return Err(format!("{cmd}: this is a replay of an events file; connect to a cluster to drive it")),
+            ("share" | "export", ..) => {
+                return Err("a live cluster's runs are kept by its nodes: ringside cluster --events-dir DIR writes                             one events file per node, which Import replays here"
+                    .into())
+            }
+            _ => {
+                return Err(format!(
+                    "{cmd} is a simulator control: on a live cluster you can setr, getr, lock, add and kill servers"
+                ))
+            }
+        }
+        Ok(())
     }
 
     fn try_command(&mut self, cmd: &str, arg: &str) -> Result<(), String> {
@@ -423,12 +640,71 @@ impl Page {
         self.drawn = None;
     }
 
+    /// One file of an import has been read; once all have, they are imported together.
+    fn imported_part(&mut self, i: usize, text: String) {
+        if let Some(slot) = self.importing.get_mut(i) {
+            *slot = Some(text);
+        }
+        if self.importing.iter().all(Option::is_some) {
+            let texts: Vec<String> = self.importing.drain(..).flatten().collect();
+            self.import(&texts.join("\n"));
+        }
+    }
+
     fn import(&mut self, text: &str) {
-        match ringside_sim::session::parse(text).and_then(|s| self.app.load(s)) {
-            Ok(()) => self.set_select("lesson-pick", ""),
+        if live::is_events_file(text) {
+            match live::parse_events(text) {
+                Ok(records) => self.replay(records),
+                Err(reason) => self.app.refusal = Some(reason),
+            }
+            self.drawn = None;
+            return;
+        }
+        let parsed = ringside_sim::session::parse(text);
+        if let (Ok(session), Some(mode)) = (&parsed, self.live.as_ref()) {
+            if mode.remote.is_some() {
+                self.imported = Some(session.clone());
+                self.app.refusal = Some(format!(
+                    "imported a simulator run with {} inputs: “Re-run here” plays its actions on this cluster",
+                    session.inputs.len()
+                ));
+                self.drawn = None;
+                return;
+            }
+        }
+        match parsed.and_then(|s| {
+            self.imported = Some(s.clone());
+            self.app.load(s)
+        }) {
+            Ok(()) => {
+                self.leave_live();
+                self.set_select("lesson-pick", "");
+            }
             Err(reason) => self.app.refusal = Some(reason),
         }
         self.drawn = None;
+    }
+
+    /// Shows an events file in the live views, record by record.
+    fn replay(&mut self, records: Vec<live::Record>) {
+        let vl = records
+            .iter()
+            .find(|r| matches!(&r.kind, live::RecordKind::Hello { role, .. } if role == "viewleader"))
+            .map_or(Addr::from("view leader"), |r| r.node.clone());
+        let mut live = Live::new(vl, 3, 1);
+        // Servers are named in the order they first speak, as the cluster numbered them.
+        for r in &records {
+            if let live::RecordKind::Hello { role, .. } = &r.kind {
+                if role == "server" {
+                    live.node(&r.node, None);
+                }
+            }
+        }
+        let replay_at = records.first().map(|r| r.t as f64);
+        let replay = Replay::new(records);
+        self.leave_live();
+        self.enter_live(LiveMode { live, remote: None, replay: Some(replay), replay_at, playing: true });
+        self.set_body_class(true);
     }
 
     fn share(&mut self) -> Result<(), String> {
@@ -458,14 +734,19 @@ impl Page {
     }
 
     fn hit(&mut self, canvas: &str, x: f64, y: f64) -> Option<Focus> {
+        let routine = self.routine();
+        let g = self.ring_geometry;
+        if let Some(mode) = &self.live {
+            return match canvas {
+                "ring" => ring_view::hit(mode.live.placement_cached(), g, x, y),
+                _ => seq_view::hit(self.seq_layout.as_ref()?, mode.live.journal.messages.values(), routine, x, y),
+            };
+        }
         match canvas {
-            "ring" => {
-                let g = self.ring_geometry;
-                ring_view::hit(self.app.placement(), g, x, y)
-            }
+            "ring" => ring_view::hit(self.app.placement(), g, x, y),
             _ => {
                 let layout = self.seq_layout.as_ref()?;
-                seq_view::hit(layout, self.app.journal.messages.values(), self.routine(), x, y)
+                seq_view::hit(layout, self.app.journal.messages.values(), routine, x, y)
             }
         }
     }
@@ -480,6 +761,9 @@ impl Page {
     fn frame(&mut self, now: f64) {
         let dt = self.last_frame.map_or(0.0, |last| now - last);
         self.last_frame = Some(now);
+        if self.live.is_some() {
+            return self.live_frame(now, dt);
+        }
         let clock = web_sys::window().and_then(|w| w.performance());
         let started = clock.as_ref().map_or(0.0, |c| c.now());
         // The world may use part of a frame; the drawing needs the rest.
@@ -510,6 +794,78 @@ impl Page {
         if let Some(perf) = web_sys::window().and_then(|w| w.performance()) {
             let work = perf.now() - now;
             self.frame_work_ms = 0.9 * self.frame_work_ms + 0.1 * work;
+        }
+    }
+
+    /// Draws a frame of a real cluster: takes in what its sockets brought (or the records a
+    /// replay has reached), then the same views as the simulator's.
+    fn live_frame(&mut self, now: f64, dt: f64) {
+        let speed = SPEEDS[self.app.speed];
+        let routine = self.routine();
+        let mode = self.live.as_mut().expect("in live mode");
+        if let Some(remote) = &mut mode.remote {
+            remote.tick(&mut mode.live);
+        }
+        if let (Some(replay), true) = (&mut mode.replay, mode.playing) {
+            // Virtual milliseconds per real millisecond, in microseconds of the file's clock.
+            let at = mode.replay_at.unwrap_or_default() + dt * speed * 1000.0;
+            mode.replay_at = Some(at);
+            if !replay.run_until(&mut mode.live, at as u64) {
+                mode.playing = false;
+            }
+        }
+        let focus = self.app.hover.clone().or_else(|| self.app.selected.clone());
+        let live = &mut mode.live;
+        live.placement();
+        let up: Vec<ringside_core::ServerId> =
+            live.nodes.values().filter(|n| n.up).filter_map(|n| n.id.clone()).collect();
+        let placement = live.placement_cached();
+        self.ring.begin();
+        self.charts.begin();
+        self.seq.begin();
+        self.ring_geometry = ring_view::draw(&self.ring, placement, &|id| up.contains(id), focus.as_ref());
+        let focus_addr = match &focus {
+            Some(Focus::Node(a)) => Some(a.0.as_str()),
+            _ => None,
+        };
+        charts::draw(&self.charts, placement, &live.journal.moves, focus_addr);
+        let shown = live.latest.0 as f64 + LIVE_MARGIN;
+        let layout = Layout::new(live.lanes(), self.seq.w, self.seq.h, shown, self.px_per_ms).with_unit(MS_PER_UNIT);
+        seq_view::draw(&self.seq, &layout, live.journal.messages.values(), routine, focus.as_ref());
+        self.seq_layout = Some(layout);
+        if self.drawn.is_none() || now - self.panels_at >= PANEL_PERIOD_MS {
+            self.drawn = Some((0, None, None));
+            self.panels_at = now;
+            self.live_panels();
+        }
+    }
+
+    fn live_panels(&mut self) {
+        let Some(mode) = &self.live else { return };
+        let remote = mode.remote.as_ref();
+        let link = Link {
+            connected: remote.is_some(),
+            admin: remote.is_some_and(|r| r.has_admin() || r.admin_error.is_some()),
+            admin_error: remote.and_then(|r| r.admin_error.as_deref()),
+            replay: mode.replay.as_ref().map(|r| (r.done, r.len())),
+        };
+        let selected = self.app.selected.clone();
+        let can_kill = remote.is_some_and(Remote::has_admin);
+        let set = |id: &str, html: &str| {
+            if let Some(el) = self.doc.get_element_by_id(id) {
+                el.set_inner_html(html);
+            }
+        };
+        set("status", &live_panels::status(&mode.live, &link));
+        set("inspector", &live_panels::inspector(&mode.live, selected.as_ref(), can_kill));
+        set("log", &live_panels::log(&mode.live));
+        set("refusal", &self.app.refusal.as_deref().map(panels::esc).unwrap_or_default());
+        set("speed-label", &format!("{}×", SPEEDS[self.app.speed]));
+        if let Some(log) = self.doc.get_element_by_id("log-panel") {
+            log.set_scroll_top(log.scroll_height());
+        }
+        if let Some(b) = self.doc.get_element_by_id("play") {
+            b.set_text_content(Some(if mode.playing { "Pause" } else { "Play" }));
         }
     }
 
@@ -591,7 +947,11 @@ impl Page {
 fn expose_test_hooks(window: &web_sys::Window) -> Result<(), JsValue> {
     let hooks = Object::new();
     let state = Closure::<dyn Fn() -> JsValue>::new(|| {
-        with_page(|p| state(&mut p.app, p.frame_work_ms)).unwrap_or(JsValue::NULL)
+        with_page(|p| match &p.live {
+            Some(mode) => live_state(mode, p.app.refusal.as_deref()),
+            None => state(&mut p.app, p.frame_work_ms),
+        })
+        .unwrap_or(JsValue::NULL)
     });
     let session = Closure::<dyn Fn() -> JsValue>::new(|| {
         with_page(|p| JsValue::from_str(&serde_json::to_string(&p.app.session).unwrap_or_default()))
@@ -615,6 +975,40 @@ fn expose_test_hooks(window: &web_sys::Window) -> Result<(), JsValue> {
     select.forget();
     Reflect::set(window, &JsValue::from_str("ringside"), &hooks)?;
     Ok(())
+}
+
+/// What the test hook reports of a real cluster.
+fn live_state(mode: &LiveMode, refusal: Option<&str>) -> JsValue {
+    let live = &mode.live;
+    let messages = live.journal.messages.values();
+    let count = |cmd: &str| {
+        live.journal
+            .messages
+            .values()
+            .filter(|m| matches!(m.fate, model::Fate::Delivered(_)))
+            .filter(|m| {
+                serde_json::to_value(&m.msg).ok().and_then(|v| v["cmd"].as_str().map(|c| c == cmd)) == Some(true)
+            })
+            .count()
+    };
+    let value = serde_json::json!({
+        "mode": if mode.remote.is_some() { "live" } else { "replay" },
+        "epoch": live.epoch,
+        "rebalancing": live.rebalancing,
+        "viewServers": live.members.iter().map(|m| m.addr.0.clone()).collect::<Vec<_>>(),
+        "lanes": live.lanes().into_iter().map(|(a, up)| serde_json::json!({"name": a.0, "up": up})).collect::<Vec<_>>(),
+        "messages": messages.count(),
+        "delivered": {"prepare": count("prepare"), "commit": count("commit"), "transfer": count("transfer"), "getr": count("getr")},
+        "moves": live.journal.moves.iter().map(|m| serde_json::json!({"epoch": m.epoch, "what": m.what, "moved": m.moved, "minimum": m.minimum})).collect::<Vec<_>>(),
+        "keys": live.placement_cached().keys.len(),
+        "log": live.journal.log.iter().rev().take(40).map(|(_, n, t)| format!("{n} {t}")).collect::<Vec<_>>(),
+        "lastOutcome": mode.remote.as_ref().and_then(|r| r.last_outcome.clone()),
+        "adminServers": mode.remote.as_ref().map(|r| r.servers.iter().map(|s| serde_json::json!({"label": s.label, "state": s.state})).collect::<Vec<_>>()),
+        "adminError": mode.remote.as_ref().and_then(|r| r.admin_error.clone()),
+        "replay": mode.replay.as_ref().map(|r| serde_json::json!({"done": r.done, "total": r.len()})),
+        "refusal": refusal,
+    });
+    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }
 
 /// Transactions the test hook reports, the newest, oldest first.

@@ -122,10 +122,8 @@ fn open(
     };
     let opened = RefCell::new(on_open);
     let onopen = push(inbox, Box::new(move |_| opened.borrow_mut().take()));
-    let onmessage = push(
-        inbox,
-        Box::new(move |e| e.dyn_into::<MessageEvent>().ok()?.data().as_string().map(&on_message)),
-    );
+    let onmessage =
+        push(inbox, Box::new(move |e| e.dyn_into::<MessageEvent>().ok()?.data().as_string().map(&on_message)));
     let onclose = push(inbox, Box::new(move |e| Some(on_close(e.dyn_into::<CloseEvent>().map_or(1006, |c| c.code())))));
     ws.set_onopen(Some(onopen.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
@@ -163,7 +161,13 @@ impl Remote {
         remote.watch(&vl)?;
         if let Some((addr, token)) = admin {
             let url = format!("ws://{addr}/admin?token={token}");
-            let ws = open(&url, &remote.inbox, Some(Incoming::Opened(Addr::from("admin"))), Incoming::Admin, Incoming::AdminClosed)?;
+            let ws = open(
+                &url,
+                &remote.inbox,
+                Some(Incoming::Opened(Addr::from("admin"))),
+                Incoming::Admin,
+                Incoming::AdminClosed,
+            )?;
             remote.admin = Some(Admin { ws, open: false, queue: Vec::new(), next: 1, asked: HashMap::new() });
             remote.admin_command("list", None)?;
         }
@@ -245,10 +249,13 @@ impl Remote {
         if let Some(server) = server {
             request["server"] = server.into();
         }
-        admin.asked.insert(id, match server {
-            Some(s) => format!("{cmd} {s}"),
-            None => cmd.to_string(),
-        });
+        admin.asked.insert(
+            id,
+            match server {
+                Some(s) => format!("{cmd} {s}"),
+                None => cmd.to_string(),
+            },
+        );
         let text = request.to_string();
         if admin.open {
             admin.ws.send_with_str(&text).map_err(|e| format!("the admin endpoint refused a frame: {e:?}"))?;
@@ -364,7 +371,8 @@ impl Remote {
             Incoming::Opened(addr) => {
                 if let Some(node) = addr.as_str().strip_prefix("watch:") {
                     if let Some(ws) = self.watches.get(&Addr::from(node)) {
-                        let _ = ws.send_with_str(&format!(r#"{{"v":{PROTOCOL_VERSION},"id":1,"msg":{{"cmd":"watch"}}}}"#));
+                        let _ =
+                            ws.send_with_str(&format!(r#"{{"v":{PROTOCOL_VERSION},"id":1,"msg":{{"cmd":"watch"}}}}"#));
                     }
                 } else if let Some(sock) = self.sockets.get_mut(&addr) {
                     sock.open = true;

@@ -160,11 +160,8 @@ pub fn draw<'a>(
         let major = ((t / step).round() as u64) % 5 == 0;
         c.line(0.0, y, c.w, y, if major { RULE } else { "#f0f2f6" }, 1.0);
         if major {
-            let label = if l.ms_per_unit < 1.0 {
-                format!("{:.2}ms", t * l.ms_per_unit)
-            } else {
-                format!("{:.3}s", t / 1000.0)
-            };
+            let label =
+                if l.ms_per_unit < 1.0 { format!("{:.2}ms", t * l.ms_per_unit) } else { format!("{:.3}s", t / 1000.0) };
             c.text(&label, 4.0, y - 3.0, "10px system-ui, sans-serif", MUTED, "left");
         }
         t += step;

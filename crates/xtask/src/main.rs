@@ -1,7 +1,8 @@
 //! Ringside's project tasks, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask test`: every check CI runs, in order, stopping at the first failure.
-//! - `cargo xtask demo`: the browser simulator, served by Trunk at http://127.0.0.1:8080.
+//! - `cargo xtask demo`: the browser page, served by Trunk at http://127.0.0.1:8080, and a
+//!   real three-server cluster (`ringside cluster`) for its live mode.
 //! - `cargo xtask tour`: the narrated terminal tour of the simulator.
 //!
 //! Std only, so that it builds in seconds on a fresh machine. The page's tools (Trunk,
@@ -24,8 +25,10 @@ Usage: cargo xtask <command>
 
 Commands:
   test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000),
-          then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e test
-  demo    serve the browser simulator at http://127.0.0.1:8080 (trunk serve --release), installing its tools first
+          then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e tests
+          (the simulator, and live mode against a real cluster)
+  demo    serve the browser page at http://127.0.0.1:8080 (trunk serve --release), installing its tools first,
+          and start a real cluster (ringside cluster --servers 3) whose printed link opens the page on it
   tour    the simulator's narrated terminal tour [--seed S, default 7]
   help    print this message";
 
@@ -234,12 +237,19 @@ fn browser(run: &mut Runner) -> Result<(), Failure> {
     let trunk = run.program("trunk", &["build", "--release"]);
     run.step("trunk build", trunk)?;
 
-    let sim = target_dir(run.root(), env::var_os("CARGO_TARGET_DIR"))
-        .join("release")
-        .join(format!("ringside-sim{}", env::consts::EXE_SUFFIX));
     let mut e2e = run.program("node", &["e2e/page.test.mjs"]);
-    e2e.env("RINGSIDE_SIM", sim);
-    run.step("e2e", e2e)
+    e2e.env("RINGSIDE_SIM", release_binary(run.root(), "ringside-sim"));
+    run.step("e2e", e2e)?;
+
+    run.cargo("ringside release", &["build", "--release", "-p", "ringside-node"])?;
+    let mut live = run.program("node", &["e2e/live.test.mjs"]);
+    live.env("RINGSIDE_BIN", release_binary(run.root(), "ringside"));
+    run.step("e2e live", live)
+}
+
+/// A binary of the workspace's release build.
+fn release_binary(root: &Path, name: &str) -> PathBuf {
+    target_dir(root, env::var_os("CARGO_TARGET_DIR")).join("release").join(format!("{name}{}", env::consts::EXE_SUFFIX))
 }
 
 /// The browser simulator: builds the page and serves it until Ctrl-C, rebuilding on edits.
@@ -247,9 +257,25 @@ fn demo(run: &mut Runner) -> Result<(), Failure> {
     tools::ensure_page_tools(run)?;
     let trunk_toml = std::fs::read_to_string(run.root().join("Trunk.toml")).unwrap_or_default();
     let url = serve_url(&trunk_toml).unwrap_or_else(|| DEFAULT_SERVE_URL.to_owned());
-    eprintln!("==> demo: the simulator will be at {url} once built (Ctrl-C stops)");
+    run.cargo("ringside release", &["build", "--release", "-p", "ringside-node"])?;
+    // The live cluster runs beside the page; its stdin is ours, so it stops when we do.
+    let mut cluster = run
+        .program(
+            release_binary(run.root(), "ringside"),
+            &["cluster", "--servers", "3", "--page-url", &format!("{url}/")],
+        )
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Failure::Config(format!("cannot start ringside cluster: {e}")))?;
+    eprintln!(
+        "==> demo: the simulator will be at {url} once built; the `page:` link above opens it on the live \
+         cluster (Ctrl-C stops both)"
+    );
     let serve = run.program("trunk", &["serve", "--release"]);
-    run.step("serve", serve)
+    let served = run.step("serve", serve);
+    let _ = cluster.kill();
+    let _ = cluster.wait();
+    served
 }
 
 /// The simulator's narrated terminal tour.
