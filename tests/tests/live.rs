@@ -57,7 +57,7 @@ impl Watcher {
 fn await_records(what: &str, watchers: &mut [Watcher], check: impl Fn(&[&[Value]]) -> bool) {
     let start = Instant::now();
     loop {
-        let seen: Vec<&[Value]> = watchers.iter_mut().map(|w| &*w.gather()).collect();
+        let seen: Vec<&[Value]> = watchers.iter_mut().map(|w| w.gather()).collect();
         if check(&seen) {
             return;
         }
@@ -160,7 +160,7 @@ fn observers_see_frames_and_events_that_match_across_nodes() {
         assert_eq!(ids.len(), sent, "{node} sent two frames with one id");
     }
     await_records("the second observer's copy of the prepare", std::slice::from_mut(&mut second), |seen| {
-        seen[0].iter().any(|r| *r == prepare)
+        seen[0].contains(&prepare)
     });
 }
 
@@ -229,14 +229,10 @@ fn a_stalled_observer_is_dropped_and_the_node_does_not_notice() {
         .unwrap_or_else(|| panic!("unexpected reason {reason:?}"));
     assert!(behind > 0, "{notice}");
     assert_eq!(notice["node"], server.addr, "{notice}");
-    let closed = loop {
-        match stalled.read() {
-            Ok(Message::Close(frame)) => break frame,
-            Ok(other) => panic!("after the notice, expected a close, got {other:?}"),
-            Err(e) => panic!("no close after the notice: {e}"),
-        }
-    };
-    assert!(closed.is_some(), "a close with a code");
+    match stalled.read() {
+        Ok(Message::Close(Some(_))) => {}
+        other => panic!("after the notice, expected a close with a code, got {other:?}"),
+    }
     wait_until("the node to log the dropped observer", PATIENCE, || server.find_log("dropped observer").is_some());
 
     for (key, value) in [("a", "1"), ("b", "2"), ("c", "3")] {
