@@ -1,6 +1,8 @@
 //! Keeps `docs/protocol.md` true: every ```json block in it is one real frame, printed exactly
 //! as `Frame::encode` prints it; together the blocks show every command and every answer; and
-//! the error texts it quotes are the ones the code gives.
+//! the error texts it quotes are the ones the code gives. Every line of a ```json record block
+//! is a record exactly as a watched node builds it, and every pair of lines of a ```json admin
+//! block a command and the reply the cluster's admin endpoint gives it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -9,8 +11,11 @@ use ringside_core::msg::{
     HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer,
 };
 use ringside_core::{
-    Addr, Epoch, Member, Node, OpId, Server, ServerConfig, ServerId, Time, TxId, View, ViewLeader, ViewLeaderConfig,
+    Addr, Epoch, Event, Member, Node, OpId, Server, ServerConfig, ServerId, Time, TxId, View, ViewLeader,
+    ViewLeaderConfig,
 };
+use ringside_node::admin::{self, Answer, Command, Entry};
+use ringside_node::watch::{Role, Watch};
 use ringside_node::wire::Frame;
 use serde_json::Value;
 
@@ -21,11 +26,17 @@ fn doc() -> String {
 
 /// The text of every ```json block, with the line it starts on.
 fn json_blocks(doc: &str) -> Vec<(usize, String)> {
+    blocks(doc, "json")
+}
+
+/// The text of every block fenced as ```INFO, with the line it starts on.
+fn blocks(doc: &str, info: &str) -> Vec<(usize, String)> {
+    let fence = format!("```{info}");
     let mut blocks = Vec::new();
     let mut open: Option<(usize, Vec<&str>)> = None;
     for (n, line) in doc.lines().enumerate() {
         match &mut open {
-            None if line.trim() == "```json" => open = Some((n + 1, Vec::new())),
+            None if line.trim() == fence => open = Some((n + 1, Vec::new())),
             None => {}
             Some(_) if line.trim() == "```" => {
                 let (start, lines) = open.take().expect("a block is open");
@@ -34,8 +45,18 @@ fn json_blocks(doc: &str) -> Vec<(usize, String)> {
             Some((_, lines)) => lines.push(line),
         }
     }
-    assert!(open.is_none(), "a ```json block is never closed");
+    assert!(open.is_none(), "a ```{info} block is never closed");
     blocks
+}
+
+/// Every line of the blocks fenced as ```INFO, with its line number.
+fn lines_of(doc: &str, info: &str) -> Vec<(usize, String)> {
+    blocks(doc, info)
+        .into_iter()
+        .flat_map(|(start, text)| {
+            text.lines().enumerate().map(|(n, line)| (start + 1 + n, line.to_string())).collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// Every block as a frame, checked to be one line that `Frame::encode` prints exactly so.
@@ -258,4 +279,132 @@ fn the_error_texts_are_the_codes() {
     let reply = view_leader.poll_transmit().expect("an error reply").msg;
     let Msg::Error { reason, .. } = reply else { panic!("{reply:?}") };
     assert!(doc().contains(&format!("\"{reason}\"")), "docs/protocol.md should quote {reason:?}");
+}
+
+/// A record's fields after `kind`, as raw text: `{"t":..,"node":..,"kind":"send",` REST `}`.
+fn raw_field<'a>(record: &'a str, field: &str) -> &'a str {
+    let key = format!(",\"{field}\":");
+    let start = record.find(&key).unwrap_or_else(|| panic!("no {field} in {record}")) + key.len();
+    &record[start..record.len() - 1]
+}
+
+/// `record` with its time set to `t`: the doc's records were taken at their own moments.
+fn at(record: &str, t: u64) -> String {
+    let (_, rest) = record.split_once(',').expect("a record has fields after t");
+    format!("{{\"t\":{t},{rest}")
+}
+
+#[test]
+fn every_record_is_what_a_watched_node_builds() {
+    let doc = doc();
+    let records = lines_of(&doc, "json record");
+    let mut kinds = BTreeSet::new();
+    let mut values = Vec::new();
+    for (line, text) in &records {
+        let value: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("line {line}: not JSON ({e}): {text}"));
+        let (t, node) = (value["t"].as_u64().expect("t"), Addr::from(value["node"].as_str().expect("node")));
+        let kind = value["kind"].as_str().expect("kind").to_string();
+        let str_of =
+            |field: &str| value[field].as_str().unwrap_or_else(|| panic!("line {line}: no {field}")).to_string();
+        let watch = Watch::new(&node, Role::ViewLeader);
+        let mut watching = watch.subscribe();
+        let built = match kind.as_str() {
+            "hello" => {
+                let role = match value["id"].as_str() {
+                    Some(id) => Role::Server(ServerId::from(id)),
+                    None => Role::ViewLeader,
+                };
+                Watch::new(&node, role).hello()
+            }
+            "dropped" => watch.dropped(&str_of("reason")),
+            "send" | "recv" => {
+                let frame = raw_field(text, "frame");
+                let decoded = Frame::decode(frame).unwrap_or_else(|e| panic!("line {line}: not a frame ({e})"));
+                assert_eq!(decoded.encode(), frame, "line {line}: not what Frame::encode prints");
+                if kind == "send" {
+                    watch.send_record(&str_of("peer"), frame)
+                } else {
+                    watch.received(&str_of("peer"), frame);
+                    watching.records.try_recv().expect("a recv record")
+                }
+            }
+            "event" => {
+                let event: Event = serde_json::from_value(value["event"].clone())
+                    .unwrap_or_else(|e| panic!("line {line}: not an event ({e})"));
+                watch.event(&event);
+                watching.records.try_recv().expect("an event record")
+            }
+            other => panic!("line {line}: unknown kind {other}"),
+        };
+        assert_eq!(at(built.as_str(), t), *text, "line {line}: not the record a node builds");
+        kinds.insert(kind);
+        values.push(value);
+    }
+    let every: BTreeSet<String> = ["hello", "send", "recv", "event", "dropped"].map(String::from).into();
+    assert_eq!(kinds, every, "docs/protocol.md should show a record of every kind");
+    // Each `send` to a listening node is shown with its `recv` on the other side: the same
+    // frame, under (sender, id).
+    for send in
+        values.iter().filter(|v| v["kind"] == "send" && !v["peer"].as_str().unwrap_or("").starts_with("client#"))
+    {
+        let matched = values.iter().any(|v| {
+            v["kind"] == "recv" && v["node"] == send["peer"] && v["peer"] == send["node"] && v["frame"] == send["frame"]
+        });
+        assert!(matched, "docs/protocol.md shows no recv for {send}");
+    }
+    // The event section names every event.
+    let events = tags("Event", || serde_json::from_str::<Event>(r#"{"event":"?"}"#).map(drop));
+    let missing: Vec<&String> = events.iter().filter(|tag| !doc.contains(&format!("`{tag}`"))).collect();
+    assert!(missing.is_empty(), "docs/protocol.md does not name the events {missing:?}");
+}
+
+fn entry(value: &Value) -> Entry {
+    let text = |field: &str| value[field].as_str().unwrap_or_else(|| panic!("no {field} in {value}")).to_string();
+    let state = match value["state"].as_str() {
+        Some("running") => "running",
+        Some("killed") => "killed",
+        Some("exited") => "exited",
+        other => panic!("no such state {other:?} in {value}"),
+    };
+    Entry { label: text("label"), addr: text("addr"), id: value["id"].as_str().map(String::from), state }
+}
+
+#[test]
+fn every_admin_reply_is_what_the_endpoint_answers() {
+    let lines = lines_of(&doc(), "json admin");
+    assert_eq!(lines.len() % 2, 0, "admin blocks hold pairs of a command and its reply");
+    let mut shown = BTreeSet::new();
+    for pair in lines.chunks(2) {
+        let [(line, command), (_, reply)] = pair else { unreachable!("chunks of two") };
+        let value: Value = serde_json::from_str(reply).unwrap_or_else(|e| panic!("line {}: not JSON ({e})", line + 1));
+        let expected = match admin::parse(command) {
+            Err((re, error)) => {
+                shown.insert("a malformed command");
+                admin::reply(re, Answer::Error { error })
+            }
+            Ok((id, command)) => {
+                let answer = if value["ok"] == false {
+                    shown.insert("a failed command");
+                    Answer::Error { error: value["error"].as_str().expect("an error").to_string() }
+                } else {
+                    match command {
+                        Command::List => {
+                            shown.insert("list");
+                            let viewleader = value["viewleader"].as_str().expect("viewleader").to_string();
+                            let servers = value["servers"].as_array().expect("servers").iter().map(entry).collect();
+                            Answer::List { viewleader, servers }
+                        }
+                        Command::Add | Command::Kill { .. } => {
+                            shown.insert(if command == Command::Add { "add" } else { "kill" });
+                            Answer::Server { server: entry(&value["server"]) }
+                        }
+                    }
+                };
+                admin::reply(Some(id), answer)
+            }
+        };
+        assert_eq!(*reply, expected, "line {}: not the reply to {command}", line + 1);
+    }
+    let every = BTreeSet::from(["list", "add", "kill", "a failed command", "a malformed command"]);
+    assert_eq!(shown, every, "docs/protocol.md should show each admin command and both kinds of error");
 }

@@ -93,20 +93,17 @@ pub enum Answer {
 /// A command on its way to the cluster's loop, with where the answer goes.
 pub type Ask = (Command, oneshot::Sender<Answer>);
 
-/// A reply frame: `re` is the command's `id`, `null` when it had no readable one.
-#[derive(Serialize)]
-struct Reply {
-    re: Option<u64>,
-    ok: bool,
-    #[serde(flatten)]
-    answer: Answer,
-}
-
-impl Reply {
-    fn encode(re: Option<u64>, answer: Answer) -> String {
-        let ok = !matches!(answer, Answer::Error { .. });
-        serde_json::to_string(&Reply { re, ok, answer }).expect("a reply always serializes")
+/// A reply frame's text: `re` is the command's `id`, `null` when it had no readable one.
+pub fn reply(re: Option<u64>, answer: Answer) -> String {
+    #[derive(Serialize)]
+    struct Reply {
+        re: Option<u64>,
+        ok: bool,
+        #[serde(flatten)]
+        answer: Answer,
     }
+    let ok = !matches!(answer, Answer::Error { .. });
+    serde_json::to_string(&Reply { re, ok, answer }).expect("a reply always serializes")
 }
 
 /// A fresh token for this run: 32 lowercase hex digits from the OS's randomness (each
@@ -195,7 +192,7 @@ async fn connection(
     };
     say(&format!("connected: {remote}"));
     while let Some(incoming) = ws.next().await {
-        let reply = match incoming {
+        let out = match incoming {
             Ok(Message::Text(text)) => match parse(text.as_str()) {
                 Ok((id, command)) => {
                     let (answer, answered) = oneshot::channel();
@@ -203,29 +200,29 @@ async fn connection(
                         break;
                     }
                     let Ok(answer) = answered.await else { break };
-                    Reply::encode(Some(id), answer)
+                    reply(Some(id), answer)
                 }
                 Err((re, error)) => {
                     say(&format!("error from {remote}: {error}"));
-                    Reply::encode(re, Answer::Error { error })
+                    reply(re, Answer::Error { error })
                 }
             },
             Ok(Message::Binary(_)) => {
                 let error = "binary frames are not spoken here: send JSON text frames".to_string();
-                Reply::encode(None, Answer::Error { error })
+                reply(None, Answer::Error { error })
             }
             Ok(Message::Close(_)) => break,
             Ok(_) => continue, // pings are answered by the WebSocket layer
             Err(tungstenite::Error::Capacity(e)) => {
                 let error = format!("frame too large: {e} (the limit is {MAX_FRAME} bytes)");
                 say(&format!("closing the connection from {remote}: {error}"));
-                let _ = ws.send(Message::text(Reply::encode(None, Answer::Error { error }))).await;
+                let _ = ws.send(Message::text(reply(None, Answer::Error { error }))).await;
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "frame too large".into() })).await;
                 break;
             }
             Err(_) => break,
         };
-        if ws.send(Message::text(reply)).await.is_err() {
+        if ws.send(Message::text(out)).await.is_err() {
             break;
         }
     }
@@ -233,7 +230,7 @@ async fn connection(
 }
 
 /// A command and its `id`, or why not (with the `id` if one could be read).
-fn parse(text: &str) -> Result<(u64, Command), (Option<u64>, String)> {
+pub fn parse(text: &str) -> Result<(u64, Command), (Option<u64>, String)> {
     let value: Value = serde_json::from_str(text).map_err(|e| (None, format!("malformed JSON: {e}")))?;
     if !value.is_object() {
         return Err((None, r#"a command is one JSON object, like {"id":1,"cmd":"list"}"#.into()));
@@ -273,15 +270,15 @@ mod tests {
     fn replies_in_the_documented_shape() {
         let entry = Entry { label: "s1".into(), addr: "127.0.0.1:38000".into(), id: None, state: "running" };
         assert_eq!(
-            Reply::encode(Some(1), Answer::List { viewleader: "127.0.0.1:39000".into(), servers: vec![entry.clone()] }),
+            reply(Some(1), Answer::List { viewleader: "127.0.0.1:39000".into(), servers: vec![entry.clone()] }),
             r#"{"re":1,"ok":true,"viewleader":"127.0.0.1:39000","servers":[{"label":"s1","addr":"127.0.0.1:38000","id":null,"state":"running"}]}"#
         );
         assert_eq!(
-            Reply::encode(Some(2), Answer::Server { server: entry }),
+            reply(Some(2), Answer::Server { server: entry }),
             r#"{"re":2,"ok":true,"server":{"label":"s1","addr":"127.0.0.1:38000","id":null,"state":"running"}}"#
         );
         assert_eq!(
-            Reply::encode(None, Answer::Error { error: "no server s9".into() }),
+            reply(None, Answer::Error { error: "no server s9".into() }),
             r#"{"re":null,"ok":false,"error":"no server s9"}"#
         );
     }
