@@ -14,7 +14,7 @@ use ringside_core::ring::position;
 use ringside_core::wire::Frame;
 use ringside_core::{Addr, Event, Member, Msg, ServerId, Time};
 use ringside_sim::{TraceEntry, TraceKind};
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::model::{Cluster, Journal, Placement};
 
@@ -29,20 +29,18 @@ pub const MS_PER_UNIT: f64 = UNIT_US as f64 / 1000.0;
 pub const BROWSER: &str = "c1";
 
 /// One record of a node's observer stream or events file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Record {
     /// Microseconds since the Unix epoch.
     pub t: u64,
     /// The recording node's address.
     pub node: Addr,
     /// What it recorded.
-    #[serde(flatten)]
     pub kind: RecordKind,
 }
 
 /// What a node recorded.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Clone, Debug)]
 pub enum RecordKind {
     /// The first record: who the node is.
     Hello {
@@ -80,8 +78,48 @@ pub enum RecordKind {
 impl Record {
     /// Parses one record (a stream's text frame, a file's line).
     pub fn parse(text: &str) -> Result<Record, String> {
-        serde_json::from_str(text).map_err(|e| format!("not a Ringside node record: {e}"))
+        let value: Value = serde_json::from_str(text).map_err(|e| format!("not a Ringside node record: {e}"))?;
+        Record::from_value(value).map_err(|e| format!("not a Ringside node record: {e}"))
     }
+
+    /// Reads a record out of its JSON, field by field: every JSON the page reads goes through
+    /// `serde_json::Value`, so the wasm holds one decoder per message type, not one per source.
+    fn from_value(mut v: Value) -> Result<Record, String> {
+        let field = |v: &mut Value, name: &str| -> Result<Value, String> {
+            match v.get_mut(name).map(Value::take) {
+                Some(Value::Null) | None => Err(format!("missing field `{name}`")),
+                Some(x) => Ok(x),
+            }
+        };
+        let text = |v: &mut Value, name: &str| -> Result<String, String> {
+            field(v, name)?.as_str().map(str::to_string).ok_or_else(|| format!("`{name}` is not a string"))
+        };
+        let t = field(&mut v, "t")?.as_u64().ok_or("`t` is not a whole number")?;
+        let node = Addr(text(&mut v, "node")?);
+        let kind = match text(&mut v, "kind")?.as_str() {
+            "hello" => RecordKind::Hello { role: text(&mut v, "role")?, id: text(&mut v, "id").ok().map(ServerId) },
+            kind @ ("send" | "recv") => {
+                let peer = Addr(text(&mut v, "peer")?);
+                let frame = frame_of(field(&mut v, "frame")?)?;
+                if kind == "send" {
+                    RecordKind::Send { peer, frame }
+                } else {
+                    RecordKind::Recv { peer, frame }
+                }
+            }
+            "event" => {
+                RecordKind::Event { event: serde_json::from_value(field(&mut v, "event")?).map_err(|e| e.to_string())? }
+            }
+            "dropped" => RecordKind::Dropped { reason: text(&mut v, "reason")? },
+            other => return Err(format!("unknown kind `{other}`")),
+        };
+        Ok(Record { t, node, kind })
+    }
+}
+
+/// A frame out of its JSON.
+pub fn frame_of(v: Value) -> Result<Frame, String> {
+    serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
 /// A node the page has heard of.
@@ -533,7 +571,7 @@ mod tests {
     fn rec(t: u64, node: &str, body: serde_json::Value) -> Record {
         let mut v = serde_json::json!({"t": t, "node": node});
         v.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
-        serde_json::from_value(v).unwrap()
+        Record::from_value(v).unwrap()
     }
 
     fn hello(t: u64, node: &str, role: &str) -> Record {

@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::live::{Live, Record, BROWSER};
+use crate::live::{frame_of, Live, Record, BROWSER};
 
 /// How often the view and every server's keys are asked for (ms).
 const POLL_MS: f64 = 1_000.0;
@@ -381,18 +381,22 @@ impl Remote {
                     }
                 }
             }
-            Incoming::Frame(from, text) => match Frame::decode(&text) {
-                Ok(frame) => {
-                    live.page_recv(wall_us(), &from, &frame);
-                    let now = self.now();
-                    self.client.handle_message(now, &from, frame.msg);
-                    self.flush(live);
+            // Through `serde_json::Value`, as every JSON the page reads, rather than
+            // `Frame::decode`'s one-pass path: one decoder of each message type in the wasm.
+            Incoming::Frame(from, text) => {
+                match serde_json::from_str(&text).map_err(|e| e.to_string()).and_then(frame_of) {
+                    Ok(frame) => {
+                        live.page_recv(wall_us(), &from, &frame);
+                        let now = self.now();
+                        self.client.handle_message(now, &from, frame.msg);
+                        self.flush(live);
+                    }
+                    Err(bad) => {
+                        let t = live.clock(wall_us());
+                        live.journal.log.push((t, BROWSER.into(), format!("a bad frame from {from}: {bad}")));
+                    }
                 }
-                Err(bad) => {
-                    let t = live.clock(wall_us());
-                    live.journal.log.push((t, BROWSER.into(), format!("a bad frame from {from}: {bad}")));
-                }
-            },
+            }
             Incoming::Closed(addr) => {
                 self.sockets.remove(&addr);
             }
