@@ -87,6 +87,9 @@ pub fn main() -> ExitCode {
             Command::Echo(args) => echo::run(args).await,
         }
     });
+    // Without waiting for blocking reads: a node stopped by a signal may still be reading its
+    // lifeline, stdin, which only its parent's end would close.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(reason)) => {
