@@ -341,9 +341,9 @@ async fn run<S>(
                 match incoming {
                     Ok(Message::Text(text)) => match Frame::decode(text.as_str()) {
                         Ok(frame) => {
-                            let peer = writer.peer.get_or_insert_with(|| accepted_peer(&frame, conn));
+                            let known = writer.peer.get_or_insert_with(|| accepted_peer(&frame, conn));
                             if let Some(watch) = writer.watch.as_ref().filter(|w| w.active()) {
-                                watch.received(frame.from.as_ref().unwrap_or(peer).as_str(), text.as_str());
+                                watch.received(frame.from.as_ref().unwrap_or(known).as_str(), text.as_str());
                             }
                             if inbox.send(Input::Frame { conn, frame }).await.is_err() {
                                 break;
