@@ -6,8 +6,9 @@
 //   - the page connects: the view leader and three servers stream to it, the view has 3;
 //   - setr from the page: the page's own client (the core in WebAssembly) runs 2PC, and the
 //     diagram holds the prepares and commits the servers report receiving;
-//   - killing a server from the inspector (through the cluster's admin endpoint): the view
-//     changes and the diagram shows the rebalancing transfers; getr returns the value;
+//   - + Server from the page (through the cluster's admin endpoint): it joins, keys move to it;
+//   - killing a server from the inspector (through the admin endpoint too): the view changes
+//     and the diagram shows the rebalancing transfers; getr returns the value;
 //   - a wrong token is refused by the admin endpoint, and the page says so;
 //   - a simulator run's actions re-run on the live cluster;
 //   - the nodes' events files, imported, replay in the same viewer up to the same epoch.
@@ -75,6 +76,10 @@ async function connect(page) {
     (s) => s.mode === 'live' && s.viewServers.length === 3 && s.lanes.filter((l) => l.up).length === 4 && s.adminServers?.length === 3,
   );
   log(`connected: epoch ${s.epoch}, view ${s.viewServers.join(' ')}, lanes ${s.lanes.map((l) => l.name).join(' ')}`);
+  await page.waitForTimeout(1_500);
+  const polled = await state(page);
+  // The page's own polling (views, buckets) is matched to the nodes' records and not drawn.
+  check(!polled.lanes.some((l) => l.name === 'clients'), `the page's polling shows as other clients: ${JSON.stringify(polled.lanes)}`);
   return s;
 }
 
@@ -93,6 +98,19 @@ async function setrFromThePage(page, key, value) {
   log(`setr from the page: "${s.lastOutcome}"; delivered prepares ${s.delivered.prepare}, commits ${s.delivered.commit}`);
 }
 
+/** + Server from the page: the cluster starts one more process; it joins and keys move to it. */
+async function addFromThePage(page) {
+  const before = await state(page);
+  await click(page, 'add-server');
+  const s = await until(
+    page,
+    'a fourth server joins, transfers to it are delivered, rebalancing ends',
+    (s, b) => s.adminServers.length === 4 && s.viewServers.length === 4 && s.epoch > b.epoch && s.delivered.transfer > b.delivered.transfer && !s.rebalancing,
+    before,
+  );
+  log(`+ Server: ${s.adminServers.map((x) => x.label).join(' ')}; epoch ${before.epoch} -> ${s.epoch}, transfers delivered ${s.delivered.transfer}`);
+}
+
 /** Kills a server from its inspector card; the view changes and rebalancing shows. */
 async function killFromThePage(page, label) {
   const before = await state(page);
@@ -103,7 +121,7 @@ async function killFromThePage(page, label) {
   const s = await until(
     page,
     'the view drops the killed server, transfers are delivered, rebalancing ends',
-    (s, b) => s.epoch > b.epoch && s.viewServers.length === 2 && s.delivered.transfer > b.delivered.transfer && !s.rebalancing,
+    (s, b) => s.epoch > b.epoch && s.viewServers.length === b.viewServers.length - 1 && s.delivered.transfer > b.delivered.transfer && !s.rebalancing,
     before,
   );
   const down = s.lanes.find((l) => l.name === label);
@@ -195,6 +213,11 @@ async function main() {
     await connect(page);
     await setrFromThePage(page, 'apple', 'red');
     await page.screenshot({ path: join(OUT, 'live-setr-1280x800.png') });
+    // More keys, so that a join and a failure have copies to move.
+    for (const fruit of ['banana', 'cherry', 'damson', 'elder', 'fig', 'grape', 'hazel']) {
+      await setrFromThePage(page, fruit, `${fruit}-1`);
+    }
+    await addFromThePage(page);
     const killed = await killFromThePage(page, 's1');
     await page.screenshot({ path: join(OUT, 'live-kill-1280x800.png') });
     await getrFromThePage(page, 'apple', 'red');

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use ringside_core::ring::position;
+use ringside_core::ring::{position, Ring};
 use ringside_core::wire::Frame;
 use ringside_core::{Addr, Event, Member, Msg, ServerId, Time};
 use ringside_sim::{TraceEntry, TraceKind};
@@ -27,6 +27,10 @@ pub const MS_PER_UNIT: f64 = UNIT_US as f64 / 1000.0;
 
 /// The page's own client in the views.
 pub const BROWSER: &str = "c1";
+
+/// The lane of every client the page does not run: a node knows a client only by its
+/// connection (`client#N`, numbered by each node for itself), so they share one lane.
+pub const CLIENTS: &str = "clients";
 
 /// One record of a node's observer stream or events file.
 #[derive(Clone, Debug)]
@@ -168,11 +172,11 @@ pub struct Live {
     sent: HashMap<(Addr, u64), u64>,
     /// Receives seen before their send: (sender name, frame id) → (time, receiver name).
     early: HashMap<(Addr, u64), (Time, Addr)>,
-    /// Frames the page's client sent: id → (to, message).
+    /// Frames the page's client sent: id → (the node's address, message).
     page_sent: HashMap<u64, (Addr, Msg)>,
     /// The page's own polling (views, key lists): not drawn.
     hidden: HashSet<u64>,
-    /// (node name, `client#N`) → the lane that connection is (the page's client).
+    /// (node address, `client#N`) → the lane that connection is (the page's client).
     aliases: HashMap<(Addr, Addr), Addr>,
     placement: Option<Placement>,
 }
@@ -233,10 +237,20 @@ impl Live {
     }
 
     fn name_of(&mut self, addr: &Addr) -> Addr {
-        if addr.as_str().starts_with("client#") || addr.as_str() == BROWSER {
+        if is_client(addr) || addr.as_str() == BROWSER {
             return addr.clone();
         }
         self.node(addr, None)
+    }
+
+    /// The lane of a peer the node at `node` knows as `peer`: the page's client, the other
+    /// clients' lane, or the peer's name.
+    fn lane_of(&mut self, node: &Addr, peer: &Addr) -> Addr {
+        match self.aliases.get(&(node.clone(), peer.clone())) {
+            Some(lane) => lane.clone(),
+            None if is_client(peer) => Addr::from(CLIENTS),
+            None => self.name_of(peer),
+        }
     }
 
     /// The live clock of a wall-clock microsecond.
@@ -266,29 +280,27 @@ impl Live {
                 }
             }
             RecordKind::Send { peer, frame } => {
-                let to = self.name_of(&peer);
-                let to = self.aliases.get(&(node.clone(), to.clone())).cloned().unwrap_or(to);
+                let to = self.lane_of(&record.node, &peer);
                 if to.as_str() == BROWSER && frame.re.is_some_and(|re| self.hidden.contains(&re)) {
                     return;
                 }
                 self.send(t, node, to, frame);
             }
             RecordKind::Recv { peer, frame } => {
-                let from = self.name_of(&peer);
-                let from = if from.as_str().starts_with("client#") {
-                    match self.page_sent.get(&frame.id) {
-                        Some((to, msg)) if *to == node && *msg == frame.msg => {
-                            self.aliases.insert((node.clone(), from), Addr::from(BROWSER));
+                if is_client(&peer) {
+                    if let Some((to, msg)) = self.page_sent.get(&frame.id) {
+                        if *to == record.node && *msg == frame.msg {
+                            self.aliases.insert((record.node.clone(), peer.clone()), Addr::from(BROWSER));
                             if self.hidden.contains(&frame.id) {
                                 return;
                             }
-                            Addr::from(BROWSER)
                         }
-                        _ => from,
                     }
-                } else {
-                    from
-                };
+                }
+                if let (Msg::Transfer { items, .. }, Some(id)) = (&frame.msg, self.nodes.get(&record.node).and_then(|n| n.id.clone())) {
+                    self.received(&id, items.iter().map(|i| i.key.as_str()));
+                }
+                let from = self.lane_of(&record.node, &peer);
                 let watched = from.as_str() == BROWSER || self.nodes.values().any(|n| n.name == from && n.up);
                 if watched {
                     self.receive(t, from, frame.id, node);
@@ -300,6 +312,9 @@ impl Live {
                 }
             }
             RecordKind::Event { event } => {
+                if let (Event::CopiesDropped { .. }, Some(id)) = (&event, self.nodes.get(&record.node).and_then(|n| n.id.clone())) {
+                    self.dropped(&id);
+                }
                 self.learn(&event);
                 if !matches!(event, Event::ViewLearned { .. } | Event::OpDone { .. }) {
                     self.latest = self.latest.max(t);
@@ -339,11 +354,11 @@ impl Live {
     /// The page's client wrote `frame` to the node at `to`; `hidden` for its own polling.
     pub fn page_send(&mut self, t_us: u64, to: &Addr, frame: &Frame, hidden: bool) {
         let t = self.clock(t_us);
-        let to = self.name_of(to);
         self.page_sent.insert(frame.id, (to.clone(), frame.msg.clone()));
         if hidden {
             self.hidden.insert(frame.id);
         } else {
+            let to = self.name_of(to);
             self.send(t, Addr::from(BROWSER), to, frame.clone());
         }
     }
@@ -356,6 +371,12 @@ impl Live {
         let t = self.clock(t_us);
         let from = self.name_of(from);
         self.receive(t, from, frame.id, Addr::from(BROWSER));
+    }
+
+    /// The page's client reported `event` (its 2PC decisions, retries, waits).
+    pub fn page_event(&mut self, t_us: u64, event: Event) {
+        let t = self.clock(t_us);
+        self.push(t, TraceKind::Event { node: Addr::from(BROWSER), event });
     }
 
     /// A node's stream closed: its lane shows it down.
@@ -372,6 +393,7 @@ impl Live {
         if epoch != self.epoch || members != self.members {
             self.placement = None;
         }
+        self.journal.know_members(members.iter().map(|m| m.id.clone()));
         self.epoch = epoch;
         self.members = members;
         self.rebalancing = rebalancing;
@@ -411,11 +433,25 @@ impl Live {
         self.placement = None;
     }
 
-    /// Puts a key a server committed into its holdings (for a replayed file).
-    pub fn committed(&mut self, id: &ServerId, key: &str) {
-        let keys = self.holdings.entry(id.clone()).or_default();
-        if let Err(at) = keys.binary_search_by(|k| k.as_str().cmp(key)) {
-            keys.insert(at, key.to_string());
+    /// Puts keys a server committed or was sent into its holdings. A live page learns them
+    /// from the servers' answers too; a replayed file has only these.
+    pub fn received<'k>(&mut self, id: &ServerId, keys: impl IntoIterator<Item = &'k str>) {
+        let held = self.holdings.entry(id.clone()).or_default();
+        for key in keys {
+            if let Err(at) = held.binary_search_by(|k| k.as_str().cmp(key)) {
+                held.insert(at, key.to_string());
+                self.placement = None;
+            }
+        }
+    }
+
+    /// A server dropped the copies it no longer replicates: those its view does not place on
+    /// it.
+    fn dropped(&mut self, id: &ServerId) {
+        let ring = Ring::new(self.members.iter().map(|m| &m.id), self.vnodes);
+        let replicas = self.replicas;
+        if let Some(held) = self.holdings.get_mut(id) {
+            held.retain(|key| ring.replicas(key, replicas).contains(&id));
             self.placement = None;
         }
     }
@@ -446,7 +482,7 @@ impl Live {
         let mut clients: BTreeSet<Addr> = BTreeSet::new();
         for m in self.journal.messages.values() {
             for a in [&m.from, &m.to] {
-                if a.as_str() == BROWSER || a.as_str().starts_with("client#") {
+                if a.as_str() == BROWSER || a.as_str() == CLIENTS {
                     clients.insert(a.clone());
                 }
             }
@@ -483,6 +519,14 @@ impl Cluster for ClusterNow<'_> {
     fn members(&self) -> Vec<ServerId> {
         self.live.members.iter().map(|m| m.id.clone()).collect()
     }
+
+    fn lane(&self, addr: &Addr) -> Addr {
+        self.live.nodes.get(addr).map_or_else(|| addr.clone(), |n| n.name.clone())
+    }
+}
+
+fn is_client(addr: &Addr) -> bool {
+    addr.as_str().starts_with("client#")
 }
 
 /// Parses an events file (or several concatenated): one record per line, blank lines skipped.
@@ -538,7 +582,7 @@ impl Replay {
         if let (RecordKind::Event { event: Event::Committed { key, .. } }, Some(id)) =
             (&record.kind, live.nodes.get(&record.node).and_then(|n| n.id.clone()))
         {
-            live.committed(&id, key);
+            live.received(&id, [key.as_str()]);
         }
         live.absorb(record);
         true
@@ -651,7 +695,7 @@ mod tests {
         assert_eq!((msgs[0].from.as_str(), msgs[0].to.as_str()), (BROWSER, "s1"));
         assert_eq!(msgs[0].fate, Fate::Delivered(Time(410)));
         assert!(live.lanes().iter().any(|(a, _)| a.as_str() == BROWSER));
-        assert!(!live.lanes().iter().any(|(a, _)| a.as_str() == "client#9"));
+        assert!(!live.lanes().iter().any(|(a, _)| a.as_str() == "client#9" || a.as_str() == CLIENTS));
     }
 
     #[test]
@@ -660,7 +704,7 @@ mod tests {
         let set = frame(2, None, serde_json::json!({"cmd": "set", "op": 1, "key": "k", "value": "v"}));
         live.absorb(rec(9_000, S1, serde_json::json!({"kind": "recv", "peer": "client#4", "frame": set})));
         let m = live.journal.messages.values().next().expect("drawn");
-        assert_eq!((m.from.as_str(), m.to.as_str()), ("client#4", "s1"));
+        assert_eq!((m.from.as_str(), m.to.as_str()), (CLIENTS, "s1"));
         assert!(matches!(m.fate, Fate::Delivered(_)));
         let at = live.clock(9_000);
         assert_eq!(live.latest, at);

@@ -65,8 +65,9 @@ pub fn inspector(live: &Live, focus: Option<&Focus>, can_kill: bool) -> String {
 
 fn node(live: &Live, name: &ringside_core::Addr, can_kill: bool) -> String {
     let Some(n) = live.by_name(name) else {
-        let what = if name.as_str().starts_with("client#") {
-            "a client connection a server named this way: clients do not listen, so a node knows them only by connection"
+        let what = if name.as_str() == crate::live::CLIENTS {
+            "clients this page does not run, such as ringside client: they do not listen, so a node knows each only \
+             by its connection"
         } else {
             "this page's own client: the 2PC coordinator for the commands you give"
         };

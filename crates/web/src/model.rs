@@ -287,6 +287,10 @@ pub trait Cluster {
     fn stored_keys(&self) -> BTreeSet<String>;
     /// The view leader's members now.
     fn members(&self) -> Vec<ServerId>;
+    /// The lane of the node at `addr` (a live cluster names its nodes `vl`, `s1`, …).
+    fn lane(&self, addr: &Addr) -> Addr {
+        addr.clone()
+    }
 }
 
 impl Cluster for Sim {
@@ -340,12 +344,22 @@ impl Journal {
         self.seen = entries.len();
     }
 
+    /// Starts the view's members from a view learned outside the trace (a live cluster watched
+    /// after it formed), so the first view change seen is charted against the right ring.
+    pub fn know_members(&mut self, members: impl IntoIterator<Item = ServerId>) {
+        if self.members.is_empty() {
+            self.members = members.into_iter().collect();
+        }
+    }
+
     /// Reads one trace entry; `cluster` is the cluster at that moment.
     pub fn take(&mut self, entry: &TraceEntry, cluster: &dyn Cluster) {
         let t = entry.t;
         match &entry.kind {
             TraceKind::Send { id, from, to, due, msg } => {
                 if let Msg::Prepare { tx, key, participants, .. } = msg {
+                    let participants: Vec<(ServerId, Addr)> =
+                        participants.iter().map(|m| (m.id.clone(), cluster.lane(&m.addr))).collect();
                     self.prepared(*tx, key, from, participants);
                 }
                 let line = MsgLine {
@@ -413,7 +427,7 @@ impl Journal {
         }
     }
 
-    fn prepared(&mut self, tx: TxId, key: &str, coordinator: &Addr, participants: &[Member]) {
+    fn prepared(&mut self, tx: TxId, key: &str, coordinator: &Addr, participants: Vec<(ServerId, Addr)>) {
         if self.txs.contains_key(&tx) {
             return;
         }
@@ -434,7 +448,7 @@ impl Journal {
                 coordinator: coordinator.clone(),
                 decided: TxState::Init,
                 coordinator_crashed: false,
-                participants: participants.iter().map(|m| (m.id.clone(), m.addr.clone(), TxState::Init)).collect(),
+                participants: participants.into_iter().map(|(id, addr)| (id, addr, TxState::Init)).collect(),
                 asking: false,
             },
         );
@@ -454,7 +468,15 @@ impl Journal {
                 return;
             }
             Event::Voted { tx, yes, .. } => (tx, if *yes { TxState::Ready } else { TxState::Abort }),
-            Event::Committed { tx, .. } => (tx, TxState::Commit),
+            Event::Committed { tx, .. } => {
+                // A participant commits only once the coordinator decided to: this says so when
+                // the coordinator's own report is not in the trace (a live cluster's command-line
+                // clients).
+                if let Some(row) = self.txs.get_mut(tx).filter(|r| r.decided == TxState::Init) {
+                    row.decided = TxState::Commit;
+                }
+                (tx, TxState::Commit)
+            }
             Event::Aborted { tx, .. } => (tx, TxState::Abort),
             Event::Blocked { tx, .. } => (tx, TxState::Blocked),
             Event::TerminationStarted { tx, .. } => {

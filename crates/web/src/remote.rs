@@ -18,10 +18,17 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::live::{frame_of, Live, Record, BROWSER};
+use crate::live::{frame_of, Live, Record, RecordKind, BROWSER};
 
 /// How often the view and every server's keys are asked for (ms).
 const POLL_MS: f64 = 1_000.0;
+
+/// How soon they are asked for again after keys moved or a write committed (ms).
+const SOON_MS: f64 = 150.0;
+
+/// An imported run's actions are played this far apart (ms), so each one's messages can be
+/// followed in the diagram.
+const RERUN_MS: f64 = 1_000.0;
 
 /// What a socket callback saw.
 enum Incoming {
@@ -83,6 +90,9 @@ pub struct Remote {
     next_frame: u64,
     asked: HashMap<OpId, Asked>,
     last_poll: Option<f64>,
+    last_rerun: Option<f64>,
+    /// Whether watching and polling began.
+    running: bool,
     /// Actions of an imported simulator run still to be played here, one per poll.
     pub rerun: VecDeque<Action>,
     /// The last command's outcome, in words (also in the log).
@@ -152,13 +162,13 @@ impl Remote {
             next_frame: 1,
             asked: HashMap::new(),
             last_poll: None,
+            last_rerun: None,
+            running: false,
             rerun: VecDeque::new(),
             last_outcome: None,
             servers: Vec::new(),
             admin_error: None,
         };
-        let vl = live.view_leader.clone();
-        remote.watch(&vl)?;
         if let Some((addr, token)) = admin {
             let url = format!("ws://{addr}/admin?token={token}");
             let ws = open(
@@ -170,8 +180,24 @@ impl Remote {
             )?;
             remote.admin = Some(Admin { ws, open: false, queue: Vec::new(), next: 1, asked: HashMap::new() });
             remote.admin_command("list", None)?;
+        } else {
+            remote.start(live);
         }
         Ok(remote)
+    }
+
+    /// Starts watching and polling. With an admin endpoint this waits for its list of the
+    /// cluster's servers (or its refusal), so that every node is named by its label from the
+    /// first record on.
+    fn start(&mut self, live: &mut Live) {
+        if !self.running {
+            self.running = true;
+            let vl = live.view_leader.clone();
+            if let Err(reason) = self.watch(&vl) {
+                let t = live.clock(wall_us());
+                live.journal.log.push((t, String::new(), reason));
+            }
+        }
     }
 
     /// Closes every socket.
@@ -272,10 +298,16 @@ impl Remote {
         for item in arrived {
             self.take(live, item);
         }
+        if !self.running {
+            return;
+        }
         let frame_time = perf_now();
         if self.last_poll.is_none_or(|t| frame_time - t >= POLL_MS) {
             self.last_poll = Some(frame_time);
             self.poll(live);
+        }
+        if !self.rerun.is_empty() && self.last_rerun.is_none_or(|t| frame_time - t >= RERUN_MS) {
+            self.last_rerun = Some(frame_time);
             self.next_rerun(live);
         }
         let now = self.now();
@@ -283,6 +315,13 @@ impl Remote {
             self.client.handle_timeout(now);
         }
         self.flush(live);
+    }
+
+    /// Moves the next poll of the view and the buckets to [`SOON_MS`] from now, unless one is
+    /// due earlier.
+    fn poll_soon(&mut self) {
+        let soon = perf_now() - POLL_MS + SOON_MS;
+        self.last_poll = Some(self.last_poll.map_or(soon, |t| t.min(soon)));
     }
 
     fn poll(&mut self, live: &mut Live) {
@@ -401,7 +440,20 @@ impl Remote {
                 self.sockets.remove(&addr);
             }
             Incoming::Record(node, text) => match Record::parse(&text) {
-                Ok(record) => live.absorb(record),
+                Ok(record) => {
+                    // A server is watched from the moment it joins, not from the next poll of
+                    // the view: the copies sent to it come within a heartbeat or two.
+                    if let RecordKind::Event { event } = &record.kind {
+                        if let Event::ServerJoined { addr, .. } = event {
+                            let _ = self.watch(addr);
+                        }
+                        // Keys moved or changed: ask for the buckets soon, not at the next poll.
+                        if matches!(event, Event::RebalancingDone { .. } | Event::Committed { .. } | Event::CopiesDropped { .. }) {
+                            self.poll_soon();
+                        }
+                    }
+                    live.absorb(record);
+                }
                 Err(reason) => {
                     let t = live.clock(wall_us());
                     live.journal.log.push((t, String::new(), format!("{node}: {reason}")));
@@ -411,8 +463,12 @@ impl Remote {
                 self.watches.remove(&addr);
                 live.node_gone(&addr);
             }
-            Incoming::Admin(text) => self.admin_reply(live, &text),
+            Incoming::Admin(text) => {
+                self.admin_reply(live, &text);
+                self.start(live);
+            }
             Incoming::AdminClosed(code) => {
+                self.start(live);
                 let opened = self.admin.as_ref().is_some_and(|a| a.open);
                 self.admin_error = Some(if opened {
                     format!("the admin endpoint closed (code {code}): is `ringside cluster` still running?")
@@ -445,6 +501,10 @@ impl Remote {
         for s in &self.servers {
             live.node(&s.addr, Some(&s.label));
         }
+        let started: Vec<Addr> = self.servers.iter().filter(|s| s.state == "running").map(|s| s.addr.clone()).collect();
+        for addr in started {
+            let _ = self.watch(&addr);
+        }
         let words = asked.unwrap_or_else(|| "admin".into());
         let outcome = if reply["ok"].as_bool() == Some(true) {
             match reply.get("server").and_then(|s| s["label"].as_str()) {
@@ -461,10 +521,9 @@ impl Remote {
 
     fn event(&mut self, live: &mut Live, event: Event) {
         let Event::OpDone { op, result } = event else {
-            if let Event::OpRetrying { .. } | Event::LockWaiting { .. } = event {
-                let t = live.clock(wall_us());
-                live.journal.log.push((t, BROWSER.into(), ringside_sim::narrate::describe(&event)));
-            }
+            // Its decisions fill the coordinator's column of the 2PC table; retries and waits
+            // are logged.
+            live.page_event(wall_us(), event);
             return;
         };
         match (self.asked.remove(&op), result) {
