@@ -1,11 +1,12 @@
 //! `--events FILE`: a node's watch records appended to a file, one JSON line each, `hello`
-//! first. Flushed every 200 ms and when the node stops; records the writer fell too far behind
-//! to keep are replaced by a `dropped` line that counts them, never lost silently.
+//! first. Flushed whenever the writer has caught up (at least every [`FLUSH_BATCH`] records)
+//! and when the node stops, so a node killed with -9 loses only what it was writing; records
+//! the writer fell too far behind to keep are replaced by a `dropped` line that counts them,
+//! never lost silently.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::oneshot;
@@ -16,7 +17,8 @@ use tracing::warn;
 use crate::watch::{Subscription, Watch};
 use crate::Failure;
 
-const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// The most records written between two flushes while records keep coming.
+const FLUSH_BATCH: usize = 4096;
 
 /// An events file, opened (so that a bad path fails before the node listens) but not yet written.
 #[derive(Debug)]
@@ -64,17 +66,37 @@ impl Writing {
 async fn write(file: EventsFile, mut sub: Subscription, watch: Watch, mut stop: oneshot::Receiver<()>) {
     let mut out = BufWriter::with_capacity(64 * 1024, file.file);
     let lost = |behind: u64| watch.dropped(&format!("the events file fell {behind} records behind; they are lost"));
-    let mut result = line(&mut out, &watch.hello());
-    let mut tick = tokio::time::interval(FLUSH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut result = line(&mut out, &watch.hello()).and_then(|()| out.flush());
     while result.is_ok() {
         tokio::select! {
-            record = sub.records.recv() => result = match record {
-                Ok(record) => line(&mut out, &record),
-                Err(RecvError::Lagged(behind)) => line(&mut out, &lost(behind)),
-                Err(RecvError::Closed) => break,
-            },
-            _ = tick.tick() => result = out.flush(),
+            record = sub.records.recv() => {
+                let mut next = Some(record);
+                let (mut written, mut closed) = (0, false);
+                // Everything already queued, then one flush: a burst costs one write.
+                while let Some(record) = next.take() {
+                    result = match record {
+                        Ok(record) => line(&mut out, &record),
+                        Err(RecvError::Lagged(behind)) => line(&mut out, &lost(behind)),
+                        Err(RecvError::Closed) => {
+                            closed = true;
+                            break;
+                        }
+                    };
+                    written += 1;
+                    if result.is_err() || written >= FLUSH_BATCH {
+                        break;
+                    }
+                    next = match sub.records.try_recv() {
+                        Ok(record) => Some(Ok(record)),
+                        Err(TryRecvError::Lagged(behind)) => Some(Err(RecvError::Lagged(behind))),
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+                    };
+                }
+                result = result.and_then(|()| out.flush());
+                if closed {
+                    break;
+                }
+            }
             _ = &mut stop => {
                 loop {
                     result = match sub.records.try_recv() {
