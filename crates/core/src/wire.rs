@@ -123,7 +123,6 @@ impl fmt::Display for BadFrame {
 mod tests {
     use super::*;
     use crate::id::OpId;
-    use alloc::string::ToString;
 
     #[test]
     fn round_trips_and_leaves_out_empty_fields() {

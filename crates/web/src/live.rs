@@ -297,7 +297,9 @@ impl Live {
                         }
                     }
                 }
-                if let (Msg::Transfer { items, .. }, Some(id)) = (&frame.msg, self.nodes.get(&record.node).and_then(|n| n.id.clone())) {
+                if let (Msg::Transfer { items, .. }, Some(id)) =
+                    (&frame.msg, self.nodes.get(&record.node).and_then(|n| n.id.clone()))
+                {
                     self.received(&id, items.iter().map(|i| i.key.as_str()));
                 }
                 let from = self.lane_of(&record.node, &peer);
@@ -312,7 +314,9 @@ impl Live {
                 }
             }
             RecordKind::Event { event } => {
-                if let (Event::CopiesDropped { .. }, Some(id)) = (&event, self.nodes.get(&record.node).and_then(|n| n.id.clone())) {
+                if let (Event::CopiesDropped { .. }, Some(id)) =
+                    (&event, self.nodes.get(&record.node).and_then(|n| n.id.clone()))
+                {
                     self.dropped(&id);
                 }
                 self.learn(&event);
@@ -753,5 +757,32 @@ mod tests {
         let err = parse_events("{\"t\":1}\nnonsense").unwrap_err();
         assert!(err.starts_with("line 1: not a Ringside node record"), "{err}");
         assert!(!is_events_file(r#"{"session":{}}"#));
+    }
+
+    #[test]
+    fn a_command_line_clients_transaction_is_read_off_its_participants() {
+        let mut live = live();
+        let participants = serde_json::json!([{"id": "ab", "addr": S1}, {"id": "cd", "addr": S2}]);
+        let tx = serde_json::json!({"client": 7, "seq": 1});
+        for (t, node, server) in [(6_000, S1, "ab"), (6_010, S2, "cd")] {
+            let prepare = frame(
+                t,
+                None,
+                serde_json::json!({"cmd": "prepare", "tx": tx, "epoch": 2, "server": server, "key": "k", "value": "v", "participants": participants}),
+            );
+            live.absorb(rec(t, node, serde_json::json!({"kind": "recv", "peer": "client#2", "frame": prepare})));
+        }
+        let row = live.journal.recent_txs().next().expect("a row for the transaction");
+        assert_eq!(row.coordinator.as_str(), CLIENTS);
+        let names: Vec<&str> = row.participants.iter().map(|(_, lane, _)| lane.as_str()).collect();
+        assert_eq!(names, ["s1", "s2"], "participants are named by their lanes");
+        assert_eq!(row.decided, crate::model::TxState::Init);
+        for node in [S1, S2] {
+            let committed = serde_json::json!({"kind": "event", "event": {"event": "committed", "tx": tx, "key": "k", "version": 1}});
+            live.absorb(rec(7_000, node, committed));
+        }
+        let row = live.journal.recent_txs().next().unwrap();
+        assert_eq!(row.decided, crate::model::TxState::Commit, "a participant commits only after the decision");
+        assert!(row.finished());
     }
 }
