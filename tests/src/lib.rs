@@ -6,11 +6,11 @@
 //! directory beside this test binary (`cargo test --workspace` builds it, since the node crate
 //! has integration tests of its own).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -276,5 +276,75 @@ impl Peer {
                 other => panic!("expected a text frame, got {other:?}"),
             }
         }
+    }
+}
+
+/// How long a test waits for a line of `ringside cluster`.
+const CLUSTER_PATIENCE: Duration = Duration::from_secs(20);
+
+/// `ringside cluster` in the background, its stdout gathered line by line.
+pub struct RunningCluster {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl RunningCluster {
+    /// Starts `ringside cluster` with the test timings and `args`.
+    pub fn start(args: &[&str]) -> RunningCluster {
+        let (hb, timeout) = (HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
+        let mut child = Command::new(ringside_bin())
+            .args(["cluster", "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ringside cluster starts");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        RunningCluster { child, stdin, lines, seen: Vec::new() }
+    }
+
+    /// The first line (from the start) that contains `needle`, waiting for it.
+    pub fn expect(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + CLUSTER_PATIENCE;
+        loop {
+            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no line containing {needle:?} in:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Types `line` on its stdin.
+    pub fn command(&mut self, line: &str) {
+        writeln!(self.stdin.as_mut().expect("stdin is open"), "{line}").expect("the cluster reads stdin");
+    }
+
+    /// `quit`, then waits for it to exit.
+    pub fn quit(&mut self) {
+        self.command("quit");
+        let child = &mut self.child;
+        wait_until("the cluster to exit", CLUSTER_PATIENCE, || matches!(child.try_wait(), Ok(Some(_))));
+    }
+}
+
+impl Drop for RunningCluster {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -3,12 +3,11 @@
 //! observer is dropped without hurting the node; `--events-dir` keeps the same records in files;
 //! and `ringside cluster`'s admin endpoint adds, kills and lists servers for holders of its token.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ringside_tests::{client, free_port, settled, view, wait_until, Peer, TestCluster, FAILURE_MS, HEARTBEAT_MS};
+use ringside_tests::{client, free_port, settled, view, wait_until, Peer, RunningCluster, TestCluster};
 use serde_json::{json, Value};
 use tungstenite::Message;
 
@@ -242,71 +241,6 @@ fn a_stalled_observer_is_dropped_and_the_node_does_not_notice() {
     // A new observer is welcome.
     let (_, hello) = watch(&server.addr);
     assert_eq!(hello["kind"], "hello");
-}
-
-/// `ringside cluster` in the background, its stdout gathered line by line.
-struct RunningCluster {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl RunningCluster {
-    fn start(args: &[&str]) -> RunningCluster {
-        let (hb, timeout) = (HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
-        let mut child = Command::new(ringside_tests::ringside_bin())
-            .args(["cluster", "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ringside cluster starts");
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        RunningCluster { child, stdin, lines, seen: Vec::new() }
-    }
-
-    /// The first line (from the start) that contains `needle`, waiting for it.
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
-                return line.clone();
-            }
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no line containing {needle:?} in:\n{}", self.seen.join("\n")),
-            }
-        }
-    }
-
-    fn command(&mut self, line: &str) {
-        writeln!(self.stdin.as_mut().expect("stdin is open"), "{line}").expect("the cluster reads stdin");
-    }
-
-    /// `quit`, then waits for it to exit.
-    fn quit(&mut self) {
-        self.command("quit");
-        let child = &mut self.child;
-        wait_until("the cluster to exit", PATIENCE, || matches!(child.try_wait(), Ok(Some(_))));
-    }
-}
-
-impl Drop for RunningCluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `--events-dir` gives every node a file of one JSON record per line, `hello` first; the view

@@ -859,13 +859,23 @@ impl Page {
         set("status", &live_panels::status(&mode.live, &link));
         set("inspector", &live_panels::inspector(&mode.live, selected.as_ref(), can_kill));
         set("log", &live_panels::log(&mode.live));
-        set("refusal", &self.app.refusal.as_deref().map(panels::esc).unwrap_or_default());
-        set("speed-label", &format!("{}×", SPEEDS[self.app.speed]));
+        self.controls_state(mode.playing);
+    }
+
+    /// What the controls show in either mode: the refusal, the speed, the play button, and
+    /// the log scrolled to its newest line.
+    fn controls_state(&self, playing: bool) {
+        if let Some(el) = self.doc.get_element_by_id("refusal") {
+            el.set_inner_html(&self.app.refusal.as_deref().map(panels::esc).unwrap_or_default());
+        }
+        if let Some(el) = self.doc.get_element_by_id("speed-label") {
+            el.set_inner_html(&format!("{}×", SPEEDS[self.app.speed]));
+        }
         if let Some(log) = self.doc.get_element_by_id("log-panel") {
             log.set_scroll_top(log.scroll_height());
         }
         if let Some(b) = self.doc.get_element_by_id("play") {
-            b.set_text_content(Some(if mode.playing { "Pause" } else { "Play" }));
+            b.set_text_content(Some(if playing { "Pause" } else { "Play" }));
         }
     }
 
@@ -898,14 +908,7 @@ impl Page {
         set("inspector", &panels::inspector(&self.app));
         set("log", &panels::log(&self.app));
         set("lesson-text", &panels::lesson(&self.app));
-        set("refusal", &self.app.refusal.as_deref().map(panels::esc).unwrap_or_default());
-        set("speed-label", &format!("{}×", SPEEDS[self.app.speed]));
-        if let Some(log) = self.doc.get_element_by_id("log-panel") {
-            log.set_scroll_top(log.scroll_height());
-        }
-        if let Some(b) = self.doc.get_element_by_id("play") {
-            b.set_text_content(Some(if self.app.playing { "Pause" } else { "Play" }));
-        }
+        self.controls_state(self.app.playing);
         if let Some(b) = self.doc.get_element_by_id("lesson-next").and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
             let more = self.app.current_lesson().is_some_and(|(l, done)| done < l.steps.len());
             let _ = b.toggle_attribute_with_force("disabled", !more);
