@@ -268,8 +268,8 @@ fn demo(run: &mut Runner) -> Result<(), Failure> {
         .spawn()
         .map_err(|e| Failure::Config(format!("cannot start ringside cluster: {e}")))?;
     eprintln!(
-        "==> demo: the simulator will be at {url} once built; the `page:` link above opens it on the live \
-         cluster (Ctrl-C stops both)"
+        "==> demo: the simulator will be at {url} once built; the `page:` link the cluster prints opens it on \
+         the live cluster (Ctrl-C stops both)"
     );
     let serve = run.program("trunk", &["serve", "--release"]);
     let served = run.step("serve", serve);
