@@ -32,6 +32,10 @@ pub fn ms(t: Time) -> String {
 pub fn status(live: &Live, link: &Link<'_>) -> String {
     let source = match link.replay {
         Some((done, all)) => format!("<b>replay</b> of an events file · record {done} of {all}"),
+        // Nothing heard yet: the view leader's stream and answers are still on their way.
+        None if live.journal.messages.is_empty() && live.members.is_empty() => {
+            format!("<b>connecting</b> to the view leader at {}…", esc(&live.view_leader.0))
+        }
         None => format!("<b>live</b> · view leader {}", esc(&live.view_leader.0)),
     };
     let admin = match (link.connected, link.admin, link.admin_error) {
@@ -168,8 +172,10 @@ mod tests {
 
     #[test]
     fn the_status_line_says_what_the_page_is_connected_to() {
-        let live = live();
+        let fresh = Live::new(ringside_core::Addr::from("127.0.0.1:39000"), 3, 1);
         let link = Link { connected: true, admin_error: None, admin: true, replay: None };
+        assert!(status(&fresh, &link).contains("<b>connecting</b> to the view leader at 127.0.0.1:39000"));
+        let live = live();
         let s = status(&live, &link);
         assert!(s.contains("<b>live</b>") && s.contains("epoch 2") && s.contains("1 in the view"), "{s}");
         assert!(s.contains("admin connected"));
