@@ -448,7 +448,10 @@ impl Remote {
                             let _ = self.watch(addr);
                         }
                         // Keys moved or changed: ask for the buckets soon, not at the next poll.
-                        if matches!(event, Event::RebalancingDone { .. } | Event::Committed { .. } | Event::CopiesDropped { .. }) {
+                        if matches!(
+                            event,
+                            Event::RebalancingDone { .. } | Event::Committed { .. } | Event::CopiesDropped { .. }
+                        ) {
                             self.poll_soon();
                         }
                     }
