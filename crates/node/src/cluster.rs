@@ -309,7 +309,10 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
     }
     let token = admin::token();
     println!("admin: ws://{admin_addr}/admin?token={token}   (loopback only: add, kill and list servers)");
-    println!("page:  {}#live={vl}&admin={admin_addr}&token={token}", args.page_url);
+    println!(
+        "page:  {}",
+        page_link(&args.page_url, &vl, &admin_addr, &token, args.placement.replicas, args.placement.vnodes)
+    );
     let (asks, mut asked) = mpsc::channel(16);
     admin::serve(admin_listener, token, asks, |line| println!("[admin] {line}"));
     println!("commands: add | kill ID | list | quit   (try: ringside client --viewleader {vl} setr a 1)");
@@ -373,5 +376,29 @@ async fn answer(cluster: &mut Cluster, command: admin::Command) -> Answer {
             println!("[admin] error: {error}");
             Answer::Error { error }
         }
+    }
+}
+
+/// The link that opens the page on this cluster. Replicas and virtual nodes are in it only when
+/// they are not the defaults the page assumes (3 and 1): the nodes' records do not carry them.
+fn page_link(base: &str, vl: &Addr, admin: &impl std::fmt::Display, token: &str, replicas: u16, vnodes: u32) -> String {
+    let mut link = format!("{base}#live={vl}&admin={admin}&token={token}");
+    if replicas != 3 || vnodes != 1 {
+        link.push_str(&format!("&replicas={replicas}&vnodes={vnodes}"));
+    }
+    link
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_link_names_placement_only_when_it_is_not_the_default() {
+        let vl = Addr::from("127.0.0.1:39000");
+        let plain = page_link("http://127.0.0.1:8080/", &vl, &"127.0.0.1:39100", "ab", 3, 1);
+        assert_eq!(plain, "http://127.0.0.1:8080/#live=127.0.0.1:39000&admin=127.0.0.1:39100&token=ab");
+        let spread = page_link("http://127.0.0.1:8080/", &vl, &"127.0.0.1:39100", "ab", 2, 16);
+        assert!(spread.ends_with("&token=ab&replicas=2&vnodes=16"), "{spread}");
     }
 }
