@@ -8,7 +8,8 @@
 //! (sender, frame id). Clients do not listen, so a node names a client's connection
 //! `client#N`; the page's own client is recognised by the ids of the frames it sent.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::Hash;
 
 use ringside_core::ring::{position, Ring};
 use ringside_core::wire::Frame;
@@ -27,6 +28,12 @@ pub const MS_PER_UNIT: f64 = UNIT_US as f64 / 1000.0;
 
 /// The page's own client in the views.
 pub const BROWSER: &str = "c1";
+
+/// Messages kept for the diagram: a page left watching for hours must not grow without bound.
+const MESSAGES_KEPT: usize = 50_000;
+
+/// Log lines kept (the log panel shows the newest 150).
+const LOG_KEPT: usize = 5_000;
 
 /// The lane of every client the page does not run: a node knows a client only by its
 /// connection (`client#N`, numbered by each node for itself), so they share one lane.
@@ -152,8 +159,6 @@ pub struct Live {
     pub vnodes: u32,
     /// Messages, log, movement and transactions, read from the trace entries.
     pub journal: Journal,
-    /// The entries made so far (what an export holds).
-    pub entries: Vec<TraceEntry>,
     /// Known nodes by address.
     pub nodes: BTreeMap<Addr, LiveNode>,
     /// The view: epoch and members (named as in the views).
@@ -169,16 +174,56 @@ pub struct Live {
     origin_us: Option<u64>,
     next_msg: u64,
     /// (sender name, frame id) → message number.
-    sent: HashMap<(Addr, u64), u64>,
+    sent: Recent<(Addr, u64), u64>,
     /// Receives seen before their send: (sender name, frame id) → (time, receiver name).
-    early: HashMap<(Addr, u64), (Time, Addr)>,
+    early: Recent<(Addr, u64), (Time, Addr)>,
     /// Frames the page's client sent: id → (the node's address, message).
-    page_sent: HashMap<u64, (Addr, Msg)>,
+    page_sent: Recent<u64, (Addr, Msg)>,
     /// The page's own polling (views, key lists): not drawn.
-    hidden: HashSet<u64>,
+    hidden: Recent<u64, ()>,
     /// (node address, `client#N`) → the lane that connection is (the page's client).
     aliases: HashMap<(Addr, Addr), Addr>,
+    /// The client lanes messages have named so far.
+    clients: BTreeSet<Addr>,
     placement: Option<Placement>,
+}
+
+/// A map that forgets its oldest entries beyond a bound: what matches a receive to its send
+/// is needed only for a moment, and a page may watch for hours.
+#[derive(Debug)]
+struct Recent<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K: Hash + Eq + Clone, V> Recent<K, V> {
+    fn new() -> Self {
+        Recent { map: HashMap::new(), order: VecDeque::new() }
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > MESSAGES_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn contains(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Takes an entry out; its place in the order is dropped when it comes to the front.
+    fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key)
+    }
 }
 
 impl Live {
@@ -189,7 +234,6 @@ impl Live {
             replicas,
             vnodes,
             journal: Journal::default(),
-            entries: Vec::new(),
             nodes: BTreeMap::new(),
             epoch: 0,
             members: Vec::new(),
@@ -198,11 +242,12 @@ impl Live {
             latest: Time::ZERO,
             origin_us: None,
             next_msg: 1,
-            sent: HashMap::new(),
-            early: HashMap::new(),
-            page_sent: HashMap::new(),
-            hidden: HashSet::new(),
+            sent: Recent::new(),
+            early: Recent::new(),
+            page_sent: Recent::new(),
+            hidden: Recent::new(),
             aliases: HashMap::new(),
+            clients: BTreeSet::new(),
             placement: None,
         };
         live.node(&view_leader, Some("vl"));
@@ -264,7 +309,12 @@ impl Live {
         let mut journal = std::mem::take(&mut self.journal);
         journal.take(&entry, &ClusterNow { live: self });
         self.journal = journal;
-        self.entries.push(entry);
+        while self.journal.messages.len() > MESSAGES_KEPT {
+            self.journal.messages.pop_first();
+        }
+        if self.journal.log.len() > 2 * LOG_KEPT {
+            self.journal.log.drain(..LOG_KEPT);
+        }
     }
 
     /// Takes in one record of a node's stream.
@@ -297,10 +347,10 @@ impl Live {
                         }
                     }
                 }
-                if let (Msg::Transfer { items, .. }, Some(id)) =
-                    (&frame.msg, self.nodes.get(&record.node).and_then(|n| n.id.clone()))
-                {
-                    self.received(&id, items.iter().map(|i| i.key.as_str()));
+                if let Msg::Transfer { items, .. } = &frame.msg {
+                    if let Some(id) = self.nodes.get(&record.node).and_then(|n| n.id.clone()) {
+                        self.received(&id, items.iter().map(|i| i.key.as_str()));
+                    }
                 }
                 let from = self.lane_of(&record.node, &peer);
                 let watched = from.as_str() == BROWSER || self.nodes.values().any(|n| n.name == from && n.up);
@@ -337,6 +387,11 @@ impl Live {
         if !ringside_sim::narrate::is_routine(&frame.msg) {
             self.latest = self.latest.max(t);
         }
+        for lane in [&from, &to] {
+            if (lane.as_str() == BROWSER || lane.as_str() == CLIENTS) && !self.clients.contains(lane) {
+                self.clients.insert(lane.clone());
+            }
+        }
         let key = (from.clone(), frame.id);
         self.sent.insert(key.clone(), id);
         self.push(t, TraceKind::Send { id, from: from.clone(), to: to.clone(), due: t, msg: frame.msg });
@@ -360,7 +415,7 @@ impl Live {
         let t = self.clock(t_us);
         self.page_sent.insert(frame.id, (to.clone(), frame.msg.clone()));
         if hidden {
-            self.hidden.insert(frame.id);
+            self.hidden.insert(frame.id, ());
         } else {
             let to = self.name_of(to);
             self.send(t, Addr::from(BROWSER), to, frame.clone());
@@ -483,21 +538,13 @@ impl Live {
     /// The diagram's lanes: the view leader, the servers by number, then clients.
     pub fn lanes(&self) -> Vec<(Addr, bool)> {
         let mut lanes: Vec<(Addr, bool)> = self.nodes.values().map(|n| (n.name.clone(), n.up)).collect();
-        let mut clients: BTreeSet<Addr> = BTreeSet::new();
-        for m in self.journal.messages.values() {
-            for a in [&m.from, &m.to] {
-                if a.as_str() == BROWSER || a.as_str() == CLIENTS {
-                    clients.insert(a.clone());
-                }
-            }
-        }
         let rank = |a: &Addr| match a.as_str().chars().next() {
             Some('v') => 0,
             Some('s') => 1,
             _ => 2,
         };
         lanes.sort_by_key(|(a, _)| (rank(a), crate::palette::number(a), a.0.clone()));
-        lanes.extend(clients.into_iter().map(|c| (c, true)));
+        lanes.extend(self.clients.iter().map(|c| (c.clone(), true)));
         lanes
     }
 }
@@ -757,6 +804,23 @@ mod tests {
         let err = parse_events("{\"t\":1}\nnonsense").unwrap_err();
         assert!(err.starts_with("line 1: not a Ringside node record"), "{err}");
         assert!(!is_events_file(r#"{"session":{}}"#));
+    }
+
+    #[test]
+    fn old_messages_and_matches_are_forgotten_beyond_a_bound() {
+        let mut live = live();
+        for i in 0..(MESSAGES_KEPT as u64 + 10) {
+            let hb = frame(
+                i + 1,
+                Some(S1),
+                serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0}),
+            );
+            live.absorb(rec(2_000 + i, S1, serde_json::json!({"kind": "send", "peer": VL, "frame": hb})));
+        }
+        assert_eq!(live.journal.messages.len(), MESSAGES_KEPT);
+        assert_eq!(live.sent.map.len(), MESSAGES_KEPT);
+        assert!(!live.sent.contains(&(Addr::from("s1"), 1)), "the oldest send is forgotten");
+        assert!(live.sent.contains(&(Addr::from("s1"), MESSAGES_KEPT as u64 + 10)));
     }
 
     #[test]
