@@ -3,7 +3,9 @@
 
 use ringside_core::{Addr, Event, Rng, Time};
 
-use crate::world::{Action, Sim, SimConfig};
+use crate::action::Action;
+use crate::config::SimConfig;
+use crate::world::Sim;
 
 /// A five-server, four-client world with tracing and checks off: the simulator's bare speed.
 pub fn world(seed: u64, check: bool) -> Sim {

@@ -14,7 +14,9 @@
 //! println!("trace hash {}", sim.trace().hash());
 //! ```
 
+pub mod action;
 pub mod bench;
+pub mod config;
 pub mod history;
 pub mod invariants;
 pub mod linearize;
@@ -26,7 +28,9 @@ pub mod sweep;
 pub mod trace;
 pub mod world;
 
+pub use action::{Action, Tamper};
+pub use config::{Durations, Faults, SimConfig};
 pub use invariants::Violation;
 pub use session::{Input, Session, Setup};
 pub use trace::{Trace, TraceEntry, TraceKind};
-pub use world::{Action, Faults, InFlight, Kind, Role, Sim, SimConfig, Slot, Tamper, Timing, VIEW_LEADER};
+pub use world::{InFlight, Kind, Role, Sim, Slot, VIEW_LEADER};

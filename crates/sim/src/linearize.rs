@@ -62,7 +62,7 @@ pub enum OpKind {
 
 /// The verdict on one key that is not linearizable.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
+pub struct NotLinearizable {
     /// The key whose history admits no linearization.
     pub key: String,
     /// Every op of that key, in history order, for the report.
@@ -86,7 +86,7 @@ pub struct CheckStats {
 /// # Panics
 ///
 /// If an op's `ret` is before its `call`.
-pub fn check(history: &[HistoryOp]) -> Result<CheckStats, Violation> {
+pub fn check(history: &[HistoryOp]) -> Result<CheckStats, NotLinearizable> {
     let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
     for op in history {
         by_key.entry(&op.key).or_default().push(op);
@@ -95,7 +95,7 @@ pub fn check(history: &[HistoryOp]) -> Result<CheckStats, Violation> {
     for (key, ops) in by_key {
         let mut register = Register::new(&ops);
         if !register.is_linearizable() {
-            return Err(Violation { key: key.to_owned(), ops: ops.into_iter().cloned().collect() });
+            return Err(NotLinearizable { key: key.to_owned(), ops: ops.into_iter().cloned().collect() });
         }
         stats.keys += 1;
         stats.ops += register.effects.len();

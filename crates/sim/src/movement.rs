@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use ringside_core::ring::Ring;
 use ringside_core::{Addr, Event, Rng, ServerId, Time};
 
-use crate::world::{Action, Sim, SimConfig};
+use crate::action::Action;
+use crate::config::SimConfig;
+use crate::world::Sim;
 
 /// One view change's movement.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 use ringside_core::msg::{HeartbeatStatus, LocalReply, LockAnswer, ReadAnswer, TxState, VoteAnswer};
 use ringside_core::{Event, Msg};
 
+use crate::action::Action;
 use crate::trace::{TraceEntry, TraceKind};
-use crate::world::Action;
 
 /// Whether a message is routine background (heartbeats), hidden unless asked for.
 pub fn is_routine(msg: &Msg) -> bool {

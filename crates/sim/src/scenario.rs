@@ -2,7 +2,9 @@
 
 use ringside_core::{Addr, Time};
 
-use crate::world::{Action, Sim, SimConfig};
+use crate::action::Action;
+use crate::config::SimConfig;
+use crate::world::Sim;
 
 /// A scripted cue: narration or an action, at a virtual time.
 #[derive(Clone, Debug)]

@@ -5,7 +5,9 @@
 use ringside_core::{Addr, Time};
 use serde::{Deserialize, Serialize};
 
-use crate::world::{Action, Sim, SimConfig, Tamper};
+use crate::action::{Action, Tamper};
+use crate::config::SimConfig;
+use crate::world::Sim;
 
 /// The most servers or clients a session may start with (the page draws them all).
 pub const MAX_NODES: usize = 64;

@@ -3,8 +3,10 @@
 
 use ringside_core::{Addr, Rng, Time};
 
+use crate::action::Action;
+use crate::config::{Faults, SimConfig};
 use crate::linearize;
-use crate::world::{Action, Faults, Sim, SimConfig};
+use crate::world::Sim;
 
 /// Virtual time during which the workload and faults happen (ms).
 const WORKLOAD_MS: u64 = 12_000;

@@ -6,7 +6,7 @@ use ringside_core::{Addr, Event, Msg, Time};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::world::Action;
+use crate::action::Action;
 
 /// One thing that happened in the simulated world.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

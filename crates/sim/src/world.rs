@@ -14,170 +14,11 @@ use ringside_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::action::{Action, Tamper};
+use crate::config::{Durations, Faults, SimConfig};
 use crate::history::History;
 use crate::invariants::{Checker, Violation};
 use crate::trace::{Trace, TraceEntry, TraceKind};
-
-/// Network faults, as chances per million messages (integers keep runs identical everywhere).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Faults {
-    /// Chance a message is lost.
-    pub drop_ppm: u32,
-    /// Chance a message is delivered twice.
-    pub duplicate_ppm: u32,
-    /// Chance a message is held back by `delay_ms` more.
-    pub delay_ppm: u32,
-    /// The extra delay (ms).
-    pub delay_ms: u64,
-}
-
-/// Every duration the roles use, in ms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timing {
-    /// Server heartbeat period.
-    pub heartbeat_ms: u64,
-    /// View leader failure timeout.
-    pub failure_timeout_ms: u64,
-    /// Participant wait before the termination protocol.
-    pub decision_timeout_ms: u64,
-    /// Resend period for unacknowledged copies.
-    pub transfer_retry_ms: u64,
-    /// Client answer timeout.
-    pub rpc_timeout_ms: u64,
-    /// Client attempts before giving up.
-    pub max_attempts: u32,
-    /// Client first backoff.
-    pub backoff_ms: u64,
-    /// Client largest backoff.
-    pub backoff_max_ms: u64,
-    /// Client lock re-ask period.
-    pub lock_retry_ms: u64,
-}
-
-impl Default for Timing {
-    /// Brisk timings that keep simulated runs short.
-    fn default() -> Self {
-        Timing {
-            heartbeat_ms: 100,
-            failure_timeout_ms: 500,
-            decision_timeout_ms: 400,
-            transfer_retry_ms: 300,
-            rpc_timeout_ms: 250,
-            max_attempts: 10,
-            backoff_ms: 50,
-            backoff_max_ms: 800,
-            lock_retry_ms: 200,
-        }
-    }
-}
-
-/// How the world is set up.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SimConfig {
-    /// Fixes every random choice of the run.
-    pub seed: u64,
-    /// Replicas per key.
-    pub replicas: usize,
-    /// Virtual nodes per server.
-    pub vnodes: u32,
-    /// Per-message latency range (ms).
-    pub latency_ms: (u64, u64),
-    /// Network faults.
-    pub faults: Faults,
-    /// Role timings.
-    pub timing: Timing,
-    /// Keep the trace (and its hash).
-    pub trace: bool,
-    /// Check invariants after every step.
-    pub check: bool,
-}
-
-impl SimConfig {
-    /// A faultless world with `seed`, tracing and checking on.
-    pub fn new(seed: u64) -> Self {
-        SimConfig {
-            seed,
-            replicas: 3,
-            vnodes: 1,
-            latency_ms: (1, 10),
-            faults: Faults::default(),
-            timing: Timing::default(),
-            trace: true,
-            check: true,
-        }
-    }
-}
-
-/// Something done to the world from outside: by a script, a test or a learner.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
-    /// Start a new server process at the next free address.
-    AddServer,
-    /// Kill a server process: its memory is gone.
-    Crash {
-        /// The node.
-        node: Addr,
-    },
-    /// Start a fresh process at a crashed node's address (new id, empty memory).
-    Restart {
-        /// The node.
-        node: Addr,
-    },
-    /// Start a new client process at the next free address.
-    AddClient,
-    /// `setr` from a client.
-    SetR {
-        /// The client.
-        client: Addr,
-        /// The key.
-        key: String,
-        /// The value.
-        value: String,
-    },
-    /// `getr` from a client.
-    GetR {
-        /// The client.
-        client: Addr,
-        /// The key.
-        key: String,
-    },
-    /// `lock_get` from a client.
-    LockGet {
-        /// The client.
-        client: Addr,
-        /// The lock.
-        name: String,
-    },
-    /// `lock_release` from a client.
-    LockRelease {
-        /// The client.
-        client: Addr,
-        /// The lock.
-        name: String,
-    },
-    /// Cut these nodes off from all others.
-    Partition {
-        /// One side; every other node is the other side.
-        side: Vec<Addr>,
-    },
-    /// Remove the partition.
-    Heal,
-    /// Change the network's faults.
-    SetFaults {
-        /// The new faults.
-        faults: Faults,
-    },
-    /// Crash a client the moment it would send a 2PC decision: it has its votes and has
-    /// decided, but no participant ever hears the outcome (the blocking problem).
-    CrashCoordinator {
-        /// The client.
-        client: Addr,
-        /// Only this transaction's decision springs the trap (any, if none).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        tx: Option<TxId>,
-    },
-}
 
 /// A node's role.
 #[derive(Debug)]
@@ -568,7 +409,7 @@ impl Sim {
         op
     }
 
-    fn client_config(&self, addr: &Addr, seed: u64, t: &Timing) -> ClientConfig {
+    fn client_config(&self, addr: &Addr, seed: u64, t: &Durations) -> ClientConfig {
         ClientConfig {
             name: Some(addr.0.clone()),
             seed,
@@ -591,7 +432,7 @@ impl Sim {
             view_leader: Addr::from(VIEW_LEADER),
             seed: self.rng.next_u64(),
             heartbeat_ms: t.heartbeat_ms,
-            lease_ms: t.failure_timeout_ms,
+            lease_ms: t.failure_timeout_ms - t.failure_timeout_ms / 5,
             decision_timeout_ms: t.decision_timeout_ms,
             transfer_retry_ms: t.transfer_retry_ms,
             transfer_batch: 1_000,
@@ -877,16 +718,4 @@ impl Sim {
         }
         true
     }
-}
-
-/// What to do to an in-flight message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "how", content = "ms", rename_all = "snake_case")]
-pub enum Tamper {
-    /// Lose it.
-    Drop,
-    /// Hold it back this many ms more.
-    Delay(u64),
-    /// Deliver it twice.
-    Duplicate,
 }

@@ -42,8 +42,11 @@ const DEFAULT_TOUR_SEED: u64 = 7;
 /// short for a cold Chromium on a busy machine); `WASM_BINDGEN_TEST_TIMEOUT` overrides it.
 const BROWSER_TEST_TIMEOUT_SECS: &str = "300";
 
-/// Where `trunk serve` listens when `Trunk.toml` does not say.
-const DEFAULT_SERVE_URL: &str = "http://127.0.0.1:8080";
+/// Where the demo serves the page. `trunk serve` is told this address and port on its command
+/// line, so the printed URL and the cluster's `page:` link cannot disagree with where it listens
+/// (`Trunk.toml`'s `[serve]` table holds the same values for a hand-run `trunk serve`).
+const PAGE_ADDRESS: &str = "127.0.0.1";
+const PAGE_PORT: &str = "8080";
 
 /// What the command line asked for.
 #[derive(Debug, PartialEq, Eq)]
@@ -155,30 +158,6 @@ fn target_dir(root: &Path, var: Option<OsString>) -> PathBuf {
     }
 }
 
-/// The address `trunk serve` listens on, from `Trunk.toml`'s `[serve]` table (`addresses`'
-/// first and `port`); `None` when it says neither.
-fn serve_url(trunk_toml: &str) -> Option<String> {
-    let (mut address, mut port) = (None, None);
-    let mut in_serve = false;
-    for line in trunk_toml.lines() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.starts_with('[') {
-            in_serve = line == "[serve]";
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=').filter(|_| in_serve) else { continue };
-        match key.trim() {
-            "addresses" => address = value.split('"').nth(1).map(str::to_owned),
-            "port" => port = value.trim().parse::<u16>().ok(),
-            _ => {}
-        }
-    }
-    if address.is_none() && port.is_none() {
-        return None;
-    }
-    Some(format!("http://{}:{}", address.as_deref().unwrap_or("127.0.0.1"), port.unwrap_or(8080)))
-}
-
 /// The workspace root: xtask lives at `<root>/crates/xtask`.
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -255,8 +234,7 @@ fn release_binary(root: &Path, name: &str) -> PathBuf {
 /// The browser simulator: builds the page and serves it until Ctrl-C, rebuilding on edits.
 fn demo(run: &mut Runner) -> Result<(), Failure> {
     tools::ensure_page_tools(run)?;
-    let trunk_toml = std::fs::read_to_string(run.root().join("Trunk.toml")).unwrap_or_default();
-    let url = serve_url(&trunk_toml).unwrap_or_else(|| DEFAULT_SERVE_URL.to_owned());
+    let url = format!("http://{PAGE_ADDRESS}:{PAGE_PORT}");
     run.cargo("ringside release", &["build", "--release", "-p", "ringside-node"])?;
     // The live cluster runs beside the page; its stdin is ours, so it stops when we do.
     let mut cluster = run
@@ -271,7 +249,7 @@ fn demo(run: &mut Runner) -> Result<(), Failure> {
         "==> demo: the simulator will be at {url} once built; the `page:` link the cluster prints opens it on \
          the live cluster (Ctrl-C stops both)"
     );
-    let serve = run.program("trunk", &["serve", "--release"]);
+    let serve = run.program("trunk", &["serve", "--release", "--address", PAGE_ADDRESS, "--port", PAGE_PORT]);
     let served = run.step("serve", serve);
     let _ = cluster.kill();
     let _ = cluster.wait();
@@ -357,21 +335,6 @@ mod tests {
         assert_eq!(target_dir(root, Some("".into())), PathBuf::from("/w/target"));
         assert_eq!(target_dir(root, Some("out".into())), PathBuf::from("/w/out"));
         assert_eq!(target_dir(root, Some("/tmp/t".into())), PathBuf::from("/tmp/t"));
-    }
-
-    #[test]
-    fn serve_url_reads_the_serve_table() {
-        let toml = "[build]\nport = 1\n[serve]\naddresses = [\"127.0.0.1\"]  # loopback\nport = 8080\n[watch]\n";
-        assert_eq!(serve_url(toml).as_deref(), Some("http://127.0.0.1:8080"));
-        assert_eq!(serve_url("[serve]\nport = 9000\n").as_deref(), Some("http://127.0.0.1:9000"));
-        assert_eq!(serve_url("[build]\nport = 9000\n"), None);
-        assert_eq!(serve_url(""), None);
-    }
-
-    #[test]
-    fn the_demo_url_is_the_one_in_trunk_toml() {
-        let toml = std::fs::read_to_string(workspace_root().join("Trunk.toml")).expect("Trunk.toml at the root");
-        assert_eq!(serve_url(&toml).as_deref(), Some(DEFAULT_SERVE_URL));
     }
 
     #[test]
