@@ -12,11 +12,11 @@ use ringside_sim::{bench, linearize, movement, narrate, scenario, session, sweep
 #[command(name = "ringside-sim", about = "Ringside's deterministic simulator", version)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    task: Task,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Task {
     /// Play a named scenario, or replay a session the browser exported, and narrate it.
     Run {
         /// The scenario (see --list).
@@ -93,12 +93,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Run { session: Some(path), trace, all, .. } => run_session(&path, trace, all),
-        Command::Run { scenario, seed, trace, all, list, .. } => run(scenario, seed, trace, all, list),
-        Command::Sweep { seeds, start, narrate } => run_sweep(seeds, start, narrate),
-        Command::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
-        Command::Place { servers, key, replicas, vnodes } => {
+    match Cli::parse().task {
+        Task::Run { session: Some(path), trace, all, .. } => run_session(&path, trace, all),
+        Task::Run { scenario, seed, trace, all, list, .. } => run(scenario, seed, trace, all, list),
+        Task::Sweep { seeds, start, narrate } => run_sweep(seeds, start, narrate),
+        Task::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
+        Task::Place { servers, key, replicas, vnodes } => {
             let ids: Vec<ServerId> = servers.iter().map(|s| ServerId(s.clone())).collect();
             let ring = Ring::new(ids.iter(), vnodes);
             println!("key {key} at position {:#018x}", position(&key));
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Bench { deliveries, rounds } => run_bench(deliveries, rounds),
+        Task::Bench { deliveries, rounds } => run_bench(deliveries, rounds),
     }
 }
 
