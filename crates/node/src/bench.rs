@@ -12,12 +12,12 @@ use ringside_core::{Client, ClientConfig, Event, OpId, OpOutput, ServerId};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cluster::{self, Cluster, Logs, Options};
+use crate::cluster::{self, ClusterProcesses, Logs, Options};
 use crate::net::{websocket_config, NetConfig};
 use crate::serve::Timing;
 use crate::shell::{Shell, Turn};
 use crate::wire::{CLIENT_MAX_FRAME, DEFAULT_MAX_FRAME};
-use crate::Failure;
+use crate::CommandError;
 
 /// `ringside bench`.
 #[derive(Debug, Args)]
@@ -78,7 +78,7 @@ impl Figures {
 }
 
 /// Runs every measurement and prints the tables.
-pub async fn run(args: BenchArgs) -> Result<(), Failure> {
+pub async fn run(args: BenchArgs) -> Result<(), CommandError> {
     let value = "v".repeat(args.value_size);
     println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
     let echo_options =
@@ -95,7 +95,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         "warn,ringside::node=info,ringside::rebalance=info,ringside::membership=info".to_string(),
     )];
     let options = Options { env, ..echo_options };
-    let mut cluster = Cluster::start(options, 3, Logs::Collect(log_tx)).await?;
+    let mut cluster = ClusterProcesses::start(options, 3, Logs::Collect(log_tx)).await?;
     let mut bench = Bench::connect(&cluster).await?;
 
     // Floors and Ringside alternate, round after round, so that a slow moment of the machine
@@ -186,14 +186,14 @@ async fn floor(
     concurrency: usize,
     ops: usize,
     value: &str,
-) -> Result<Figures, Failure> {
+) -> Result<Figures, CommandError> {
     let (tx, mut rx) = mpsc::channel::<u64>(4096);
     let mut sinks = Vec::new();
     let config = websocket_config(DEFAULT_MAX_FRAME);
     for addr in addrs {
         let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
             .await
-            .map_err(|e| Failure::new(format!("cannot reach echo server {addr}: {e}")))?;
+            .map_err(|e| CommandError::new(format!("cannot reach echo server {addr}: {e}")))?;
         let (sink, mut stream) = ws.split();
         sinks.push(sink);
         // A reader task per connection, as the nodes have.
@@ -245,15 +245,15 @@ async fn floor(
         if !due.is_empty() {
             for sink in &mut sinks {
                 for id in &due {
-                    sink.feed(frame(*id)).await.map_err(|e| Failure::new(e.to_string()))?;
+                    sink.feed(frame(*id)).await.map_err(|e| CommandError::new(e.to_string()))?;
                 }
-                sink.flush().await.map_err(|e| Failure::new(e.to_string()))?;
+                sink.flush().await.map_err(|e| CommandError::new(e.to_string()))?;
             }
         }
         if samples.len() >= ops {
             break;
         }
-        ready.push(rx.recv().await.ok_or_else(|| Failure::new("an echo server went away"))?);
+        ready.push(rx.recv().await.ok_or_else(|| CommandError::new("an echo server went away"))?);
         while let Ok(id) = rx.try_recv() {
             ready.push(id);
         }
@@ -267,7 +267,7 @@ struct Bench {
 }
 
 impl Bench {
-    async fn connect(cluster: &Cluster) -> Result<Bench, Failure> {
+    async fn connect(cluster: &ClusterProcesses) -> Result<Bench, CommandError> {
         let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
         config.max_attempts = 20;
         let shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| {
@@ -283,21 +283,21 @@ impl Bench {
                 }
             }
             if Instant::now() > deadline {
-                return Err(Failure::new("the cluster did not form a view of every server within 15 s"));
+                return Err(CommandError::new("the cluster did not form a view of every server within 15 s"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    async fn query_servers(&mut self) -> Result<OpOutput, Failure> {
+    async fn query_servers(&mut self) -> Result<OpOutput, CommandError> {
         let now = self.shell.now();
         let op = self.shell.node.query_servers(now);
         let mut results = self.until_done(&[op]).await?;
-        results.remove(&op).expect("waited for it").map_err(Failure::new)
+        results.remove(&op).expect("waited for it").map_err(CommandError::new)
     }
 
     /// Runs until every op in `ops` is done; returns their results.
-    async fn until_done(&mut self, ops: &[OpId]) -> Result<HashMap<OpId, Result<OpOutput, String>>, Failure> {
+    async fn until_done(&mut self, ops: &[OpId]) -> Result<HashMap<OpId, Result<OpOutput, String>>, CommandError> {
         let mut results = HashMap::new();
         let mut turn = Turn::default();
         self.shell.drain(None, &mut turn);
@@ -310,7 +310,7 @@ impl Bench {
             if ops.iter().all(|op| results.contains_key(op)) {
                 return Ok(results);
             }
-            turn = self.shell.turn().await.ok_or_else(|| Failure::new("the network stopped"))?;
+            turn = self.shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
         }
     }
 
@@ -321,7 +321,7 @@ impl Bench {
         count: usize,
         concurrency: usize,
         mut issue: impl FnMut(&mut Client, ringside_core::Time, usize) -> OpId,
-    ) -> Result<Figures, Failure> {
+    ) -> Result<Figures, CommandError> {
         let mut live: HashMap<OpId, Instant> = HashMap::new();
         let mut samples = Vec::with_capacity(count);
         let mut failed = 0;
@@ -348,20 +348,26 @@ impl Bench {
                 }
             }
             if !progressed && samples.len() + failed < count {
-                turn = self.shell.turn().await.ok_or_else(|| Failure::new("the network stopped"))?;
+                turn = self.shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
             }
         }
         Ok(Figures::of(samples, start.elapsed(), failed))
     }
 
-    async fn write(&mut self, value: &str, first: usize, count: usize, concurrency: usize) -> Result<Figures, Failure> {
+    async fn write(
+        &mut self,
+        value: &str,
+        first: usize,
+        count: usize,
+        concurrency: usize,
+    ) -> Result<Figures, CommandError> {
         self.closed_loop(first, count, concurrency, |client, now, i| {
             client.setr(now, format!("k{i}"), value.to_string()).expect("keys are never empty")
         })
         .await
     }
 
-    async fn read(&mut self, first: usize, count: usize, concurrency: usize) -> Result<Figures, Failure> {
+    async fn read(&mut self, first: usize, count: usize, concurrency: usize) -> Result<Figures, CommandError> {
         self.closed_loop(first, count, concurrency, |client, now, i| {
             client.getr(now, format!("k{i}")).expect("keys are never empty")
         })
@@ -371,17 +377,17 @@ impl Bench {
     /// Loads `keys` keys, reads a server's memory, adds a server and times its rebalancing.
     async fn rebalance(
         &mut self,
-        cluster: &mut Cluster,
+        cluster: &mut ClusterProcesses,
         logs: &mut mpsc::UnboundedReceiver<(String, String)>,
         keys: usize,
         value: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), CommandError> {
         // The same key names as the measurements before, so the cluster ends up holding exactly
         // `keys` keys (or the measured ones, if there were more).
         let began = Instant::now();
         let load = self.write(value, 0, keys, 64).await?;
         if load.failed > 0 {
-            return Err(Failure::new(format!("{} of {keys} setr failed while loading", load.failed)));
+            return Err(CommandError::new(format!("{} of {keys} setr failed while loading", load.failed)));
         }
         println!(
             "loaded {keys} keys of {} bytes in {:.1} s ({:.0} setr/s at concurrency 64)",
@@ -398,7 +404,7 @@ impl Bench {
             let op = self.shell.node.query_all_keys(now, p.addr.clone());
             let held = match self.until_done(&[op]).await?.remove(&op) {
                 Some(Ok(OpOutput::Keys { keys })) => keys,
-                other => return Err(Failure::new(format!("query_all_keys of {} failed: {other:?}", p.label))),
+                other => return Err(CommandError::new(format!("query_all_keys of {} failed: {other:?}", p.label))),
             };
             let mib = p.pid().and_then(resident_mib).map_or("?".into(), |m| format!("{m:.1} MiB"));
             rss.push(format!("{} {mib} with {} keys", p.label, held.len()));
@@ -407,7 +413,7 @@ impl Bench {
         println!("resident memory: {}", rss.join(", "));
 
         let OpOutput::Servers { epoch: before, servers: old, .. } = self.query_servers().await? else {
-            return Err(Failure::new("query_servers answered something else"));
+            return Err(CommandError::new("query_servers answered something else"));
         };
         while logs.try_recv().is_ok() {}
         let label = cluster.add().await?.label.clone();
@@ -419,7 +425,7 @@ impl Bench {
                 }
             }
             if started.elapsed() > Duration::from_secs(60) {
-                return Err(Failure::new("rebalancing did not finish within 60 s"));
+                return Err(CommandError::new("rebalancing did not finish within 60 s"));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
