@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use ringside_core::ring::Ring;
-use ringside_core::{Client, ClientConfig, Event, OpId, OpOutput, ServerId};
+use ringside_core::{Addr, Client, ClientConfig, Event, OpId, OpOutput, ServerId};
+use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -88,14 +89,13 @@ pub async fn run(args: BenchArgs) -> Result<(), CommandError> {
         let args = vec!["echo".to_string(), "--port".into(), "0".into()];
         echoes.push(cluster::spawn(format!("e{i}"), args, &echo_options, &Logs::Discard).await?);
     }
-    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
-    // Per-transaction lines are muted: a log line per vote would measure the terminal.
+    // Per-transaction lines are muted: a log line per vote would measure the pipe it goes to.
     let env = vec![(
         "RUST_LOG".to_string(),
         "warn,ringside::node=info,ringside::rebalance=info,ringside::membership=info".to_string(),
     )];
     let options = Options { env, ..echo_options };
-    let mut cluster = ClusterProcesses::start(options, 3, Logs::Collect(log_tx)).await?;
+    let mut cluster = ClusterProcesses::start(options, 3, Logs::Discard).await?;
     let mut bench = Bench::connect(&cluster).await?;
 
     // Floors and Ringside alternate, round after round, so that a slow moment of the machine
@@ -169,7 +169,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CommandError> {
 
     if args.keys > 0 {
         println!();
-        bench.rebalance(&mut cluster, &mut log_rx, args.keys, &value).await?;
+        bench.rebalance(&mut cluster, args.keys, &value).await?;
     }
     Ok(())
 }
@@ -378,7 +378,6 @@ impl Bench {
     async fn rebalance(
         &mut self,
         cluster: &mut ClusterProcesses,
-        logs: &mut mpsc::UnboundedReceiver<(String, String)>,
         keys: usize,
         value: &str,
     ) -> Result<(), CommandError> {
@@ -415,13 +414,21 @@ impl Bench {
         let OpOutput::Servers { epoch: before, servers: old, .. } = self.query_servers().await? else {
             return Err(CommandError::new("query_servers answered something else"));
         };
-        while logs.try_recv().is_ok() {}
+        // Both ends of the interval come from the view leader's own records: the join is the
+        // view change, and it records when every server reported its part done. The copies
+        // moved are the old servers' (the newcomer has none to send); each records its part
+        // done after its last batch.
+        let mut vl = Watched::start(&cluster.view_leader.addr).await?;
+        let mut senders = Vec::new();
+        for p in &cluster.servers {
+            senders.push(Watched::start(&p.addr).await?);
+        }
         let label = cluster.add().await?.label.clone();
         let started = Instant::now();
-        let new = loop {
+        let (epoch, new) = loop {
             if let OpOutput::Servers { epoch, servers, rebalancing: false } = self.query_servers().await? {
                 if epoch > before {
-                    break servers;
+                    break (epoch, servers);
                 }
             }
             if started.elapsed() > Duration::from_secs(60) {
@@ -429,27 +436,25 @@ impl Bench {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        // Both ends of the interval come from the view leader's own log: the join is the view
-        // change, and it logs when every server reported its part done.
-        let mut sent = 0usize;
-        let (mut joined, mut done) = (None, None);
-        while let Ok((who, line)) = logs.try_recv() {
-            if who == "vl" && line.contains("joined at") {
-                joined = joined.or(time_of_day(&line));
-            }
-            if who == "vl" && line.contains("every server finished rebalancing") {
-                done = time_of_day(&line);
-            }
-            if let Some(n) =
-                line.split("sent ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse::<usize>().ok())
-            {
-                sent += n;
-            }
-        }
-        let took = match (joined, done) {
-            (Some(a), Some(b)) => format!("{:.0} ms", ((b - a).rem_euclid(86_400.0)) * 1e3),
-            _ => "? ms (the view leader's log lines were not found)".into(),
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let all_done = |event: &Event| matches!(event, Event::RebalancingDone { epoch: done } if *done >= epoch);
+        let took = match vl.until(deadline, all_done).await {
+            Ok(done) => match vl.seen.iter().find(|(_, event)| matches!(event, Event::ServerJoined { .. })) {
+                Some((joined, _)) => format!("{:.0} ms", done.saturating_sub(*joined) as f64 / 1e3),
+                None => "? ms (the view leader recorded no join)".into(),
+            },
+            Err(why) => format!("? ms ({why})"),
         };
+        let part_done = |event: &Event| matches!(event, Event::RebalanceFinished { epoch: done } if *done >= epoch);
+        let mut sent = Ok(0usize);
+        for sender in &mut senders {
+            let finished = sender.until(deadline, part_done).await.map(drop);
+            sent = match (sent, finished) {
+                (Ok(sum), Ok(())) => Ok(sum + sender.copies_sent()),
+                (Err(why), _) | (_, Err(why)) => Err(why),
+            };
+        }
+        let sent = sent.map_or_else(|why| format!("? ({why})"), |n| n.to_string());
         let ids = |ms: &[ringside_core::Member]| ms.iter().map(|m| m.id.clone()).collect::<Vec<ServerId>>();
         let (old_ids, new_ids) = (ids(&old), ids(&new));
         let (old_ring, new_ring) = (Ring::new(&old_ids, 1), Ring::new(&new_ids, 1));
@@ -468,14 +473,86 @@ impl Bench {
     }
 }
 
-/// Seconds since midnight of a log line's `YYYY-MM-DDTHH:MM:SS.ffffffZ` timestamp.
-fn time_of_day(line: &str) -> Option<f64> {
-    let stamp = line.split_whitespace().next()?;
-    let clock = stamp.split_once('T')?.1.trim_end_matches('Z');
-    let mut parts = clock.split(':');
-    let (h, m, s) =
-        (parts.next()?.parse::<f64>().ok()?, parts.next()?.parse::<f64>().ok()?, parts.next()?.parse::<f64>().ok()?);
-    Some(h * 3600.0 + m * 60.0 + s)
+/// A node's events from the moment of watching on, from its watch stream, each with the time
+/// the node recorded it (µs since the Unix epoch, by the node's clock).
+struct Watched {
+    addr: Addr,
+    records: mpsc::UnboundedReceiver<Result<(u64, Event), String>>,
+    seen: Vec<(u64, Event)>,
+}
+
+impl Watched {
+    /// Watches the node at `addr`; its events are recorded from the moment this returns.
+    async fn start(addr: &Addr) -> Result<Watched, CommandError> {
+        let cannot = |e: &dyn std::fmt::Display| CommandError::new(format!("cannot watch {addr}: {e}"));
+        let config = websocket_config(CLIENT_MAX_FRAME);
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
+            .await
+            .map_err(|e| cannot(&e))?;
+        ws.send(Message::text(r#"{"v":1,"id":1,"msg":{"cmd":"watch"}}"#)).await.map_err(|e| cannot(&e))?;
+        // The node subscribes this observer before it sends `hello`.
+        match ws.next().await {
+            Some(Ok(Message::Text(_))) => {}
+            other => return Err(cannot(&format!("no hello but {other:?}"))),
+        }
+        let (tx, records) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            /// The fields of a record the bench reads; the others (a frame, say) are skipped.
+            #[derive(Deserialize)]
+            struct Record {
+                t: u64,
+                kind: String,
+                event: Option<Event>,
+                reason: Option<String>,
+            }
+            while let Some(Ok(message)) = ws.next().await {
+                let Message::Text(text) = message else { continue };
+                let sent = match serde_json::from_str::<Record>(text.as_str()) {
+                    Ok(Record { t, event: Some(event), .. }) => tx.send(Ok((t, event))),
+                    Ok(Record { kind, reason, .. }) if kind == "dropped" => {
+                        let _ = tx.send(Err(format!("the bench's watch fell behind: {}", reason.unwrap_or_default())));
+                        return;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("an unreadable record: {e}")));
+                        return;
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Watched { addr: addr.clone(), records, seen: Vec::new() })
+    }
+
+    /// Reads events until one `wanted` comes (its time) or `deadline` passes.
+    async fn until(&mut self, deadline: Instant, wanted: impl Fn(&Event) -> bool) -> Result<u64, String> {
+        if let Some((t, _)) = self.seen.iter().find(|(_, event)| wanted(event)) {
+            return Ok(*t);
+        }
+        loop {
+            let next = tokio::time::timeout_at(deadline.into(), self.records.recv()).await;
+            match next {
+                Ok(Some(Ok((t, event)))) => {
+                    let found = wanted(&event);
+                    self.seen.push((t, event));
+                    if found {
+                        return Ok(t);
+                    }
+                }
+                Ok(Some(Err(why))) => return Err(format!("{}: {why}", self.addr)),
+                Ok(None) => return Err(format!("{}: its watch stream ended", self.addr)),
+                Err(_) => return Err(format!("{}: the event awaited was not recorded in time", self.addr)),
+            }
+        }
+    }
+
+    /// The copies this node recorded sending so far, resends included.
+    fn copies_sent(&self) -> usize {
+        self.seen.iter().map(|(_, event)| if let Event::TransferSent { keys, .. } = event { *keys } else { 0 }).sum()
+    }
 }
 
 /// A process's resident set in MiB, from /proc.

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::admin::{self, Answer, Entry};
 use crate::cli::ClusterArgs;
+use crate::ready::Ready;
 use crate::serve::Timing;
 use crate::CommandError;
 
@@ -52,8 +53,6 @@ impl Options {
 pub enum Logs {
     /// Printed with a `[label]` prefix.
     Print,
-    /// Sent as (label, line).
-    Collect(mpsc::UnboundedSender<(String, String)>),
     /// Read and dropped.
     Discard,
 }
@@ -65,7 +64,7 @@ pub struct Proc {
     pub label: String,
     /// Where it listens.
     pub addr: Addr,
-    /// A server's id, from its first log line.
+    /// A server's id, from its ready line.
     pub id: Option<String>,
     child: Child,
     killed: bool,
@@ -226,7 +225,7 @@ impl ClusterProcesses {
     }
 }
 
-/// Starts `ringside ARGS` and waits for the line that says where it listens.
+/// Starts `ringside ARGS` and waits for its ready line, which says where it listens.
 pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, CommandError> {
     let exe = std::env::current_exe().map_err(|e| CommandError::new(format!("cannot find this program: {e}")))?;
     args.push("--lifeline".into());
@@ -242,12 +241,19 @@ pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs
     let (ready, listening) = oneshot::channel();
     let stderr = child.stderr.take().expect("stderr is piped");
     let stdout = child.stdout.take().expect("stdout is piped");
-    tokio::spawn(tail(label.clone(), stderr, logs.clone(), Some(ready)));
-    tokio::spawn(tail(label.clone(), stdout, logs.clone(), None));
+    tokio::spawn(tail(label.clone(), stderr, logs.clone(), None));
+    tokio::spawn(tail(label.clone(), stdout, logs.clone(), Some(ready)));
     let timeout = std::time::Duration::from_secs(10);
     match tokio::time::timeout(timeout, listening).await {
-        Ok(Ok((addr, id))) => Ok(Proc { label, addr, id, child, killed: false }),
-        // Its stderr closed before the line came.
+        Ok(Ok(Ready::ViewLeader { addr } | Ready::Echo { addr })) => {
+            Ok(Proc { label, addr, id: None, child, killed: false })
+        }
+        Ok(Ok(Ready::Server { id, addr })) => Ok(Proc { label, addr, id: Some(id.0), child, killed: false }),
+        Ok(Ok(other)) => {
+            let _ = child.start_kill();
+            Err(CommandError::new(format!("{label} is not a node: it announced {}", other.line())))
+        }
+        // Its stdout closed before the line came.
         Ok(Err(_)) => Err(CommandError::new(format!("{label} exited before it listened"))),
         Err(_) => {
             let _ = child.start_kill();
@@ -256,34 +262,25 @@ pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs
     }
 }
 
-/// Forwards a child's output line by line; reports the address of its `listening on` line.
+/// Forwards a child's output line by line. With `ready`, the output is its stdout, and its ready
+/// line is handed over there instead of forwarded.
 async fn tail(
     label: String,
     from: impl tokio::io::AsyncRead + Unpin,
     logs: Logs,
-    mut ready: Option<oneshot::Sender<(Addr, Option<String>)>>,
+    mut ready: Option<oneshot::Sender<Ready>>,
 ) {
     let mut lines = BufReader::new(from).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(found) = ready.is_some().then(|| listening(&line)).flatten() {
+        if let Some(found) = ready.is_some().then(|| Ready::parse(&line)).flatten() {
             let _ = ready.take().expect("checked").send(found);
+            continue;
         }
         match &logs {
             Logs::Print => println!("[{label}] {line}"),
-            Logs::Collect(tx) => {
-                let _ = tx.send((label.clone(), line));
-            }
             Logs::Discard => {}
         }
     }
-}
-
-/// The address (and a server's id) in a node's first line, `... server ID listening on ADDR, ...`.
-pub fn listening(line: &str) -> Option<(Addr, Option<String>)> {
-    let (before, after) = line.split_once("listening on ")?;
-    let addr = after.split([' ', ',']).next().unwrap_or_default();
-    let id = before.split_once("server ").map(|(_, rest)| rest.trim().to_string());
-    Some((Addr(addr.into()), id))
 }
 
 /// Runs a cluster in the foreground until `quit`, Ctrl-C or SIGTERM.
@@ -309,13 +306,12 @@ pub async fn run(args: ClusterArgs) -> Result<(), CommandError> {
         println!("  {line}");
     }
     let token = admin::token();
+    let page = page_link(&args.page_url, &vl, &admin_addr, &token, args.placement.replicas, args.placement.vnodes);
     println!("admin: ws://{admin_addr}/admin?token={token}   (loopback only: add, kill and list servers)");
-    println!(
-        "page:  {}",
-        page_link(&args.page_url, &vl, &admin_addr, &token, args.placement.replicas, args.placement.vnodes)
-    );
+    println!("page:  {page}");
     let (asks, mut asked) = mpsc::channel(16);
-    admin::serve(admin_listener, token, asks, |line| println!("[admin] {line}"));
+    admin::serve(admin_listener, token.clone(), asks, |line| println!("[admin] {line}"));
+    Ready::Cluster { addr: Addr(admin_addr.to_string()), viewleader: vl.clone(), token, page }.announce();
     println!("commands: add | kill ID | list | quit   (try: ringside client --viewleader {vl} setr a 1)");
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;

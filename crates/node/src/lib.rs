@@ -11,6 +11,7 @@ pub mod echo;
 pub mod events_file;
 pub mod logging;
 pub mod net;
+pub mod ready;
 pub mod serve;
 pub mod shell;
 pub mod watch;

@@ -11,6 +11,7 @@ use tracing::info;
 use crate::cli::{ListenArgs, ServerArgs, TimingArgs, ViewLeaderArgs};
 use crate::events_file::EventsFile;
 use crate::net::NetConfig;
+use crate::ready::Ready;
 use crate::shell::{Shell, Turn};
 use crate::watch::{Role, Watch};
 use crate::{logging, CommandError};
@@ -114,6 +115,7 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), CommandError> {
     })
     .await?;
     info!(target: "ringside::node", "view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
+    Ready::ViewLeader { addr }.announce();
     while let Some(turn) = node.turn().await {
         turn.events.iter().for_each(logging::event);
     }
@@ -145,6 +147,7 @@ pub async fn server(args: ServerArgs) -> Result<(), CommandError> {
         args.placement.vnodes,
         timing.heartbeat_ms
     );
+    Ready::Server { id: node.shell.node.id().clone(), addr }.announce();
     let mut known = (Epoch(0), Epoch(0));
     while let Some(turn) = node.turn().await {
         let shell = &mut node.shell;
