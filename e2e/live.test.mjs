@@ -2,7 +2,8 @@
 // cluster. `cargo xtask test` runs it as
 //   RINGSIDE_BIN=target/release/ringside node e2e/live.test.mjs
 // It starts `ringside cluster --servers 3` on loopback (short timings, events files in
-// target/e2e/live-events/), opens the page from the link the cluster prints, and checks:
+// target/e2e/live-events/), opens the page from the link in the cluster's ready line (the one
+// JSON line it writes to stdout once it listens; docs/protocol.md, "Ready lines"), and checks:
 //   - the page connects: the view leader and three servers stream to it, the view has 3;
 //   - setr from the page: the page's own client (the core in WebAssembly) runs 2PC, and the
 //     diagram holds the prepares and commits the servers report receiving;
@@ -33,19 +34,33 @@ const EVENTS = join(OUT, 'live-events');
 const BIN = resolve(ROOT, process.env.RINGSIDE_BIN || join('target', 'release', 'ringside'));
 const WATCHDOG = 4 * 60_000; // the whole test
 
-/** Starts the cluster; resolves to { child, fragment, output } once it printed its page link. */
+/** The `ready` object of a ready line, or null for any other line. */
+function readyOf(line) {
+  if (!line.startsWith('{')) return null;
+  try {
+    return JSON.parse(line).ready ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Starts the cluster; resolves to { child, fragment, output } once it wrote its ready line. */
 function startCluster() {
   const args = ['cluster', '--servers', '3', '--heartbeat-ms', '200', '--failure-timeout-ms', '1500', '--events-dir', EVENTS];
   const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const output = [];
+  let stdout = '';
   return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`ringside cluster printed no page link within ${WAIT} ms:\n${output.join('')}`)), WAIT);
+    const timer = setTimeout(() => fail(new Error(`ringside cluster wrote no ready line within ${WAIT} ms:\n${output.join('')}`)), WAIT);
     const take = (d) => {
       output.push(d.toString());
-      const link = /page:\s+(\S+)/.exec(output.join(''));
-      if (link) {
+      stdout += d.toString();
+      const lines = stdout.split('\n');
+      stdout = lines.pop();
+      const ready = lines.map(readyOf).find((r) => r?.role === 'cluster');
+      if (ready) {
         clearTimeout(timer);
-        ok({ child, fragment: new URL(link[1]).hash, output });
+        ok({ child, fragment: new URL(ready.page).hash, output });
       }
     };
     child.stdout.on('data', take);

@@ -2,17 +2,24 @@
 //! `ringside` processes on loopback with short timings, the command-line client, and a raw
 //! WebSocket peer.
 //!
+//! Tests learn facts from records, never from log sentences: a node's address and id from its
+//! ready line, what it did from its events file (`--events`, the records of `docs/protocol.md`),
+//! and answers from the client's `--json` output and exit code. Logs are kept only to show in
+//! a failure message.
+//!
 //! The `ringside` binary is found through `RINGSIDE_BIN`, else in the workspace's target
 //! directory beside this test binary (`cargo test --workspace` builds it, since the node crate
 //! has integration tests of its own).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ringside_node::ready::Ready;
 use serde_json::Value;
 
 /// Heartbeat period of test clusters (ms).
@@ -47,24 +54,76 @@ pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
     }
 }
 
-/// One `ringside` node process; killed (SIGKILL) when dropped.
+/// How long a node may take to write its ready line.
+const STARTING: Duration = Duration::from_secs(10);
+
+/// Whether `value` has every field of the object `pattern`, with the same value.
+pub fn matches(value: &Value, pattern: &Value) -> bool {
+    let fields = pattern.as_object().expect("a pattern is a JSON object");
+    fields.iter().all(|(field, want)| value.get(field) == Some(want))
+}
+
+/// A node's events file, read as it grows.
+struct EventsFile {
+    path: PathBuf,
+    /// How far the file has been read: up to the end of its last whole line.
+    read: u64,
+    records: Vec<Value>,
+}
+
+impl EventsFile {
+    /// A fresh path in this test process's directory.
+    fn new(role: &str) -> EventsFile {
+        static NEXT: AtomicUsize = AtomicUsize::new(1);
+        let dir = std::env::temp_dir().join(format!("ringside-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a directory for events files");
+        let path = dir.join(format!("{}-{role}.jsonl", NEXT.fetch_add(1, Ordering::Relaxed)));
+        EventsFile { path, read: 0, records: Vec::new() }
+    }
+
+    /// Takes in the whole lines written since the last call.
+    fn update(&mut self) -> &[Value] {
+        let mut file = std::fs::File::open(&self.path)
+            .unwrap_or_else(|e| panic!("cannot open the events file {}: {e}", self.path.display()));
+        file.seek(SeekFrom::Start(self.read)).expect("seek");
+        let mut fresh = Vec::new();
+        file.read_to_end(&mut fresh).expect("read");
+        let whole = fresh.iter().rposition(|b| *b == b'\n').map_or(0, |n| n + 1);
+        for line in fresh[..whole].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let record = serde_json::from_slice(line).unwrap_or_else(|e| {
+                panic!("{}: a record that is not JSON ({e}): {}", self.path.display(), String::from_utf8_lossy(line))
+            });
+            self.records.push(record);
+        }
+        self.read += whole as u64;
+        &self.records
+    }
+}
+
+/// One `ringside` node process, with `--events` to a file of its own; killed (SIGKILL) when
+/// dropped.
 pub struct Node {
     child: Child,
-    /// `host:port` it listens on.
+    /// `host:port` it listens on, from its ready line.
     pub addr: String,
-    /// A server's id (from its first log line).
+    /// A server's id, from its ready line.
     pub id: Option<String>,
     log: Arc<Mutex<Vec<String>>>,
+    events: Mutex<EventsFile>,
 }
 
 impl Node {
-    /// Starts `ringside ARGS` and waits for it to listen.
-    pub fn start(args: &[&str]) -> Node {
+    /// Starts `ringside ROLE ARGS --events FILE` and waits for its ready line.
+    pub fn start(role: &str, args: &[&str]) -> Node {
+        let events = EventsFile::new(role);
         let mut child = Command::new(ringside_bin())
+            .arg(role)
             .args(args)
+            .arg("--events")
+            .arg(&events.path)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("ringside starts");
@@ -76,50 +135,89 @@ impl Node {
                 sink.lock().expect("log lock").push(line);
             }
         });
-        let mut node = Node { child, addr: String::new(), id: None, log };
-        wait_until("the node to listen", Duration::from_secs(10), || node.find_log("listening on ").is_some());
-        let line = node.find_log("listening on ").expect("just seen");
-        let (addr, id) = ringside_node::cluster::listening(&line).expect("just seen");
-        node.addr = addr.0;
-        node.id = id;
+        let stdout = child.stdout.take().expect("piped");
+        let (ready, first) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+            if let Some(line) = lines.next() {
+                let _ = ready.send(line);
+            }
+            lines.for_each(drop);
+        });
+        let mut node = Node { child, addr: String::new(), id: None, log, events: Mutex::new(events) };
+        let line = first.recv_timeout(STARTING).unwrap_or_else(|_| {
+            panic!("ringside {role} wrote no ready line within {STARTING:?}; its log:\n{}", node.log().join("\n"))
+        });
+        match Ready::parse(&line) {
+            Some(Ready::ViewLeader { addr }) => node.addr = addr.0,
+            Some(Ready::Server { id, addr }) => (node.addr, node.id) = (addr.0, Some(id.0)),
+            _ => panic!("ringside {role} wrote {line:?} where its ready line belongs"),
+        }
         node
     }
 
     /// A view leader on `port` with the test failure timeout.
     pub fn view_leader(port: u16) -> Node {
         let (port, timeout) = (port.to_string(), FAILURE_MS.to_string());
-        Node::start(&["viewleader", "--port", &port, "--failure-timeout-ms", &timeout])
+        Node::start("viewleader", &["--port", &port, "--failure-timeout-ms", &timeout])
     }
 
     /// A server on `port` (0: any free port) reporting to `view_leader`, with test timings.
     pub fn server(view_leader: &str, port: u16) -> Node {
         let (port, hb, timeout) = (port.to_string(), HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
-        Node::start(&[
+        Node::start(
             "server",
-            "--port",
-            &port,
-            "--viewleader",
-            view_leader,
-            "--heartbeat-ms",
-            &hb,
-            "--failure-timeout-ms",
-            &timeout,
-        ])
+            &["--port", &port, "--viewleader", view_leader, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout],
+        )
     }
 
-    /// The first log line containing `needle`.
-    pub fn find_log(&self, needle: &str) -> Option<String> {
-        self.log.lock().expect("log lock").iter().find(|l| l.contains(needle)).cloned()
+    /// Every record the node has written to its events file so far, `hello` first.
+    pub fn records(&self) -> Vec<Value> {
+        self.events.lock().expect("events lock").update().to_vec()
     }
 
-    /// How many log lines contain `needle`.
-    pub fn count_log(&self, needle: &str) -> usize {
-        self.log.lock().expect("log lock").iter().filter(|l| l.contains(needle)).count()
+    /// The events it recorded so far (each record's `event`), in order.
+    pub fn events(&self) -> Vec<Value> {
+        let mut events = self.events.lock().expect("events lock");
+        events.update().iter().filter(|r| r["kind"] == "event").map(|r| r["event"].clone()).collect()
     }
 
-    /// Every log line so far.
+    /// How many of its events so far have the fields of `pattern`.
+    pub fn count_events(&self, pattern: &Value) -> usize {
+        self.events().iter().filter(|e| matches(e, pattern)).count()
+    }
+
+    /// Whether it recorded an event with the fields of `pattern`.
+    pub fn has_event(&self, pattern: &Value) -> bool {
+        self.count_events(pattern) > 0
+    }
+
+    /// Waits until it records an event with the fields of `pattern`; returns the event.
+    pub fn await_event(&self, pattern: &Value, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(event) = self.events().into_iter().find(|e| matches(e, pattern)) {
+                return event;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} recorded no event {pattern} within {timeout:?}; its events:\n{}",
+                self.addr,
+                self.events().iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Every log line so far: for failure messages, never to learn a fact from.
     pub fn log(&self) -> Vec<String> {
         self.log.lock().expect("log lock").clone()
+    }
+
+    /// How many log lines name `what` (an address, say): to check that the operator was told
+    /// about something, whatever the words.
+    pub fn log_lines_naming(&self, what: &str) -> usize {
+        self.log.lock().expect("log lock").iter().filter(|l| l.contains(what)).count()
     }
 
     /// Whether the process still runs.
@@ -137,6 +235,7 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_file(&self.events.lock().expect("events lock").path);
     }
 }
 
@@ -252,6 +351,14 @@ impl Peer {
         Peer { socket }
     }
 
+    /// Its own end's address, `host:port`: what the node calls it in its logs.
+    pub fn local_addr(&self) -> String {
+        match self.socket.get_ref() {
+            tungstenite::stream::MaybeTlsStream::Plain(tcp) => tcp.local_addr().expect("a local address").to_string(),
+            _ => unreachable!("plain TCP only"),
+        }
+    }
+
     /// Sends a message.
     pub fn send(&mut self, message: tungstenite::Message) -> tungstenite::Result<()> {
         self.socket.send(message)
@@ -315,16 +422,27 @@ impl RunningCluster {
         RunningCluster { child, stdin, lines, seen: Vec::new() }
     }
 
-    /// The first line (from the start) that contains `needle`, waiting for it.
+    /// The first line it printed for its user (from the start) that contains `needle`, waiting
+    /// for it.
     pub fn expect(&mut self, needle: &str) -> String {
+        self.first(&format!("a line containing {needle:?}"), |line| line.contains(needle).then(|| line.to_string()))
+    }
+
+    /// Its ready line, waiting for it: it comes once every node and the admin endpoint listen.
+    pub fn ready(&mut self) -> Ready {
+        self.first("its ready line", |line| Ready::parse(line).filter(|r| matches!(r, Ready::Cluster { .. })))
+    }
+
+    /// What `take` makes of the first line (from the start) it takes, waiting for that line.
+    fn first<T>(&mut self, what: &str, take: impl Fn(&str) -> Option<T>) -> T {
         let deadline = Instant::now() + CLUSTER_PATIENCE;
         loop {
-            if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
-                return line.clone();
+            if let Some(found) = self.seen.iter().find_map(|l| take(l)) {
+                return found;
             }
             match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no line containing {needle:?} in:\n{}", self.seen.join("\n")),
+                Err(_) => panic!("no {what} in:\n{}", self.seen.join("\n")),
             }
         }
     }

@@ -3,7 +3,7 @@
 //! oversized frames, messages meant for another role, heaps of abandoned connections, and a
 //! coordinator that vanishes in the middle of two-phase commit. Every listening port (the view
 //! leader's and the servers') must answer a bad frame or message with an error frame (or close
-//! cleanly, for frames over the limit), log what it refused, and go on serving with the data
+//! cleanly, for frames over the limit), record what it refused, and go on serving with the data
 //! written before intact. Broken WebSocket framing and abandoned connections only have to end
 //! without harm: there is no one to answer.
 
@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use ringside_core::Msg;
-use ringside_tests::{wait_until, Node, Peer, TestCluster};
+use ringside_tests::{Node, Peer, TestCluster};
 use serde_json::{json, Value};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
@@ -21,13 +21,13 @@ use tungstenite::Message;
 const MAX_FRAME: usize = 1 << 20;
 /// How long any one answer may take.
 const ANSWER: Duration = Duration::from_secs(5);
-/// How long a log line may take to show up.
-const LOGGED: Duration = Duration::from_secs(5);
+/// How long a record may take to show up in a node's events file.
+const RECORDED: Duration = Duration::from_secs(5);
 
 // ---- a raw WebSocket of our own
 
-/// A WebSocket to a node that knows its own address (the node logs bad frames under it), has
-/// read and write timeouts, and can write any bytes at all.
+/// A WebSocket to a node that knows its own address, has read and write timeouts, and can write
+/// any bytes at all.
 struct Ws {
     socket: tungstenite::WebSocket<TcpStream>,
     local: SocketAddr,
@@ -231,13 +231,49 @@ fn probe_fresh(node: &Node, role: Role, epoch: u64, seeded: &Seeded) {
     probe(&mut ws, role, 424_242, epoch, seeded);
 }
 
-/// Waits until more than `before` log lines of `node` contain `needle`.
-fn await_log(node: &Node, needle: &str, before: usize) {
+/// Waits until more than `before` of `node`'s records pass `check`; returns those that do.
+fn await_records(node: &Node, before: usize, what: &str, check: impl Fn(&Value) -> bool) -> Vec<Value> {
     let start = Instant::now();
-    while node.count_log(needle) <= before {
-        assert!(start.elapsed() < LOGGED, "{} never logged {needle:?}; its log:\n{}", node.addr, node.log().join("\n"));
+    loop {
+        let found: Vec<Value> = node.records().into_iter().filter(|r| check(r)).collect();
+        if found.len() > before {
+            return found;
+        }
+        assert!(start.elapsed() < RECORDED, "{} never recorded {what}; it recorded {found:?}", node.addr);
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether `record` is an `error` frame the node sent to a client (`client#N`, the node's name
+/// for a connection whose peer does not listen).
+fn error_to_a_client(record: &Value) -> bool {
+    record["kind"] == "send"
+        && record["frame"]["msg"]["cmd"] == "error"
+        && record["peer"].as_str().is_some_and(|p| p.starts_with("client#"))
+}
+
+/// The node's name for the connection that sent the probe `id`, from the probe's `recv` record.
+fn peer_of_probe(node: &Node, id: u64) -> String {
+    let probe = |r: &Value| r["kind"] == "recv" && r["frame"]["id"] == id && r["frame"]["msg"]["op"] == id;
+    let recv = await_records(node, 0, &format!("the probe {id}"), probe);
+    recv[0]["peer"].as_str().expect("a peer").to_string()
+}
+
+/// Whether `event` is a `bad_message` from a client (`client#N`) with this reason.
+fn bad_message_from_a_client(event: &Value, reason: &str) -> bool {
+    event["event"] == "bad_message"
+        && event["from"].as_str().is_some_and(|f| f.starts_with("client#"))
+        && event["reason"] == reason
+}
+
+/// Waits until more than `before` of `node`'s events are a client's bad message with `reason`.
+fn await_bad_message(node: &Node, before: usize, reason: &str) {
+    let check = |r: &Value| r["kind"] == "event" && bad_message_from_a_client(&r["event"], reason);
+    await_records(node, before, &format!("a bad message {reason:?}"), check);
+}
+
+fn count_bad_messages(node: &Node, reason: &str) -> usize {
+    node.events().iter().filter(|e| bad_message_from_a_client(e, reason)).count()
 }
 
 /// The error frame a node answers a bad frame with; checks its envelope.
@@ -387,7 +423,7 @@ fn bad_frames() -> Vec<BadCase> {
 /// Malformed JSON, JSON of the wrong shape, unknown commands, wrong argument types, another
 /// protocol version, empty text frames and binary frames, sent one after another down a single
 /// connection to every port: each gets an error frame naming the offending frame's `id` when it
-/// has a readable one, each is logged as a bad frame from that connection, the same connection
+/// has a readable one, each is recorded as an error sent to that connection, the same connection
 /// answers a normal request right after each, a new connection is still accepted, and the data
 /// written before reads back unchanged.
 #[test]
@@ -399,16 +435,17 @@ fn malformed_frames_get_error_replies_on_every_port() {
         let mut ws = Ws::connect(&node.addr);
         for (n, case) in bad_frames().into_iter().enumerate() {
             let what = format!("{} to the {role:?} at {}", case.what, node.addr);
-            let needle = format!("bad frame from {}: ", ws.local);
-            let before = node.count_log(&needle);
             ws.send(case.frame).unwrap_or_else(|e| panic!("{what}: cannot send: {e}"));
             let reply = ws.frame();
-            let reason = assert_error(&reply, node, case.re, case.reason, &what);
-            await_log(node, &needle, before);
-            let logged: Vec<String> = node.log().into_iter().filter(|l| l.contains(&needle)).collect();
-            assert_eq!(logged.len(), before + 1, "{what}: logged once");
-            assert!(logged[before].ends_with(&format!("{needle}{reason}")), "{what}: logged as {:?}", logged[before]);
-            probe(&mut ws, role, 1_000 + n as u64, epoch, &seeded);
+            assert_error(&reply, node, case.re, case.reason, &what);
+            let id = 1_000 + n as u64;
+            probe(&mut ws, role, id, epoch, &seeded);
+            // The probe's `recv` names this connection, and comes after the refusal's `send`.
+            let peer = peer_of_probe(node, id);
+            let refusals: Vec<Value> =
+                node.records().into_iter().filter(|r| error_to_a_client(r) && r["peer"] == peer.as_str()).collect();
+            assert_eq!(refusals.len(), n + 1, "{what}: recorded once: {refusals:?}");
+            assert_eq!(refusals[n]["frame"], reply, "{what}: recorded as the error it sent");
         }
         // Not bad input, but the same parser: unknown fields are ignored however deeply they
         // nest (without recursing, so without a stack to overflow).
@@ -425,8 +462,8 @@ fn malformed_frames_get_error_replies_on_every_port() {
 
 /// Messages well-formed but meant for another role: the view leader refuses what servers
 /// handle and a server refuses what the view leader or a client handles, each with an error
-/// reply naming the frame and the request's op, and each logged as a bad message. An `error`
-/// message sent to a node is logged but never answered (answering could ping-pong forever).
+/// reply naming the frame and the request's op, and each recorded as a bad message. An `error`
+/// message sent to a node is recorded but never answered (answering could ping-pong forever).
 /// The view, the data and the connection survive all of it.
 #[test]
 fn messages_for_another_role_get_error_replies() {
@@ -481,25 +518,24 @@ fn messages_for_another_role_get_error_replies() {
             let parsed: Msg = serde_json::from_value(msg.clone()).unwrap_or_else(|e| panic!("{what}: {e}"));
             let id = 100 + n as u64;
             let needle = format!("{refusal} `{}`", parsed.name());
-            let before = node.count_log(&needle);
+            let before = count_bad_messages(node, &needle);
             ws.send_json(&json!({"v": 1, "id": id, "msg": msg}));
             let reply = ws.frame();
-            assert_error(&reply, node, Some(id), &needle, &what);
+            let reason = assert_error(&reply, node, Some(id), &needle, &what);
+            assert_eq!(reason, needle, "{what}");
             assert_eq!(
                 reply["msg"]["op"],
                 op.map_or(Value::Null, Value::from),
                 "{what}: the error names the op: {reply}"
             );
-            await_log(node, &needle, before);
-            assert!(node.find_log(&needle).is_some_and(|l| l.contains("bad message from client#")), "{what}");
+            await_bad_message(node, before, &needle);
             probe(&mut ws, role, 2_000 + n as u64, epoch, &seeded);
         }
-        // An error message is logged, never answered: the next frame is the probe's answer.
+        // An error message is recorded, never answered: the next frame is the probe's answer.
         let reason = format!("a made-up complaint to {}", node.addr);
         ws.send_json(&json!({"v": 1, "id": 300, "msg": {"cmd": "error", "op": null, "reason": reason}}));
         probe(&mut ws, role, 301, epoch, &seeded);
-        await_log(node, "bad message from client#", 0);
-        await_log(node, &reason, 0);
+        await_bad_message(node, 0, &reason);
         probe_fresh(node, role, epoch, &seeded);
     }
     // Nothing the view leader refused changed the view; no server took `seed-a`'s overwrite.
@@ -591,8 +627,8 @@ fn assert_refused_as_too_large(ws: &mut Ws, what: &str) {
             }
             Got::Gone(e) => {
                 // The node closes its end with our payload still unread, so the kernel may reset
-                // the connection before the error and Close frames are read; then only the log
-                // can tell (checked by the caller).
+                // the connection before the error and Close frames are read; then only the node's
+                // records can tell (checked by the caller).
                 eprintln!("{what}: the connection ended ({e}) after {seen:?}");
                 return;
             }
@@ -603,7 +639,7 @@ fn assert_refused_as_too_large(ws: &mut Ws, what: &str) {
 /// Frames over the 1 MiB limit on every port — one byte over, 4 MiB, a header announcing 2^62
 /// bytes that never come, and a message of small fragments adding up to more than the limit —
 /// are refused with `frame too large` (an error frame and a Close with code 1009, or at least
-/// the end of the connection) and logged; a frame of exactly the limit is served; the node then
+/// the end of the connection) and recorded; a frame of exactly the limit is served; the node then
 /// accepts new connections and the data written before is intact.
 #[test]
 fn oversized_frames_are_refused_and_the_node_keeps_accepting() {
@@ -628,7 +664,10 @@ fn oversized_frames_are_refused_and_the_node_keeps_accepting() {
         }
         probe(&mut ws, role, 8, epoch, &seeded);
 
-        let needle = "frame too large";
+        let too_large = |r: &Value| {
+            error_to_a_client(r)
+                && r["frame"]["msg"]["reason"].as_str().is_some_and(|e| e.starts_with("frame too large"))
+        };
         let one_over =
             json!({"v": 1, "id": 9, "msg": {"cmd": "get", "op": 9, "key": "k".repeat(MAX_FRAME - overhead + 1)}});
         let mut never_sent = raw_header(true, 0x1, 1 << 62);
@@ -647,12 +686,12 @@ fn oversized_frames_are_refused_and_the_node_keeps_accepting() {
         ];
         for (what, bytes) in over {
             let what = format!("{what} to the {role:?} at {}", node.addr);
+            let before = node.records().iter().filter(|r| too_large(r)).count();
             let mut ws = Ws::connect(&node.addr);
-            let line = format!("closing the connection from {}: {needle}", ws.local);
             // The node may close before all of it is written.
             let _ = ws.raw(&bytes);
             assert_refused_as_too_large(&mut ws, &what);
-            await_log(node, &line, 0);
+            await_records(node, before, &format!("{what} refused as too large"), too_large);
             probe_fresh(node, role, epoch, &seeded);
         }
     }
@@ -751,9 +790,9 @@ fn a_thousand_abandoned_connections_do_not_wedge_a_node() {
         }
     }
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
-    let mut vl_log = cluster.view_leader.log();
-    vl_log.retain(|l| l.contains("missed its heartbeats"));
-    assert!(vl_log.is_empty(), "a server dropped out of the view: {vl_log:?}");
+    let failed: Vec<Value> =
+        cluster.view_leader.events().into_iter().filter(|e| e["event"] == "server_failed").collect();
+    assert!(failed.is_empty(), "a server dropped out of the view: {failed:?}");
     assert_eq!(ringside_tests::view(&cluster.vl()).map(|v| (v.0, v.1)), Some((epoch, ids)));
     seeded.assert_intact(&cluster);
 }
@@ -804,20 +843,16 @@ fn a_coordinator_gone_after_one_commit_is_finished_by_the_participants() {
     let (epoch, all) = members(&cluster);
     let (key, value) = ("orphan-commit", "decided by the others");
     let tx = json!({"client": 999_999, "seq": 1});
-    let shown = "tx423f.1"; // how the nodes name it in their logs
     let started = Instant::now();
     let mut peers: Vec<Peer> = all.iter().map(|m| prepare_yes(m, &tx, epoch, key, value, &all)).collect();
     peers[0].send_text(&json!({"v": 1, "id": 2, "msg": {"cmd": "commit", "tx": tx, "version": 1}}).to_string());
     let done = peers[0].read_json();
     assert_eq!(done["msg"], json!({"cmd": "done", "tx": tx, "server": all[0]["id"], "committed": true}), "{done}");
     drop(peers); // no Close, no commit for the other two
-    let committed = format!("committed {shown}: {key} at version 1");
     for member in &all[1..] {
         let node = server_at(&cluster, member);
-        wait_until(&format!("{} to learn the commit", node.addr), Duration::from_secs(8), || {
-            node.find_log(&committed).is_some()
-        });
-        assert!(node.find_log(&format!("no decision for {shown}")).is_some(), "{}", node.log().join("\n"));
+        node.await_event(&json!({"event": "committed", "tx": tx, "key": key, "version": 1}), Duration::from_secs(8));
+        assert!(node.has_event(&json!({"event": "termination_started", "tx": tx, "key": key})), "{:?}", node.events());
     }
     eprintln!("the participants committed {:?} after the coordinator vanished", started.elapsed());
     let r = cluster.client(&["--json", "getr", key]);
@@ -844,16 +879,15 @@ fn a_coordinator_gone_before_preparing_everyone_is_aborted_by_the_participants()
     let (epoch, all) = members(&cluster);
     let (key, value) = ("orphan-abort", "never written");
     let tx = json!({"client": 999_998, "seq": 1});
-    let shown = "tx423e.1";
     let peers: Vec<Peer> = all[..2].iter().map(|m| prepare_yes(m, &tx, epoch, key, value, &all)).collect();
     drop(peers);
-    let aborted = format!("aborted {shown} ({key})");
     for member in &all[..2] {
         let node = server_at(&cluster, member);
-        wait_until(&format!("{} to abort", node.addr), Duration::from_secs(8), || node.find_log(&aborted).is_some());
+        node.await_event(&json!({"event": "aborted", "tx": tx, "key": key}), Duration::from_secs(8));
     }
     let third = server_at(&cluster, &all[2]);
-    assert!(third.find_log(&format!("rules out {shown}: never prepared here")).is_some(), "{}", third.log().join("\n"));
+    // Ruled out: aborted with no key, since it was never prepared there.
+    assert!(third.has_event(&json!({"event": "aborted", "tx": tx, "key": null})), "{:?}", third.events());
     // The transaction is ruled out at the third: a late prepare is voted down.
     let mut late = Peer::connect(&third.addr);
     let prepare = json!({"v": 1, "id": 1, "msg": {"cmd": "prepare", "tx": tx, "epoch": epoch, "server": all[2]["id"],

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ringside_node::ready::Ready;
 use ringside_tests::{client, free_port, settled, view, wait_until, Peer, RunningCluster, TestCluster};
 use serde_json::{json, Value};
 use tungstenite::Message;
@@ -175,6 +176,7 @@ fn a_stalled_observer_is_dropped_and_the_node_does_not_notice() {
     }
     let (mut stalled, hello) = watch(&server.addr);
     assert_eq!(hello["kind"], "hello");
+    let observer = stalled.local_addr();
 
     // Big frames first, to fill the socket buffers between the node and the stalled observer;
     // then many small ones, each a record in and a record out, past the stream's capacity.
@@ -232,7 +234,9 @@ fn a_stalled_observer_is_dropped_and_the_node_does_not_notice() {
         Ok(Message::Close(Some(_))) => {}
         other => panic!("after the notice, expected a close with a code, got {other:?}"),
     }
-    wait_until("the node to log the dropped observer", PATIENCE, || server.find_log("dropped observer").is_some());
+    // The operator is told too: a log line naming the observer, besides the one that said it
+    // started watching.
+    wait_until("the node to log the dropped observer", PATIENCE, || server.log_lines_naming(&observer) >= 2);
 
     for (key, value) in [("a", "1"), ("b", "2"), ("c", "3")] {
         let getr = client(&vl, &["--json", "getr", key]);
@@ -351,19 +355,16 @@ fn the_admin_endpoint_adds_kills_and_lists_for_the_token_holder() {
     let mut cluster =
         RunningCluster::start(&["--servers", "2", "--port", &port, "--admin-port", &admin_port.to_string()]);
     let vl = format!("127.0.0.1:{port}");
-    let line = cluster.expect("admin: ");
-    let url = line
-        .strip_prefix("admin: ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_string();
-    let token = url.split_once("?token=").map(|(_, t)| t.to_string()).unwrap_or_else(|| panic!("{url}"));
-    assert_eq!(url, format!("ws://127.0.0.1:{admin_port}/admin?token={token}"));
-    assert!(line.ends_with("   (loopback only: add, kill and list servers)"), "{line}");
+    let ready = cluster.ready();
+    let Ready::Cluster { addr, viewleader, token, page } = &ready else { unreachable!("a cluster's: {ready:?}") };
+    assert_eq!((addr.as_str(), viewleader.as_str()), (format!("127.0.0.1:{admin_port}").as_str(), vl.as_str()));
     assert_eq!(token.len(), 32, "{token}");
     assert!(token.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{token}");
-    let page = cluster.expect("page:  ");
-    assert_eq!(page, format!("page:  http://127.0.0.1:8080/#live={vl}&admin=127.0.0.1:{admin_port}&token={token}"));
+    let url = format!("ws://127.0.0.1:{admin_port}/admin?token={token}");
+    assert_eq!(*page, format!("http://127.0.0.1:8080/#live={vl}&admin=127.0.0.1:{admin_port}&token={token}"));
+    // What the user reads says the same.
+    assert_eq!(cluster.expect("admin: "), format!("admin: {url}   (loopback only: add, kill and list servers)"));
+    assert_eq!(cluster.expect("page:  "), format!("page:  {page}"));
     settled(&vl, 2, PATIENCE);
 
     assert!(forbidden(&format!("ws://127.0.0.1:{admin_port}/admin")), "no token");

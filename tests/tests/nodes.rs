@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use ringside_core::ring::replicas;
 use ringside_core::ServerId;
-use ringside_tests::{client, client_spawn, settled, view, wait_until, Answer, Node, TestCluster};
+use ringside_tests::{client, client_spawn, matches, settled, view, Answer, Node, TestCluster};
+use serde_json::json;
 
 /// Replicas per key (the default the servers and clients share).
 const R: usize = 3;
@@ -212,9 +213,7 @@ fn lookups_work() {
 
     let print = client(&vl, &["--server", &one, "print", "hello from the test"]);
     assert!(print.ok, "{print:?}");
-    wait_until("the server to print", Duration::from_secs(5), || {
-        cluster.servers[0].find_log("prints \"hello from the test\"").is_some()
-    });
+    cluster.servers[0].await_event(&json!({"event": "printed", "text": "hello from the test"}), Duration::from_secs(5));
 
     // A missing key: non-zero exit and a one-line reason, in words and in JSON.
     let missing = client(&vl, &["--server", &one, "get", "plum"]);
@@ -266,10 +265,10 @@ fn adding_and_removing_a_server_changes_the_view_and_epoch() {
     let (_, ids, _) = view(&vl).unwrap();
     assert!(!ids.contains(&gone), "{ids:?}");
     assert!(ids.contains(&id_of(&newcomer)));
-    assert!(cluster.view_leader.find_log(&format!("server {gone} missed its heartbeats: failed, epoch 5")).is_some());
+    assert!(cluster.view_leader.has_event(&json!({"event": "server_failed", "id": gone, "epoch": 5})));
     // The survivors learn the new epoch.
     for server in [&cluster.servers[0], &cluster.servers[2], &newcomer] {
-        wait_until("a survivor to learn epoch 5", SETTLE, || server.find_log("learned epoch 5 (3 servers)").is_some());
+        server.await_event(&json!({"event": "view_learned", "epoch": 5, "servers": 3}), SETTLE);
     }
 }
 
@@ -330,7 +329,7 @@ fn getr_across_view_changes_and_values_migrate_to_the_new_replicas() {
         let get = client(&vl, &["--server", &newcomer.addr, "get", key]);
         assert_eq!(get.stdout.trim(), format!("{key} = v{}", &key[1..]), "{get:?}");
     }
-    assert!(newcomer.find_log("received ").is_some(), "the newcomer logged its transfers");
+    assert!(newcomer.has_event(&json!({"event": "transfer_received"})), "the newcomer recorded its transfers");
     assert!(view(&vl).unwrap().1.contains(&id_of(&joined)), "the first newcomer stays");
     assert_reads(&vl, &keys);
 }
@@ -390,15 +389,19 @@ fn a_restarted_server_joins_as_a_new_server() {
     assert_ne!(new_id, old_id, "a restart is a new identity");
     assert_eq!(again.addr, cluster.servers[0].addr);
     // Until the old id fails its address is taken: the newcomer is told to retry.
-    wait_until("the newcomer to be told to retry", SETTLE, || again.find_log("told to retry").is_some());
+    again.await_event(&json!({"event": "told_to_retry"}), SETTLE);
     wait_for("the old id out and the new one in", SETTLE, || match view(&vl) {
         Some((_, ids, false)) if ids.len() == 3 && ids.contains(&new_id) && !ids.contains(&old_id) => Ok(()),
         other => Err(format!("{other:?}")),
     });
-    let log = cluster.view_leader.log();
-    let failed = log.iter().position(|l| l.contains(&format!("server {old_id} missed its heartbeats")));
-    let joined = log.iter().position(|l| l.contains(&format!("server {new_id} joined at {}", again.addr)));
-    assert!(matches!((failed, joined), (Some(f), Some(j)) if f < j), "the old id fails before the new joins: {log:#?}");
+    let events = cluster.view_leader.events();
+    let failed = events.iter().position(|e| matches(e, &json!({"event": "server_failed", "id": old_id})));
+    let joined =
+        events.iter().position(|e| matches(e, &json!({"event": "server_joined", "id": new_id, "addr": again.addr})));
+    assert!(
+        matches!((failed, joined), (Some(f), Some(j)) if f < j),
+        "the old id fails before the new joins: {events:#?}"
+    );
     assert_reads(&vl, &keys);
     await_placement(&vl, &keys);
     assert_eq!(keys_on(&vl, &again.addr).unwrap().len(), keys.len(), "with 3 servers the newcomer holds every key");
@@ -449,8 +452,9 @@ fn two_concurrent_setr_of_one_key_at_most_one_wins_while_other_keys_commit() {
     eprintln!("rounds by number of winners: {tally:?}");
     if tally.keys().any(|&won| won < 2) {
         // A write lost: some replica had voted no because the key was busy with the other one.
-        let busy = cluster.servers.iter().map(|s| s.count_log("KeyBusy")).sum::<usize>();
-        assert!(busy > 0, "a conflict without a KeyBusy vote in any server's log");
+        let key_busy = |e: &serde_json::Value| e["event"] == "voted" && e["reason"]["reason"] == "key_busy";
+        let busy = cluster.servers.iter().map(|s| s.events().iter().filter(|e| key_busy(e)).count()).sum::<usize>();
+        assert!(busy > 0, "a conflict without a key_busy vote in any server's records");
     }
     // The races leave nothing locked: a lone write commits.
     let version = setr(&vl, "x", "alone");
@@ -476,12 +480,14 @@ fn locks_queue_hand_over_report_errors_and_detect_deadlock() {
 
     // atm2 waits in the queue, asking again every 200 ms.
     let mut waiter = Spawned::new(&vl, &["--lock-retry-ms", "200", "lock_get", "atm", "atm2"]);
-    wait_until("atm2 to be queued", SETTLE, || leader.find_log("atm2 queued for lock atm (place 1)").is_some());
+    let queued = |requester: &str, name: &str| json!({"event": "lock_queued", "name": name, "requester": requester});
+    let queued_at = |requester: &str, name: &str, place: usize| json!({"event": "lock_queued", "name": name, "requester": requester, "position": place});
+    leader.await_event(&queued_at("atm2", "atm", 1), SETTLE);
     std::thread::sleep(Duration::from_millis(700));
     assert!(waiter.running(), "atm2 still waits");
-    // It keeps asking (each ask is logged with its place), and stays at place 1.
-    assert!(leader.count_log("atm2 queued for lock atm") >= 2, "atm2 asks again while queued");
-    assert_eq!(leader.count_log("atm2 queued for lock atm"), leader.count_log("atm2 queued for lock atm (place 1)"));
+    // It keeps asking (each ask is recorded with its place), and stays at place 1.
+    assert!(leader.count_events(&queued("atm2", "atm")) >= 2, "atm2 asks again while queued");
+    assert_eq!(leader.count_events(&queued("atm2", "atm")), leader.count_events(&queued_at("atm2", "atm", 1)));
 
     // Idempotent for the holder.
     let again = client(&vl, &["lock_get", "atm", "atm1"]);
@@ -490,8 +496,8 @@ fn locks_queue_hand_over_report_errors_and_detect_deadlock() {
     assert!(waiter.running());
     // Queued once however often it asks: atm3 comes second, not later.
     let mut third = Spawned::new(&vl, &["--lock-retry-ms", "200", "lock_get", "atm", "atm3"]);
-    wait_until("atm3 to be queued", SETTLE, || leader.find_log("atm3 queued for lock atm (place 2)").is_some());
-    assert!(leader.find_log("atm3 queued for lock atm (place 3)").is_none());
+    leader.await_event(&queued_at("atm3", "atm", 2), SETTLE);
+    assert!(!leader.has_event(&queued_at("atm3", "atm", 3)));
 
     // Errors: non-zero exit and one line saying why.
     let unknown = client(&vl, &["lock_release", "vault", "atm1"]);
@@ -514,7 +520,7 @@ fn locks_queue_hand_over_report_errors_and_detect_deadlock() {
     let former = client(&vl, &["lock_release", "atm", "atm1"]);
     assert!(!former.ok, "the former holder holds nothing: {former:?}");
     assert!(third.running(), "atm3 waits, now at place 1");
-    wait_until("atm3 to move up", SETTLE, || leader.find_log("atm3 queued for lock atm (place 1)").is_some());
+    leader.await_event(&queued_at("atm3", "atm", 1), SETTLE);
     let released = client(&vl, &["lock_release", "atm", "atm2"]);
     assert_eq!(released.stdout.trim(), "released lock atm; atm3 holds it now", "{released:?}");
     let granted = third.finish(SETTLE);
@@ -524,7 +530,7 @@ fn locks_queue_hand_over_report_errors_and_detect_deadlock() {
     assert!(client(&vl, &["lock_get", "x", "A"]).ok);
     assert!(client(&vl, &["lock_get", "y", "B"]).ok);
     let mut a_waits = Spawned::new(&vl, &["--lock-retry-ms", "200", "lock_get", "y", "A"]);
-    wait_until("A to be queued for y", SETTLE, || leader.find_log("A queued for lock y").is_some());
+    leader.await_event(&queued("A", "y"), SETTLE);
     let deadlock = client(&vl, &["--json", "lock_get", "x", "B"]);
     assert!(!deadlock.ok, "{deadlock:?}");
     let json = deadlock.json();
@@ -534,8 +540,8 @@ fn locks_queue_hand_over_report_errors_and_detect_deadlock() {
     let words = client(&vl, &["lock_get", "x", "B"]);
     assert!(!words.ok, "{words:?}");
     assert_eq!(words.stderr.trim(), "error: deadlock: B -> A");
-    assert!(leader.find_log("B asking for x would deadlock: B waits for A").is_some());
-    assert!(leader.find_log("B queued for lock x").is_none(), "never queued");
+    assert!(leader.has_event(&json!({"event": "lock_deadlock", "name": "x", "requester": "B", "cycle": ["B", "A"]})));
+    assert!(!leader.has_event(&queued("B", "x")), "never queued");
     assert!(a_waits.running(), "A still waits for y");
     // B gives up y: A gets it.
     let released = client(&vl, &["lock_release", "y", "B"]);
@@ -561,15 +567,14 @@ fn the_view_leader_restarts_and_recovers_the_view() {
     cluster.view_leader = Node::view_leader(port_of(&vl));
     assert_eq!(cluster.vl(), vl);
     let leader = &cluster.view_leader;
-    wait_until("the view leader to recover", SETTLE, || leader.find_log("recovered the view").is_some());
-    assert!(leader.find_log(&format!("a server knows epoch {old_epoch}: restarted")).is_some(), "{:#?}", leader.log());
+    leader.await_event(&json!({"event": "recovered"}), SETTLE);
+    assert!(leader.has_event(&json!({"event": "recovering", "epoch": old_epoch})), "{:#?}", leader.events());
     let epoch = settled(&vl, 3, SETTLE);
     assert!(epoch > old_epoch, "new epoch {epoch} above the old {old_epoch}");
     let (_, ids, _) = view(&vl).unwrap();
     assert_eq!(ids.iter().collect::<BTreeSet<_>>(), old_ids.iter().collect::<BTreeSet<_>>(), "the same servers");
     for server in &cluster.servers {
-        let line = format!("learned epoch {epoch} (3 servers)");
-        wait_until("every server to learn the recovered view", SETTLE, || server.find_log(&line).is_some());
+        server.await_event(&json!({"event": "view_learned", "epoch": epoch, "servers": 3}), SETTLE);
     }
 
     assert_reads(&vl, &keys);

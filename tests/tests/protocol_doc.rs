@@ -1,8 +1,9 @@
 //! Keeps `docs/protocol.md` true: every ```json block in it is one real frame, printed exactly
 //! as `Frame::encode` prints it; together the blocks show every command and every answer; and
 //! the error texts it quotes are the ones the code gives. Every line of a ```json record block
-//! is a record exactly as a watched node builds it, and every pair of lines of a ```json admin
-//! block a command and the reply the cluster's admin endpoint gives it.
+//! is a record exactly as a watched node builds it, every line of a ```json ready block a ready
+//! line as a process writes it, and every pair of lines of a ```json admin block a command and
+//! the reply the cluster's admin endpoint gives it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,6 +16,7 @@ use ringside_core::{
     ViewLeaderConfig,
 };
 use ringside_node::admin::{self, Answer, Command, Entry};
+use ringside_node::ready::Ready;
 use ringside_node::watch::{Role, Watch};
 use ringside_node::wire::Frame;
 use serde_json::Value;
@@ -356,6 +358,20 @@ fn every_record_is_what_a_watched_node_builds() {
     let events = tags("Event", || serde_json::from_str::<Event>(r#"{"event":"?"}"#).map(drop));
     let missing: Vec<&String> = events.iter().filter(|tag| !doc.contains(&format!("`{tag}`"))).collect();
     assert!(missing.is_empty(), "docs/protocol.md does not name the events {missing:?}");
+}
+
+#[test]
+fn every_ready_line_is_what_a_process_writes() {
+    let mut shown = BTreeSet::new();
+    for (line, text) in lines_of(&doc(), "json ready") {
+        let ready = Ready::parse(&text).unwrap_or_else(|| panic!("line {line}: not a ready line: {text}"));
+        assert_eq!(ready.line(), text, "line {line}: not the line a process writes");
+        let value: Value = serde_json::from_str(&text).expect("JSON");
+        shown.insert(tag(value["ready"].clone(), "role"));
+    }
+    let roles: BTreeSet<String> =
+        tags("Ready", || serde_json::from_str::<Ready>(r#"{"role":"?"}"#).map(drop)).into_iter().collect();
+    assert_eq!(shown, roles, "docs/protocol.md should show the ready line of every role");
 }
 
 fn entry(value: &Value) -> Entry {

@@ -8,16 +8,17 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use ringside_core::ring::Ring;
-use ringside_core::{Client, ClientConfig, Event, OpId, OpOutput, ServerId};
+use ringside_core::{Addr, Client, ClientConfig, Event, OpId, OpOutput, ServerId};
+use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cluster::{self, Cluster, Logs, Options};
+use crate::cluster::{self, ClusterProcesses, Logs, Options};
 use crate::net::{websocket_config, NetConfig};
 use crate::serve::Timing;
 use crate::shell::{Shell, Turn};
 use crate::wire::{CLIENT_MAX_FRAME, DEFAULT_MAX_FRAME};
-use crate::Failure;
+use crate::CommandError;
 
 /// `ringside bench`.
 #[derive(Debug, Args)]
@@ -78,7 +79,7 @@ impl Figures {
 }
 
 /// Runs every measurement and prints the tables.
-pub async fn run(args: BenchArgs) -> Result<(), Failure> {
+pub async fn run(args: BenchArgs) -> Result<(), CommandError> {
     let value = "v".repeat(args.value_size);
     println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
     let echo_options =
@@ -88,14 +89,13 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         let args = vec!["echo".to_string(), "--port".into(), "0".into()];
         echoes.push(cluster::spawn(format!("e{i}"), args, &echo_options, &Logs::Discard).await?);
     }
-    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
-    // Per-transaction lines are muted: a log line per vote would measure the terminal.
+    // Per-transaction lines are muted: a log line per vote would measure the pipe it goes to.
     let env = vec![(
         "RUST_LOG".to_string(),
         "warn,ringside::node=info,ringside::rebalance=info,ringside::membership=info".to_string(),
     )];
     let options = Options { env, ..echo_options };
-    let mut cluster = Cluster::start(options, 3, Logs::Collect(log_tx)).await?;
+    let mut cluster = ClusterProcesses::start(options, 3, Logs::Discard).await?;
     let mut bench = Bench::connect(&cluster).await?;
 
     // Floors and Ringside alternate, round after round, so that a slow moment of the machine
@@ -169,7 +169,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
 
     if args.keys > 0 {
         println!();
-        bench.rebalance(&mut cluster, &mut log_rx, args.keys, &value).await?;
+        bench.rebalance(&mut cluster, args.keys, &value).await?;
     }
     Ok(())
 }
@@ -186,14 +186,14 @@ async fn floor(
     concurrency: usize,
     ops: usize,
     value: &str,
-) -> Result<Figures, Failure> {
+) -> Result<Figures, CommandError> {
     let (tx, mut rx) = mpsc::channel::<u64>(4096);
     let mut sinks = Vec::new();
     let config = websocket_config(DEFAULT_MAX_FRAME);
     for addr in addrs {
         let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
             .await
-            .map_err(|e| Failure::new(format!("cannot reach echo server {addr}: {e}")))?;
+            .map_err(|e| CommandError::new(format!("cannot reach echo server {addr}: {e}")))?;
         let (sink, mut stream) = ws.split();
         sinks.push(sink);
         // A reader task per connection, as the nodes have.
@@ -245,15 +245,15 @@ async fn floor(
         if !due.is_empty() {
             for sink in &mut sinks {
                 for id in &due {
-                    sink.feed(frame(*id)).await.map_err(|e| Failure::new(e.to_string()))?;
+                    sink.feed(frame(*id)).await.map_err(|e| CommandError::new(e.to_string()))?;
                 }
-                sink.flush().await.map_err(|e| Failure::new(e.to_string()))?;
+                sink.flush().await.map_err(|e| CommandError::new(e.to_string()))?;
             }
         }
         if samples.len() >= ops {
             break;
         }
-        ready.push(rx.recv().await.ok_or_else(|| Failure::new("an echo server went away"))?);
+        ready.push(rx.recv().await.ok_or_else(|| CommandError::new("an echo server went away"))?);
         while let Ok(id) = rx.try_recv() {
             ready.push(id);
         }
@@ -267,7 +267,7 @@ struct Bench {
 }
 
 impl Bench {
-    async fn connect(cluster: &Cluster) -> Result<Bench, Failure> {
+    async fn connect(cluster: &ClusterProcesses) -> Result<Bench, CommandError> {
         let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
         config.max_attempts = 20;
         let shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| {
@@ -283,21 +283,21 @@ impl Bench {
                 }
             }
             if Instant::now() > deadline {
-                return Err(Failure::new("the cluster did not form a view of every server within 15 s"));
+                return Err(CommandError::new("the cluster did not form a view of every server within 15 s"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    async fn query_servers(&mut self) -> Result<OpOutput, Failure> {
+    async fn query_servers(&mut self) -> Result<OpOutput, CommandError> {
         let now = self.shell.now();
         let op = self.shell.node.query_servers(now);
         let mut results = self.until_done(&[op]).await?;
-        results.remove(&op).expect("waited for it").map_err(Failure::new)
+        results.remove(&op).expect("waited for it").map_err(CommandError::new)
     }
 
     /// Runs until every op in `ops` is done; returns their results.
-    async fn until_done(&mut self, ops: &[OpId]) -> Result<HashMap<OpId, Result<OpOutput, String>>, Failure> {
+    async fn until_done(&mut self, ops: &[OpId]) -> Result<HashMap<OpId, Result<OpOutput, String>>, CommandError> {
         let mut results = HashMap::new();
         let mut turn = Turn::default();
         self.shell.drain(None, &mut turn);
@@ -310,7 +310,7 @@ impl Bench {
             if ops.iter().all(|op| results.contains_key(op)) {
                 return Ok(results);
             }
-            turn = self.shell.turn().await.ok_or_else(|| Failure::new("the network stopped"))?;
+            turn = self.shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
         }
     }
 
@@ -321,7 +321,7 @@ impl Bench {
         count: usize,
         concurrency: usize,
         mut issue: impl FnMut(&mut Client, ringside_core::Time, usize) -> OpId,
-    ) -> Result<Figures, Failure> {
+    ) -> Result<Figures, CommandError> {
         let mut live: HashMap<OpId, Instant> = HashMap::new();
         let mut samples = Vec::with_capacity(count);
         let mut failed = 0;
@@ -348,20 +348,26 @@ impl Bench {
                 }
             }
             if !progressed && samples.len() + failed < count {
-                turn = self.shell.turn().await.ok_or_else(|| Failure::new("the network stopped"))?;
+                turn = self.shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
             }
         }
         Ok(Figures::of(samples, start.elapsed(), failed))
     }
 
-    async fn write(&mut self, value: &str, first: usize, count: usize, concurrency: usize) -> Result<Figures, Failure> {
+    async fn write(
+        &mut self,
+        value: &str,
+        first: usize,
+        count: usize,
+        concurrency: usize,
+    ) -> Result<Figures, CommandError> {
         self.closed_loop(first, count, concurrency, |client, now, i| {
             client.setr(now, format!("k{i}"), value.to_string()).expect("keys are never empty")
         })
         .await
     }
 
-    async fn read(&mut self, first: usize, count: usize, concurrency: usize) -> Result<Figures, Failure> {
+    async fn read(&mut self, first: usize, count: usize, concurrency: usize) -> Result<Figures, CommandError> {
         self.closed_loop(first, count, concurrency, |client, now, i| {
             client.getr(now, format!("k{i}")).expect("keys are never empty")
         })
@@ -371,17 +377,16 @@ impl Bench {
     /// Loads `keys` keys, reads a server's memory, adds a server and times its rebalancing.
     async fn rebalance(
         &mut self,
-        cluster: &mut Cluster,
-        logs: &mut mpsc::UnboundedReceiver<(String, String)>,
+        cluster: &mut ClusterProcesses,
         keys: usize,
         value: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), CommandError> {
         // The same key names as the measurements before, so the cluster ends up holding exactly
         // `keys` keys (or the measured ones, if there were more).
         let began = Instant::now();
         let load = self.write(value, 0, keys, 64).await?;
         if load.failed > 0 {
-            return Err(Failure::new(format!("{} of {keys} setr failed while loading", load.failed)));
+            return Err(CommandError::new(format!("{} of {keys} setr failed while loading", load.failed)));
         }
         println!(
             "loaded {keys} keys of {} bytes in {:.1} s ({:.0} setr/s at concurrency 64)",
@@ -398,7 +403,7 @@ impl Bench {
             let op = self.shell.node.query_all_keys(now, p.addr.clone());
             let held = match self.until_done(&[op]).await?.remove(&op) {
                 Some(Ok(OpOutput::Keys { keys })) => keys,
-                other => return Err(Failure::new(format!("query_all_keys of {} failed: {other:?}", p.label))),
+                other => return Err(CommandError::new(format!("query_all_keys of {} failed: {other:?}", p.label))),
             };
             let mib = p.pid().and_then(resident_mib).map_or("?".into(), |m| format!("{m:.1} MiB"));
             rss.push(format!("{} {mib} with {} keys", p.label, held.len()));
@@ -407,43 +412,49 @@ impl Bench {
         println!("resident memory: {}", rss.join(", "));
 
         let OpOutput::Servers { epoch: before, servers: old, .. } = self.query_servers().await? else {
-            return Err(Failure::new("query_servers answered something else"));
+            return Err(CommandError::new("query_servers answered something else"));
         };
-        while logs.try_recv().is_ok() {}
+        // Both ends of the interval come from the view leader's own records: the join is the
+        // view change, and it records when every server reported its part done. The copies
+        // moved are the old servers' (the newcomer has none to send); each records its part
+        // done after its last batch.
+        let mut vl = Watched::start(&cluster.view_leader.addr).await?;
+        let mut senders = Vec::new();
+        for p in &cluster.servers {
+            senders.push(Watched::start(&p.addr).await?);
+        }
         let label = cluster.add().await?.label.clone();
         let started = Instant::now();
-        let new = loop {
+        let (epoch, new) = loop {
             if let OpOutput::Servers { epoch, servers, rebalancing: false } = self.query_servers().await? {
                 if epoch > before {
-                    break servers;
+                    break (epoch, servers);
                 }
             }
             if started.elapsed() > Duration::from_secs(60) {
-                return Err(Failure::new("rebalancing did not finish within 60 s"));
+                return Err(CommandError::new("rebalancing did not finish within 60 s"));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        // Both ends of the interval come from the view leader's own log: the join is the view
-        // change, and it logs when every server reported its part done.
-        let mut sent = 0usize;
-        let (mut joined, mut done) = (None, None);
-        while let Ok((who, line)) = logs.try_recv() {
-            if who == "vl" && line.contains("joined at") {
-                joined = joined.or(time_of_day(&line));
-            }
-            if who == "vl" && line.contains("every server finished rebalancing") {
-                done = time_of_day(&line);
-            }
-            if let Some(n) =
-                line.split("sent ").nth(1).and_then(|rest| rest.split(' ').next()).and_then(|n| n.parse::<usize>().ok())
-            {
-                sent += n;
-            }
-        }
-        let took = match (joined, done) {
-            (Some(a), Some(b)) => format!("{:.0} ms", ((b - a).rem_euclid(86_400.0)) * 1e3),
-            _ => "? ms (the view leader's log lines were not found)".into(),
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let all_done = |event: &Event| matches!(event, Event::RebalancingDone { epoch: done } if *done >= epoch);
+        let took = match vl.until(deadline, all_done).await {
+            Ok(done) => match vl.seen.iter().find(|(_, event)| matches!(event, Event::ServerJoined { .. })) {
+                Some((joined, _)) => format!("{:.0} ms", done.saturating_sub(*joined) as f64 / 1e3),
+                None => "? ms (the view leader recorded no join)".into(),
+            },
+            Err(why) => format!("? ms ({why})"),
         };
+        let part_done = |event: &Event| matches!(event, Event::RebalanceFinished { epoch: done } if *done >= epoch);
+        let mut sent = Ok(0usize);
+        for sender in &mut senders {
+            let finished = sender.until(deadline, part_done).await.map(drop);
+            sent = match (sent, finished) {
+                (Ok(sum), Ok(())) => Ok(sum + sender.copies_sent()),
+                (Err(why), _) | (_, Err(why)) => Err(why),
+            };
+        }
+        let sent = sent.map_or_else(|why| format!("? ({why})"), |n| n.to_string());
         let ids = |ms: &[ringside_core::Member]| ms.iter().map(|m| m.id.clone()).collect::<Vec<ServerId>>();
         let (old_ids, new_ids) = (ids(&old), ids(&new));
         let (old_ring, new_ring) = (Ring::new(&old_ids, 1), Ring::new(&new_ids, 1));
@@ -462,14 +473,86 @@ impl Bench {
     }
 }
 
-/// Seconds since midnight of a log line's `YYYY-MM-DDTHH:MM:SS.ffffffZ` timestamp.
-fn time_of_day(line: &str) -> Option<f64> {
-    let stamp = line.split_whitespace().next()?;
-    let clock = stamp.split_once('T')?.1.trim_end_matches('Z');
-    let mut parts = clock.split(':');
-    let (h, m, s) =
-        (parts.next()?.parse::<f64>().ok()?, parts.next()?.parse::<f64>().ok()?, parts.next()?.parse::<f64>().ok()?);
-    Some(h * 3600.0 + m * 60.0 + s)
+/// A node's events from the moment of watching on, from its watch stream, each with the time
+/// the node recorded it (µs since the Unix epoch, by the node's clock).
+struct Watched {
+    addr: Addr,
+    records: mpsc::UnboundedReceiver<Result<(u64, Event), String>>,
+    seen: Vec<(u64, Event)>,
+}
+
+impl Watched {
+    /// Watches the node at `addr`; its events are recorded from the moment this returns.
+    async fn start(addr: &Addr) -> Result<Watched, CommandError> {
+        let cannot = |e: &dyn std::fmt::Display| CommandError::new(format!("cannot watch {addr}: {e}"));
+        let config = websocket_config(CLIENT_MAX_FRAME);
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
+            .await
+            .map_err(|e| cannot(&e))?;
+        ws.send(Message::text(r#"{"v":1,"id":1,"msg":{"cmd":"watch"}}"#)).await.map_err(|e| cannot(&e))?;
+        // The node subscribes this observer before it sends `hello`.
+        match ws.next().await {
+            Some(Ok(Message::Text(_))) => {}
+            other => return Err(cannot(&format!("no hello but {other:?}"))),
+        }
+        let (tx, records) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            /// The fields of a record the bench reads; the others (a frame, say) are skipped.
+            #[derive(Deserialize)]
+            struct Record {
+                t: u64,
+                kind: String,
+                event: Option<Event>,
+                reason: Option<String>,
+            }
+            while let Some(Ok(message)) = ws.next().await {
+                let Message::Text(text) = message else { continue };
+                let sent = match serde_json::from_str::<Record>(text.as_str()) {
+                    Ok(Record { t, event: Some(event), .. }) => tx.send(Ok((t, event))),
+                    Ok(Record { kind, reason, .. }) if kind == "dropped" => {
+                        let _ = tx.send(Err(format!("the bench's watch fell behind: {}", reason.unwrap_or_default())));
+                        return;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("an unreadable record: {e}")));
+                        return;
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Watched { addr: addr.clone(), records, seen: Vec::new() })
+    }
+
+    /// Reads events until one `wanted` comes (its time) or `deadline` passes.
+    async fn until(&mut self, deadline: Instant, wanted: impl Fn(&Event) -> bool) -> Result<u64, String> {
+        if let Some((t, _)) = self.seen.iter().find(|(_, event)| wanted(event)) {
+            return Ok(*t);
+        }
+        loop {
+            let next = tokio::time::timeout_at(deadline.into(), self.records.recv()).await;
+            match next {
+                Ok(Some(Ok((t, event)))) => {
+                    let found = wanted(&event);
+                    self.seen.push((t, event));
+                    if found {
+                        return Ok(t);
+                    }
+                }
+                Ok(Some(Err(why))) => return Err(format!("{}: {why}", self.addr)),
+                Ok(None) => return Err(format!("{}: its watch stream ended", self.addr)),
+                Err(_) => return Err(format!("{}: the event awaited was not recorded in time", self.addr)),
+            }
+        }
+    }
+
+    /// The copies this node recorded sending so far, resends included.
+    fn copies_sent(&self) -> usize {
+        self.seen.iter().map(|(_, event)| if let Event::TransferSent { keys, .. } = event { *keys } else { 0 }).sum()
+    }
 }
 
 /// A process's resident set in MiB, from /proc.

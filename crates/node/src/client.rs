@@ -8,10 +8,10 @@ use crate::cli::{ClientArgs, ClientCommand};
 use crate::net::NetConfig;
 use crate::shell::{Shell, Turn};
 use crate::wire::CLIENT_MAX_FRAME;
-use crate::Failure;
+use crate::CommandError;
 
 /// Runs one command; `Err` carries the one-line reason and makes the exit code non-zero.
-pub async fn run(args: ClientArgs) -> Result<(), Failure> {
+pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
     let view_leader = Addr(args.viewleader.clone());
     let server = Addr(args.server.clone());
     let mut config = ClientConfig::new(view_leader.clone(), crate::fresh_seed());
@@ -26,7 +26,8 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
     let mut shell =
         Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| Client::new(config, now));
     let now = shell.now();
-    let op = issue(&mut shell.node, now, &args.command, server.clone()).map_err(|e| Failure::new(e.to_string()))?;
+    let op =
+        issue(&mut shell.node, now, &args.command, server.clone()).map_err(|e| CommandError::new(e.to_string()))?;
     // The peer this command talks to first: if it cannot be reached at all, say so at once
     // rather than after every retry.
     let target = match args.command {
@@ -40,7 +41,7 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
     shell.drain(None, &mut turn);
     loop {
         if let Some((addr, reason)) = turn.unreachable.iter().find(|(addr, _)| *addr == target) {
-            return Err(Failure::new(format!("cannot reach {addr}: {reason}")));
+            return Err(CommandError::new(format!("cannot reach {addr}: {reason}")));
         }
         for event in turn.events {
             match event {
@@ -49,7 +50,7 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
                     // A write returns once a majority applied it; the rest are still being
                     // told, and this process is their coordinator.
                     while !shell.node.idle() && shell.turn().await.is_some() {}
-                    return result.map(drop).map_err(|_| Failure::quiet());
+                    return result.map(drop).map_err(|_| CommandError::quiet());
                 }
                 Event::LockWaiting { name, position, .. } => eprintln!(
                     "lock {name} is held by another: waiting, place {position} in the queue (asking again every {} ms)",
@@ -61,7 +62,7 @@ pub async fn run(args: ClientArgs) -> Result<(), Failure> {
                 _ => {}
             }
         }
-        turn = shell.turn().await.ok_or_else(|| Failure::new("the network stopped"))?;
+        turn = shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
     }
 }
 
@@ -80,7 +81,7 @@ fn issue(client: &mut Client, now: Time, command: &ClientCommand, server: Addr) 
 }
 
 /// Prints the result; an error in words is the failure's reason (printed by the caller).
-fn report(args: &ClientArgs, result: &Result<OpOutput, OpError>) -> Result<(), Failure> {
+fn report(args: &ClientArgs, result: &Result<OpOutput, OpError>) -> Result<(), CommandError> {
     if args.json {
         let line = match result {
             Ok(output) => json!({ "ok": true, "result": output }),
@@ -89,7 +90,7 @@ fn report(args: &ClientArgs, result: &Result<OpOutput, OpError>) -> Result<(), F
         println!("{line}");
         return Ok(());
     }
-    let output = result.as_ref().map_err(|e| Failure::new(e.to_string()))?;
+    let output = result.as_ref().map_err(|e| CommandError::new(e.to_string()))?;
     println!("{}", words(&args.command, output));
     Ok(())
 }

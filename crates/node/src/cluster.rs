@@ -14,8 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::admin::{self, Answer, Entry};
 use crate::cli::ClusterArgs;
+use crate::ready::Ready;
 use crate::serve::Timing;
-use crate::Failure;
+use crate::CommandError;
 
 /// How long `quit` waits for the nodes to finish their events files before killing them.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -52,8 +53,6 @@ impl Options {
 pub enum Logs {
     /// Printed with a `[label]` prefix.
     Print,
-    /// Sent as (label, line).
-    Collect(mpsc::UnboundedSender<(String, String)>),
     /// Read and dropped.
     Discard,
 }
@@ -65,7 +64,7 @@ pub struct Proc {
     pub label: String,
     /// Where it listens.
     pub addr: Addr,
-    /// A server's id, from its first log line.
+    /// A server's id, from its ready line.
     pub id: Option<String>,
     child: Child,
     killed: bool,
@@ -125,9 +124,10 @@ impl Proc {
     }
 }
 
-/// A running cluster. Dropping it kills every child.
+/// A running cluster's child processes: its view leader and servers. Dropping it kills every
+/// child.
 #[derive(Debug)]
-pub struct Cluster {
+pub struct ClusterProcesses {
     options: Options,
     logs: Logs,
     /// The view leader.
@@ -136,9 +136,9 @@ pub struct Cluster {
     pub servers: Vec<Proc>,
 }
 
-impl Cluster {
+impl ClusterProcesses {
     /// Starts the view leader and `servers` servers, each once it knows where the previous listens.
-    pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<Cluster, Failure> {
+    pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<ClusterProcesses, CommandError> {
         let mut args = vec![
             "viewleader".to_string(),
             "--failure-timeout-ms".into(),
@@ -149,7 +149,7 @@ impl Cluster {
         }
         args.extend(options.events("vl"));
         let view_leader = spawn("vl".into(), args, &options, &logs).await?;
-        let mut cluster = Cluster { options, logs, view_leader, servers: Vec::new() };
+        let mut cluster = ClusterProcesses { options, logs, view_leader, servers: Vec::new() };
         for _ in 0..servers {
             cluster.add().await?;
         }
@@ -157,7 +157,7 @@ impl Cluster {
     }
 
     /// Starts one more server, once it listens.
-    pub async fn add(&mut self) -> Result<&mut Proc, Failure> {
+    pub async fn add(&mut self) -> Result<&mut Proc, CommandError> {
         let label = format!("s{}", self.servers.len() + 1);
         let o = &self.options;
         let mut args: Vec<String> = [
@@ -182,16 +182,16 @@ impl Cluster {
     }
 
     /// Kills (SIGKILL, like a crash) the server with this label or id.
-    pub fn kill(&mut self, which: &str) -> Result<&mut Proc, Failure> {
+    pub fn kill(&mut self, which: &str) -> Result<&mut Proc, CommandError> {
         let proc = self
             .servers
             .iter_mut()
             .find(|p| p.label == which || p.id.as_deref() == Some(which))
-            .ok_or_else(|| Failure::new(format!("no server {which}")))?;
+            .ok_or_else(|| CommandError::new(format!("no server {which}")))?;
         if proc.killed {
-            return Err(Failure::new(format!("{which} is already killed")));
+            return Err(CommandError::new(format!("{which} is already killed")));
         }
-        proc.child.start_kill().map_err(|e| Failure::new(format!("cannot kill {which}: {e}")))?;
+        proc.child.start_kill().map_err(|e| CommandError::new(format!("cannot kill {which}: {e}")))?;
         proc.killed = true;
         Ok(proc)
     }
@@ -225,9 +225,9 @@ impl Cluster {
     }
 }
 
-/// Starts `ringside ARGS` and waits for the line that says where it listens.
-pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, Failure> {
-    let exe = std::env::current_exe().map_err(|e| Failure::new(format!("cannot find this program: {e}")))?;
+/// Starts `ringside ARGS` and waits for its ready line, which says where it listens.
+pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, CommandError> {
+    let exe = std::env::current_exe().map_err(|e| CommandError::new(format!("cannot find this program: {e}")))?;
     args.push("--lifeline".into());
     let mut child = Command::new(exe)
         .args(&args)
@@ -237,59 +237,57 @@ pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Failure::new(format!("cannot start {label}: {e}")))?;
+        .map_err(|e| CommandError::new(format!("cannot start {label}: {e}")))?;
     let (ready, listening) = oneshot::channel();
     let stderr = child.stderr.take().expect("stderr is piped");
     let stdout = child.stdout.take().expect("stdout is piped");
-    tokio::spawn(tail(label.clone(), stderr, logs.clone(), Some(ready)));
-    tokio::spawn(tail(label.clone(), stdout, logs.clone(), None));
+    tokio::spawn(tail(label.clone(), stderr, logs.clone(), None));
+    tokio::spawn(tail(label.clone(), stdout, logs.clone(), Some(ready)));
     let timeout = std::time::Duration::from_secs(10);
     match tokio::time::timeout(timeout, listening).await {
-        Ok(Ok((addr, id))) => Ok(Proc { label, addr, id, child, killed: false }),
-        // Its stderr closed before the line came.
-        Ok(Err(_)) => Err(Failure::new(format!("{label} exited before it listened"))),
+        Ok(Ok(Ready::ViewLeader { addr } | Ready::Echo { addr })) => {
+            Ok(Proc { label, addr, id: None, child, killed: false })
+        }
+        Ok(Ok(Ready::Server { id, addr })) => Ok(Proc { label, addr, id: Some(id.0), child, killed: false }),
+        Ok(Ok(other)) => {
+            let _ = child.start_kill();
+            Err(CommandError::new(format!("{label} is not a node: it announced {}", other.line())))
+        }
+        // Its stdout closed before the line came.
+        Ok(Err(_)) => Err(CommandError::new(format!("{label} exited before it listened"))),
         Err(_) => {
             let _ = child.start_kill();
-            Err(Failure::new(format!("{label} did not start listening within {timeout:?}")))
+            Err(CommandError::new(format!("{label} did not start listening within {timeout:?}")))
         }
     }
 }
 
-/// Forwards a child's output line by line; reports the address of its `listening on` line.
+/// Forwards a child's output line by line. With `ready`, the output is its stdout, and its ready
+/// line is handed over there instead of forwarded.
 async fn tail(
     label: String,
     from: impl tokio::io::AsyncRead + Unpin,
     logs: Logs,
-    mut ready: Option<oneshot::Sender<(Addr, Option<String>)>>,
+    mut ready: Option<oneshot::Sender<Ready>>,
 ) {
     let mut lines = BufReader::new(from).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(found) = ready.is_some().then(|| listening(&line)).flatten() {
+        if let Some(found) = ready.is_some().then(|| Ready::parse(&line)).flatten() {
             let _ = ready.take().expect("checked").send(found);
+            continue;
         }
         match &logs {
             Logs::Print => println!("[{label}] {line}"),
-            Logs::Collect(tx) => {
-                let _ = tx.send((label.clone(), line));
-            }
             Logs::Discard => {}
         }
     }
 }
 
-/// The address (and a server's id) in a node's first line, `... server ID listening on ADDR, ...`.
-pub fn listening(line: &str) -> Option<(Addr, Option<String>)> {
-    let (before, after) = line.split_once("listening on ")?;
-    let addr = after.split([' ', ',']).next().unwrap_or_default();
-    let id = before.split_once("server ").map(|(_, rest)| rest.trim().to_string());
-    Some((Addr(addr.into()), id))
-}
-
 /// Runs a cluster in the foreground until `quit`, Ctrl-C or SIGTERM.
-pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
+pub async fn run(args: ClusterArgs) -> Result<(), CommandError> {
     if let Some(dir) = &args.events_dir {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::new(format!("cannot create the events directory {}: {e}", dir.display())))?;
+            .map_err(|e| CommandError::new(format!("cannot create the events directory {}: {e}", dir.display())))?;
     }
     let options = Options {
         port: args.port,
@@ -301,25 +299,24 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
     };
     // Bound first: a taken --admin-port fails before any node starts.
     let (admin_listener, admin_addr) = admin::bind(args.admin_port).await?;
-    let mut cluster = Cluster::start(options, args.servers, Logs::Print).await?;
+    let mut cluster = ClusterProcesses::start(options, args.servers, Logs::Print).await?;
     let vl = cluster.view_leader.addr.clone();
     println!("ringside cluster: view leader at {vl}");
     for line in cluster.list() {
         println!("  {line}");
     }
     let token = admin::token();
+    let page = page_link(&args.page_url, &vl, &admin_addr, &token, args.placement.replicas, args.placement.vnodes);
     println!("admin: ws://{admin_addr}/admin?token={token}   (loopback only: add, kill and list servers)");
-    println!(
-        "page:  {}",
-        page_link(&args.page_url, &vl, &admin_addr, &token, args.placement.replicas, args.placement.vnodes)
-    );
+    println!("page:  {page}");
     let (asks, mut asked) = mpsc::channel(16);
-    admin::serve(admin_listener, token, asks, |line| println!("[admin] {line}"));
+    admin::serve(admin_listener, token.clone(), asks, |line| println!("[admin] {line}"));
+    Ready::Cluster { addr: Addr(admin_addr.to_string()), viewleader: vl.clone(), token, page }.announce();
     println!("commands: add | kill ID | list | quit   (try: ringside client --viewleader {vl} setr a 1)");
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Failure::new(format!("cannot watch for SIGTERM: {e}")))?;
+        .map_err(|e| CommandError::new(format!("cannot watch for SIGTERM: {e}")))?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -335,11 +332,11 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
                     [] => {}
                     ["add"] => match cluster.add().await {
                         Ok(p) => println!("started {} at {}", p.label, p.addr),
-                        Err(Failure(e)) => println!("error: {e}"),
+                        Err(CommandError(e)) => println!("error: {e}"),
                     },
                     ["kill", which] => match cluster.kill(which) {
                         Ok(p) => println!("killed {} ({})", p.label, p.addr),
-                        Err(Failure(e)) => println!("error: {e}"),
+                        Err(CommandError(e)) => println!("error: {e}"),
                     },
                     ["list"] => cluster.list().iter().for_each(|l| println!("  {l}")),
                     ["quit"] | ["exit"] => break,
@@ -354,7 +351,7 @@ pub async fn run(args: ClusterArgs) -> Result<(), Failure> {
 }
 
 /// Carries out an admin command, saying what it did as the stdin commands do.
-async fn answer(cluster: &mut Cluster, command: admin::Command) -> Answer {
+async fn answer(cluster: &mut ClusterProcesses, command: admin::Command) -> Answer {
     let result = match command {
         admin::Command::List => {
             println!("[admin] list");
@@ -372,7 +369,7 @@ async fn answer(cluster: &mut Cluster, command: admin::Command) -> Answer {
     };
     match result {
         Ok(server) => Answer::Server { server },
-        Err(Failure(error)) => {
+        Err(CommandError(error)) => {
             println!("[admin] error: {error}");
             Answer::Error { error }
         }

@@ -3,21 +3,24 @@
 //! can beat.
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use ringside_core::Addr;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::ListenArgs;
 use crate::net::websocket_config;
+use crate::ready::Ready;
 use crate::wire::DEFAULT_MAX_FRAME;
-use crate::Failure;
+use crate::CommandError;
 
-/// Echoes until the process is stopped; prints its address first.
-pub async fn run(args: ListenArgs) -> Result<(), Failure> {
+/// Echoes until the process is stopped; announces its address first.
+pub async fn run(args: ListenArgs) -> Result<(), CommandError> {
     let listener = TcpListener::bind((args.listen, args.port.unwrap_or(0)))
         .await
-        .map_err(|e| Failure::new(format!("cannot listen: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| Failure::new(e.to_string()))?;
+        .map_err(|e| CommandError::new(format!("cannot listen: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| CommandError::new(e.to_string()))?;
     eprintln!("echo listening on {addr}");
+    Ready::Echo { addr: Addr(addr.to_string()) }.announce();
     let mut stop = crate::stopping(args.lifeline);
     loop {
         let accepted = tokio::select! {

@@ -11,6 +11,7 @@ pub mod echo;
 pub mod events_file;
 pub mod logging;
 pub mod net;
+pub mod ready;
 pub mod serve;
 pub mod shell;
 pub mod watch;
@@ -22,18 +23,19 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::{Cli, Command};
 
-/// Why a command failed, in one line (empty when the output already said so).
+/// Why a `ringside` command, or one step of it (a cluster's `kill`, say), failed: one line for
+/// the user (empty when the output already said so).
 #[derive(Debug)]
-pub struct Failure(String);
+pub struct CommandError(String);
 
-impl Failure {
-    pub fn new(reason: impl Into<String>) -> Failure {
-        Failure(reason.into())
+impl CommandError {
+    pub fn new(reason: impl Into<String>) -> CommandError {
+        CommandError(reason.into())
     }
 
     /// A failure already reported on stdout (`--json`).
-    pub fn quiet() -> Failure {
-        Failure(String::new())
+    pub fn quiet() -> CommandError {
+        CommandError(String::new())
     }
 }
 
@@ -92,7 +94,7 @@ pub fn main() -> ExitCode {
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(reason)) => {
+        Err(CommandError(reason)) => {
             if !reason.is_empty() {
                 eprintln!("error: {reason}");
             }

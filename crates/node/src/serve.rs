@@ -11,15 +11,16 @@ use tracing::info;
 use crate::cli::{ListenArgs, ServerArgs, TimingArgs, ViewLeaderArgs};
 use crate::events_file::EventsFile;
 use crate::net::NetConfig;
+use crate::ready::Ready;
 use crate::shell::{Shell, Turn};
 use crate::watch::{Role, Watch};
-use crate::{logging, Failure};
+use crate::{logging, CommandError};
 
 /// How many ports past the first to try when none was given.
 const PORT_SEARCH: u16 = 1000;
 
 /// Binds the given port, or the first free one from `first` up.
-pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener, Addr), Failure> {
+pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener, Addr), CommandError> {
     let ports = match listen.port {
         Some(port) => port..=port,
         None => first..=first.saturating_add(PORT_SEARCH),
@@ -28,8 +29,9 @@ pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener
     for port in ports {
         match TcpListener::bind((listen.listen, port)).await {
             Ok(listener) => {
-                let bound =
-                    listener.local_addr().map_err(|e| Failure::new(format!("cannot read the bound address: {e}")))?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|e| CommandError::new(format!("cannot read the bound address: {e}")))?;
                 let advertised = advertised(listen, bound.port())?;
                 return Ok((listener, advertised));
             }
@@ -37,17 +39,17 @@ pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener
         }
     }
     let (port, e) = last.expect("at least one port was tried");
-    Err(Failure::new(match listen.port {
+    Err(CommandError::new(match listen.port {
         Some(_) => format!("cannot listen on {}:{port}: {e}", listen.listen),
         None => format!("no free port on {} from {first} to {port}: {e}", listen.listen),
     }))
 }
 
 /// The address peers should dial: `--advertise`, or the listen address when it is a real one.
-fn advertised(listen: &ListenArgs, port: u16) -> Result<Addr, Failure> {
+fn advertised(listen: &ListenArgs, port: u16) -> Result<Addr, CommandError> {
     match &listen.advertise {
         Some(addr) => Ok(Addr(addr.clone())),
-        None if listen.listen.is_unspecified() => Err(Failure::new(format!(
+        None if listen.listen.is_unspecified() => Err(CommandError::new(format!(
             "listening on {} needs --advertise HOST:PORT, the address other machines reach this node at",
             listen.listen
         ))),
@@ -73,7 +75,7 @@ impl<N: Node> Listening<N> {
         first_port: u16,
         events: Option<&Path>,
         make: impl FnOnce(&Addr) -> (N, Role),
-    ) -> Result<(Listening<N>, Addr), Failure> {
+    ) -> Result<(Listening<N>, Addr), CommandError> {
         let file = events.map(EventsFile::create).transpose()?;
         let (listener, addr) = bind(listen, first_port).await?;
         // The role is built first: a server's id goes in the watch's `hello`.
@@ -103,7 +105,7 @@ impl<N: Node> Listening<N> {
 }
 
 /// Runs a view leader until the process is stopped.
-pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), Failure> {
+pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), CommandError> {
     logging::init();
     let failure_timeout_ms =
         if args.course_timing { Timing::COURSE.failure_timeout_ms } else { args.failure_timeout_ms };
@@ -113,6 +115,7 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), Failure> {
     })
     .await?;
     info!(target: "ringside::node", "view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
+    Ready::ViewLeader { addr }.announce();
     while let Some(turn) = node.turn().await {
         turn.events.iter().for_each(logging::event);
     }
@@ -121,7 +124,7 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), Failure> {
 }
 
 /// Runs a storage server until the process is stopped.
-pub async fn server(args: ServerArgs) -> Result<(), Failure> {
+pub async fn server(args: ServerArgs) -> Result<(), CommandError> {
     logging::init();
     let timing = args.timing.resolve()?;
     let view_leader = Addr(args.viewleader.clone());
@@ -144,6 +147,7 @@ pub async fn server(args: ServerArgs) -> Result<(), Failure> {
         args.placement.vnodes,
         timing.heartbeat_ms
     );
+    Ready::Server { id: node.shell.node.id().clone(), addr }.announce();
     let mut known = (Epoch(0), Epoch(0));
     while let Some(turn) = node.turn().await {
         let shell = &mut node.shell;
@@ -167,7 +171,7 @@ pub async fn server(args: ServerArgs) -> Result<(), Failure> {
 /// Keeps timing flags consistent between the view leader and its servers.
 impl TimingArgs {
     /// The heartbeat period and failure timeout these flags ask for.
-    pub fn resolve(&self) -> Result<Timing, Failure> {
+    pub fn resolve(&self) -> Result<Timing, CommandError> {
         let timing = if self.course_timing {
             Timing::COURSE
         } else {
@@ -176,7 +180,7 @@ impl TimingArgs {
         // A server must heartbeat at least twice per lease, or it would stop serving between
         // two accepted heartbeats.
         if timing.heartbeat_ms == 0 || timing.heartbeat_ms * 2 > timing.lease_ms() {
-            return Err(Failure::new(format!(
+            return Err(CommandError::new(format!(
                 "--heartbeat-ms {} is too slow for --failure-timeout-ms {}: heartbeat at most every {} ms",
                 timing.heartbeat_ms,
                 timing.failure_timeout_ms,
