@@ -214,12 +214,6 @@ impl Node {
         self.log.lock().expect("log lock").clone()
     }
 
-    /// How many log lines name `what` (an address, say): to check that the operator was told
-    /// about something, whatever the words.
-    pub fn log_lines_naming(&self, what: &str) -> usize {
-        self.log.lock().expect("log lock").iter().filter(|l| l.contains(what)).count()
-    }
-
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -349,14 +343,6 @@ impl Peer {
             tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("a read timeout");
         }
         Peer { socket }
-    }
-
-    /// Its own end's address, `host:port`: what the node calls it in its logs.
-    pub fn local_addr(&self) -> String {
-        match self.socket.get_ref() {
-            tungstenite::stream::MaybeTlsStream::Plain(tcp) => tcp.local_addr().expect("a local address").to_string(),
-            _ => unreachable!("plain TCP only"),
-        }
     }
 
     /// Sends a message.

@@ -318,7 +318,7 @@ fn every_record_is_what_a_watched_node_builds() {
                 };
                 Watch::new(&node, role).hello()
             }
-            "dropped" => watch.dropped(&str_of("reason")),
+            "dropped" => watch.dropped(value["missed"].as_u64().expect("missed"), &str_of("reason")),
             "send" | "recv" => {
                 let frame = raw_field(text, "frame");
                 let decoded = Frame::decode(frame).unwrap_or_else(|e| panic!("line {line}: not a frame ({e})"));

@@ -65,7 +65,8 @@ impl Writing {
 /// at most 64 KiB to the page cache is too short to be worth a thread of its own.
 async fn write(file: EventsFile, mut sub: Subscription, watch: Watch, mut stop: oneshot::Receiver<()>) {
     let mut out = BufWriter::with_capacity(64 * 1024, file.file);
-    let lost = |behind: u64| watch.dropped(&format!("the events file fell {behind} records behind; they are lost"));
+    let lost =
+        |behind: u64| watch.dropped(behind, &format!("the events file fell {behind} records behind; they are lost"));
     let mut result = line(&mut out, &watch.hello()).and_then(|()| out.flush());
     while result.is_ok() {
         tokio::select! {

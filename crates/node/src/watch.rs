@@ -100,10 +100,10 @@ impl Watch {
         })
     }
 
-    /// `dropped`: why a watcher lost records.
-    pub fn dropped(&self, reason: &str) -> Utf8Bytes {
+    /// `dropped`: a watcher lost `missed` records, and why in words.
+    pub fn dropped(&self, missed: u64, reason: &str) -> Utf8Bytes {
         self.record("dropped", |r| {
-            let _ = write!(r, r#","reason":{}"#, json_string(reason));
+            let _ = write!(r, r#","missed":{missed},"reason":{}"#, json_string(reason));
         })
     }
 
@@ -203,7 +203,7 @@ where
                         Err(RecvError::Lagged(behind)) => {
                             let reason = format!("observer fell {behind} records behind; closing");
                             warn!(target: "ringside::net", "dropped observer {remote}: it fell {behind} records behind");
-                            let _ = ws.send(Message::Text(watch.dropped(&reason))).await;
+                            let _ = ws.send(Message::Text(watch.dropped(behind, &reason))).await;
                             let _ = ws.close(Some(CloseFrame { code: CloseCode::Again, reason: "fell behind".into() })).await;
                             return;
                         }
@@ -243,7 +243,8 @@ mod tests {
         );
         let vl = Watch::new(&Addr::from("127.0.0.1:39000"), Role::ViewLeader).hello();
         assert!(vl.ends_with(r#""kind":"hello","role":"viewleader","id":null}"#), "{vl}");
-        let dropped = watch.dropped("observer fell 3 records behind; closing");
+        let dropped = watch.dropped(3, "observer fell 3 records behind; closing");
+        assert_eq!(parse(&dropped)["missed"], 3);
         assert_eq!(parse(&dropped)["reason"], "observer fell 3 records behind; closing");
     }
 
