@@ -61,13 +61,16 @@ fn malformed_messages_are_rejected_not_misread() {
     }
 }
 
+/// Whether an event is of a kind a test looks for.
+type EventKind = fn(&Event) -> bool;
+
 #[test]
 fn the_tour_narrates_every_chapter_without_violations() {
     let tour = scenario::find("tour").unwrap();
     let played = scenario::play(tour.script(7));
     assert!(played.sim.violation().is_none());
     // Each chapter's event happened, and the narration tells it (a line for that very entry).
-    let chapters: [(&str, fn(&Event) -> bool); 5] = [
+    let chapters: [(&str, EventKind); 5] = [
         ("a join", |e| matches!(e, Event::ServerJoined { .. })),
         ("a commit decision", |e| matches!(e, Event::TxDecided { commit: true, .. })),
         ("a failure", |e| matches!(e, Event::ServerFailed { .. })),
