@@ -41,11 +41,13 @@ pub mod event;
 pub mod id;
 pub mod locks;
 pub mod msg;
+mod outbox;
 pub mod ring;
 pub mod rng;
 pub mod server;
 pub mod tagged;
 pub mod time;
+pub mod timing;
 pub mod twopc;
 pub mod view_leader;
 pub mod wire;
@@ -61,6 +63,7 @@ pub use msg::{Msg, Transmit};
 pub use rng::Rng;
 pub use server::{Server, ServerConfig};
 pub use time::Time;
+pub use timing::Timing;
 pub use view_leader::{ViewLeader, ViewLeaderConfig};
 
 /// The shape every role shares, so a shell can drive any of them the same way.
