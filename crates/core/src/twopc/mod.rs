@@ -8,6 +8,7 @@
 //! The messages both sides exchange are in [`crate::msg`] (`Prepare`, `Vote`, `Commit`,
 //! `Abort`, `Done`, `DecisionRequest`, `DecisionReply`).
 
+pub(crate) mod coordinator;
 pub(crate) mod participant;
 
 pub use participant::{Pending, PendingPhase};
