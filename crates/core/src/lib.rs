@@ -36,6 +36,7 @@
 extern crate alloc;
 
 pub mod client;
+mod describe;
 pub mod error;
 pub mod event;
 pub mod id;
