@@ -36,6 +36,7 @@
 extern crate alloc;
 
 pub mod client;
+pub mod command;
 mod describe;
 pub mod error;
 pub mod event;
@@ -57,6 +58,7 @@ pub mod wire;
 mod testing;
 
 pub use client::{Client, ClientConfig, OpOutput, OpStatus, Stage};
+pub use command::{Command, CommandError, ParseError};
 pub use error::{ClientError, OpError};
 pub use event::Event;
 pub use id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
