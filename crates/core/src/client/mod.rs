@@ -5,8 +5,8 @@
 //! cached by epoch, and retry with exponential backoff through view changes up to a limit.
 //!
 //! [`Client`] is a router over its parts: the cached view and the local RPCs, locks and
-//! retries are here; `getr` is in [`getr`], `setr` in the 2PC coordinator
-//! ([`crate::twopc::coordinator`]), and what operations give back in [`op`].
+//! retries are here; `getr` is in `getr`, `setr` in the 2PC coordinator
+//! (`crate::twopc::coordinator`), and what operations give back in `op`.
 
 mod getr;
 pub(crate) mod op;

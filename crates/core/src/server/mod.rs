@@ -1,9 +1,9 @@
 //! The storage server: a thin router over its parts.
 //!
-//! - [`storage`]: the bucket of versioned key/value pairs and the local RPCs on it;
-//! - [`lease`]: heartbeats and the lease that lets the server vote and answer reads;
-//! - [`rebalance`]: the current and stable views, and the copies that move between them;
-//! - the 2PC participant in [`crate::twopc::participant`]: votes, decisions, termination.
+//! - `storage`: the bucket of versioned key/value pairs and the local RPCs on it;
+//! - `lease`: heartbeats and the lease that lets the server vote and answer reads;
+//! - `rebalance`: the current and stable views, and the copies that move between them;
+//! - the 2PC participant in `crate::twopc::participant`: votes, decisions, termination.
 //!
 //! [`Server`] owns one of each, hands every message to the part it concerns, and gives a part
 //! what it needs of the others as arguments.

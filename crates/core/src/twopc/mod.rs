@@ -1,8 +1,8 @@
 //! Two-phase commit, one file per side:
 //!
-//! - [`coordinator`]: the client's side — the transactions of its `setr`s, their votes, the
+//! - `coordinator`: the client's side — the transactions of its `setr`s, their votes, the
 //!   decision, and telling it to every participant;
-//! - [`participant`]: the server's side — the vote, the prepared (READY) state, applying the
+//! - `participant`: the server's side — the vote, the prepared (READY) state, applying the
 //!   decision, and the termination protocol when the decision is late.
 //!
 //! The messages both sides exchange are in [`crate::msg`] (`Prepare`, `Vote`, `Commit`,
