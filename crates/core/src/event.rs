@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::client::OpOutput;
+use crate::client::op::OpOutput;
 use crate::error::OpError;
 use crate::id::{Addr, Epoch, OpId, ServerId, TxId, Version};
 use crate::msg::NoReason;

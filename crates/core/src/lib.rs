@@ -36,16 +36,20 @@
 extern crate alloc;
 
 pub mod client;
+pub mod command;
+mod describe;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod locks;
 pub mod msg;
+mod outbox;
 pub mod ring;
 pub mod rng;
 pub mod server;
 pub mod tagged;
 pub mod time;
+pub mod timing;
 pub mod twopc;
 pub mod view_leader;
 pub mod wire;
@@ -54,6 +58,7 @@ pub mod wire;
 mod testing;
 
 pub use client::{Client, ClientConfig, OpOutput, OpStatus, Stage};
+pub use command::{Command, CommandError, ParseError};
 pub use error::{ClientError, OpError};
 pub use event::Event;
 pub use id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
@@ -61,6 +66,7 @@ pub use msg::{Msg, Transmit};
 pub use rng::Rng;
 pub use server::{Server, ServerConfig};
 pub use time::Time;
+pub use timing::Timing;
 pub use view_leader::{ViewLeader, ViewLeaderConfig};
 
 /// The shape every role shares, so a shell can drive any of them the same way.

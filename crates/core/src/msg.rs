@@ -447,3 +447,44 @@ impl Msg {
         }
     }
 }
+
+/// The fast decoder of `tagged`, on the wire enum.
+#[cfg(test)]
+mod tests {
+    use alloc::string::{String, ToString};
+
+    use super::*;
+    use crate::tagged::TagFirst;
+
+    fn fast(text: &str) -> Result<Msg, String> {
+        serde_json::from_str::<TagFirst<Msg>>(text).map(|m| m.0).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reads_what_serde_writes_as_serde_does() {
+        let messages = [
+            Msg::Vote {
+                tx: TxId { client: 9, seq: 1 },
+                server: ServerId("s1".into()),
+                vote: VoteAnswer::No { reason: NoReason::Rebalancing },
+            },
+            Msg::QueryAllKeys { op: OpId(4) },
+            Msg::GetR { op: OpId(5), epoch: Epoch(2), key: "k".into() },
+        ];
+        for msg in messages {
+            let text = serde_json::to_string(&msg).unwrap();
+            assert_eq!(fast(&text), Ok(msg.clone()), "{text}");
+            assert_eq!(serde_json::from_str::<Msg>(&text).unwrap(), msg);
+        }
+    }
+
+    #[test]
+    fn refuses_what_only_the_full_decoder_takes() {
+        let late = r#"{"op":4,"cmd":"query_all_keys"}"#;
+        assert_eq!(fast(late), Err("`cmd` is not the first field at line 1 column 5".to_string()));
+        assert_eq!(serde_json::from_str::<Msg>(late).unwrap(), Msg::QueryAllKeys { op: OpId(4) });
+        assert!(fast("{}").unwrap_err().starts_with("missing field `cmd`"));
+        let unknown = fast(r#"{"cmd":"frobnicate","op":4}"#).unwrap_err();
+        assert!(unknown.starts_with("unknown variant `frobnicate`, expected one of `print`"), "{unknown}");
+    }
+}

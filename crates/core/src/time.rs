@@ -13,11 +13,6 @@ pub struct Time(pub u64);
 impl Time {
     /// The origin.
     pub const ZERO: Time = Time(0);
-
-    /// Milliseconds elapsed from `earlier` to `self`, zero if `earlier` is later.
-    pub fn since(self, earlier: Time) -> u64 {
-        self.0.saturating_sub(earlier.0)
-    }
 }
 
 impl Add<u64> for Time {

@@ -1,0 +1,662 @@
+//! The client: the library behind the command line and the coordinator of two-phase commit.
+//!
+//! Every command returns an [`OpId`] at once; its result arrives later as
+//! [`Event::OpDone`]. Replicated operations place keys with the view from the view leader,
+//! cached by epoch, and retry with exponential backoff through view changes up to a limit.
+//!
+//! [`Client`] is a router over its parts: the cached view and the local RPCs, locks and
+//! retries are here; `getr` is in `getr`, `setr` in the 2PC coordinator
+//! (`crate::twopc::coordinator`), and what operations give back in `op`.
+
+mod getr;
+pub(crate) mod op;
+pub(crate) mod timer;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error::{ClientError, OpError};
+use crate::event::Event;
+use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId};
+use crate::msg::{LocalReply, LockAnswer, Msg, Transmit};
+use crate::outbox::Outbox;
+use crate::ring::Ring;
+use crate::rng::Rng;
+use crate::time::{Time, Timers};
+use crate::twopc::coordinator::{self, Coordinator, SetPhase, Step, Write};
+use crate::Node;
+
+use getr::{GetPhase, Read};
+use timer::Timer;
+
+pub use op::{OpOutput, OpStatus, Stage};
+
+/// How a client behaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The requester name for locks; `None` makes one from the client's random id.
+    pub name: Option<String>,
+    /// Seeds the client id (and so its transaction ids) and the backoff jitter.
+    pub seed: u64,
+    /// Where the view leader listens.
+    pub view_leader: Addr,
+    /// Replicas per key (R); must match the servers'.
+    pub replicas: usize,
+    /// Virtual nodes per server; must match the servers'.
+    pub vnodes: u32,
+    /// How long to wait for any answer (ms).
+    pub rpc_timeout_ms: u64,
+    /// Attempts of a replicated operation before giving up.
+    pub max_attempts: u32,
+    /// First backoff between attempts (ms); doubles per attempt.
+    pub backoff_ms: u64,
+    /// Largest backoff (ms).
+    pub backoff_max_ms: u64,
+    /// How often `lock_get` asks again while queued (ms).
+    pub lock_retry_ms: u64,
+}
+
+impl ClientConfig {
+    /// Demo timings for a client of the view leader at `view_leader`.
+    pub fn new(view_leader: Addr, seed: u64) -> Self {
+        ClientConfig {
+            name: None,
+            seed,
+            view_leader,
+            replicas: 3,
+            vnodes: 1,
+            rpc_timeout_ms: 1_000,
+            max_attempts: 8,
+            backoff_ms: 100,
+            backoff_max_ms: 2_000,
+            lock_retry_ms: 5_000,
+        }
+    }
+}
+
+/// The view from the view leader, with its ring, cached by epoch.
+#[derive(Clone, Debug)]
+struct CachedView {
+    epoch: Epoch,
+    members: Vec<Member>,
+    ring: Ring,
+}
+
+impl CachedView {
+    fn replicas(&self, key: &str, r: usize) -> Vec<Member> {
+        self.ring
+            .replicas(key, r)
+            .into_iter()
+            .filter_map(|id| self.members.iter().find(|m| &m.id == id).cloned())
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A local RPC to one server.
+    Local {
+        peer: Addr,
+    },
+    QueryServers {
+        attempt: u32,
+    },
+    SetR(Write),
+    GetR(Read),
+    /// `waiting`: queued at the view leader, asking again after the lock retry period.
+    LockGet {
+        name: String,
+        attempt: u32,
+        waiting: bool,
+    },
+    LockRelease {
+        name: String,
+        attempt: u32,
+    },
+}
+
+/// A client and 2PC coordinator.
+///
+/// Run loop, as for every role: after each command or `handle_*` call, drain
+/// [`poll_transmit`](Node::poll_transmit) and [`poll_event`](Node::poll_event), then arm one
+/// timer for [`poll_timeout`](Node::poll_timeout) and call `handle_timeout` when it passes.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    name: String,
+    rng: Rng,
+    next_op: u64,
+    view: Option<CachedView>,
+    /// The op of the outstanding view query, if any.
+    fetch: Option<OpId>,
+    ops: BTreeMap<OpId, Op>,
+    coordinator: Coordinator,
+    timers: Timers<Timer>,
+    out: Outbox,
+}
+
+impl Client {
+    /// A fresh client process with no view cached.
+    pub fn new(config: ClientConfig, _now: Time) -> Self {
+        let mut rng = Rng::new(config.seed);
+        let id = rng.next_u64();
+        let name = config.name.clone().unwrap_or_else(|| format!("client-{:04x}", id & 0xffff));
+        Client {
+            config,
+            name,
+            rng,
+            next_op: 1,
+            view: None,
+            fetch: None,
+            ops: BTreeMap::new(),
+            coordinator: Coordinator::new(id),
+            timers: Timers::default(),
+            out: Outbox::default(),
+        }
+    }
+
+    /// The requester name used for locks.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The epoch of the cached view, if any.
+    pub fn cached_epoch(&self) -> Option<Epoch> {
+        self.view.as_ref().map(|v| v.epoch)
+    }
+
+    /// The cached view's servers.
+    pub fn cached_servers(&self) -> &[Member] {
+        self.view.as_ref().map_or(&[], |v| &v.members)
+    }
+
+    /// Operations not finished yet.
+    pub fn ops_in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Writes that returned while their commit is still being told, each with the participants
+    /// yet to acknowledge it, oldest first (for observers).
+    pub fn telling(&self) -> Vec<(TxId, Vec<ServerId>)> {
+        self.coordinator.telling()
+    }
+
+    /// No operation unfinished and no returned write's commit still being told.
+    pub fn idle(&self) -> bool {
+        self.ops.is_empty() && self.coordinator.told()
+    }
+
+    /// Every unfinished operation and what it is waiting for, oldest first (for observers:
+    /// the browser's inspector shows a coordinator's transactions with this).
+    pub fn operations(&self) -> Vec<OpStatus> {
+        self.ops
+            .iter()
+            .map(|(op, state)| {
+                let (what, attempt, stage) = match state {
+                    Op::Local { peer } => (format!("local RPC to {peer}"), 1, Stage::Asking),
+                    Op::QueryServers { attempt } => ("query_servers".into(), *attempt, Stage::Asking),
+                    Op::SetR(w) => (format!("setr {} {}", w.key, w.value), w.attempt, w.stage()),
+                    Op::GetR(r) => (format!("getr {}", r.key), r.attempt, r.stage()),
+                    Op::LockGet { name, attempt, waiting } => {
+                        (format!("lock_get {name}"), *attempt, if *waiting { Stage::LockQueued } else { Stage::Asking })
+                    }
+                    Op::LockRelease { name, attempt } => (format!("lock_release {name}"), *attempt, Stage::Asking),
+                };
+                OpStatus { op: *op, what, attempt, stage }
+            })
+            .collect()
+    }
+
+    /// `key`'s replicas in the cached view, primary first.
+    pub fn placement(&self, key: &str) -> Vec<ServerId> {
+        self.view
+            .as_ref()
+            .map_or_else(Vec::new, |v| v.ring.replicas(key, self.config.replicas).into_iter().cloned().collect())
+    }
+
+    // ---- commands
+
+    /// `print text` on one server.
+    pub fn print(&mut self, now: Time, server: Addr, text: String) -> OpId {
+        self.local(now, server, |op| Msg::Print { op, text })
+    }
+
+    /// `set key value` on one server, unreplicated.
+    pub fn set(&mut self, now: Time, server: Addr, key: String, value: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        Ok(self.local(now, server, |op| Msg::Set { op, key, value }))
+    }
+
+    /// `get key` from one server.
+    pub fn get(&mut self, now: Time, server: Addr, key: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        Ok(self.local(now, server, |op| Msg::Get { op, key }))
+    }
+
+    /// `query_all_keys` of one server.
+    pub fn query_all_keys(&mut self, now: Time, server: Addr) -> OpId {
+        self.local(now, server, |op| Msg::QueryAllKeys { op })
+    }
+
+    /// `query_servers`: the current view from the view leader (also refreshes the cache).
+    pub fn query_servers(&mut self, now: Time) -> OpId {
+        let op = self.new_op();
+        self.ops.insert(op, Op::QueryServers { attempt: 1 });
+        self.send_to_view_leader(now, op, Msg::QueryServers { op });
+        op
+    }
+
+    /// `setr key value`: a replicated write by two-phase commit.
+    pub fn setr(&mut self, now: Time, key: String, value: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        let op = self.new_op();
+        self.ops.insert(op, Op::SetR(Write::new(key, value)));
+        self.need_view(now, op);
+        Ok(op)
+    }
+
+    /// `getr key`: the latest committed value among the replicas.
+    pub fn getr(&mut self, now: Time, key: String) -> Result<OpId, ClientError> {
+        check_key(&key)?;
+        let op = self.new_op();
+        self.ops.insert(op, Op::GetR(Read::new(key)));
+        self.need_view(now, op);
+        Ok(op)
+    }
+
+    /// `lock_get name`: asks until granted (or a deadlock is reported).
+    pub fn lock_get(&mut self, now: Time, name: String) -> Result<OpId, ClientError> {
+        if name.is_empty() {
+            return Err(ClientError::EmptyLockName);
+        }
+        let op = self.new_op();
+        let msg = Msg::LockGet { op, name: name.clone(), requester: self.name.clone() };
+        self.ops.insert(op, Op::LockGet { name, attempt: 1, waiting: false });
+        self.send_to_view_leader(now, op, msg);
+        Ok(op)
+    }
+
+    /// `lock_release name`.
+    pub fn lock_release(&mut self, now: Time, name: String) -> Result<OpId, ClientError> {
+        if name.is_empty() {
+            return Err(ClientError::EmptyLockName);
+        }
+        let op = self.new_op();
+        let msg = Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() };
+        self.ops.insert(op, Op::LockRelease { name, attempt: 1 });
+        self.send_to_view_leader(now, op, msg);
+        Ok(op)
+    }
+
+    // ---- plumbing
+
+    fn new_op(&mut self) -> OpId {
+        let op = OpId(self.next_op);
+        self.next_op += 1;
+        op
+    }
+
+    fn local(&mut self, now: Time, server: Addr, make: impl FnOnce(OpId) -> Msg) -> OpId {
+        let op = self.new_op();
+        self.out.send(&server, make(op));
+        self.ops.insert(op, Op::Local { peer: server });
+        self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+        op
+    }
+
+    fn send_to_view_leader(&mut self, now: Time, op: OpId, msg: Msg) {
+        self.out.send(&self.config.view_leader, msg);
+        self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+    }
+
+    fn complete(&mut self, op: OpId, result: Result<OpOutput, OpError>) {
+        if self.ops.remove(&op).is_some() {
+            self.timers.cancel(&Timer::Op(op));
+            self.out.event(Event::OpDone { op, result });
+        }
+    }
+
+    /// Write `op` and what the coordinator needs of the client, borrowed apart.
+    fn write(&mut self, now: Time, op: OpId) -> Option<(&mut Coordinator, &mut Write, coordinator::Cx<'_>)> {
+        let Some(Op::SetR(write)) = self.ops.get_mut(&op) else { return None };
+        let cx = coordinator::Cx {
+            now,
+            rpc_timeout_ms: self.config.rpc_timeout_ms,
+            timers: &mut self.timers,
+            out: &mut self.out,
+        };
+        Some((&mut self.coordinator, write, cx))
+    }
+
+    /// Does what a coordinator step asks of the client.
+    fn apply(&mut self, now: Time, op: OpId, step: Step) {
+        match step {
+            Step::Wait => {}
+            Step::NeedView => self.need_view(now, op),
+            Step::ForgetView => self.view = None,
+            Step::Finish(result) => self.complete(op, result),
+            Step::Retry(reason) => self.retry_later(now, op, reason),
+        }
+    }
+
+    /// Starts the op's next attempt with the cached view, or fetches a view first.
+    fn need_view(&mut self, now: Time, op: OpId) {
+        if self.view.as_ref().is_some_and(|v| !v.members.is_empty()) {
+            self.start_attempt(now, op);
+            return;
+        }
+        if self.fetch.is_none() {
+            let fetch = self.new_op();
+            self.fetch = Some(fetch);
+            self.out.send(&self.config.view_leader, Msg::QueryServers { op: fetch });
+            self.timers.set(Timer::ViewFetch, now + self.config.rpc_timeout_ms);
+        }
+    }
+
+    fn learn_view(&mut self, now: Time, epoch: Epoch, servers: &[Member]) {
+        if self.view.as_ref().is_some_and(|v| v.epoch > epoch) {
+            return;
+        }
+        let ring = Ring::new(servers.iter().map(|m| &m.id), self.config.vnodes);
+        self.view = Some(CachedView { epoch, members: servers.to_vec(), ring });
+        self.fetch = None;
+        self.timers.cancel(&Timer::ViewFetch);
+        let waiting = self.ops_needing_view();
+        for op in waiting {
+            self.start_attempt(now, op);
+        }
+    }
+
+    fn ops_needing_view(&self) -> Vec<OpId> {
+        self.ops.iter().filter(|(_, o)| o.needs_view()).map(|(id, _)| *id).collect()
+    }
+
+    fn start_attempt(&mut self, now: Time, op: OpId) {
+        let r = self.config.replicas;
+        let Some(view) = &self.view else { return };
+        let epoch = view.epoch;
+        let key = match self.ops.get(&op) {
+            Some(Op::SetR(Write { key, .. }) | Op::GetR(Read { key, .. })) => key.clone(),
+            _ => return,
+        };
+        let replicas = view.replicas(&key, r);
+        if replicas.is_empty() {
+            self.complete(op, Err(OpError::NoServers));
+            return;
+        }
+        let mut sends = Vec::new();
+        match self.ops.get_mut(&op) {
+            Some(Op::SetR(write)) => self.coordinator.prepare(op, write, epoch, replicas, &mut sends),
+            Some(Op::GetR(read)) => read.start(op, epoch, replicas, &mut sends),
+            _ => return,
+        }
+        for (to, msg) in sends {
+            self.out.send(&to, msg);
+        }
+        self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
+    }
+
+    /// The attempt failed for a transient reason: back off and try again, or give up.
+    fn retry_later(&mut self, now: Time, op: OpId, reason: String) {
+        let max = self.config.max_attempts;
+        let attempt = match self.ops.get_mut(&op) {
+            Some(Op::SetR(write)) => {
+                write.phase = SetPhase::Backoff;
+                &mut write.attempt
+            }
+            Some(Op::GetR(read)) => {
+                read.phase = GetPhase::Backoff;
+                &mut read.attempt
+            }
+            _ => return,
+        };
+        if *attempt >= max {
+            let attempts = *attempt;
+            self.complete(op, Err(OpError::GaveUp { attempts, reason }));
+            return;
+        }
+        *attempt += 1;
+        let next = *attempt;
+        let base = self.config.backoff_ms.saturating_mul(1 << (next - 2).min(16)).min(self.config.backoff_max_ms);
+        // Jitter spreads competing clients apart so they do not collide again in lockstep.
+        let delay = base + self.rng.range(0, base / 2);
+        self.out.event(Event::OpRetrying { op, attempt: next, reason });
+        self.timers.set(Timer::Op(op), now + delay);
+    }
+
+    // ---- answers
+
+    fn handle_done(&mut self, now: Time, tx: TxId, server: ServerId) {
+        let cx = &mut coordinator::Cx {
+            now,
+            rpc_timeout_ms: self.config.rpc_timeout_ms,
+            timers: &mut self.timers,
+            out: &mut self.out,
+        };
+        if self.coordinator.handle_told(tx, &server, cx) {
+            return;
+        }
+        let Some(op) = self.coordinator.op_of(&tx) else { return };
+        let Some((coordinator, write, mut cx)) = self.write(now, op) else { return };
+        let step = coordinator.handle_done(write, tx, server, &mut cx);
+        self.apply(now, op, step);
+    }
+
+    fn handle_decision_request(&mut self, now: Time, from: &Addr, tx: TxId) {
+        if self.coordinator.answer_decided(from, tx, &mut self.out) {
+            return;
+        }
+        // Otherwise, unless the transaction is ours and undecided, it is not ours or so old
+        // it was forgotten: stay silent rather than guess, and let the participant keep asking
+        // the others.
+        let Some(op) = self.coordinator.op_of(&tx) else { return };
+        if let Some((coordinator, write, mut cx)) = self.write(now, op) {
+            coordinator.abort_undecided(op, write, from, tx, &mut cx);
+        }
+    }
+
+    fn handle_getr_reply(&mut self, now: Time, op: OpId, server: ServerId, result: crate::msg::ReadAnswer) {
+        let Some(Op::GetR(read)) = self.ops.get_mut(&op) else { return };
+        if read.handle_reply(server, result) {
+            self.conclude_read(now, op);
+        }
+    }
+
+    fn conclude_read(&mut self, now: Time, op: OpId) {
+        let Some(Op::GetR(read)) = self.ops.get(&op) else { return };
+        let Some(concluded) = read.conclude() else { return };
+        if concluded.stale_view {
+            self.view = None;
+        }
+        match concluded.result {
+            Ok(done) => self.complete(op, done),
+            Err(reason) => self.retry_later(now, op, reason),
+        }
+    }
+
+    fn handle_lock_reply(&mut self, now: Time, op: OpId, result: LockAnswer) {
+        let Some(entry) = self.ops.get_mut(&op) else { return };
+        let done = match (entry, result) {
+            (Op::LockGet { .. }, LockAnswer::Granted) => Ok(OpOutput::Granted),
+            (Op::LockGet { name, waiting, .. }, LockAnswer::Retry { position }) => {
+                *waiting = true;
+                let name = name.clone();
+                self.out.event(Event::LockWaiting { op, name, position });
+                self.timers.set(Timer::Op(op), now + self.config.lock_retry_ms);
+                return;
+            }
+            (Op::LockGet { .. }, LockAnswer::Deadlock { cycle }) => Err(OpError::Deadlock { cycle }),
+            (Op::LockRelease { .. }, LockAnswer::Released { next_holder }) => Ok(OpOutput::Released { next_holder }),
+            (Op::LockRelease { .. }, LockAnswer::LeftQueue) => Ok(OpOutput::LeftQueue),
+            (Op::LockRelease { .. }, LockAnswer::UnknownLock) => Err(OpError::UnknownLock),
+            (Op::LockRelease { .. }, LockAnswer::NotHolderOrWaiter) => Err(OpError::NotHolderOrWaiter),
+            (_, other) => Err(OpError::Remote { reason: format!("unexpected lock answer {other:?}") }),
+        };
+        self.complete(op, done);
+    }
+
+    fn handle_reply(&mut self, op: OpId, result: LocalReply) {
+        if !matches!(self.ops.get(&op), Some(Op::Local { .. })) {
+            return;
+        }
+        let done = match result {
+            LocalReply::Ok => Ok(OpOutput::Done),
+            LocalReply::Value { value } => Ok(OpOutput::Value { value, version: None }),
+            LocalReply::NotFound { key } => Err(OpError::NotFound { key }),
+            LocalReply::Keys { keys } => Ok(OpOutput::Keys { keys }),
+        };
+        self.complete(op, done);
+    }
+
+    // ---- timers
+
+    fn op_timeout(&mut self, now: Time, op: OpId) {
+        let max = self.config.max_attempts;
+        let Some(entry) = self.ops.get_mut(&op) else { return };
+        match entry {
+            Op::Local { peer } => {
+                let peer = peer.clone();
+                self.complete(op, Err(OpError::Timeout { peer }));
+            }
+            Op::QueryServers { attempt }
+            | Op::LockRelease { attempt, .. }
+            | Op::LockGet { attempt, waiting: false, .. }
+                if *attempt >= max =>
+            {
+                let peer = self.config.view_leader.clone();
+                self.complete(op, Err(OpError::Timeout { peer }));
+            }
+            Op::QueryServers { attempt } => {
+                *attempt += 1;
+                self.send_to_view_leader(now, op, Msg::QueryServers { op });
+            }
+            Op::LockGet { name, attempt, waiting } => {
+                // A queued requester asks again forever, as the course's client does; an
+                // unanswered one counts attempts.
+                if !*waiting {
+                    *attempt += 1;
+                }
+                *waiting = false;
+                let msg = Msg::LockGet { op, name: name.clone(), requester: self.name.clone() };
+                self.send_to_view_leader(now, op, msg);
+            }
+            Op::LockRelease { name, attempt } => {
+                *attempt += 1;
+                let msg = Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() };
+                self.send_to_view_leader(now, op, msg);
+            }
+            Op::SetR(_) => {
+                let Some((coordinator, write, mut cx)) = self.write(now, op) else { return };
+                let step = coordinator.handle_timeout(op, write, &mut cx);
+                self.apply(now, op, step);
+            }
+            Op::GetR(read) => match read.phase {
+                GetPhase::NeedView => {}
+                GetPhase::Backoff => {
+                    read.phase = GetPhase::NeedView;
+                    self.need_view(now, op);
+                }
+                GetPhase::Reading { .. } => self.conclude_read(now, op),
+            },
+        }
+    }
+
+    fn view_fetch_timeout(&mut self, now: Time) {
+        self.fetch = None;
+        let waiting = self.ops_needing_view();
+        let reason = format!("no answer from the view leader at {}", self.config.view_leader);
+        for op in waiting {
+            self.retry_later(now, op, reason.clone());
+        }
+    }
+}
+
+impl Op {
+    fn needs_view(&self) -> bool {
+        matches!(
+            self,
+            Op::SetR(Write { phase: SetPhase::NeedView, .. }) | Op::GetR(Read { phase: GetPhase::NeedView, .. })
+        )
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ClientError> {
+    if key.is_empty() {
+        Err(ClientError::EmptyKey)
+    } else {
+        Ok(())
+    }
+}
+
+impl Node for Client {
+    fn handle_message(&mut self, now: Time, from: &Addr, msg: Msg) {
+        match msg {
+            Msg::Reply { op, result } => self.handle_reply(op, result),
+            Msg::Servers { op, epoch, servers, rebalancing } => {
+                self.learn_view(now, epoch, &servers);
+                if matches!(self.ops.get(&op), Some(Op::QueryServers { .. })) {
+                    self.complete(op, Ok(OpOutput::Servers { epoch, servers, rebalancing }));
+                }
+            }
+            Msg::LockReply { op, result } => self.handle_lock_reply(now, op, result),
+            Msg::Vote { tx, server, vote } => {
+                let Some(op) = self.coordinator.op_of(&tx) else { return };
+                let Some((coordinator, write, mut cx)) = self.write(now, op) else { return };
+                let step = coordinator.handle_vote(op, write, tx, server, vote, &mut cx);
+                self.apply(now, op, step);
+            }
+            Msg::Done { tx, server, .. } => self.handle_done(now, tx, server),
+            Msg::DecisionRequest { tx, .. } => self.handle_decision_request(now, from, tx),
+            Msg::GetRReply { op, server, result } => self.handle_getr_reply(now, op, server, result),
+            Msg::Error { op: Some(op), reason }
+                if matches!(
+                    self.ops.get(&op),
+                    Some(Op::Local { .. } | Op::QueryServers { .. } | Op::LockGet { .. } | Op::LockRelease { .. })
+                ) =>
+            {
+                self.complete(op, Err(OpError::Remote { reason }));
+            }
+            Msg::Error { reason, .. } => self.out.event(Event::BadMessage { from: from.clone(), reason }),
+            other => {
+                let reason = format!("a client does not handle `{}`", other.name());
+                self.out.event(Event::BadMessage { from: from.clone(), reason: reason.clone() });
+                self.out.send(from, Msg::Error { op: other.op(), reason });
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Op(op) => self.op_timeout(now, op),
+                Timer::ViewFetch => self.view_fetch_timeout(now),
+                Timer::Tell(tx) => {
+                    let cx = &mut coordinator::Cx {
+                        now,
+                        rpc_timeout_ms: self.config.rpc_timeout_ms,
+                        timers: &mut self.timers,
+                        out: &mut self.out,
+                    };
+                    self.coordinator.tell_timeout(tx, cx);
+                }
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.poll_transmit()
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.out.poll_event()
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        self.timers.next()
+    }
+}

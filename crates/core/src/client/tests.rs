@@ -1,0 +1,558 @@
+//! The client's tests, fed whole: commands and hand-made answers in, every output checked.
+
+use super::*;
+use crate::id::Version;
+use crate::msg::{NoReason, ReadAnswer, TxState, VoteAnswer};
+use crate::testing::drain;
+use crate::twopc::coordinator::DECISION_RESENDS;
+use alloc::string::ToString;
+use alloc::vec;
+
+const VL: &str = "vl";
+const SEED: u64 = 42;
+
+fn addr(id: &str) -> Addr {
+    Addr(format!("srv-{id}"))
+}
+
+fn sid(id: &str) -> ServerId {
+    ServerId::from(id)
+}
+
+fn members(ids: &[&str]) -> Vec<Member> {
+    ids.iter().map(|id| Member { id: sid(id), addr: addr(id) }).collect()
+}
+
+fn config() -> ClientConfig {
+    ClientConfig { name: Some("cl".to_string()), ..ClientConfig::new(Addr::from(VL), SEED) }
+}
+
+/// This client's transaction `seq`: the client id is the first draw from its seed.
+fn tx(seq: u64) -> TxId {
+    TxId { client: Rng::new(SEED).next_u64(), seq }
+}
+
+fn to(to: Addr, msg: Msg) -> Transmit {
+    Transmit { to, msg }
+}
+
+fn to_vl(msg: Msg) -> Transmit {
+    to(Addr::from(VL), msg)
+}
+
+/// `msg` to each of these servers, in order.
+fn to_each(ids: &[&str], msg: Msg) -> Vec<Transmit> {
+    ids.iter().map(|id| to(addr(id), msg.clone())).collect()
+}
+
+fn servers(op: u64, epoch: u64, ids: &[&str]) -> Msg {
+    Msg::Servers { op: OpId(op), epoch: Epoch(epoch), servers: members(ids), rebalancing: false }
+}
+
+/// A client that asked for the view (op 1) and got {a, b, c} at epoch 3.
+fn with_view(config: ClientConfig) -> Client {
+    let mut c = Client::new(config, Time(0));
+    let op = c.query_servers(Time(0));
+    c.handle_message(Time(0), &Addr::from(VL), servers(op.0, 3, &["a", "b", "c"]));
+    drain(&mut c);
+    c
+}
+
+// In {a, b, c}, k1's replicas are a, c, b (primary first); in {a, b, c, d} they are a, d, c.
+const K1_ABC: [&str; 3] = ["a", "c", "b"];
+const K1_ABCD: [&str; 3] = ["a", "d", "c"];
+
+fn prepares(tx: TxId, epoch: u64, value: &str, ids: &[&str]) -> Vec<Transmit> {
+    ids.iter()
+        .map(|id| {
+            let msg = Msg::Prepare {
+                tx,
+                epoch: Epoch(epoch),
+                server: sid(id),
+                key: "k1".to_string(),
+                value: value.to_string(),
+                participants: members(ids),
+            };
+            to(addr(id), msg)
+        })
+        .collect()
+}
+
+fn vote(c: &mut Client, now: u64, tx: TxId, server: &str, vote: VoteAnswer) {
+    c.handle_message(Time(now), &addr(server), Msg::Vote { tx, server: sid(server), vote });
+}
+
+fn done(c: &mut Client, now: u64, tx: TxId, ids: &[&str], committed: bool) {
+    for id in ids {
+        c.handle_message(Time(now), &addr(id), Msg::Done { tx, server: sid(id), committed });
+    }
+}
+
+fn decided(tx: TxId, commit: bool, ids: &[&str]) -> Event {
+    Event::TxDecided { tx, key: "k1".to_string(), commit, participants: ids.iter().map(|id| sid(id)).collect() }
+}
+
+fn op_done(op: OpId, result: Result<OpOutput, OpError>) -> Event {
+    Event::OpDone { op, result }
+}
+
+fn retrying(op: OpId, attempt: u32, reason: &str) -> Event {
+    Event::OpRetrying { op, attempt, reason: reason.to_string() }
+}
+
+/// Runs the backoff timer, which is 100-150 ms after `now` for the first retry.
+fn after_first_backoff(c: &mut Client, now: u64) {
+    let at = c.poll_timeout().unwrap();
+    assert!(Time(now + 100) <= at && at <= Time(now + 150), "{at:?}");
+    c.handle_timeout(at);
+}
+
+fn getr_reply(c: &mut Client, op: OpId, server: &str, result: ReadAnswer) {
+    c.handle_message(Time(200), &addr(server), Msg::GetRReply { op, server: sid(server), result });
+}
+
+fn value(value: &str, version: Version) -> ReadAnswer {
+    ReadAnswer::Value { value: value.to_string(), version }
+}
+
+#[test]
+fn query_servers_reports_and_caches_the_view() {
+    let mut c = Client::new(config(), Time(0));
+    let op = c.query_servers(Time(0));
+    assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op })], vec![]));
+    c.handle_message(Time(10), &Addr::from(VL), servers(op.0, 3, &["a", "b", "c"]));
+    let output = OpOutput::Servers { epoch: Epoch(3), servers: members(&["a", "b", "c"]), rebalancing: false };
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(output))]));
+    assert_eq!(c.cached_epoch(), Some(Epoch(3)));
+    assert_eq!(c.placement("k1"), K1_ABC.iter().map(|id| sid(id)).collect::<Vec<_>>());
+    assert_eq!(c.ops_in_flight(), 0);
+}
+
+#[test]
+fn setr_without_a_view_asks_the_view_leader_then_prepares_on_each_replica() {
+    let mut c = Client::new(config(), Time(0));
+    let op = c.setr(Time(0), "k1".to_string(), "v".to_string()).unwrap();
+    assert_eq!(op, OpId(1));
+    assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op: OpId(2) })], vec![]));
+    c.handle_message(Time(10), &Addr::from(VL), servers(2, 3, &["a", "b", "c"]));
+    assert_eq!(drain(&mut c), (prepares(tx(1), 3, "v", &K1_ABC), vec![]));
+    assert_eq!(c.poll_timeout(), Some(Time(1_010)));
+}
+
+#[test]
+fn setr_commits_above_every_replicas_version() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    assert_eq!(drain(&mut c), (prepares(tx(1), 3, "v", &K1_ABC), vec![]));
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+    vote(&mut c, 110, tx(1), "c", VoteAnswer::Yes { version: 2 });
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    vote(&mut c, 120, tx(1), "b", VoteAnswer::Yes { version: 1 });
+    assert_eq!(
+        drain(&mut c),
+        (to_each(&K1_ABC, Msg::Commit { tx: tx(1), version: 3 }), vec![decided(tx(1), true, &K1_ABC)])
+    );
+    done(&mut c, 130, tx(1), &["a"], true);
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    // Two of three applied it: the write returns, and c is still told.
+    done(&mut c, 135, tx(1), &["c"], true);
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 3 }))]));
+    assert_eq!((c.ops_in_flight(), c.idle()), (0, false));
+    done(&mut c, 140, tx(1), &["b"], true);
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    assert_eq!((c.idle(), c.poll_timeout()), (true, None));
+}
+
+#[test]
+fn a_returned_commit_is_resent_to_the_participant_yet_to_acknowledge_it() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    for id in K1_ABC {
+        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version: 0 });
+    }
+    drain(&mut c);
+    done(&mut c, 130, tx(1), &["a", "b"], true);
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 1 }))]));
+    let commit = Msg::Commit { tx: tx(1), version: 1 };
+    for resend in 1..=DECISION_RESENDS as u64 {
+        let due = c.poll_timeout().expect("a resend is due");
+        assert_eq!(due, Time(130 + resend * 1_000));
+        c.handle_timeout(due);
+        assert_eq!(drain(&mut c), (to_each(&["c"], commit.clone()), vec![]));
+    }
+    // Then c is left to learn the decision by asking, which the coordinator still answers.
+    c.handle_timeout(c.poll_timeout().expect("the last wait"));
+    assert_eq!((drain(&mut c), c.idle(), c.poll_timeout()), ((vec![], vec![]), true, None));
+    c.handle_message(Time(5_000), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: None });
+    let reply = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 1 } };
+    assert_eq!(drain(&mut c), (vec![to(addr("c"), reply)], vec![]));
+}
+
+#[test]
+fn an_abort_waits_for_every_participant() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::No { reason: NoReason::Rebalancing });
+    drain(&mut c);
+    done(&mut c, 130, tx(1), &["a", "b"], false);
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    assert_eq!(c.ops_in_flight(), 1);
+    done(&mut c, 140, tx(1), &["c"], false);
+    let (_, events) = drain(&mut c);
+    assert!(events.iter().all(|e| !matches!(e, Event::OpDone { op: done, .. } if *done == op)), "{events:?}");
+    assert!(matches!(events.as_slice(), [Event::OpRetrying { .. }]), "{events:?}");
+}
+
+#[test]
+fn operations_report_each_2pc_phase() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    let ids = |list: &[&str]| list.iter().map(|id| sid(id)).collect::<Vec<_>>();
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+    let voting = Stage::Voting { tx: tx(1), participants: ids(&K1_ABC), yes: ids(&["a"]) };
+    assert_eq!(c.operations(), vec![OpStatus { op, what: "setr k1 v".into(), attempt: 1, stage: voting }]);
+    vote(&mut c, 111, tx(1), "b", VoteAnswer::Yes { version: 0 });
+    vote(&mut c, 112, tx(1), "c", VoteAnswer::Yes { version: 0 });
+    done(&mut c, 120, tx(1), &["a"], true);
+    // Unacknowledged participants come in id order.
+    let deciding = Stage::Deciding { tx: tx(1), participants: ids(&K1_ABC), commit: true, unacked: ids(&["b", "c"]) };
+    assert_eq!(c.operations()[0].stage, deciding);
+    done(&mut c, 130, tx(1), &["b", "c"], true);
+    assert!(c.operations().is_empty());
+}
+
+#[test]
+fn a_key_held_by_another_clients_tx_aborts_with_a_conflict() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    let other = TxId { client: 99, seq: 5 };
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+    vote(&mut c, 110, tx(1), "c", VoteAnswer::No { reason: NoReason::KeyBusy { tx: other } });
+    assert_eq!(drain(&mut c), (to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), vec![decided(tx(1), false, &K1_ABC)]));
+    // A vote after the decision changes nothing.
+    vote(&mut c, 120, tx(1), "b", VoteAnswer::Yes { version: 0 });
+    done(&mut c, 130, tx(1), &K1_ABC, false);
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Err(OpError::Conflict { tx: other }))]));
+}
+
+#[test]
+fn an_epoch_mismatch_aborts_and_retries_with_a_fresh_view() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "c", VoteAnswer::No { reason: NoReason::EpochMismatch { epoch: Epoch(4) } });
+    assert_eq!(drain(&mut c), (to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), vec![decided(tx(1), false, &K1_ABC)]));
+    assert_eq!(c.cached_epoch(), None);
+    done(&mut c, 200, tx(1), &K1_ABC, false);
+    assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, "c is at epoch 4")]));
+    after_first_backoff(&mut c, 200);
+    assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op: OpId(3) })], vec![]));
+    c.handle_message(Time(400), &Addr::from(VL), servers(3, 4, &["a", "b", "c", "d"]));
+    assert_eq!(drain(&mut c), (prepares(tx(2), 4, "v", &K1_ABCD), vec![]));
+}
+
+#[test]
+fn a_missing_vote_aborts_and_the_abort_is_resent_to_the_silent() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+    assert_eq!(c.poll_timeout(), Some(Time(1_100)));
+    c.handle_timeout(Time(1_100));
+    assert_eq!(drain(&mut c), (to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), vec![decided(tx(1), false, &K1_ABC)]));
+    assert_eq!(c.cached_epoch(), None);
+    done(&mut c, 1_200, tx(1), &["a", "c"], false);
+    // b stays silent: the abort goes to it twice more, then the attempt ends anyway.
+    c.handle_timeout(Time(2_100));
+    c.handle_timeout(Time(3_100));
+    assert_eq!(drain(&mut c), (to_each(&["b", "b"], Msg::Abort { tx: tx(1) }), vec![]));
+    c.handle_timeout(Time(4_100));
+    assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, "no vote from c, b")]));
+}
+
+#[test]
+fn setr_with_no_servers_fails_clearly() {
+    let mut c = Client::new(config(), Time(0));
+    let op = c.setr(Time(0), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    c.handle_message(Time(10), &Addr::from(VL), servers(2, 0, &[]));
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Err(OpError::NoServers))]));
+}
+
+#[test]
+fn setr_gives_up_after_max_attempts_with_the_last_reason() {
+    let mut c = with_view(ClientConfig { max_attempts: 2, ..config() });
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::No { reason: NoReason::Rebalancing });
+    done(&mut c, 120, tx(1), &K1_ABC, false);
+    assert_eq!(
+        drain(&mut c),
+        (
+            to_each(&K1_ABC, Msg::Abort { tx: tx(1) }),
+            vec![decided(tx(1), false, &K1_ABC), retrying(op, 2, "the key is rebalancing at a")],
+        )
+    );
+    // The view is still good: the next attempt prepares at once.
+    after_first_backoff(&mut c, 120);
+    assert_eq!(drain(&mut c), (prepares(tx(2), 3, "v", &K1_ABC), vec![]));
+    vote(&mut c, 300, tx(2), "c", VoteAnswer::No { reason: NoReason::Rebalancing });
+    done(&mut c, 310, tx(2), &K1_ABC, false);
+    let gave_up = OpError::GaveUp { attempts: 2, reason: "the key is rebalancing at c".to_string() };
+    assert_eq!(
+        drain(&mut c),
+        (to_each(&K1_ABC, Msg::Abort { tx: tx(2) }), vec![decided(tx(2), false, &K1_ABC), op_done(op, Err(gave_up))])
+    );
+}
+
+#[test]
+fn a_decision_request_while_voting_aborts_the_transaction() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+    c.handle_message(Time(2_110), &addr("a"), Msg::DecisionRequest { tx: tx(1), server: None });
+    let mut expected = to_each(&K1_ABC, Msg::Abort { tx: tx(1) });
+    expected.push(to(addr("a"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted }));
+    assert_eq!(drain(&mut c), (expected, vec![decided(tx(1), false, &K1_ABC)]));
+    // Another participant asking later hears the same.
+    c.handle_message(Time(2_120), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: None });
+    done(&mut c, 2_130, tx(1), &K1_ABC, false);
+    assert_eq!(
+        drain(&mut c),
+        (
+            vec![to(addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted })],
+            vec![retrying(op, 2, "a participant timed out waiting for the decision")],
+        )
+    );
+}
+
+#[test]
+fn a_decision_request_after_the_decision_gets_the_decision() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    for id in K1_ABC {
+        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version: 4 });
+    }
+    drain(&mut c);
+    let committed = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 5 } };
+    c.handle_message(Time(2_110), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: None });
+    assert_eq!(drain(&mut c), (vec![to(addr("b"), committed.clone())], vec![]));
+    done(&mut c, 2_120, tx(1), &K1_ABC, true);
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 5 }))]));
+    // Still remembered after the operation ended; a transaction never seen gets silence.
+    c.handle_message(Time(2_130), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: None });
+    c.handle_message(Time(2_130), &addr("c"), Msg::DecisionRequest { tx: tx(9), server: None });
+    assert_eq!(drain(&mut c), (vec![to(addr("c"), committed)], vec![]));
+}
+
+#[test]
+fn getr_returns_the_highest_version_among_the_replicas() {
+    let mut c = with_view(config());
+    let op = c.getr(Time(100), "k1".to_string()).unwrap();
+    let read = Msg::GetR { op, epoch: Epoch(3), key: "k1".to_string() };
+    assert_eq!(drain(&mut c), (to_each(&K1_ABC, read), vec![]));
+    getr_reply(&mut c, op, "a", value("v1", 1));
+    // Not a replica of the key: ignored.
+    getr_reply(&mut c, op, "d", value("v9", 9));
+    getr_reply(&mut c, op, "c", value("v2", 2));
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    getr_reply(&mut c, op, "b", ReadAnswer::NotFound);
+    let output = OpOutput::Value { value: "v2".to_string(), version: Some(2) };
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(output))]));
+}
+
+#[test]
+fn getr_is_not_found_when_no_replica_has_the_key() {
+    let mut c = with_view(config());
+    let op = c.getr(Time(100), "k1".to_string()).unwrap();
+    drain(&mut c);
+    for id in K1_ABC {
+        getr_reply(&mut c, op, id, ReadAnswer::NotFound);
+    }
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Err(OpError::NotFound { key: "k1".to_string() }))]));
+}
+
+#[test]
+fn getr_survives_a_silent_primary() {
+    let mut c = with_view(config());
+    let op = c.getr(Time(100), "k1".to_string()).unwrap();
+    drain(&mut c);
+    getr_reply(&mut c, op, "c", value("v2", 2));
+    getr_reply(&mut c, op, "b", value("v1", 1));
+    c.handle_timeout(Time(1_100));
+    let output = OpOutput::Value { value: "v2".to_string(), version: Some(2) };
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(output))]));
+    // The silent replica may be dead: the next operation fetches the view again.
+    assert_eq!(c.cached_epoch(), None);
+}
+
+#[test]
+fn getr_retries_while_a_write_is_pending() {
+    let mut c = with_view(config());
+    let op = c.getr(Time(100), "k1".to_string()).unwrap();
+    drain(&mut c);
+    let other = TxId { client: 99, seq: 5 };
+    getr_reply(&mut c, op, "a", ReadAnswer::Pending { tx: other });
+    getr_reply(&mut c, op, "c", value("v1", 1));
+    getr_reply(&mut c, op, "b", value("v1", 1));
+    assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, &format!("{other} is pending at a"))]));
+    after_first_backoff(&mut c, 200);
+    let read = Msg::GetR { op, epoch: Epoch(3), key: "k1".to_string() };
+    assert_eq!(drain(&mut c), (to_each(&K1_ABC, read), vec![]));
+    getr_reply(&mut c, op, "a", value("v2", 2));
+    getr_reply(&mut c, op, "c", value("v2", 2));
+    getr_reply(&mut c, op, "b", value("v1", 1));
+    let output = OpOutput::Value { value: "v2".to_string(), version: Some(2) };
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(output))]));
+}
+
+#[test]
+fn lock_get_waits_while_queued_and_reports_deadlock() {
+    let mut c = Client::new(config(), Time(0));
+    let op = c.lock_get(Time(0), "L".to_string()).unwrap();
+    let ask = Msg::LockGet { op, name: "L".to_string(), requester: "cl".to_string() };
+    assert_eq!(drain(&mut c), (vec![to_vl(ask.clone())], vec![]));
+    c.handle_message(Time(10), &Addr::from(VL), Msg::LockReply { op, result: LockAnswer::Retry { position: 2 } });
+    assert_eq!(drain(&mut c), (vec![], vec![Event::LockWaiting { op, name: "L".to_string(), position: 2 }]));
+    assert_eq!(c.poll_timeout(), Some(Time(5_010)));
+    c.handle_timeout(Time(5_010));
+    assert_eq!(drain(&mut c), (vec![to_vl(ask)], vec![]));
+    c.handle_message(Time(5_020), &Addr::from(VL), Msg::LockReply { op, result: LockAnswer::Granted });
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Granted))]));
+
+    let op = c.lock_get(Time(6_000), "M".to_string()).unwrap();
+    let cycle = vec!["cl".to_string(), "x".to_string()];
+    c.handle_message(
+        Time(6_010),
+        &Addr::from(VL),
+        Msg::LockReply { op, result: LockAnswer::Deadlock { cycle: cycle.clone() } },
+    );
+    let ask = Msg::LockGet { op, name: "M".to_string(), requester: "cl".to_string() };
+    assert_eq!(drain(&mut c), (vec![to_vl(ask)], vec![op_done(op, Err(OpError::Deadlock { cycle }))]));
+    assert_eq!(c.ops_in_flight(), 0);
+}
+
+#[test]
+fn lock_release_answers_become_results() {
+    let mut c = Client::new(config(), Time(0));
+    let answers = [
+        (
+            LockAnswer::Released { next_holder: Some("x".to_string()) },
+            Ok(OpOutput::Released { next_holder: Some("x".to_string()) }),
+        ),
+        (LockAnswer::LeftQueue, Ok(OpOutput::LeftQueue)),
+        (LockAnswer::UnknownLock, Err(OpError::UnknownLock)),
+        (LockAnswer::NotHolderOrWaiter, Err(OpError::NotHolderOrWaiter)),
+    ];
+    let mut sent = Vec::new();
+    let mut results = Vec::new();
+    for (answer, result) in answers {
+        let op = c.lock_release(Time(0), "L".to_string()).unwrap();
+        c.handle_message(Time(10), &Addr::from(VL), Msg::LockReply { op, result: answer });
+        sent.push(to_vl(Msg::LockRelease { op, name: "L".to_string(), requester: "cl".to_string() }));
+        results.push(op_done(op, result));
+    }
+    assert_eq!(drain(&mut c), (sent, results));
+}
+
+#[test]
+fn local_rpcs_map_replies_errors_and_silence() {
+    let mut c = Client::new(config(), Time(0));
+    let (a, b) = (addr("a"), addr("b"));
+    let get = c.get(Time(0), a.clone(), "k".to_string()).unwrap();
+    let missing = c.get(Time(0), a.clone(), "z".to_string()).unwrap();
+    let silent = c.get(Time(0), b.clone(), "k".to_string()).unwrap();
+    let print = c.print(Time(0), a.clone(), "hi".to_string());
+    let set = c.set(Time(0), a.clone(), "k".to_string(), "v".to_string()).unwrap();
+    let keys = c.query_all_keys(Time(0), a.clone());
+    let refused = c.query_all_keys(Time(0), a.clone());
+    assert_eq!(
+        drain(&mut c).0,
+        vec![
+            to(a.clone(), Msg::Get { op: get, key: "k".to_string() }),
+            to(a.clone(), Msg::Get { op: missing, key: "z".to_string() }),
+            to(b.clone(), Msg::Get { op: silent, key: "k".to_string() }),
+            to(a.clone(), Msg::Print { op: print, text: "hi".to_string() }),
+            to(a.clone(), Msg::Set { op: set, key: "k".to_string(), value: "v".to_string() }),
+            to(a.clone(), Msg::QueryAllKeys { op: keys }),
+            to(a.clone(), Msg::QueryAllKeys { op: refused }),
+        ]
+    );
+    let reply = |c: &mut Client, op, result| c.handle_message(Time(10), &a, Msg::Reply { op, result });
+    reply(&mut c, get, LocalReply::Value { value: "v".to_string() });
+    reply(&mut c, missing, LocalReply::NotFound { key: "z".to_string() });
+    reply(&mut c, print, LocalReply::Ok);
+    reply(&mut c, set, LocalReply::Ok);
+    reply(&mut c, keys, LocalReply::Keys { keys: vec!["k".to_string()] });
+    c.handle_message(Time(10), &a, Msg::Error { op: Some(refused), reason: "busy".to_string() });
+    assert_eq!(
+        drain(&mut c),
+        (
+            vec![],
+            vec![
+                op_done(get, Ok(OpOutput::Value { value: "v".to_string(), version: None })),
+                op_done(missing, Err(OpError::NotFound { key: "z".to_string() })),
+                op_done(print, Ok(OpOutput::Done)),
+                op_done(set, Ok(OpOutput::Done)),
+                op_done(keys, Ok(OpOutput::Keys { keys: vec!["k".to_string()] })),
+                op_done(refused, Err(OpError::Remote { reason: "busy".to_string() })),
+            ],
+        )
+    );
+    assert_eq!(c.poll_timeout(), Some(Time(1_000)));
+    c.handle_timeout(Time(1_000));
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(silent, Err(OpError::Timeout { peer: b }))]));
+    assert_eq!(c.ops_in_flight(), 0);
+}
+
+#[test]
+fn empty_keys_and_lock_names_are_refused_before_sending() {
+    let mut c = Client::new(config(), Time(0));
+    let a = addr("a");
+    assert_eq!(c.setr(Time(0), String::new(), "v".to_string()), Err(ClientError::EmptyKey));
+    assert_eq!(c.getr(Time(0), String::new()), Err(ClientError::EmptyKey));
+    assert_eq!(c.set(Time(0), a.clone(), String::new(), "v".to_string()), Err(ClientError::EmptyKey));
+    assert_eq!(c.get(Time(0), a, String::new()), Err(ClientError::EmptyKey));
+    assert_eq!(c.lock_get(Time(0), String::new()), Err(ClientError::EmptyLockName));
+    assert_eq!(c.lock_release(Time(0), String::new()), Err(ClientError::EmptyLockName));
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    assert_eq!((c.ops_in_flight(), c.poll_timeout()), (0, None));
+}
+
+#[test]
+fn an_unexpected_message_gets_an_error_reply() {
+    let mut c = Client::new(config(), Time(0));
+    let a = addr("a");
+    c.handle_message(Time(0), &a, Msg::Get { op: OpId(7), key: "k".to_string() });
+    let reason = "a client does not handle `get`".to_string();
+    assert_eq!(
+        drain(&mut c),
+        (
+            vec![to(a.clone(), Msg::Error { op: Some(OpId(7)), reason: reason.clone() })],
+            vec![Event::BadMessage { from: a, reason }],
+        )
+    );
+}
+
+#[test]
+fn a_vote_from_a_server_outside_the_participants_does_not_count() {
+    let mut c = with_view(config());
+    c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+    vote(&mut c, 110, tx(1), "c", VoteAnswer::Yes { version: 0 });
+    // d is no replica of k1 here: only b's vote may complete phase one.
+    vote(&mut c, 110, tx(1), "d", VoteAnswer::Yes { version: 0 });
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    vote(&mut c, 120, tx(1), "b", VoteAnswer::Yes { version: 0 });
+    assert_eq!(
+        drain(&mut c),
+        (to_each(&K1_ABC, Msg::Commit { tx: tx(1), version: 1 }), vec![decided(tx(1), true, &K1_ABC)])
+    );
+}

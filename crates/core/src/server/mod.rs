@@ -1,0 +1,363 @@
+//! The storage server: a thin router over its parts.
+//!
+//! - `storage`: the bucket of versioned key/value pairs and the local RPCs on it;
+//! - `lease`: heartbeats and the lease that lets the server vote and answer reads;
+//! - `rebalance`: the current and stable views, and the copies that move between them;
+//! - the 2PC participant in `crate::twopc::participant`: votes, decisions, termination.
+//!
+//! [`Server`] owns one of each, hands every message to the part it concerns, and gives a part
+//! what it needs of the others as arguments.
+
+mod config;
+mod lease;
+mod rebalance;
+mod storage;
+mod timer;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::event::Event;
+use crate::id::{Addr, Epoch, OpId, ServerId, TxId, Version, View};
+use crate::msg::{HeartbeatStatus, LocalReply, Msg, ReadAnswer, Transmit, TxState};
+use crate::outbox::Outbox;
+use crate::ring::position;
+use crate::rng::Rng;
+use crate::time::{Time, Timers};
+use crate::twopc::participant::{Participant, VoteContext};
+use crate::twopc::{Pending, PendingPhase};
+use crate::Node;
+
+pub use config::ServerConfig;
+pub use storage::Entry;
+
+use lease::Lease;
+use rebalance::{Cx, Rebalancer};
+use storage::Storage;
+use timer::Timer;
+
+/// A storage server.
+///
+/// Run loop, as for every role: after each `handle_*` call, drain
+/// [`poll_transmit`](Node::poll_transmit) and [`poll_event`](Node::poll_event), then arm one
+/// timer for [`poll_timeout`](Node::poll_timeout) and call `handle_timeout` when it passes.
+#[derive(Debug)]
+pub struct Server {
+    config: ServerConfig,
+    id: ServerId,
+    storage: Storage,
+    rebalance: Rebalancer,
+    tx: Participant,
+    lease: Lease,
+    timers: Timers<Timer>,
+    out: Outbox,
+}
+
+impl Server {
+    /// A fresh server process: empty bucket, no view yet, first heartbeat due at once.
+    pub fn new(config: ServerConfig, now: Time) -> Self {
+        let mut rng = Rng::new(config.seed);
+        let id = config.id.clone().unwrap_or_else(|| ServerId::random(&mut rng));
+        let mut timers = Timers::default();
+        timers.set(Timer::Heartbeat, now);
+        Server {
+            config,
+            id,
+            storage: Storage::default(),
+            rebalance: Rebalancer::default(),
+            tx: Participant::default(),
+            lease: Lease::default(),
+            timers,
+            out: Outbox::default(),
+        }
+    }
+
+    /// This process's id.
+    pub fn id(&self) -> &ServerId {
+        &self.id
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> &Addr {
+        &self.config.addr
+    }
+
+    /// The view it works in.
+    pub fn view(&self) -> &View {
+        self.rebalance.current()
+    }
+
+    /// The newest fully rebalanced view it knows.
+    pub fn stable_view(&self) -> &View {
+        self.rebalance.stable()
+    }
+
+    /// The newest epoch its own rebalancing finished for.
+    pub fn rebalanced(&self) -> Epoch {
+        self.rebalance.rebalanced()
+    }
+
+    /// The bucket, by key.
+    pub fn bucket(&self) -> &BTreeMap<String, Entry> {
+        self.storage.bucket()
+    }
+
+    /// Prepared, undecided transactions.
+    pub fn pending(&self) -> impl Iterator<Item = &Pending> {
+        self.tx.pending()
+    }
+
+    /// Copies sent and not yet acknowledged.
+    pub fn unacked_copies(&self) -> usize {
+        self.rebalance.unacked_copies()
+    }
+
+    /// `key`'s replicas in this server's current view, primary first.
+    pub fn placement(&self, key: &str) -> Vec<ServerId> {
+        self.rebalance.placement(key, self.config.replicas)
+    }
+
+    /// Rebalancing and what it works on besides its own state, borrowed apart.
+    fn rebalancing(&mut self) -> (&mut Rebalancer, Cx<'_>) {
+        let cx = Cx {
+            me: &self.id,
+            config: &self.config,
+            storage: &mut self.storage,
+            tx: &self.tx,
+            timers: &mut self.timers,
+            out: &mut self.out,
+        };
+        (&mut self.rebalance, cx)
+    }
+
+    /// Runs a rebalancing step; heartbeats at once when it finished this server's part.
+    fn rebalance_step(&mut self, now: Time, step: impl FnOnce(&mut Rebalancer, &mut Cx<'_>) -> bool) {
+        let (rebalance, mut cx) = self.rebalancing();
+        if step(rebalance, &mut cx) {
+            self.heartbeat(now);
+        }
+    }
+
+    // ---- membership: heartbeats and the lease
+
+    fn heartbeat(&mut self, now: Time) {
+        let msg = Msg::Heartbeat {
+            id: self.id.clone(),
+            addr: self.config.addr.clone(),
+            epoch: self.rebalance.current().epoch,
+            stable: self.rebalance.stable().epoch,
+            rebalanced: self.rebalance.rebalanced(),
+        };
+        self.out.send(&self.config.view_leader, msg);
+        self.lease.sent(now, self.config.lease_ms);
+        self.timers.set(Timer::Heartbeat, now + self.config.heartbeat_ms);
+    }
+
+    fn handle_heartbeat_reply(&mut self, now: Time, id: ServerId, status: HeartbeatStatus) {
+        if id != self.id {
+            return;
+        }
+        match status {
+            HeartbeatStatus::Ok { view, stable, .. } => {
+                self.lease.accepted(self.config.lease_ms);
+                self.rebalance_step(now, |rebalance, cx| rebalance.learn(now, view, stable, cx));
+            }
+            HeartbeatStatus::Denied => {
+                self.lease.deny();
+                self.out.event(Event::Denied);
+            }
+            HeartbeatStatus::Retry => self.out.event(Event::ToldToRetry),
+        }
+    }
+
+    // ---- two-phase commit: the participant, and what its decisions do to the bucket
+
+    fn vote(&mut self, now: Time, from: &Addr, prepare: Pending, expected: ServerId) {
+        let (tx, pos, r) = (prepare.tx, position(&prepare.key), self.config.replicas);
+        let cx = VoteContext {
+            me: &self.id,
+            serving: self.lease.serving(now),
+            epoch: self.rebalance.current().epoch,
+            rebalancing: self.rebalance.key_rebalancing(pos, r),
+            version: self.storage.version(&prepare.key),
+        };
+        if self.tx.vote(from, prepare, expected, &cx, &mut self.out) {
+            self.timers.set(Timer::Decision(tx), now + self.config.decision_timeout_ms);
+        }
+    }
+
+    /// Applies a decision to a pending transaction (from the coordinator or from a peer in the
+    /// termination protocol). Returns whether the transaction was pending here.
+    fn decide(&mut self, now: Time, tx: TxId, commit: Option<Version>) -> bool {
+        let Some(p) = self.tx.decide(tx, commit, &mut self.out) else { return false };
+        self.timers.cancel(&Timer::Decision(tx));
+        let pos = position(&p.key);
+        let epoch = self.rebalance.current().epoch;
+        if let Some(version) = commit {
+            self.storage.store_if_newer(&p.key, p.value, version, epoch);
+            if p.epoch != epoch {
+                let (rebalance, mut cx) = self.rebalancing();
+                rebalance.forward_late_commit(now, &p.key, pos, &mut cx);
+            }
+        }
+        if !self.rebalance.replicates(pos, &self.id, self.config.replicas) {
+            self.rebalance.mark_strays();
+        }
+        self.rebalance_step(now, |rebalance, cx| rebalance.release_deferred(now, &p.key, cx));
+        true
+    }
+
+    /// The decision timer of a prepared transaction fired: ask around.
+    fn decision_timeout(&mut self, now: Time, tx: TxId) {
+        let Some(asked) = self.tx.decision_timeout(tx, &self.id, &mut self.out) else { return };
+        // Blocked transactions keep asking, more slowly: only the coordinator can free them.
+        let period = if asked.blocked { self.config.decision_timeout_ms * 4 } else { self.config.decision_timeout_ms };
+        self.timers.set(Timer::Decision(tx), now + period);
+        if let Some(key) = asked.newly_blocked {
+            // The key's committed value can move now; a late commit will be forwarded.
+            self.rebalance_step(now, |rebalance, cx| rebalance.release_deferred(now, &key, cx));
+        }
+    }
+
+    /// `getr`: the key's committed value, if this server may answer for it now.
+    fn read(&self, now: Time, epoch: Epoch, key: &str) -> ReadAnswer {
+        let current = self.rebalance.current().epoch;
+        if !self.lease.serving(now) {
+            return ReadAnswer::Isolated;
+        }
+        if epoch != current {
+            return ReadAnswer::WrongEpoch { epoch: current };
+        }
+        if let Some(p) = self.tx.pending_on(key) {
+            return ReadAnswer::Pending { tx: p.tx };
+        }
+        let (pos, r) = (position(key), self.config.replicas);
+        if self.rebalance.key_rebalancing(pos, r) && !self.rebalance.replicated(pos, &self.id, r) {
+            return ReadAnswer::Rebalancing;
+        }
+        match self.storage.get(key) {
+            Some(e) => ReadAnswer::Value { value: e.value.clone(), version: e.version },
+            None => ReadAnswer::NotFound,
+        }
+    }
+
+    fn reject(&mut self, from: &Addr, msg: &Msg) {
+        self.refuse(from, msg.op(), format!("a server does not handle `{}`", msg.name()));
+    }
+
+    fn refuse(&mut self, from: &Addr, op: Option<OpId>, reason: String) {
+        self.out.event(Event::BadMessage { from: from.clone(), reason: reason.clone() });
+        self.out.send(from, Msg::Error { op, reason });
+    }
+}
+
+impl Node for Server {
+    fn handle_message(&mut self, now: Time, from: &Addr, msg: Msg) {
+        match msg {
+            Msg::Print { op, text } => {
+                self.out.event(Event::Printed { text });
+                self.out.send(from, Msg::Reply { op, result: LocalReply::Ok });
+            }
+            Msg::Set { op, key, value } => {
+                let result = self.storage.set(key, value, self.rebalance.current().epoch);
+                self.out.send(from, Msg::Reply { op, result });
+            }
+            Msg::Get { op, key } => {
+                let result = self.storage.get_local(key);
+                self.out.send(from, Msg::Reply { op, result });
+            }
+            Msg::QueryAllKeys { op } => {
+                let result = self.storage.keys();
+                self.out.send(from, Msg::Reply { op, result });
+            }
+            // Only the view leader speaks for the view: a forged reply could deny or isolate us.
+            Msg::HeartbeatReply { .. } if *from != self.config.view_leader => {
+                self.refuse(from, None, String::from("heartbeat replies are taken only from the view leader"));
+            }
+            Msg::HeartbeatReply { id, status } => self.handle_heartbeat_reply(now, id, status),
+            Msg::Prepare { tx, epoch, server, key, value, participants } => {
+                let pending = Pending {
+                    tx,
+                    key,
+                    value,
+                    epoch,
+                    coordinator: from.clone(),
+                    participants,
+                    phase: PendingPhase::Ready,
+                };
+                self.vote(now, from, pending, server);
+            }
+            Msg::Commit { tx, version } => {
+                let known = self.decide(now, tx, Some(version)) || self.tx.committed_version(&tx).is_some();
+                if known {
+                    self.out.send(from, Msg::Done { tx, server: self.id.clone(), committed: true });
+                } else {
+                    let reason = format!("unknown transaction {tx}");
+                    self.out.send(from, Msg::Error { op: None, reason });
+                }
+            }
+            Msg::Abort { tx } => {
+                if !self.decide(now, tx, None) && self.tx.outcome(&tx).is_none() {
+                    // The abort overtook its prepare: remember it so the prepare is voted down.
+                    self.tx.remember(tx, TxState::Aborted);
+                }
+                let committed = self.tx.committed_version(&tx).is_some();
+                self.out.send(from, Msg::Done { tx, server: self.id.clone(), committed });
+            }
+            Msg::DecisionRequest { tx, server } => self.tx.answer_request(from, tx, server, &self.id, &mut self.out),
+            Msg::DecisionReply { tx, state } if self.tx.may_decide(from, &tx) => {
+                if let Some(commit) = self.tx.handle_reply(from, tx, state) {
+                    self.decide(now, tx, commit);
+                }
+            }
+            Msg::DecisionReply { tx, .. } => {
+                let reason = format!("{from} is neither coordinator nor participant of a pending {tx}");
+                self.refuse(from, None, reason);
+            }
+            Msg::GetR { op, epoch, key } => {
+                let result = self.read(now, epoch, &key);
+                self.out.send(from, Msg::GetRReply { op, server: self.id.clone(), result });
+            }
+            Msg::Transfer { epoch, items } => {
+                self.rebalance_step(now, |rebalance, cx| rebalance.handle_transfer(from, epoch, items, cx));
+            }
+            Msg::TransferAck { keys, .. } => {
+                self.rebalance_step(now, |rebalance, cx| rebalance.handle_transfer_ack(from, keys, cx));
+            }
+            Msg::Error { reason, .. } => {
+                self.out.event(Event::BadMessage { from: from.clone(), reason });
+            }
+            other => self.reject(from, &other),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        while let Some(timer) = self.timers.pop_expired(now) {
+            match timer {
+                Timer::Heartbeat => self.heartbeat(now),
+                Timer::Transfers => {
+                    let (rebalance, mut cx) = self.rebalancing();
+                    rebalance.handle_timeout(now, &mut cx);
+                }
+                Timer::Decision(tx) => self.decision_timeout(now, tx),
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.poll_transmit()
+    }
+
+    fn poll_event(&mut self) -> Option<Event> {
+        self.out.poll_event()
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        self.timers.next()
+    }
+}

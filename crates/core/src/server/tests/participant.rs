@@ -1,0 +1,221 @@
+//! The server as a 2PC participant: votes, decisions and the termination protocol.
+
+use super::*;
+
+#[test]
+fn prepare_votes_yes_once_per_key() {
+    let mut s = settled("a");
+    let cl = Addr::from(CL);
+    s.handle_message(Time(100), &cl, set("k1", "old"));
+    drain(&mut s);
+    s.handle_message(Time(200), &cl, prepare(tx(1), 3, "a", "k1", "v1"));
+    s.handle_message(Time(210), &cl, prepare(tx(2), 3, "a", "k1", "v2"));
+    // A repeated prepare gets the same vote; another key is independent.
+    s.handle_message(Time(220), &cl, prepare(tx(1), 3, "a", "k1", "v1"));
+    s.handle_message(Time(230), &cl, prepare(tx(3), 3, "a", "k3", "v3"));
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![
+                vote(tx(1), "a", yes(1)),
+                vote(tx(2), "a", no(NoReason::KeyBusy { tx: tx(1) })),
+                vote(tx(1), "a", yes(1)),
+                vote(tx(3), "a", yes(0)),
+            ],
+            vec![
+                voted(tx(1), "k1", None),
+                voted(tx(2), "k1", Some(NoReason::KeyBusy { tx: tx(1) })),
+                voted(tx(1), "k1", None),
+                voted(tx(3), "k3", None),
+            ],
+        )
+    );
+    let pending: Vec<(TxId, &str)> = s.pending().map(|p| (p.tx, p.key.as_str())).collect();
+    assert_eq!(pending, vec![(tx(1), "k1"), (tx(3), "k3")]);
+}
+
+#[test]
+fn prepare_votes_no_for_another_server_id_or_epoch() {
+    let mut s = settled("a");
+    let cl = Addr::from(CL);
+    s.handle_message(Time(100), &cl, prepare(tx(1), 3, "z", "k1", "v"));
+    s.handle_message(Time(100), &cl, prepare(tx(2), 2, "a", "k1", "v"));
+    s.handle_message(Time(100), &cl, prepare(tx(3), 4, "a", "k1", "v"));
+    let wrong = NoReason::WrongServer { id: sid("a") };
+    let epoch = NoReason::EpochMismatch { epoch: Epoch(3) };
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![
+                vote(tx(1), "a", no(wrong.clone())),
+                vote(tx(2), "a", no(epoch.clone())),
+                vote(tx(3), "a", no(epoch.clone()))
+            ],
+            vec![
+                voted(tx(1), "k1", Some(wrong)),
+                voted(tx(2), "k1", Some(epoch.clone())),
+                voted(tx(3), "k1", Some(epoch))
+            ],
+        )
+    );
+    assert_eq!(s.pending().count(), 0);
+}
+
+#[test]
+fn commit_stores_the_value_at_the_coordinators_version() {
+    let mut s = settled("a");
+    let cl = Addr::from(CL);
+    s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    drain(&mut s);
+    s.handle_message(Time(200), &cl, Msg::Commit { tx: tx(1), version: 5 });
+    assert_eq!(
+        drain(&mut s),
+        (vec![done(tx(1), "a", true)], vec![Event::Committed { tx: tx(1), key: "k1".to_string(), version: 5 }])
+    );
+    assert_eq!(
+        s.bucket().get("k1"),
+        Some(&Entry { value: "v".to_string(), version: 5, pos: position("k1"), placed: Epoch(3) })
+    );
+    assert_eq!(s.pending().count(), 0);
+
+    // A repeated commit is acknowledged again; a commit for a transaction never seen is not.
+    s.handle_message(Time(300), &cl, Msg::Commit { tx: tx(1), version: 5 });
+    s.handle_message(Time(300), &cl, Msg::Commit { tx: tx(9), version: 5 });
+    let unknown = Msg::Error { op: None, reason: format!("unknown transaction {}", tx(9)) };
+    assert_eq!(drain(&mut s), (vec![done(tx(1), "a", true), to(cl.clone(), unknown)], vec![]));
+
+    // The key is free again.
+    s.handle_message(Time(400), &cl, prepare(tx(2), 3, "a", "k1", "w"));
+    assert_eq!(drain(&mut s), (vec![vote(tx(2), "a", yes(5))], vec![voted(tx(2), "k1", None)]));
+}
+
+#[test]
+fn abort_frees_the_key_and_keeps_the_old_value() {
+    let mut s = settled("a");
+    let cl = Addr::from(CL);
+    s.handle_message(Time(100), &cl, set("k1", "old"));
+    s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    drain(&mut s);
+    s.handle_message(Time(200), &cl, Msg::Abort { tx: tx(1) });
+    assert_eq!(
+        drain(&mut s),
+        (vec![done(tx(1), "a", false)], vec![Event::Aborted { tx: tx(1), key: Some("k1".to_string()) }])
+    );
+    assert_eq!(contents(&s), vec![("k1", "old", 1)]);
+    s.handle_message(Time(300), &cl, prepare(tx(2), 3, "a", "k1", "w"));
+    assert_eq!(drain(&mut s), (vec![vote(tx(2), "a", yes(1))], vec![voted(tx(2), "k1", None)]));
+}
+
+#[test]
+fn an_abort_that_overtakes_its_prepare_rules_the_prepare_out() {
+    let mut s = settled("a");
+    let cl = Addr::from(CL);
+    s.handle_message(Time(100), &cl, Msg::Abort { tx: tx(1) });
+    assert_eq!(drain(&mut s), (vec![done(tx(1), "a", false)], vec![]));
+    s.handle_message(Time(200), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    assert_eq!(
+        drain(&mut s),
+        (vec![vote(tx(1), "a", no(NoReason::Aborted))], vec![voted(tx(1), "k1", Some(NoReason::Aborted))])
+    );
+    assert_eq!(s.pending().count(), 0);
+}
+
+#[test]
+fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
+    let mut s = settled("a");
+    let cl = Addr::from(CL);
+    s.handle_message(Time(0), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    drain(&mut s);
+    assert_eq!(s.poll_timeout(), Some(Time(2_000)));
+    s.handle_timeout(Time(2_000));
+    assert_eq!(
+        drain(&mut s),
+        (ask_everyone(tx(1)), vec![Event::TerminationStarted { tx: tx(1), key: "k1".to_string() }],)
+    );
+
+    s.handle_message(
+        Time(2_100),
+        &addr("b"),
+        Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 4 } },
+    );
+    assert_eq!(drain(&mut s), (vec![], vec![Event::Committed { tx: tx(1), key: "k1".to_string(), version: 4 }]));
+    assert_eq!(contents(&s), vec![("k1", "v", 4)]);
+    assert_eq!(s.pending().count(), 0);
+
+    // The coordinator's late commit is acknowledged; others asking now learn the outcome.
+    s.handle_message(Time(2_200), &cl, Msg::Commit { tx: tx(1), version: 4 });
+    s.handle_message(Time(2_200), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+    let reply = to(addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 4 } });
+    assert_eq!(drain(&mut s), (vec![done(tx(1), "a", true), reply], vec![]));
+}
+
+#[test]
+fn an_aborted_peer_aborts_the_transaction() {
+    let mut s = settled("a");
+    s.handle_message(Time(0), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_timeout(Time(2_000));
+    drain(&mut s);
+    s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
+    assert_eq!(drain(&mut s), (vec![], vec![Event::Aborted { tx: tx(1), key: Some("k1".to_string()) }]));
+    assert_eq!(s.pending().count(), 0);
+}
+
+#[test]
+fn every_peer_prepared_blocks_the_transaction() {
+    let mut s = settled("a");
+    s.handle_message(Time(0), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_timeout(Time(2_000));
+    drain(&mut s);
+    // An unknown answer (a new process at c's address) counts for nothing.
+    s.handle_message(Time(2_100), &addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
+    s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Unknown });
+    s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
+    assert_eq!(drain(&mut s), (vec![], vec![]));
+    assert_eq!(s.poll_timeout(), Some(Time(4_000)));
+    s.handle_timeout(Time(4_000));
+    assert_eq!(drain(&mut s), (ask_everyone(tx(1)), vec![Event::Blocked { tx: tx(1), key: "k1".to_string() }],));
+    let phases: Vec<&PendingPhase> = s.pending().map(|p| &p.phase).collect();
+    assert_eq!(phases, vec![&PendingPhase::Blocked { prepared: vec![sid("b"), sid("c")] }]);
+    // Blocked, it keeps asking the coordinator, four times more slowly.
+    assert_eq!(s.poll_timeout(), Some(Time(10_000)));
+    s.handle_timeout(Time(10_000));
+    drain(&mut s);
+    assert_eq!(s.poll_timeout(), Some(Time(12_000)));
+}
+
+#[test]
+fn a_decision_request_for_a_transaction_never_prepared_rules_it_out() {
+    let mut s = settled("a");
+    s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted })],
+            vec![Event::Aborted { tx: tx(1), key: None }],
+        )
+    );
+    s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    assert_eq!(
+        drain(&mut s),
+        (vec![vote(tx(1), "a", no(NoReason::Aborted))], vec![voted(tx(1), "k1", Some(NoReason::Aborted))])
+    );
+}
+
+#[test]
+fn a_decision_request_for_another_server_id_gets_no_news() {
+    let mut s = settled("a");
+    s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("z")) });
+    s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: None });
+    let unknown = to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Unknown });
+    assert_eq!(drain(&mut s), (vec![unknown.clone(), unknown], vec![]));
+    // Nothing was ruled out: the prepare still succeeds, and then the answer is "prepared".
+    s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(300), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![vote(tx(1), "a", yes(0)), to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared }),],
+            vec![voted(tx(1), "k1", None)],
+        )
+    );
+}

@@ -1,0 +1,512 @@
+//! The view leader's tests, fed whole: heartbeats, queries and lock requests in, every output
+//! checked.
+
+use super::*;
+use crate::id::{OpId, TxId};
+use crate::msg::VoteAnswer;
+use crate::testing::drain;
+use alloc::string::ToString;
+use alloc::vec;
+
+const TIMEOUT: u64 = 3_000;
+
+/// Everything one input made the leader send, then everything it reported, in order.
+type Outputs = (Vec<Transmit>, Vec<Event>);
+
+fn leader() -> ViewLeader {
+    ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: TIMEOUT }, Time::ZERO)
+}
+
+fn id(s: &str) -> ServerId {
+    ServerId::from(s)
+}
+
+fn addr(s: &str) -> Addr {
+    Addr::from(s)
+}
+
+fn deliver(vl: &mut ViewLeader, now: u64, from: &str, msg: Msg) -> Outputs {
+    vl.handle_message(Time(now), &addr(from), msg);
+    drain(vl)
+}
+
+fn tick(vl: &mut ViewLeader, now: u64) -> Outputs {
+    vl.handle_timeout(Time(now));
+    drain(vl)
+}
+
+/// A heartbeat from `id` listening at `at`, knowing these epochs.
+fn heartbeat(id_: &str, at: &str, epoch: u64, stable: u64, rebalanced: u64) -> Msg {
+    Msg::Heartbeat {
+        id: id(id_),
+        addr: addr(at),
+        epoch: Epoch(epoch),
+        stable: Epoch(stable),
+        rebalanced: Epoch(rebalanced),
+    }
+}
+
+fn view(epoch: u64, members: &[(&str, &str)]) -> View {
+    View { epoch: Epoch(epoch), members: members.iter().map(|(i, a)| Member { id: id(i), addr: addr(a) }).collect() }
+}
+
+fn ok(epoch: u64, view: Option<View>, stable: Option<View>) -> HeartbeatStatus {
+    HeartbeatStatus::Ok { epoch: Epoch(epoch), view, stable }
+}
+
+fn hb_reply(to: &str, id_: &str, status: HeartbeatStatus) -> Transmit {
+    Transmit { to: addr(to), msg: Msg::HeartbeatReply { id: id(id_), status } }
+}
+
+fn joined(id_: &str, at: &str, epoch: u64) -> Event {
+    Event::ServerJoined { id: id(id_), addr: addr(at), epoch: Epoch(epoch) }
+}
+
+fn failed(id_: &str, epoch: u64) -> Event {
+    Event::ServerFailed { id: id(id_), epoch: Epoch(epoch) }
+}
+
+fn done(epoch: u64) -> Event {
+    Event::RebalancingDone { epoch: Epoch(epoch) }
+}
+
+/// `id` at `at` sends its first heartbeat at `now` and joins as the next epoch.
+fn join(vl: &mut ViewLeader, now: u64, id_: &str, at: &str) {
+    let epoch = vl.epoch().0 + 1;
+    let (transmits, events) = deliver(vl, now, at, heartbeat(id_, at, 0, 0, 0));
+    assert_eq!(events, vec![joined(id_, at, epoch)]);
+    assert_eq!(transmits.len(), 1);
+}
+
+fn query(op: u64) -> Msg {
+    Msg::QueryServers { op: OpId(op) }
+}
+
+fn servers(to: &str, op: u64, epoch: u64, members: &[(&str, &str)], rebalancing: bool) -> Transmit {
+    Transmit {
+        to: addr(to),
+        msg: Msg::Servers { op: OpId(op), epoch: Epoch(epoch), servers: view(epoch, members).members, rebalancing },
+    }
+}
+
+fn lock_get(op: u64, name: &str, requester: &str) -> Msg {
+    Msg::LockGet { op: OpId(op), name: name.to_string(), requester: requester.to_string() }
+}
+
+fn lock_release(op: u64, name: &str, requester: &str) -> Msg {
+    Msg::LockRelease { op: OpId(op), name: name.to_string(), requester: requester.to_string() }
+}
+
+fn lock_reply(to: &str, op: u64, result: LockAnswer) -> Transmit {
+    Transmit { to: addr(to), msg: Msg::LockReply { op: OpId(op), result } }
+}
+
+fn granted(name: &str, requester: &str) -> Event {
+    Event::LockGranted { name: name.to_string(), requester: requester.to_string() }
+}
+
+fn queued(name: &str, requester: &str, position: usize) -> Event {
+    Event::LockQueued { name: name.to_string(), requester: requester.to_string(), position }
+}
+
+fn released(name: &str, requester: &str) -> Event {
+    Event::LockReleased { name: name.to_string(), requester: requester.to_string() }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn first_heartbeat_joins_at_epoch_one() {
+    let mut vl = leader();
+    assert_eq!(vl.poll_timeout(), None);
+    let v1 = view(1, &[("a1", "s1")]);
+    // The joiner knows epoch 0 for both views: the new view travels, the stable one (still
+    // the empty epoch 0) does not.
+    assert_eq!(
+        deliver(&mut vl, 100, "s1", heartbeat("a1", "s1", 0, 0, 0)),
+        (vec![hb_reply("s1", "a1", ok(1, Some(v1.clone()), None))], vec![joined("a1", "s1", 1)],)
+    );
+    assert_eq!(vl.epoch(), Epoch(1));
+    assert_eq!(vl.view(), &v1);
+    assert_eq!(vl.stable(), &View::default());
+    assert!(vl.rebalancing());
+    assert_eq!(vl.poll_timeout(), Some(Time(100 + TIMEOUT)));
+}
+
+#[test]
+fn second_server_joins_at_epoch_two_and_the_first_learns_the_view() {
+    let mut vl = leader();
+    join(&mut vl, 0, "f00d", "s1");
+    // Members are sorted by id, not by arrival.
+    let v2 = view(2, &[("beef", "s2"), ("f00d", "s1")]);
+    assert_eq!(
+        deliver(&mut vl, 1_000, "s2", heartbeat("beef", "s2", 0, 0, 0)),
+        (vec![hb_reply("s2", "beef", ok(2, Some(v2.clone()), None))], vec![joined("beef", "s2", 2)],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 1_500, "s1", heartbeat("f00d", "s1", 1, 0, 0)),
+        (vec![hb_reply("s1", "f00d", ok(2, Some(v2.clone()), None))], vec![],)
+    );
+    assert_eq!(vl.view(), &v2);
+}
+
+#[test]
+fn heartbeat_with_current_epochs_gets_no_views() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    assert_eq!(
+        deliver(&mut vl, 1_000, "s1", heartbeat("a1", "s1", 1, 0, 0)),
+        (vec![hb_reply("s1", "a1", ok(1, None, None))], vec![])
+    );
+    // The heartbeat pushed the failure deadline out.
+    assert_eq!(vl.poll_timeout(), Some(Time(1_000 + TIMEOUT)));
+    assert_eq!(vl.servers()[&id("a1")].last_heartbeat, Time(1_000));
+}
+
+#[test]
+fn rebalanced_reports_from_every_member_make_the_view_stable() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    join(&mut vl, 0, "a2", "s2");
+    let v2 = view(2, &[("a1", "s1"), ("a2", "s2")]);
+    // Done with an older epoch does not count for this one.
+    assert_eq!(
+        deliver(&mut vl, 500, "s1", heartbeat("a1", "s1", 2, 0, 1)),
+        (vec![hb_reply("s1", "a1", ok(2, None, None))], vec![])
+    );
+    assert!(!vl.servers()[&id("a1")].rebalanced);
+    assert_eq!(
+        deliver(&mut vl, 1_000, "s1", heartbeat("a1", "s1", 2, 0, 2)),
+        (vec![hb_reply("s1", "a1", ok(2, None, None))], vec![])
+    );
+    assert!(vl.rebalancing());
+    // The last member's report completes the epoch; its reply carries the stable view.
+    assert_eq!(
+        deliver(&mut vl, 1_000, "s2", heartbeat("a2", "s2", 2, 0, 2)),
+        (vec![hb_reply("s2", "a2", ok(2, None, Some(v2.clone())))], vec![done(2)],)
+    );
+    assert!(!vl.rebalancing());
+    assert_eq!(vl.stable(), &v2);
+    assert_eq!(vl.stable(), vl.view());
+    // a1 has not learned the stable view yet, then has; the event is not repeated.
+    assert_eq!(
+        deliver(&mut vl, 2_000, "s1", heartbeat("a1", "s1", 2, 0, 2)),
+        (vec![hb_reply("s1", "a1", ok(2, None, Some(v2.clone())))], vec![],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 2_500, "s1", heartbeat("a1", "s1", 2, 2, 2)),
+        (vec![hb_reply("s1", "a1", ok(2, None, None))], vec![])
+    );
+}
+
+#[test]
+fn silent_server_fails_after_the_timeout_and_is_denied_forever() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    join(&mut vl, 1_000, "a2", "s2");
+    assert_eq!(vl.poll_timeout(), Some(Time(TIMEOUT)));
+    assert_eq!(tick(&mut vl, TIMEOUT), (vec![], vec![failed("a1", 3)]));
+    let v3 = view(3, &[("a2", "s2")]);
+    assert_eq!(vl.view(), &v3);
+    assert!(vl.failed().contains(&id("a1")));
+    assert!(!vl.servers().contains_key(&id("a1")));
+    assert!(vl.rebalancing());
+    assert_eq!(vl.poll_timeout(), Some(Time(1_000 + TIMEOUT)));
+
+    assert_eq!(
+        deliver(&mut vl, 3_500, "s2", heartbeat("a2", "s2", 2, 0, 0)),
+        (vec![hb_reply("s2", "a2", ok(3, Some(v3.clone()), None))], vec![])
+    );
+    for now in [3_600, 6_000] {
+        assert_eq!(
+            deliver(&mut vl, now, "s1", heartbeat("a1", "s1", 2, 0, 0)),
+            (vec![hb_reply("s1", "a1", HeartbeatStatus::Denied)], vec![Event::HeartbeatDenied { id: id("a1") }],)
+        );
+    }
+    // A denied heartbeat neither changes the view nor arms a timer.
+    assert_eq!(vl.view(), &v3);
+    assert_eq!(vl.poll_timeout(), Some(Time(3_500 + TIMEOUT)));
+}
+
+#[test]
+fn early_timeout_does_nothing() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    assert_eq!(tick(&mut vl, 0), (vec![], vec![]));
+    assert_eq!(tick(&mut vl, TIMEOUT - 1), (vec![], vec![]));
+    assert_eq!(vl.view(), &view(1, &[("a1", "s1")]));
+    assert!(vl.failed().is_empty());
+    assert_eq!(vl.poll_timeout(), Some(Time(TIMEOUT)));
+}
+
+#[test]
+fn poll_timeout_is_the_earliest_last_heartbeat_plus_the_timeout() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    assert_eq!(vl.poll_timeout(), Some(Time(TIMEOUT)));
+    join(&mut vl, 500, "a2", "s2");
+    assert_eq!(vl.poll_timeout(), Some(Time(TIMEOUT)));
+    deliver(&mut vl, 1_000, "s1", heartbeat("a1", "s1", 2, 0, 0));
+    assert_eq!(vl.poll_timeout(), Some(Time(500 + TIMEOUT)));
+    deliver(&mut vl, 2_000, "s2", heartbeat("a2", "s2", 2, 0, 0));
+    assert_eq!(vl.poll_timeout(), Some(Time(1_000 + TIMEOUT)));
+    assert_eq!(tick(&mut vl, 1_000 + TIMEOUT), (vec![], vec![failed("a1", 3)]));
+    assert_eq!(vl.poll_timeout(), Some(Time(2_000 + TIMEOUT)));
+}
+
+#[test]
+fn servers_failing_together_each_bump_the_epoch() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    join(&mut vl, 0, "a2", "s2");
+    // The empty view has nothing to rebalance, so it is stable at once.
+    assert_eq!(tick(&mut vl, 5_000), (vec![], vec![failed("a1", 3), failed("a2", 4), done(4)]));
+    assert_eq!(vl.view(), &view(4, &[]));
+    assert_eq!(vl.stable(), &view(4, &[]));
+    assert!(!vl.rebalancing());
+    assert_eq!(vl.poll_timeout(), None);
+}
+
+/// A new process b1 heartbeats from s1 while a1 still holds the address: it must retry.
+fn b1_told_to_retry_at_s1(vl: &mut ViewLeader) {
+    assert_eq!(
+        deliver(vl, 1_000, "s1", heartbeat("b1", "s1", 0, 0, 0)),
+        (
+            vec![hb_reply("s1", "b1", HeartbeatStatus::Retry)],
+            vec![Event::AddressBusy { id: id("b1"), addr: addr("s1") }],
+        )
+    );
+}
+
+#[test]
+fn new_id_on_a_live_servers_address_is_told_to_retry() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    b1_told_to_retry_at_s1(&mut vl);
+    assert_eq!(vl.view(), &view(1, &[("a1", "s1")]));
+    assert!(vl.failed().is_empty());
+    // No failure deadline for an id that was not accepted.
+    assert_eq!(vl.poll_timeout(), Some(Time(TIMEOUT)));
+}
+
+#[test]
+fn restarted_process_joins_as_a_new_server_once_the_old_id_failed() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    // Restarted quickly: the old id still holds the address.
+    b1_told_to_retry_at_s1(&mut vl);
+    assert_eq!(tick(&mut vl, TIMEOUT), (vec![], vec![failed("a1", 2), done(2)]));
+    let v3 = view(3, &[("b1", "s1")]);
+    assert_eq!(
+        deliver(&mut vl, 3_500, "s1", heartbeat("b1", "s1", 0, 0, 0)),
+        (vec![hb_reply("s1", "b1", ok(3, Some(v3.clone()), Some(view(2, &[]))))], vec![joined("b1", "s1", 3)],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 3_600, "s1", heartbeat("a1", "s1", 1, 0, 1)),
+        (vec![hb_reply("s1", "a1", HeartbeatStatus::Denied)], vec![Event::HeartbeatDenied { id: id("a1") }],)
+    );
+    assert_eq!(vl.view(), &v3);
+}
+
+#[test]
+fn query_servers_reports_epoch_members_and_rebalancing() {
+    let mut vl = leader();
+    assert_eq!(deliver(&mut vl, 0, "c1", query(1)), (vec![servers("c1", 1, 0, &[], false)], vec![]));
+    join(&mut vl, 0, "f00d", "s1");
+    join(&mut vl, 0, "beef", "s2");
+    let members = [("beef", "s2"), ("f00d", "s1")];
+    assert_eq!(deliver(&mut vl, 10, "c1", query(2)), (vec![servers("c1", 2, 2, &members, true)], vec![]));
+    deliver(&mut vl, 20, "s1", heartbeat("f00d", "s1", 2, 0, 2));
+    deliver(&mut vl, 20, "s2", heartbeat("beef", "s2", 2, 0, 2));
+    assert_eq!(deliver(&mut vl, 30, "c2", query(3)), (vec![servers("c2", 3, 2, &members, false)], vec![]));
+}
+
+#[test]
+fn lock_get_grants_queues_once_and_is_idempotent() {
+    let mut vl = leader();
+    assert_eq!(
+        deliver(&mut vl, 0, "c1", lock_get(1, "acct", "atm1")),
+        (vec![lock_reply("c1", 1, LockAnswer::Granted)], vec![granted("acct", "atm1")],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c2", lock_get(2, "acct", "atm2")),
+        (vec![lock_reply("c2", 2, LockAnswer::Retry { position: 1 })], vec![queued("acct", "atm2", 1)],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c3", lock_get(3, "acct", "atm3")),
+        (vec![lock_reply("c3", 3, LockAnswer::Retry { position: 2 })], vec![queued("acct", "atm3", 2)],)
+    );
+    // Asking again keeps the place in the queue.
+    assert_eq!(
+        deliver(&mut vl, 0, "c2", lock_get(4, "acct", "atm2")),
+        (vec![lock_reply("c2", 4, LockAnswer::Retry { position: 1 })], vec![queued("acct", "atm2", 1)],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c1", lock_get(5, "acct", "atm1")),
+        (vec![lock_reply("c1", 5, LockAnswer::Granted)], vec![granted("acct", "atm1")],)
+    );
+    assert_eq!(vl.locks().locks().collect::<Vec<_>>(), vec![("acct", Some("atm1"), vec!["atm2", "atm3"])]);
+}
+
+#[test]
+fn lock_release_hands_over_leaves_the_queue_and_refuses_strangers() {
+    let mut vl = leader();
+    deliver(&mut vl, 0, "c1", lock_get(1, "acct", "atm1"));
+    deliver(&mut vl, 0, "c2", lock_get(2, "acct", "atm2"));
+    deliver(&mut vl, 0, "c3", lock_get(3, "acct", "atm3"));
+    assert_eq!(
+        deliver(&mut vl, 0, "c3", lock_release(4, "acct", "atm3")),
+        (vec![lock_reply("c3", 4, LockAnswer::LeftQueue)], vec![released("acct", "atm3")],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c1", lock_release(5, "acct", "atm1")),
+        (
+            vec![lock_reply("c1", 5, LockAnswer::Released { next_holder: Some("atm2".to_string()) },)],
+            vec![released("acct", "atm1"), granted("acct", "atm2")],
+        )
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c1", lock_release(6, "acct", "atm1")),
+        (vec![lock_reply("c1", 6, LockAnswer::NotHolderOrWaiter)], vec![],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c2", lock_release(7, "acct", "atm2")),
+        (vec![lock_reply("c2", 7, LockAnswer::Released { next_holder: None },)], vec![released("acct", "atm2")],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c2", lock_release(8, "acct", "atm2")),
+        (vec![lock_reply("c2", 8, LockAnswer::UnknownLock)], vec![])
+    );
+    assert_eq!(vl.locks().locks().count(), 0);
+}
+
+#[test]
+fn deadlock_is_answered_with_the_cycle_and_not_queued() {
+    let mut vl = leader();
+    deliver(&mut vl, 0, "c1", lock_get(1, "x", "a"));
+    deliver(&mut vl, 0, "c2", lock_get(2, "y", "b"));
+    assert_eq!(
+        deliver(&mut vl, 0, "c1", lock_get(3, "y", "a")),
+        (vec![lock_reply("c1", 3, LockAnswer::Retry { position: 1 })], vec![queued("y", "a", 1)],)
+    );
+    assert_eq!(
+        deliver(&mut vl, 0, "c2", lock_get(4, "x", "b")),
+        (
+            vec![lock_reply("c2", 4, LockAnswer::Deadlock { cycle: strings(&["b", "a"]) },)],
+            vec![Event::LockDeadlock {
+                name: "x".to_string(),
+                requester: "b".to_string(),
+                cycle: strings(&["b", "a"]),
+            }],
+        )
+    );
+    assert_eq!(vl.locks().queue("x").count(), 0);
+    assert_eq!(
+        deliver(&mut vl, 0, "c2", lock_release(5, "x", "b")),
+        (vec![lock_reply("c2", 5, LockAnswer::NotHolderOrWaiter)], vec![],)
+    );
+}
+
+#[test]
+fn failed_servers_locks_are_released_and_handed_to_the_next_waiter() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    join(&mut vl, 1_000, "a2", "s2");
+    // A server asks for locks under its id.
+    deliver(&mut vl, 0, "s1", lock_get(1, "k", "a1"));
+    deliver(&mut vl, 0, "c1", lock_get(2, "k", "c1"));
+    deliver(&mut vl, 0, "c2", lock_get(3, "m", "c2"));
+    deliver(&mut vl, 0, "s1", lock_get(4, "m", "a1"));
+    deliver(&mut vl, 0, "s1", lock_get(5, "solo", "a1"));
+    assert_eq!(
+        vl.locks().locks().collect::<Vec<_>>(),
+        vec![("k", Some("a1"), vec!["c1"]), ("m", Some("c2"), vec!["a1"]), ("solo", Some("a1"), vec![]),]
+    );
+    assert_eq!(tick(&mut vl, TIMEOUT), (vec![], vec![failed("a1", 3), granted("k", "c1")]));
+    assert_eq!(vl.locks().locks().collect::<Vec<_>>(), vec![("k", Some("c1"), vec![]), ("m", Some("c2"), vec![])]);
+}
+
+#[test]
+fn unexpected_message_gets_an_error_reply() {
+    let mut vl = leader();
+    let vote = Msg::Vote { tx: TxId { client: 1, seq: 1 }, server: id("a1"), vote: VoteAnswer::Yes { version: 0 } };
+    let reason = "the view leader does not handle `vote`".to_string();
+    assert_eq!(
+        deliver(&mut vl, 0, "s1", vote),
+        (
+            vec![Transmit { to: addr("s1"), msg: Msg::Error { op: None, reason: reason.clone() } }],
+            vec![Event::BadMessage { from: addr("s1"), reason }],
+        )
+    );
+    // A request with an op gets it back, so the asker can match the error.
+    let get = Msg::Get { op: OpId(7), key: "k".to_string() };
+    let reason = "the view leader does not handle `get`".to_string();
+    assert_eq!(
+        deliver(&mut vl, 0, "c1", get),
+        (
+            vec![Transmit { to: addr("c1"), msg: Msg::Error { op: Some(OpId(7)), reason: reason.clone() } }],
+            vec![Event::BadMessage { from: addr("c1"), reason }],
+        )
+    );
+    assert_eq!(vl.epoch(), Epoch(0));
+}
+
+#[test]
+fn error_from_a_peer_is_reported_but_not_answered() {
+    let mut vl = leader();
+    let error = Msg::Error { op: Some(OpId(3)), reason: "boom".to_string() };
+    assert_eq!(
+        deliver(&mut vl, 0, "s1", error),
+        (vec![], vec![Event::BadMessage { from: addr("s1"), reason: "boom".to_string() }],)
+    );
+}
+
+#[test]
+fn heartbeat_after_a_missed_deadline_is_denied_even_before_the_timer_fires() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    // The shell hands over a heartbeat past the deadline before firing the timer.
+    assert_eq!(
+        deliver(&mut vl, TIMEOUT + 1, "s1", heartbeat("a1", "s1", 1, 0, 1)),
+        (
+            vec![hb_reply("s1", "a1", HeartbeatStatus::Denied)],
+            vec![failed("a1", 2), done(2), Event::HeartbeatDenied { id: id("a1") }]
+        )
+    );
+    assert_eq!(vl.epoch(), Epoch(2));
+}
+
+#[test]
+fn restarted_leader_gathers_servers_then_forms_one_view_above_their_epochs() {
+    let mut vl = leader();
+    let retry = |at: &str, i: &str| hb_reply(at, i, HeartbeatStatus::Retry);
+    assert_eq!(
+        deliver(&mut vl, 10, "a:1", heartbeat("a", "a:1", 7, 6, 7)),
+        (vec![retry("a:1", "a")], vec![Event::Recovering { epoch: Epoch(7) }])
+    );
+    assert!(vl.recovering());
+    assert_eq!(deliver(&mut vl, 20, "b:1", heartbeat("b", "b:1", 5, 5, 5)), (vec![retry("b:1", "b")], vec![]));
+    // A fresh server calling meanwhile waits for the same view.
+    assert_eq!(deliver(&mut vl, 30, "c:1", heartbeat("c", "c:1", 0, 0, 0)), (vec![retry("c:1", "c")], vec![]));
+    assert_eq!(vl.poll_timeout(), Some(Time(10 + TIMEOUT)));
+    assert_eq!(tick(&mut vl, 10 + TIMEOUT - 1), (vec![], vec![]));
+    let (sent, events) = tick(&mut vl, 10 + TIMEOUT);
+    assert!(sent.is_empty());
+    assert_eq!(
+        events,
+        vec![
+            Event::Recovered { epoch: Epoch(8), servers: 3 },
+            joined("a", "a:1", 8),
+            joined("b", "b:1", 8),
+            joined("c", "c:1", 8)
+        ]
+    );
+    assert!(!vl.recovering());
+    let members = [("a", "a:1"), ("b", "b:1"), ("c", "c:1")];
+    assert_eq!(vl.view(), &view(8, &members));
+    // The next heartbeat hands out the recovered view; no stable view is known yet.
+    let (sent, _) = deliver(&mut vl, 3_100, "a:1", heartbeat("a", "a:1", 7, 6, 7));
+    assert_eq!(sent, vec![hb_reply("a:1", "a", ok(8, Some(view(8, &members)), Some(View::default())))]);
+}
