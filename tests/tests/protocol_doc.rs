@@ -15,9 +15,9 @@ use ringside_core::{
     Addr, Epoch, Event, Member, Node, OpId, Server, ServerConfig, ServerId, Time, TxId, View, ViewLeader,
     ViewLeaderConfig,
 };
-use ringside_node::admin::{self, Answer, Command, Entry};
+use ringside_node::admin::{self, AdminCommand, Answer, ListedServer};
 use ringside_node::ready::Ready;
-use ringside_node::watch::{Role, Watch};
+use ringside_node::watch::{Identity, Watch};
 use ringside_node::wire::Frame;
 use serde_json::Value;
 
@@ -308,13 +308,13 @@ fn every_record_is_what_a_watched_node_builds() {
         let kind = value["kind"].as_str().expect("kind").to_string();
         let str_of =
             |field: &str| value[field].as_str().unwrap_or_else(|| panic!("line {line}: no {field}")).to_string();
-        let watch = Watch::new(&node, Role::ViewLeader);
+        let watch = Watch::new(&node, Identity::ViewLeader);
         let mut watching = watch.subscribe();
         let built = match kind.as_str() {
             "hello" => {
                 let role = match value["id"].as_str() {
-                    Some(id) => Role::Server(ServerId::from(id)),
-                    None => Role::ViewLeader,
+                    Some(id) => Identity::Server(ServerId::from(id)),
+                    None => Identity::ViewLeader,
                 };
                 Watch::new(&node, role).hello()
             }
@@ -374,7 +374,7 @@ fn every_ready_line_is_what_a_process_writes() {
     assert_eq!(shown, roles, "docs/protocol.md should show the ready line of every role");
 }
 
-fn entry(value: &Value) -> Entry {
+fn entry(value: &Value) -> ListedServer {
     let text = |field: &str| value[field].as_str().unwrap_or_else(|| panic!("no {field} in {value}")).to_string();
     let state = match value["state"].as_str() {
         Some("running") => "running",
@@ -382,7 +382,7 @@ fn entry(value: &Value) -> Entry {
         Some("exited") => "exited",
         other => panic!("no such state {other:?} in {value}"),
     };
-    Entry { label: text("label"), addr: text("addr"), id: value["id"].as_str().map(String::from), state }
+    ListedServer { label: text("label"), addr: text("addr"), id: value["id"].as_str().map(String::from), state }
 }
 
 #[test]
@@ -404,14 +404,14 @@ fn every_admin_reply_is_what_the_endpoint_answers() {
                     Answer::Error { error: value["error"].as_str().expect("an error").to_string() }
                 } else {
                     match command {
-                        Command::List => {
+                        AdminCommand::List => {
                             shown.insert("list");
                             let viewleader = value["viewleader"].as_str().expect("viewleader").to_string();
                             let servers = value["servers"].as_array().expect("servers").iter().map(entry).collect();
                             Answer::List { viewleader, servers }
                         }
-                        Command::Add | Command::Kill { .. } => {
-                            shown.insert(if command == Command::Add { "add" } else { "kill" });
+                        AdminCommand::Add | AdminCommand::Kill { .. } => {
+                            shown.insert(if command == AdminCommand::Add { "add" } else { "kill" });
                             Answer::Server { server: entry(&value["server"]) }
                         }
                     }

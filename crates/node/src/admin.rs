@@ -42,7 +42,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the admin endpoint can be asked.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Command {
+pub enum AdminCommand {
     /// Every server started, killed ones included.
     List,
     /// Start one more server.
@@ -56,7 +56,7 @@ pub enum Command {
 
 /// One server, as replies show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Entry {
+pub struct ListedServer {
     /// `s1`, `s2`, …
     pub label: String,
     /// Where it listens.
@@ -76,12 +76,12 @@ pub enum Answer {
         /// The view leader's address.
         viewleader: String,
         /// Every server.
-        servers: Vec<Entry>,
+        servers: Vec<ListedServer>,
     },
     /// `add` and `kill`: the server concerned.
     Server {
         /// The server.
-        server: Entry,
+        server: ListedServer,
     },
     /// The command failed.
     Error {
@@ -91,7 +91,7 @@ pub enum Answer {
 }
 
 /// A command on its way to the cluster's loop, with where the answer goes.
-pub type Ask = (Command, oneshot::Sender<Answer>);
+pub type Ask = (AdminCommand, oneshot::Sender<Answer>);
 
 /// A reply frame's text: `re` is the command's `id`, `null` when it had no readable one.
 pub fn reply(re: Option<u64>, answer: Answer) -> String {
@@ -230,7 +230,7 @@ async fn connection(
 }
 
 /// A command and its `id`, or why not (with the `id` if one could be read).
-pub fn parse(text: &str) -> Result<(u64, Command), (Option<u64>, String)> {
+pub fn parse(text: &str) -> Result<(u64, AdminCommand), (Option<u64>, String)> {
     let value: Value = serde_json::from_str(text).map_err(|e| (None, format!("malformed JSON: {e}")))?;
     if !value.is_object() {
         return Err((None, r#"a command is one JSON object, like {"id":1,"cmd":"list"}"#.into()));
@@ -238,7 +238,7 @@ pub fn parse(text: &str) -> Result<(u64, Command), (Option<u64>, String)> {
     let Some(id) = value.get("id").and_then(Value::as_u64) else {
         return Err((None, "every command needs an `id`, an unsigned integer".into()));
     };
-    let command = Command::deserialize(&value).map_err(|e| (Some(id), format!("wrong command shape: {e}")))?;
+    let command = AdminCommand::deserialize(&value).map_err(|e| (Some(id), format!("wrong command shape: {e}")))?;
     Ok((id, command))
 }
 
@@ -248,9 +248,12 @@ mod tests {
 
     #[test]
     fn reads_commands_and_says_what_is_wrong() {
-        assert_eq!(parse(r#"{"id":1,"cmd":"list"}"#), Ok((1, Command::List)));
-        assert_eq!(parse(r#"{"cmd":"add","id":2}"#), Ok((2, Command::Add)));
-        assert_eq!(parse(r#"{"id":3,"cmd":"kill","server":"s2"}"#), Ok((3, Command::Kill { server: "s2".into() })));
+        assert_eq!(parse(r#"{"id":1,"cmd":"list"}"#), Ok((1, AdminCommand::List)));
+        assert_eq!(parse(r#"{"cmd":"add","id":2}"#), Ok((2, AdminCommand::Add)));
+        assert_eq!(
+            parse(r#"{"id":3,"cmd":"kill","server":"s2"}"#),
+            Ok((3, AdminCommand::Kill { server: "s2".into() }))
+        );
         let (re, error) = parse("{not json").unwrap_err();
         assert_eq!(re, None);
         assert!(error.starts_with("malformed JSON: "), "{error}");
@@ -268,7 +271,7 @@ mod tests {
 
     #[test]
     fn replies_in_the_documented_shape() {
-        let entry = Entry { label: "s1".into(), addr: "127.0.0.1:38000".into(), id: None, state: "running" };
+        let entry = ListedServer { label: "s1".into(), addr: "127.0.0.1:38000".into(), id: None, state: "running" };
         assert_eq!(
             reply(Some(1), Answer::List { viewleader: "127.0.0.1:39000".into(), servers: vec![entry.clone()] }),
             r#"{"re":1,"ok":true,"viewleader":"127.0.0.1:39000","servers":[{"label":"s1","addr":"127.0.0.1:38000","id":null,"state":"running"}]}"#

@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use ringside_core::ring::Ring;
-use ringside_core::{Addr, Client, ClientConfig, Event, OpId, OpOutput, ServerId};
+use ringside_core::{Addr, Client, ClientConfig, Event, OpId, OpOutput, ServerId, Timing};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster::{self, ClusterProcesses, Logs, Options};
 use crate::net::{websocket_config, NetConfig};
-use crate::serve::Timing;
 use crate::shell::{Shell, Turn};
 use crate::wire::{CLIENT_MAX_FRAME, DEFAULT_MAX_FRAME};
 use crate::CommandError;

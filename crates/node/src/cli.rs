@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use ringside_core::{Command, Timing};
 
-use crate::serve::Timing;
 use crate::wire::DEFAULT_MAX_FRAME;
 
 /// Ringside: a replicated key/value store you can watch working.
@@ -17,12 +17,12 @@ use crate::wire::DEFAULT_MAX_FRAME;
 pub struct Cli {
     /// What to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub program: Program,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum Program {
     /// Run a view leader: membership by heartbeats, epochs, and locks.
     Viewleader(ViewLeaderArgs),
     /// Run a storage server: a bucket of keys, replicated writes, rebalancing.
@@ -168,6 +168,32 @@ pub enum ClientCommand {
     Setr { key: String, value: String },
     /// Read the newest committed value of KEY from its replicas.
     Getr { key: String },
+}
+
+impl ClientCommand {
+    /// The command in the vocabulary every front-end shares; a lock's requester is not part of
+    /// it but the client's name (see [`requester`](Self::requester)).
+    pub fn command(&self) -> Command {
+        match self.clone() {
+            ClientCommand::Print { text } => Command::Print { text },
+            ClientCommand::Set { key, value } => Command::Set { key, value },
+            ClientCommand::Get { key } => Command::Get { key },
+            ClientCommand::QueryAllKeys => Command::QueryAllKeys,
+            ClientCommand::QueryServers => Command::QueryServers,
+            ClientCommand::LockGet { name, .. } => Command::LockGet { name },
+            ClientCommand::LockRelease { name, .. } => Command::LockRelease { name },
+            ClientCommand::Setr { key, value } => Command::SetR { key, value },
+            ClientCommand::Getr { key } => Command::GetR { key },
+        }
+    }
+
+    /// Who takes or releases a lock, for the lock commands.
+    pub fn requester(&self) -> Option<&str> {
+        match self {
+            ClientCommand::LockGet { requester, .. } | ClientCommand::LockRelease { requester, .. } => Some(requester),
+            _ => None,
+        }
+    }
 }
 
 /// `ringside cluster`.

@@ -1,10 +1,10 @@
 //! `ringside client`: one command against a cluster, run by the core's client (and 2PC
 //! coordinator) in a shell, with the answer printed in words or as JSON.
 
-use ringside_core::{Addr, Client, ClientConfig, ClientError, Event, OpError, OpId, OpOutput, Time};
+use ringside_core::{Addr, Client, ClientConfig, Command, Event, OpError, OpOutput};
 use serde_json::json;
 
-use crate::cli::{ClientArgs, ClientCommand};
+use crate::cli::ClientArgs;
 use crate::net::NetConfig;
 use crate::shell::{Shell, Turn};
 use crate::wire::CLIENT_MAX_FRAME;
@@ -20,23 +20,15 @@ pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
     config.lock_retry_ms = args.lock_retry_ms;
     config.replicas = usize::from(args.placement.replicas);
     config.vnodes = args.placement.vnodes;
-    if let ClientCommand::LockGet { requester, .. } | ClientCommand::LockRelease { requester, .. } = &args.command {
-        config.name = Some(requester.clone());
-    }
+    config.name = args.command.requester().map(str::to_owned);
     let mut shell =
         Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| Client::new(config, now));
     let now = shell.now();
-    let op =
-        issue(&mut shell.node, now, &args.command, server.clone()).map_err(|e| CommandError::new(e.to_string()))?;
+    let command = args.command.command();
+    let op = command.apply(&mut shell.node, now, Some(&server)).map_err(|e| CommandError::new(e.to_string()))?;
     // The peer this command talks to first: if it cannot be reached at all, say so at once
     // rather than after every retry.
-    let target = match args.command {
-        ClientCommand::Print { .. }
-        | ClientCommand::Set { .. }
-        | ClientCommand::Get { .. }
-        | ClientCommand::QueryAllKeys => server,
-        _ => view_leader,
-    };
+    let target = if command.needs_server() { server } else { view_leader };
     let mut turn = Turn::default();
     shell.drain(None, &mut turn);
     loop {
@@ -46,7 +38,7 @@ pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
         for event in turn.events {
             match event {
                 Event::OpDone { op: done, result } if done == op => {
-                    report(&args, &result)?;
+                    report(&args, &command, &result)?;
                     // A write returns once a majority applied it; the rest are still being
                     // told, and this process is their coordinator.
                     while !shell.node.idle() && shell.turn().await.is_some() {}
@@ -66,22 +58,8 @@ pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
     }
 }
 
-fn issue(client: &mut Client, now: Time, command: &ClientCommand, server: Addr) -> Result<OpId, ClientError> {
-    Ok(match command.clone() {
-        ClientCommand::Print { text } => client.print(now, server, text),
-        ClientCommand::Set { key, value } => client.set(now, server, key, value)?,
-        ClientCommand::Get { key } => client.get(now, server, key)?,
-        ClientCommand::QueryAllKeys => client.query_all_keys(now, server),
-        ClientCommand::QueryServers => client.query_servers(now),
-        ClientCommand::LockGet { name, .. } => client.lock_get(now, name)?,
-        ClientCommand::LockRelease { name, .. } => client.lock_release(now, name)?,
-        ClientCommand::Setr { key, value } => client.setr(now, key, value)?,
-        ClientCommand::Getr { key } => client.getr(now, key)?,
-    })
-}
-
 /// Prints the result; an error in words is the failure's reason (printed by the caller).
-fn report(args: &ClientArgs, result: &Result<OpOutput, OpError>) -> Result<(), CommandError> {
+fn report(args: &ClientArgs, command: &Command, result: &Result<OpOutput, OpError>) -> Result<(), CommandError> {
     if args.json {
         let line = match result {
             Ok(output) => json!({ "ok": true, "result": output }),
@@ -91,19 +69,19 @@ fn report(args: &ClientArgs, result: &Result<OpOutput, OpError>) -> Result<(), C
         return Ok(());
     }
     let output = result.as_ref().map_err(|e| CommandError::new(e.to_string()))?;
-    println!("{}", words(&args.command, output));
+    println!("{}", words(command, args.command.requester(), output));
     Ok(())
 }
 
 /// The answer in words.
-fn words(command: &ClientCommand, output: &OpOutput) -> String {
+fn words(command: &Command, requester: Option<&str>, output: &OpOutput) -> String {
+    let requester = requester.unwrap_or_default();
     match (command, output) {
-        (ClientCommand::Get { key } | ClientCommand::Getr { key }, OpOutput::Value { value, version }) => match version
-        {
+        (Command::Get { key } | Command::GetR { key }, OpOutput::Value { value, version }) => match version {
             Some(v) => format!("{key} = {value} (version {v})"),
             None => format!("{key} = {value}"),
         },
-        (ClientCommand::Setr { key, value }, OpOutput::Written { version }) => {
+        (Command::SetR { key, value }, OpOutput::Written { version }) => {
             format!("{key} = {value} committed at version {version}")
         }
         (_, OpOutput::Keys { keys }) if keys.is_empty() => "no keys".into(),
@@ -116,16 +94,16 @@ fn words(command: &ClientCommand, output: &OpOutput) -> String {
             }
             text
         }
-        (ClientCommand::LockGet { name, requester }, OpOutput::Granted) => {
+        (Command::LockGet { name }, OpOutput::Granted) => {
             format!("lock {name} granted to {requester}")
         }
-        (ClientCommand::LockRelease { name, .. }, OpOutput::Released { next_holder: Some(next) }) => {
+        (Command::LockRelease { name }, OpOutput::Released { next_holder: Some(next) }) => {
             format!("released lock {name}; {next} holds it now")
         }
-        (ClientCommand::LockRelease { name, .. }, OpOutput::Released { next_holder: None }) => {
+        (Command::LockRelease { name }, OpOutput::Released { next_holder: None }) => {
             format!("released lock {name}; nobody was waiting")
         }
-        (ClientCommand::LockRelease { name, requester }, OpOutput::LeftQueue) => {
+        (Command::LockRelease { name }, OpOutput::LeftQueue) => {
             format!("{requester} left the queue of lock {name}")
         }
         (_, OpOutput::Done) => "ok".into(),

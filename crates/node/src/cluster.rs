@@ -7,15 +7,14 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use ringside_core::Addr;
+use ringside_core::{Addr, Timing};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::admin::{self, Answer, Entry};
+use crate::admin::{self, Answer, ListedServer};
 use crate::cli::ClusterArgs;
 use crate::ready::Ready;
-use crate::serve::Timing;
 use crate::CommandError;
 
 /// How long `quit` waits for the nodes to finish their events files before killing them.
@@ -118,9 +117,9 @@ impl Proc {
     }
 
     /// It as the admin endpoint shows it.
-    pub fn entry(&mut self) -> Entry {
+    pub fn entry(&mut self) -> ListedServer {
         let state = self.state().word();
-        Entry { label: self.label.clone(), addr: self.addr.to_string(), id: self.id.clone(), state }
+        ListedServer { label: self.label.clone(), addr: self.addr.to_string(), id: self.id.clone(), state }
     }
 }
 
@@ -351,18 +350,18 @@ pub async fn run(args: ClusterArgs) -> Result<(), CommandError> {
 }
 
 /// Carries out an admin command, saying what it did as the stdin commands do.
-async fn answer(cluster: &mut ClusterProcesses, command: admin::Command) -> Answer {
+async fn answer(cluster: &mut ClusterProcesses, command: admin::AdminCommand) -> Answer {
     let result = match command {
-        admin::Command::List => {
+        admin::AdminCommand::List => {
             println!("[admin] list");
             let servers = cluster.servers.iter_mut().map(Proc::entry).collect();
             return Answer::List { viewleader: cluster.view_leader.addr.to_string(), servers };
         }
-        admin::Command::Add => cluster.add().await.map(|p| {
+        admin::AdminCommand::Add => cluster.add().await.map(|p| {
             println!("[admin] started {} at {}", p.label, p.addr);
             p.entry()
         }),
-        admin::Command::Kill { server } => cluster.kill(&server).map(|p| {
+        admin::AdminCommand::Kill { server } => cluster.kill(&server).map(|p| {
             println!("[admin] killed {} ({})", p.label, p.addr);
             p.entry()
         }),

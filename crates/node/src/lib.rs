@@ -21,7 +21,7 @@ use std::hash::BuildHasher;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command};
+use cli::{Cli, Program};
 
 /// Why a `ringside` command, or one step of it (a cluster's `kill`, say), failed: one line for
 /// the user (empty when the output already said so).
@@ -80,13 +80,13 @@ pub fn main() -> ExitCode {
     // cluster share the cores better without work-stealing threads of their own.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Viewleader(args) => serve::view_leader(args).await,
-            Command::Server(args) => serve::server(args).await,
-            Command::Client(args) => client::run(args).await,
-            Command::Cluster(args) => cluster::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
-            Command::Echo(args) => echo::run(args).await,
+        match cli.program {
+            Program::Viewleader(args) => serve::view_leader(args).await,
+            Program::Server(args) => serve::server(args).await,
+            Program::Client(args) => client::run(args).await,
+            Program::Cluster(args) => cluster::run(args).await,
+            Program::Bench(args) => bench::run(args).await,
+            Program::Echo(args) => echo::run(args).await,
         }
     });
     // Without waiting for blocking reads: a node stopped by a signal may still be reading its

@@ -6,7 +6,6 @@
 //! `RUST_LOG=info,ringside::tx=warn`.
 
 use ringside_core::Event;
-use ringside_sim::narrate::describe;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -26,7 +25,7 @@ pub fn init() {
 pub fn event(event: &Event) {
     macro_rules! log {
         ($level:ident, $target:literal) => {
-            $level!(target: $target, "{}", describe(event))
+            $level!(target: $target, "{event}")
         };
     }
     match event {

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 
-use ringside_core::{Addr, Epoch, Node, Server, ServerConfig, Time, ViewLeader, ViewLeaderConfig};
+use ringside_core::{Addr, Epoch, Node, Server, ServerConfig, Time, Timing, ViewLeader, ViewLeaderConfig};
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -13,7 +13,7 @@ use crate::events_file::EventsFile;
 use crate::net::NetConfig;
 use crate::ready::Ready;
 use crate::shell::{Shell, Turn};
-use crate::watch::{Role, Watch};
+use crate::watch::{Identity, Watch};
 use crate::{logging, CommandError};
 
 /// How many ports past the first to try when none was given.
@@ -74,7 +74,7 @@ impl<N: Node> Listening<N> {
         listen: &ListenArgs,
         first_port: u16,
         events: Option<&Path>,
-        make: impl FnOnce(&Addr) -> (N, Role),
+        make: impl FnOnce(&Addr) -> (N, Identity),
     ) -> Result<(Listening<N>, Addr), CommandError> {
         let file = events.map(EventsFile::create).transpose()?;
         let (listener, addr) = bind(listen, first_port).await?;
@@ -111,7 +111,7 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), CommandError> {
         if args.course_timing { Timing::COURSE.failure_timeout_ms } else { args.failure_timeout_ms };
     let config = ViewLeaderConfig { failure_timeout_ms };
     let (mut node, addr) = Listening::start(&args.listen, 39000, args.events.as_deref(), |_| {
-        (ViewLeader::new(config, Time::ZERO), Role::ViewLeader)
+        (ViewLeader::new(config, Time::ZERO), Identity::ViewLeader)
     })
     .await?;
     info!(target: "ringside::node", "view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
@@ -129,14 +129,12 @@ pub async fn server(args: ServerArgs) -> Result<(), CommandError> {
     let timing = args.timing.resolve()?;
     let view_leader = Addr(args.viewleader.clone());
     let (mut node, addr) = Listening::start(&args.listen, 38000, args.events.as_deref(), |addr| {
-        let mut config = ServerConfig::new(addr.clone(), view_leader.clone(), crate::fresh_seed());
-        config.heartbeat_ms = timing.heartbeat_ms;
-        config.lease_ms = timing.lease_ms();
+        let mut config = ServerConfig::for_timing(addr.clone(), view_leader.clone(), crate::fresh_seed(), &timing);
         config.replicas = usize::from(args.placement.replicas);
         config.vnodes = args.placement.vnodes;
         let server = Server::new(config, Time::ZERO);
         let id = server.id().clone();
-        (server, Role::Server(id))
+        (server, Identity::Server(id))
     })
     .await?;
     info!(
@@ -177,38 +175,14 @@ impl TimingArgs {
         } else {
             Timing { heartbeat_ms: self.heartbeat_ms, failure_timeout_ms: self.failure_timeout_ms }
         };
-        // A server must heartbeat at least twice per lease, or it would stop serving between
-        // two accepted heartbeats.
-        if timing.heartbeat_ms == 0 || timing.heartbeat_ms * 2 > timing.lease_ms() {
+        if !timing.heartbeat_fits() {
             return Err(CommandError::new(format!(
                 "--heartbeat-ms {} is too slow for --failure-timeout-ms {}: heartbeat at most every {} ms",
                 timing.heartbeat_ms,
                 timing.failure_timeout_ms,
-                timing.lease_ms() / 2
+                timing.max_heartbeat_ms()
             )));
         }
         Ok(timing)
-    }
-}
-
-/// Membership timings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timing {
-    /// How often servers heartbeat (ms).
-    pub heartbeat_ms: u64,
-    /// How long the view leader waits before declaring a server failed (ms).
-    pub failure_timeout_ms: u64,
-}
-
-impl Timing {
-    /// The defaults: a failure is noticed within a few seconds, for a live demo.
-    pub const DEMO: Timing = Timing { heartbeat_ms: 500, failure_timeout_ms: 3_000 };
-    /// The course's: heartbeat every 10 s, failed after 30 s.
-    pub const COURSE: Timing = Timing { heartbeat_ms: 10_000, failure_timeout_ms: 30_000 };
-
-    /// A server stops serving a fifth of the failure timeout before the view leader could
-    /// declare it failed, leaving room for clock drift and a slow reply.
-    pub fn lease_ms(&self) -> u64 {
-        self.failure_timeout_ms - self.failure_timeout_ms / 5
     }
 }

@@ -35,7 +35,7 @@ pub const CAPACITY: usize = 16384;
 
 /// What a node is, as its `hello` record says.
 #[derive(Clone, Debug)]
-pub enum Role {
+pub enum Identity {
     /// The view leader.
     ViewLeader,
     /// A storage server with this id.
@@ -54,7 +54,7 @@ struct Shared {
     watchers: AtomicUsize,
     /// The node's address, as a JSON string.
     node: String,
-    role: Role,
+    identity: Identity,
 }
 
 /// One watcher's place in the stream; unsubscribes when dropped.
@@ -73,9 +73,9 @@ impl Drop for Subscription {
 
 impl Watch {
     /// The stream of the node that listens at `node`.
-    pub fn new(node: &Addr, role: Role) -> Watch {
+    pub fn new(node: &Addr, identity: Identity) -> Watch {
         let (records, _) = broadcast::channel(CAPACITY);
-        Watch(Arc::new(Shared { records, watchers: AtomicUsize::new(0), node: json_string(node.as_str()), role }))
+        Watch(Arc::new(Shared { records, watchers: AtomicUsize::new(0), node: json_string(node.as_str()), identity }))
     }
 
     /// Whether anyone watches: check before building a record.
@@ -91,9 +91,9 @@ impl Watch {
 
     /// `hello`: who this node is. Each watcher's first record.
     pub fn hello(&self) -> Utf8Bytes {
-        let (role, id) = match &self.0.role {
-            Role::ViewLeader => ("viewleader", "null".to_string()),
-            Role::Server(id) => ("server", json_string(id.as_str())),
+        let (role, id) = match &self.0.identity {
+            Identity::ViewLeader => ("viewleader", "null".to_string()),
+            Identity::Server(id) => ("server", json_string(id.as_str())),
         };
         self.record("hello", |r| {
             let _ = write!(r, r#","role":"{role}","id":{id}"#);
@@ -234,14 +234,14 @@ mod tests {
 
     #[test]
     fn records_are_json_in_the_documented_field_order() {
-        let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Role::Server(ServerId::from("bb4733cd")));
+        let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Identity::Server(ServerId::from("bb4733cd")));
         let hello = watch.hello();
         assert!(hello.starts_with(r#"{"t":"#), "{hello}");
         assert!(
             hello.ends_with(r#","node":"127.0.0.1:38000","kind":"hello","role":"server","id":"bb4733cd"}"#),
             "{hello}"
         );
-        let vl = Watch::new(&Addr::from("127.0.0.1:39000"), Role::ViewLeader).hello();
+        let vl = Watch::new(&Addr::from("127.0.0.1:39000"), Identity::ViewLeader).hello();
         assert!(vl.ends_with(r#""kind":"hello","role":"viewleader","id":null}"#), "{vl}");
         let dropped = watch.dropped(3, "observer fell 3 records behind; closing");
         assert_eq!(parse(&dropped)["missed"], 3);
@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn publishes_only_to_subscribers_and_keeps_records_one_line() {
-        let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Role::ViewLeader);
+        let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Identity::ViewLeader);
         assert!(!watch.active());
         let mut sub = watch.subscribe();
         assert!(watch.active());
