@@ -1,15 +1,135 @@
 //! What is done to a simulated world from outside — by a script, a test or a learner — and to
 //! the messages in flight.
 
-use ringside_core::{Addr, TxId};
+use ringside_core::{Addr, Command, TxId};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Faults;
 
 /// Something done to the world from outside: by a script, a test or a learner.
+///
+/// Its JSON (in traces, sessions and share links) is the flat record of [`ActionRecord`]:
+/// `{"action":"set_r","client":"c1","key":"k","value":"v"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ActionRecord", into = "ActionRecord")]
+pub enum Action {
+    /// Start a new server process at the next free address.
+    AddServer,
+    /// Kill a server process: its memory is gone.
+    Crash {
+        /// The node.
+        node: Addr,
+    },
+    /// Start a fresh process at a crashed node's address (new id, empty memory).
+    Restart {
+        /// The node.
+        node: Addr,
+    },
+    /// Start a new client process at the next free address.
+    AddClient,
+    /// A client command, in the vocabulary every front-end shares. The simulator's clients
+    /// run the replicated and lock commands; a local RPC (`print`, `set`, `get`,
+    /// `query_all_keys`) names no server here, so `act` refuses it like any refused command.
+    Client {
+        /// The client.
+        client: Addr,
+        /// What it is asked to do.
+        command: Command,
+    },
+    /// Cut these nodes off from all others.
+    Partition {
+        /// One side; every other node is the other side.
+        side: Vec<Addr>,
+    },
+    /// Remove the partition.
+    Heal,
+    /// Change the network's faults.
+    SetFaults {
+        /// The new faults.
+        faults: Faults,
+    },
+    /// Crash a client the moment it would send a 2PC decision: it has its votes and has
+    /// decided, but no participant ever hears the outcome (the blocking problem).
+    CrashCoordinator {
+        /// The client.
+        client: Addr,
+        /// Only this transaction's decision springs the trap (any, if none).
+        tx: Option<TxId>,
+    },
+}
+
+impl Action {
+    /// `setr key value` from `client`.
+    pub fn setr(client: Addr, key: String, value: String) -> Action {
+        Action::Client { client, command: Command::SetR { key, value } }
+    }
+
+    /// `getr key` from `client`.
+    pub fn getr(client: Addr, key: String) -> Action {
+        Action::Client { client, command: Command::GetR { key } }
+    }
+
+    /// `lock_get name` from `client`.
+    pub fn lock_get(client: Addr, name: String) -> Action {
+        Action::Client { client, command: Command::LockGet { name } }
+    }
+
+    /// `lock_release name` from `client`.
+    pub fn lock_release(client: Addr, name: String) -> Action {
+        Action::Client { client, command: Command::LockRelease { name } }
+    }
+}
+
+impl From<Action> for ActionRecord {
+    fn from(action: Action) -> ActionRecord {
+        match action {
+            Action::AddServer => ActionRecord::AddServer,
+            Action::Crash { node } => ActionRecord::Crash { node },
+            Action::Restart { node } => ActionRecord::Restart { node },
+            Action::AddClient => ActionRecord::AddClient,
+            Action::Client { client, command } => match command {
+                Command::SetR { key, value } => ActionRecord::SetR { client, key, value },
+                Command::GetR { key } => ActionRecord::GetR { client, key },
+                Command::LockGet { name } => ActionRecord::LockGet { client, name },
+                Command::LockRelease { name } => ActionRecord::LockRelease { client, name },
+                command => ActionRecord::Command { client, command },
+            },
+            Action::Partition { side } => ActionRecord::Partition { side },
+            Action::Heal => ActionRecord::Heal,
+            Action::SetFaults { faults } => ActionRecord::SetFaults { faults },
+            Action::CrashCoordinator { client, tx } => ActionRecord::CrashCoordinator { client, tx },
+        }
+    }
+}
+
+impl From<ActionRecord> for Action {
+    fn from(record: ActionRecord) -> Action {
+        match record {
+            ActionRecord::AddServer => Action::AddServer,
+            ActionRecord::Crash { node } => Action::Crash { node },
+            ActionRecord::Restart { node } => Action::Restart { node },
+            ActionRecord::AddClient => Action::AddClient,
+            ActionRecord::SetR { client, key, value } => Action::setr(client, key, value),
+            ActionRecord::GetR { client, key } => Action::getr(client, key),
+            ActionRecord::LockGet { client, name } => Action::lock_get(client, name),
+            ActionRecord::LockRelease { client, name } => Action::lock_release(client, name),
+            ActionRecord::Command { client, command } => Action::Client { client, command },
+            ActionRecord::Partition { side } => Action::Partition { side },
+            ActionRecord::Heal => Action::Heal,
+            ActionRecord::SetFaults { faults } => Action::SetFaults { faults },
+            ActionRecord::CrashCoordinator { client, tx } => Action::CrashCoordinator { client, tx },
+        }
+    }
+}
+
+/// An action as it is written down: one flat object tagged by `action`. The four client
+/// commands the simulator had before there was one vocabulary keep their own tags (`set_r`,
+/// `get_r`, `lock_get`, `lock_release`), so every trace hash, session and share link made
+/// since stays valid; any other command is written as `{"action":"command","client":…,
+/// "command":{…}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+enum ActionRecord {
     /// Start a new server process at the next free address.
     AddServer,
     /// Kill a server process: its memory is gone.
@@ -54,6 +174,13 @@ pub enum Action {
         /// The lock.
         name: String,
     },
+    /// Any other client command.
+    Command {
+        /// The client.
+        client: Addr,
+        /// The command.
+        command: Command,
+    },
     /// Cut these nodes off from all others.
     Partition {
         /// One side; every other node is the other side.
@@ -87,4 +214,43 @@ pub enum Tamper {
     Delay(u64),
     /// Deliver it twice.
     Duplicate,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_four_older_client_actions_keep_their_flat_records() {
+        let c1 = Addr::from("c1");
+        let cases = [
+            (
+                Action::setr(c1.clone(), "k".into(), "v".into()),
+                json!({"action":"set_r","client":"c1","key":"k","value":"v"}),
+            ),
+            (Action::getr(c1.clone(), "k".into()), json!({"action":"get_r","client":"c1","key":"k"})),
+            (Action::lock_get(c1.clone(), "L".into()), json!({"action":"lock_get","client":"c1","name":"L"})),
+            (Action::lock_release(c1.clone(), "L".into()), json!({"action":"lock_release","client":"c1","name":"L"})),
+        ];
+        for (action, record) in cases {
+            assert_eq!(serde_json::to_value(&action).unwrap(), record);
+            assert_eq!(serde_json::from_value::<Action>(record).unwrap(), action);
+        }
+    }
+
+    #[test]
+    fn other_commands_are_recorded_whole() {
+        let action = Action::Client { client: Addr::from("c2"), command: Command::QueryServers };
+        let record = json!({"action":"command","client":"c2","command":{"command":"query_servers"}});
+        assert_eq!(serde_json::to_value(&action).unwrap(), record);
+        assert_eq!(serde_json::from_value::<Action>(record).unwrap(), action);
+    }
+
+    #[test]
+    fn a_crash_coordinator_without_a_tx_leaves_it_out() {
+        let action = Action::CrashCoordinator { client: Addr::from("c1"), tx: None };
+        assert_eq!(serde_json::to_value(&action).unwrap(), json!({"action":"crash_coordinator","client":"c1"}));
+    }
 }

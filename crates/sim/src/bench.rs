@@ -24,9 +24,9 @@ pub fn drive(sim: &mut Sim, deliveries: u64, seed: u64) -> u64 {
     let issue = |sim: &mut Sim, client: &Addr, rng: &mut Rng| {
         let key = format!("k{}", rng.range(0, 63));
         let action = if rng.chance(500_000) {
-            Action::SetR { client: client.clone(), key, value: format!("v{}", rng.next_u64() % 1000) }
+            Action::setr(client.clone(), key, format!("v{}", rng.next_u64() % 1000))
         } else {
-            Action::GetR { client: client.clone(), key }
+            Action::getr(client.clone(), key)
         };
         sim.act(action);
     };

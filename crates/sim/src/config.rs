@@ -1,5 +1,6 @@
 //! How a simulated world is set up: its network faults and every duration the roles use.
 
+use ringside_core::Timing;
 use serde::{Deserialize, Serialize};
 
 /// Network faults, as chances per million messages (integers keep runs identical everywhere).
@@ -36,6 +37,14 @@ pub struct Durations {
     pub backoff_max_ms: u64,
     /// Client lock re-ask period.
     pub lock_retry_ms: u64,
+}
+
+impl Durations {
+    /// The membership timings, from which the core derives each server's lease as the native
+    /// nodes do.
+    pub fn membership(&self) -> Timing {
+        Timing { heartbeat_ms: self.heartbeat_ms, failure_timeout_ms: self.failure_timeout_ms }
+    }
 }
 
 impl Default for Durations {

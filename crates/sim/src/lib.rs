@@ -8,7 +8,7 @@
 //!
 //! let mut sim = Sim::with_cluster(SimConfig::new(42), 3, 1);
 //! sim.run_until(Time(2_000));
-//! sim.act(Action::SetR { client: Addr::from("c1"), key: "k".into(), value: "v".into() });
+//! sim.act(Action::setr(Addr::from("c1"), "k".into(), "v".into()));
 //! sim.run_until(Time(4_000));
 //! assert!(sim.violation().is_none());
 //! println!("trace hash {}", sim.trace().hash());

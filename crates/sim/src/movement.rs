@@ -77,7 +77,7 @@ pub fn measure(servers: usize, keys: usize, seed: u64, changes: usize) -> Result
     for (i, chunk) in names.chunks(500).enumerate() {
         for (j, key) in chunk.iter().enumerate() {
             let client = Addr(format!("c{}", 1 + (i + j) % 4));
-            sim.act(Action::SetR { client, key: key.clone(), value: format!("value-{i}-{j}") });
+            sim.act(Action::setr(client, key.clone(), format!("value-{i}-{j}")));
         }
         limit = sim.now() + 60_000;
         if !settle(&mut sim, limit, &mut ignored) {

@@ -141,11 +141,11 @@ fn act(t: u64, action: Action) -> (Time, Cue) {
 }
 
 fn setr(t: u64, client: u32, key: &str, value: &str) -> (Time, Cue) {
-    act(t, Action::SetR { client: c(client), key: key.into(), value: value.into() })
+    act(t, Action::setr(c(client), key.into(), value.into()))
 }
 
 fn getr(t: u64, client: u32, key: &str) -> (Time, Cue) {
-    act(t, Action::GetR { client: c(client), key: key.into() })
+    act(t, Action::getr(c(client), key.into()))
 }
 
 fn script(seed: u64, servers: usize, clients: usize, cues: Vec<(Time, Cue)>, end: u64) -> Script {
@@ -237,7 +237,7 @@ fn coordinator_crash(seed: u64) -> Script {
 fn locks(seed: u64) -> Script {
     let lock = |t, cl: u32, get: bool| {
         let name = "atm".to_string();
-        act(t, if get { Action::LockGet { client: c(cl), name } } else { Action::LockRelease { client: c(cl), name } })
+        act(t, if get { Action::lock_get(c(cl), name) } else { Action::lock_release(c(cl), name) })
     };
     let cues = vec![
         say(500, "c1 takes lock atm; c2 asks and is queued; c1 asks again (idempotent)."),
@@ -248,13 +248,13 @@ fn locks(seed: u64) -> Script {
         lock(1_000, 1, false),
         say(1_500, "Errors: c1 releases a lock it no longer holds; anyone releases an unknown lock."),
         lock(1_500, 1, false),
-        act(1_600, Action::LockRelease { client: c(1), name: "vault".into() }),
+        act(1_600, Action::lock_release(c(1), "vault".into())),
     ];
     script(seed, 1, 2, cues, 2_000)
 }
 
 fn deadlock(seed: u64) -> Script {
-    let get = |t, cl: u32, name: &str| act(t, Action::LockGet { client: c(cl), name: name.into() });
+    let get = |t, cl: u32, name: &str| act(t, Action::lock_get(c(cl), name.into()));
     let cues = vec![
         say(500, "c1 holds A, c2 holds B."),
         get(500, 1, "A"),
@@ -311,9 +311,9 @@ fn tour(seed: u64) -> Script {
         cues.push(getr(5_000, 2, fruit));
     }
     cues.push(say(5_500, "7. Locks: c1 holds A, c2 holds B, c1 waits for B; c2 asking for A is a deadlock."));
-    cues.push(act(5_500, Action::LockGet { client: c(1), name: "A".into() }));
-    cues.push(act(5_500, Action::LockGet { client: c(2), name: "B".into() }));
-    cues.push(act(5_700, Action::LockGet { client: c(1), name: "B".into() }));
-    cues.push(act(5_900, Action::LockGet { client: c(2), name: "A".into() }));
+    cues.push(act(5_500, Action::lock_get(c(1), "A".into())));
+    cues.push(act(5_500, Action::lock_get(c(2), "B".into())));
+    cues.push(act(5_700, Action::lock_get(c(1), "B".into())));
+    cues.push(act(5_900, Action::lock_get(c(2), "A".into())));
     script(seed, 3, 2, cues, 6_500)
 }

@@ -211,7 +211,7 @@ mod tests {
     fn busy_session() -> Session {
         let mut s = Session::new(Setup { seed: 9, ..Setup::default() });
         s.record(Input::Steps { n: 40 });
-        s.record(Input::Act { action: Action::SetR { client: client(1), key: "k".into(), value: "v".into() } });
+        s.record(Input::Act { action: Action::setr(client(1), "k".into(), "v".into()) });
         s.record(Input::Steps { n: 25 });
         s.record(Input::Steps { n: 25 });
         s
@@ -271,10 +271,9 @@ mod tests {
         let mut s = Session::new(Setup { seed: 3, ..Setup::default() });
         let mut sim = s.replay();
         run_until(&mut sim, &mut s, Time(1_000), |_| true);
-        for action in [
-            Action::CrashCoordinator { client: client(1), tx: None },
-            Action::SetR { client: client(1), key: "x".into(), value: "1".into() },
-        ] {
+        for action in
+            [Action::CrashCoordinator { client: client(1), tx: None }, Action::setr(client(1), "x".into(), "1".into())]
+        {
             let input = Input::Act { action };
             apply(&mut sim, &input);
             s.record(input);

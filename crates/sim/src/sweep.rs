@@ -59,14 +59,14 @@ pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
         let roll = rng.range(0, 99);
         let action = if roll < 45 {
             let key = keys[rng.range(0, keys.len() as u64 - 1) as usize].clone();
-            Action::SetR { client: c, key, value: format!("v{n}") }
+            Action::setr(c, key, format!("v{n}"))
         } else if roll < 85 {
             let key = keys[rng.range(0, keys.len() as u64 - 1) as usize].clone();
-            Action::GetR { client: c, key }
+            Action::getr(c, key)
         } else if roll < 93 {
-            Action::LockGet { client: c, name: pick(&mut rng, &["L1", "L2"]).into() }
+            Action::lock_get(c, pick(&mut rng, &["L1", "L2"]).into())
         } else {
-            Action::LockRelease { client: c, name: pick(&mut rng, &["L1", "L2"]).into() }
+            Action::lock_release(c, pick(&mut rng, &["L1", "L2"]).into())
         };
         sim.schedule(at, action);
     }
@@ -129,7 +129,7 @@ pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
     let reader = sim.clients().last().map(|(a, _)| a.clone());
     if let Some(reader) = &reader {
         for key in &keys {
-            sim.act(Action::GetR { client: reader.clone(), key: key.clone() });
+            sim.act(Action::getr(reader.clone(), key.clone()));
         }
     }
     let limit = sim.now() + SETTLE_MS;

@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use ringside_core::{
-    Addr, Client, ClientConfig, Event, Msg, Node, OpId, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
+    Addr, Client, ClientConfig, Command, Event, Msg, Node, OpId, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
     ViewLeaderConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -374,20 +374,17 @@ impl Sim {
                 }
                 None
             }
-            Action::SetR { client, key, value } => self.client_op(
+            Action::Client { client, command } => self.client_op(
                 &client,
-                |c| c.setr(now, key.clone(), value.clone()).ok(),
-                |h, c, op| h.invoked_write(c, op, now, &key, &value),
+                |c| command.apply(c, now, None).ok(),
+                // Reads and writes of the replicated store go into the history the
+                // linearizability check reads.
+                |h, c, op| match &command {
+                    Command::SetR { key, value } => h.invoked_write(c, op, now, key, value),
+                    Command::GetR { key } => h.invoked_read(c, op, now, key),
+                    _ => {}
+                },
             ),
-            Action::GetR { client, key } => {
-                self.client_op(&client, |c| c.getr(now, key.clone()).ok(), |h, c, op| h.invoked_read(c, op, now, &key))
-            }
-            Action::LockGet { client, name } => {
-                self.client_op(&client, |c| c.lock_get(now, name.clone()).ok(), |_, _, _| {})
-            }
-            Action::LockRelease { client, name } => {
-                self.client_op(&client, |c| c.lock_release(now, name.clone()).ok(), |_, _, _| {})
-            }
             Action::Partition { side } => {
                 self.partition = Some(side.into_iter().collect());
                 None
@@ -426,18 +423,15 @@ impl Sim {
 
     fn start_server(&mut self, addr: &Addr) {
         let t = self.config.timing;
+        let seed = self.rng.next_u64();
+        // Heartbeat and lease by the nodes' own rule; the rest from the world's durations.
         let config = ServerConfig {
-            id: None,
-            addr: addr.clone(),
-            view_leader: Addr::from(VIEW_LEADER),
-            seed: self.rng.next_u64(),
-            heartbeat_ms: t.heartbeat_ms,
-            lease_ms: t.failure_timeout_ms - t.failure_timeout_ms / 5,
             decision_timeout_ms: t.decision_timeout_ms,
             transfer_retry_ms: t.transfer_retry_ms,
             transfer_batch: 1_000,
             replicas: self.config.replicas,
             vnodes: self.config.vnodes,
+            ..ServerConfig::for_timing(addr.clone(), Addr::from(VIEW_LEADER), seed, &t.membership())
         };
         let server = Server::new(config, self.now);
         let slot = self.nodes.entry(addr.clone()).or_insert(Slot {

@@ -37,10 +37,7 @@ fn assert_no_violation(sim: &Sim) {
 /// Starts an operation and runs until it finishes; returns its result and the events seen.
 fn run_op(sim: &mut Sim, action: Action) -> (Result<OpOutput, OpError>, Vec<(Addr, Event)>) {
     let client = match &action {
-        Action::SetR { client, .. }
-        | Action::GetR { client, .. }
-        | Action::LockGet { client, .. }
-        | Action::LockRelease { client, .. } => client.clone(),
+        Action::Client { client, .. } => client.clone(),
         other => panic!("not a client action: {other:?}"),
     };
     let op = sim.act(action).expect("the client exists");
@@ -61,11 +58,11 @@ fn run_op(sim: &mut Sim, action: Action) -> (Result<OpOutput, OpError>, Vec<(Add
 }
 
 fn setr(sim: &mut Sim, client: u32, key: &str, value: &str) -> Result<OpOutput, OpError> {
-    run_op(sim, Action::SetR { client: c(client), key: key.into(), value: value.into() }).0
+    run_op(sim, Action::setr(c(client), key.into(), value.into())).0
 }
 
 fn getr(sim: &mut Sim, client: u32, key: &str) -> Result<OpOutput, OpError> {
-    run_op(sim, Action::GetR { client: c(client), key: key.into() }).0
+    run_op(sim, Action::getr(c(client), key.into())).0
 }
 
 fn value(v: &str) -> impl Fn(&Result<OpOutput, OpError>) -> bool + '_ {
@@ -170,7 +167,7 @@ fn a_commit_fails_on_epoch_mismatch_and_is_retried() {
     // The client caches epoch 3; a join moves the cluster to epoch 4 behind its back.
     sim.act(Action::AddServer);
     settle_with(&mut sim, 4);
-    let (result, events) = run_op(&mut sim, Action::SetR { client: c(1), key: "x".into(), value: "2".into() });
+    let (result, events) = run_op(&mut sim, Action::setr(c(1), "x".into(), "2".into()));
     assert!(matches!(result, Ok(OpOutput::Written { .. })), "{result:?}");
     let mismatch = events.iter().any(|(_, e)| {
         matches!(e, Event::Voted { yes: false, reason: Some(ringside_core::msg::NoReason::EpochMismatch { .. }), .. })
@@ -187,7 +184,7 @@ fn a_commit_fails_on_server_id_mismatch() {
     // s1 restarts at once: a new id at the same address, which the cached view does not know.
     sim.act(Action::Crash { node: s(1) });
     sim.act(Action::Restart { node: s(1) });
-    let (result, events) = run_op(&mut sim, Action::SetR { client: c(1), key: "x".into(), value: "2".into() });
+    let (result, events) = run_op(&mut sim, Action::setr(c(1), "x".into(), "2".into()));
     let wrong_server = events.iter().any(|(_, e)| {
         matches!(e, Event::Voted { yes: false, reason: Some(ringside_core::msg::NoReason::WrongServer { .. }), .. })
     });
@@ -201,9 +198,9 @@ fn a_commit_fails_on_server_id_mismatch() {
 fn two_concurrent_setr_of_one_key_at_most_one_wins_while_other_keys_commit() {
     for seed in 10..20 {
         let mut sim = cluster(seed, 3, 3);
-        let a = sim.act(Action::SetR { client: c(1), key: "x".into(), value: "from-c1".into() }).unwrap();
-        let b = sim.act(Action::SetR { client: c(2), key: "x".into(), value: "from-c2".into() }).unwrap();
-        let other = sim.act(Action::SetR { client: c(3), key: "y".into(), value: "free".into() }).unwrap();
+        let a = sim.act(Action::setr(c(1), "x".into(), "from-c1".into())).unwrap();
+        let b = sim.act(Action::setr(c(2), "x".into(), "from-c2".into())).unwrap();
+        let other = sim.act(Action::setr(c(3), "y".into(), "free".into())).unwrap();
         let mut results = std::collections::BTreeMap::new();
         let limit = sim.now() + 10_000;
         while results.len() < 3 && sim.now() < limit && sim.step() {
@@ -238,8 +235,8 @@ fn a_failed_commit_is_aborted_on_every_participant() {
     let mut sim = cluster(21, 3, 2);
     setr(&mut sim, 1, "x", "0").unwrap();
     let mut aborted_somewhere = None;
-    sim.act(Action::SetR { client: c(1), key: "x".into(), value: "a".into() });
-    let (_, events) = run_op(&mut sim, Action::SetR { client: c(2), key: "x".into(), value: "b".into() });
+    sim.act(Action::setr(c(1), "x".into(), "a".into()));
+    let (_, events) = run_op(&mut sim, Action::setr(c(2), "x".into(), "b".into()));
     for (_, e) in &events {
         if let Event::TxDecided { tx, commit: false, .. } = e {
             aborted_somewhere = Some(*tx);
@@ -291,9 +288,9 @@ fn lock_walkthrough() {
     let lock = |client: u32, get: bool| {
         let name = "atm".to_string();
         if get {
-            Action::LockGet { client: c(client), name }
+            Action::lock_get(c(client), name)
         } else {
-            Action::LockRelease { client: c(client), name }
+            Action::lock_release(c(client), name)
         }
     };
     assert_eq!(run_op(&mut sim, lock(1, true)).0, Ok(OpOutput::Granted));
@@ -322,10 +319,10 @@ fn lock_walkthrough() {
 #[test]
 fn lock_release_hands_over_and_errors_are_reported() {
     let mut sim = cluster(24, 1, 2);
-    assert_eq!(run_op(&mut sim, Action::LockGet { client: c(1), name: "atm".into() }).0, Ok(OpOutput::Granted));
-    let waiter = sim.act(Action::LockGet { client: c(2), name: "atm".into() }).unwrap();
+    assert_eq!(run_op(&mut sim, Action::lock_get(c(1), "atm".into())).0, Ok(OpOutput::Granted));
+    let waiter = sim.act(Action::lock_get(c(2), "atm".into())).unwrap();
     sim.run_until(sim.now() + 100);
-    let released = run_op(&mut sim, Action::LockRelease { client: c(1), name: "atm".into() }).0;
+    let released = run_op(&mut sim, Action::lock_release(c(1), "atm".into())).0;
     assert_eq!(released, Ok(OpOutput::Released { next_holder: Some("c2".into()) }));
     // c2's repeated lock_get now finds it granted.
     let limit = sim.now() + 2_000;
@@ -336,20 +333,14 @@ fn lock_release_hands_over_and_errors_are_reported() {
         });
     }
     assert!(granted);
-    assert_eq!(
-        run_op(&mut sim, Action::LockRelease { client: c(1), name: "atm".into() }).0,
-        Err(OpError::NotHolderOrWaiter)
-    );
-    assert_eq!(
-        run_op(&mut sim, Action::LockRelease { client: c(1), name: "vault".into() }).0,
-        Err(OpError::UnknownLock)
-    );
+    assert_eq!(run_op(&mut sim, Action::lock_release(c(1), "atm".into())).0, Err(OpError::NotHolderOrWaiter));
+    assert_eq!(run_op(&mut sim, Action::lock_release(c(1), "vault".into())).0, Err(OpError::UnknownLock));
 }
 
 #[test]
 fn deadlock_is_detected_with_its_cycle() {
     let mut sim = cluster(25, 1, 2);
-    let get = |client: u32, name: &str| Action::LockGet { client: c(client), name: name.into() };
+    let get = |client: u32, name: &str| Action::lock_get(c(client), name.into());
     assert_eq!(run_op(&mut sim, get(1, "A")).0, Ok(OpOutput::Granted));
     assert_eq!(run_op(&mut sim, get(2, "B")).0, Ok(OpOutput::Granted));
     sim.act(get(1, "B"));
@@ -363,7 +354,7 @@ fn deadlock_is_detected_with_its_cycle() {
 fn coordinator_crash(seed: u64, until_commits: bool, tamper: impl Fn(&mut Sim, &[ringside_sim::InFlight])) -> Sim {
     let mut sim = cluster(seed, 3, 2);
     setr(&mut sim, 1, "x", "old").unwrap();
-    sim.act(Action::SetR { client: c(1), key: "x".into(), value: "new".into() });
+    sim.act(Action::setr(c(1), "x".into(), "new".into()));
     let limit = sim.now() + 1_000;
     loop {
         let flight = sim.in_flight();

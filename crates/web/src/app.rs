@@ -294,7 +294,7 @@ mod tests {
     fn a_rebuilt_world_charts_view_changes_as_they_happened() {
         let mut app = App::new(Session::new(Setup::default()));
         app.run_until(5_000, crate::lessons::idle);
-        app.act(Action::SetR { client: Addr::from("c1"), key: "x".into(), value: "v".into() });
+        app.act(Action::setr(Addr::from("c1"), "x".into(), "v".into()));
         app.run_until(5_000, crate::lessons::idle);
         app.act(Action::AddServer);
         app.run_until(5_000, crate::lessons::idle);

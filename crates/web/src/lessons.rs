@@ -57,7 +57,7 @@ fn settle(app: &mut App) {
 }
 
 fn setr(app: &mut App, c: usize, key: &str, value: &str) {
-    app.act(Action::SetR { client: client(c), key: key.into(), value: value.into() });
+    app.act(Action::setr(client(c), key.into(), value.into()));
 }
 
 fn write_keys(app: &mut App, count: usize) {
@@ -279,7 +279,7 @@ pub static LESSONS: [Lesson; 7] = [
                 run: |app| {
                     settle(app);
                     for c in [1, 2] {
-                        app.act(Action::GetR { client: client(c), key: "x".into() });
+                        app.act(Action::getr(client(c), "x".into()));
                     }
                     settle(app);
                 },
@@ -319,7 +319,7 @@ pub static LESSONS: [Lesson; 7] = [
                 text: "c1 reads once so it can prepare at once.",
                 run: |app| {
                     settle(app);
-                    app.act(Action::GetR { client: client(1), key: "x".into() });
+                    app.act(Action::getr(client(1), "x".into()));
                     settle(app);
                 },
             },
@@ -354,7 +354,7 @@ pub static LESSONS: [Lesson; 7] = [
                        orphaned transaction. The write can be neither finished nor undone until c1's \
                        decision is known.",
                 run: |app| {
-                    app.act(Action::GetR { client: client(2), key: "x".into() });
+                    app.act(Action::getr(client(2), "x".into()));
                     app.run_for(600);
                 },
             },
@@ -373,8 +373,8 @@ pub static LESSONS: [Lesson; 7] = [
                 text: "Each lock has one holder and a queue. Select the view leader to see them.",
                 run: |app| {
                     settle(app);
-                    app.act(Action::LockGet { client: client(1), name: "a".into() });
-                    app.act(Action::LockGet { client: client(2), name: "b".into() });
+                    app.act(Action::lock_get(client(1), "a".into()));
+                    app.act(Action::lock_get(client(2), "b".into()));
                     settle(app);
                     focus_node(app, Addr::from(ringside_sim::VIEW_LEADER));
                 },
@@ -383,7 +383,7 @@ pub static LESSONS: [Lesson; 7] = [
                 title: "c1 asks for b",
                 text: "b is held by c2, so c1 is queued behind it and asks again periodically.",
                 run: |app| {
-                    app.act(Action::LockGet { client: client(1), name: "b".into() });
+                    app.act(Action::lock_get(client(1), "b".into()));
                     app.run_for(300);
                 },
             },
@@ -393,7 +393,7 @@ pub static LESSONS: [Lesson; 7] = [
                        forever, so the view leader finds the cycle in its wait-for graph and refuses \
                        c2's request with the cycle in the answer.",
                 run: |app| {
-                    app.act(Action::LockGet { client: client(2), name: "a".into() });
+                    app.act(Action::lock_get(client(2), "a".into()));
                     app.run_for(300);
                 },
             },
@@ -401,7 +401,7 @@ pub static LESSONS: [Lesson; 7] = [
                 title: "c2 releases b",
                 text: "c1 is next in b's queue: its next ask is granted.",
                 run: |app| {
-                    app.act(Action::LockRelease { client: client(2), name: "b".into() });
+                    app.act(Action::lock_release(client(2), "b".into()));
                     app.run_for(600);
                 },
             },

@@ -568,7 +568,7 @@ mod tests {
         let mut sim = Setup::default().world();
         run(&mut sim, j, 1_500);
         for i in 0..12 {
-            sim.act(Action::SetR { client: Addr::from("c1"), key: format!("k{i}"), value: "v".into() });
+            sim.act(Action::setr(Addr::from("c1"), format!("k{i}"), "v".into()));
         }
         run(&mut sim, j, 3_000);
         sim

@@ -534,7 +534,7 @@ impl Page {
                 for i in 0..count {
                     let client = clients[i % clients.len()].clone();
                     let key = format!("k{:04}", first + i);
-                    self.app.act(Action::SetR { client, key, value: format!("v{}", first + i) });
+                    self.app.act(Action::setr(client, key, format!("v{}", first + i)));
                 }
             }
             "reset" => {
@@ -549,19 +549,16 @@ impl Page {
             }
             "setr" => {
                 let (client, key, value) = (self.client()?, self.field("key", "key")?, self.field("value", "value")?);
-                self.app.act(Action::SetR { client, key, value });
+                self.app.act(Action::setr(client, key, value));
             }
             "getr" => {
                 let (client, key) = (self.client()?, self.field("key", "key")?);
-                self.app.act(Action::GetR { client, key });
+                self.app.act(Action::getr(client, key));
             }
             "lock-get" | "lock-release" => {
                 let (client, name) = (self.client()?, self.field("lock", "lock name")?);
-                let action = if cmd == "lock-get" {
-                    Action::LockGet { client, name }
-                } else {
-                    Action::LockRelease { client, name }
-                };
+                let action =
+                    if cmd == "lock-get" { Action::lock_get(client, name) } else { Action::lock_release(client, name) };
                 self.app.act(action);
             }
             "trap" => {

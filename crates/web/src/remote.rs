@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use ringside_core::wire::{Frame, PROTOCOL_VERSION};
-use ringside_core::{Addr, Client, ClientConfig, Event, Node, OpId, OpOutput, ServerId, Time};
+use ringside_core::{Addr, Client, ClientConfig, Command, Event, Node, OpId, OpOutput, ServerId, Time};
 use ringside_sim::Action;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -339,10 +339,12 @@ impl Remote {
     fn next_rerun(&mut self, live: &mut Live) {
         let Some(action) = self.rerun.pop_front() else { return };
         let result = match &action {
-            Action::SetR { key, value, .. } => self.command(live, "setr", key, value),
-            Action::GetR { key, .. } => self.command(live, "getr", key, ""),
-            Action::LockGet { name, .. } => self.command(live, "lock-get", name, ""),
-            Action::LockRelease { name, .. } => self.command(live, "lock-release", name, ""),
+            Action::Client { command: Command::SetR { key, value }, .. } => self.command(live, "setr", key, value),
+            Action::Client { command: Command::GetR { key }, .. } => self.command(live, "getr", key, ""),
+            Action::Client { command: Command::LockGet { name }, .. } => self.command(live, "lock-get", name, ""),
+            Action::Client { command: Command::LockRelease { name }, .. } => {
+                self.command(live, "lock-release", name, "")
+            }
             Action::AddServer => self.admin_command("add", None),
             Action::Crash { node } if node.as_str().starts_with('s') => self.admin_command("kill", Some(node.as_str())),
             other => Err(format!("skipped: {} has no live counterpart", ringside_sim::narrate::describe_action(other))),

@@ -71,9 +71,7 @@ mod tests {
     fn session() -> Session {
         let mut s = Session::new(Setup { seed: 4, ..Setup::default() });
         s.record(Input::Steps { n: 30 });
-        s.record(Input::Act {
-            action: Action::SetR { client: Addr::from("c1"), key: "ключ & <k>".into(), value: "v=1#2".into() },
-        });
+        s.record(Input::Act { action: Action::setr(Addr::from("c1"), "ключ & <k>".into(), "v=1#2".into()) });
         s.record(Input::Steps { n: 10 });
         s
     }

@@ -57,7 +57,7 @@ fn tamper_partition() -> App {
     let mut app = App::new(Session::new(Setup { seed: 42, servers: 4, clients: 2, vnodes: 4 }));
     app.run_for(2_000);
     for (n, key) in [(1, "a"), (2, "b"), (1, "c")] {
-        app.act(Action::SetR { client: client(n), key: key.into(), value: format!("{key}{n}") });
+        app.act(Action::setr(client(n), key.into(), format!("{key}{n}")));
     }
     app.run_until(1_000, |sim| sim.in_flight().len() >= 3);
     let flying: Vec<u64> = app.sim.in_flight().iter().map(|m| m.id).collect();
@@ -67,7 +67,7 @@ fn tamper_partition() -> App {
     app.tamper(flying[2], Tamper::Duplicate);
     app.run_for(1_000);
     app.act(Action::Partition { side: vec![server(1), client(2)] });
-    app.act(Action::SetR { client: client(2), key: "d".into(), value: "cut off".into() });
+    app.act(Action::setr(client(2), "d".into(), "cut off".into()));
     app.run_for(3_000);
     app.act(Action::Heal);
     app.run_for(3_000);
