@@ -62,14 +62,15 @@ impl ClientCmd {
         }
     }
 
-    /// The command a simulator action gives its client, if it is a client's command.
-    pub fn of_action(action: &Action) -> Option<ClientCmd> {
-        Some(match action {
-            Action::SetR { key, value, .. } => ClientCmd::SetR { key: key.clone(), value: value.clone() },
-            Action::GetR { key, .. } => ClientCmd::GetR { key: key.clone() },
-            Action::LockGet { name, .. } => ClientCmd::LockGet { name: name.clone() },
-            Action::LockRelease { name, .. } => ClientCmd::LockRelease { name: name.clone() },
-            _ => return None,
+    /// The command a simulator action gives its client; the action back if it is no
+    /// client's command.
+    pub fn of_action(action: Action) -> Result<ClientCmd, Action> {
+        Ok(match action {
+            Action::SetR { key, value, .. } => ClientCmd::SetR { key, value },
+            Action::GetR { key, .. } => ClientCmd::GetR { key },
+            Action::LockGet { name, .. } => ClientCmd::LockGet { name },
+            Action::LockRelease { name, .. } => ClientCmd::LockRelease { name },
+            other => return Err(other),
         })
     }
 }
@@ -135,7 +136,7 @@ pub enum PageCmd {
 impl PageCmd {
     /// Reads a button's command and argument; `field` gives the text of the form's fields a
     /// client's command takes its arguments from (`key`, `value`, `lock`).
-    pub fn parse(cmd: &str, arg: &str, field: impl Fn(&str) -> String) -> Result<PageCmd, String> {
+    pub fn parse(cmd: &str, arg: &str, field: &dyn Fn(&str) -> String) -> Result<PageCmd, String> {
         Ok(match cmd {
             "connect" => PageCmd::Connect,
             "disconnect" => PageCmd::Disconnect,
@@ -212,10 +213,10 @@ fn trap(arg: &str) -> Result<PageCmd, String> {
     let mut parts = arg.split('|');
     let client = parts.next().filter(|c| !c.is_empty()).map(|c| Addr(c.to_string()));
     let tx = match (parts.next(), parts.next()) {
-        (Some(c), Some(seq)) => Some(TxId {
-            client: c.parse().map_err(|_| format!("bad transaction {arg:?}"))?,
-            seq: seq.parse().map_err(|_| format!("bad transaction {arg:?}"))?,
-        }),
+        (Some(c), Some(seq)) => match (c.parse(), seq.parse()) {
+            (Ok(client), Ok(seq)) => Some(TxId { client, seq }),
+            _ => return Err(format!("bad transaction {arg:?}")),
+        },
         _ => None,
     };
     Ok(PageCmd::Trap { client, tx })
@@ -257,15 +258,15 @@ mod tests {
     #[test]
     fn every_command_parses_back_to_its_name() {
         for name in NAMES {
-            let cmd = PageCmd::parse(name, "7", |_| String::new()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let cmd = PageCmd::parse(name, "7", &|_| String::new()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(cmd.name(), name);
         }
-        assert_eq!(PageCmd::parse("nope", "", |_| String::new()), Err("unknown command \"nope\"".into()));
+        assert_eq!(PageCmd::parse("nope", "", &|_| String::new()), Err("unknown command \"nope\"".into()));
     }
 
     #[test]
     fn arguments_come_from_the_button_and_the_form() {
-        let form = |id: &str| format!("<{id}>");
+        let form = &|id: &str| format!("<{id}>");
         assert_eq!(
             PageCmd::parse("setr", "", form),
             Ok(PageCmd::Client(ClientCmd::SetR { key: "<key>".into(), value: "<value>".into() }))
@@ -299,7 +300,7 @@ mod tests {
     fn a_client_command_is_the_action_it_re_runs_as() {
         let cmd = ClientCmd::SetR { key: "k".into(), value: "v".into() };
         let action = cmd.clone().action(Addr::from("c1"));
-        assert_eq!(ClientCmd::of_action(&action), Some(cmd));
-        assert_eq!(ClientCmd::of_action(&Action::AddServer), None);
+        assert_eq!(ClientCmd::of_action(action), Ok(cmd));
+        assert_eq!(ClientCmd::of_action(Action::AddServer), Err(Action::AddServer));
     }
 }

@@ -14,7 +14,7 @@ use crate::remote::Remote;
 impl Page {
     /// A button was clicked.
     pub(crate) fn click(&mut self, cmd: &str, arg: &str) {
-        match PageCmd::parse(cmd, arg, |id| self.input_value(id)) {
+        match PageCmd::parse(cmd, arg, &|id| self.input_value(id)) {
             Ok(cmd) => self.run(cmd),
             Err(reason) => {
                 self.app.refusal = Some(reason);

@@ -3,6 +3,7 @@
 //! `select(focus)`.
 
 use js_sys::{Function, Object, Reflect};
+use ringside_core::Msg;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -56,15 +57,8 @@ pub(crate) fn expose(window: &web_sys::Window) -> Result<(), JsValue> {
 /// What the test hook reports of a real cluster, connected (`remote`) or replayed (`replay`).
 fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, refusal: Option<&str>) -> JsValue {
     let messages = live.journal.messages.values();
-    let count = |cmd: &str| {
-        live.journal
-            .messages
-            .values()
-            .filter(|m| matches!(m.fate, model::Fate::Delivered(_)))
-            .filter(|m| {
-                serde_json::to_value(&m.msg).ok().and_then(|v| v["cmd"].as_str().map(|c| c == cmd)) == Some(true)
-            })
-            .count()
+    let delivered = |kind: fn(&Msg) -> bool| {
+        live.journal.messages.values().filter(|m| matches!(m.fate, model::Fate::Delivered(_)) && kind(&m.msg)).count()
     };
     let value = serde_json::json!({
         "mode": if remote.is_some() { "live" } else { "replay" },
@@ -73,14 +67,19 @@ fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, ref
         "viewServers": live.members.iter().map(|m| m.addr.0.clone()).collect::<Vec<_>>(),
         "lanes": live.lanes().into_iter().map(|(a, up)| serde_json::json!({"name": a.0, "up": up})).collect::<Vec<_>>(),
         "messages": messages.count(),
-        "delivered": {"prepare": count("prepare"), "commit": count("commit"), "transfer": count("transfer"), "getr": count("getr")},
+        "delivered": {
+            "prepare": delivered(|m| matches!(m, Msg::Prepare { .. })),
+            "commit": delivered(|m| matches!(m, Msg::Commit { .. })),
+            "transfer": delivered(|m| matches!(m, Msg::Transfer { .. })),
+            "getr": delivered(|m| matches!(m, Msg::GetR { .. })),
+        },
         "moves": live.journal.moves.iter().map(|m| serde_json::json!({"epoch": m.epoch, "what": m.what, "moved": m.moved, "minimum": m.minimum})).collect::<Vec<_>>(),
         "keys": live.placement_cached().keys.len(),
         "log": live.journal.log.iter().rev().take(40).map(|(_, n, t)| format!("{n} {t}")).collect::<Vec<_>>(),
         "lastOutcome": remote.and_then(|r| r.last_outcome.clone()),
         "adminServers": remote.map(|r| r.servers.iter().map(|s| serde_json::json!({"label": s.label, "state": s.state})).collect::<Vec<_>>()),
         "adminError": remote.and_then(|r| r.admin_error.clone()),
-        "replay": replay.map(|r| serde_json::json!({"done": r.done, "total": r.len()})),
+        "replay": replay.map(|r| serde_json::json!({"done": r.done, "total": r.total()})),
         "refusal": refusal,
     });
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)

@@ -442,6 +442,11 @@ impl Live {
         self.placement.as_ref().unwrap_or(&EMPTY)
     }
 
+    /// The servers whose stream is open.
+    pub fn servers_up(&self) -> Vec<ServerId> {
+        self.nodes.values().filter(|n| n.up).filter_map(|n| n.id.clone()).collect()
+    }
+
     /// The diagram's lanes: the view leader, the servers by number, then clients.
     pub fn lanes(&self) -> Vec<(Addr, bool)> {
         let mut lanes: Vec<(Addr, bool)> = self.nodes.values().map(|n| (n.name.clone(), n.up)).collect();

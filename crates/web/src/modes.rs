@@ -100,7 +100,7 @@ impl Driver for Replay {
     }
 
     fn link(&self) -> Link<'_> {
-        Link { connected: false, admin: false, admin_error: None, replay: Some((self.done, self.len())) }
+        Link { connected: false, admin: false, admin_error: None, replay: Some((self.done, self.total())) }
     }
 }
 
@@ -130,7 +130,7 @@ impl<D: Driver> Scene for Watch<D> {
     }
 
     fn servers_up(&self) -> Vec<ServerId> {
-        self.live.nodes.values().filter(|n| n.up).filter_map(|n| n.id.clone()).collect()
+        self.live.servers_up()
     }
 
     fn lanes(&self) -> Vec<(Addr, bool)> {
@@ -150,38 +150,46 @@ impl<D: Driver> Scene for Watch<D> {
     }
 
     fn node(&self, name: &Addr) -> NodeFacts<'_> {
-        let live = &self.live;
-        let Some(n) = live.by_name(name) else {
-            return NodeFacts::Absent(if name.as_str() == CLIENTS {
-                "clients this page does not run, such as ringside client: they do not listen, so a node knows each \
-                 only by its connection"
-            } else {
-                "this page's own client: the 2PC coordinator for the commands you give"
-            });
-        };
-        let id = n.id.clone().or_else(|| live.members.iter().find(|m| m.addr == n.name).map(|m| m.id.clone()));
-        let keys = id.as_ref().and_then(|id| live.holdings.get(id)).map(Vec::as_slice);
-        NodeFacts::Watched {
-            node: n,
-            id,
-            keys,
-            can_kill: self.driver.can_kill(),
-            sent: live.journal.messages.values().filter(|m| m.from == n.name).count(),
-            received: live.journal.messages.values().filter(|m| m.to == n.name).count(),
-        }
+        watched_node(&self.live, name, self.driver.can_kill())
     }
 
     fn key(&self, key: &str) -> KeyFacts<'_> {
-        let live = &self.live;
-        let ring = Ring::new(live.members.iter().map(|m| &m.id), live.vnodes);
-        let name = |id: &ServerId| live.members.iter().find(|m| &m.id == id).map_or(id.0.clone(), |m| m.addr.0.clone());
-        let holders =
-            live.holdings.iter().filter(|(_, keys)| keys.iter().any(|k| k == key)).map(|(id, _)| name(id)).collect();
-        KeyFacts {
-            epoch: live.epoch,
-            replicas: ring.replicas(key, live.replicas).iter().map(|id| name(id)).collect(),
-            copies: Copies::Reported(holders),
-        }
+        watched_key(&self.live, key)
+    }
+}
+
+/// What a watched cluster's records and answers tell of the node on lane `name`.
+fn watched_node<'a>(live: &'a Live, name: &Addr, can_kill: bool) -> NodeFacts<'a> {
+    let Some(n) = live.by_name(name) else {
+        return NodeFacts::Absent(if name.as_str() == CLIENTS {
+            "clients this page does not run, such as ringside client: they do not listen, so a node knows each \
+             only by its connection"
+        } else {
+            "this page's own client: the 2PC coordinator for the commands you give"
+        });
+    };
+    let id = n.id.clone().or_else(|| live.members.iter().find(|m| m.addr == n.name).map(|m| m.id.clone()));
+    let keys = id.as_ref().and_then(|id| live.holdings.get(id)).map(Vec::as_slice);
+    NodeFacts::Watched {
+        node: n,
+        id,
+        keys,
+        can_kill,
+        sent: live.journal.messages.values().filter(|m| m.from == n.name).count(),
+        received: live.journal.messages.values().filter(|m| m.to == n.name).count(),
+    }
+}
+
+/// What a watched cluster's answers tell of `key`.
+fn watched_key<'a>(live: &'a Live, key: &str) -> KeyFacts<'a> {
+    let ring = Ring::new(live.members.iter().map(|m| &m.id), live.vnodes);
+    let name = |id: &ServerId| live.members.iter().find(|m| &m.id == id).map_or(id.0.clone(), |m| m.addr.0.clone());
+    let holders =
+        live.holdings.iter().filter(|(_, keys)| keys.iter().any(|k| k == key)).map(|(id, _)| name(id)).collect();
+    KeyFacts {
+        epoch: live.epoch,
+        replicas: ring.replicas(key, live.replicas).iter().map(|id| name(id)).collect(),
+        copies: Copies::Reported(holders),
     }
 }
 

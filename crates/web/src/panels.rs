@@ -9,7 +9,7 @@ use crate::live::Live;
 use crate::model::Journal;
 use crate::scene::Source;
 
-/// The header's status line.
+/// The header's status line for the simulator.
 pub fn sim_status(app: &App) -> String {
     let vl = app.sim.view_leader();
     let hash = app.trace_hash();
@@ -37,7 +37,7 @@ pub struct Link<'a> {
     pub replay: Option<(usize, usize)>,
 }
 
-/// The header's status line.
+/// The header's status line for a live cluster or a replay of its events files.
 pub fn live_status(live: &Live, link: &Link<'_>) -> String {
     let source = match link.replay {
         Some((done, all)) => format!("<b>replay</b> of an events file · record {done} of {all}"),

@@ -349,17 +349,16 @@ impl Remote {
     /// Plays the next action of an imported simulator run on this cluster.
     fn next_rerun(&mut self, live: &mut Live) {
         let Some(action) = self.rerun.pop_front() else { return };
-        let result = match (ClientCmd::of_action(&action), &action) {
-            (Some(cmd), _) => self.command(live, &cmd),
-            (None, Action::AddServer) => self.add_server(),
-            (None, Action::Crash { node }) if node.as_str().starts_with('s') => self.kill(node.as_str()),
-            (None, other) => {
-                Err(format!("skipped: {} has no live counterpart", ringside_sim::narrate::describe_action(other)))
-            }
+        let described = ringside_sim::narrate::describe_action(&action);
+        let result = match ClientCmd::of_action(action) {
+            Ok(cmd) => self.command(live, &cmd),
+            Err(Action::AddServer) => self.add_server(),
+            Err(Action::Crash { node }) if node.as_str().starts_with('s') => self.kill(node.as_str()),
+            Err(_) => Err(format!("skipped: {described} has no live counterpart")),
         };
         let t = live.clock(wall_us());
         let text = match result {
-            Ok(()) => format!("re-run: {}", ringside_sim::narrate::describe_action(&action)),
+            Ok(()) => format!("re-run: {described}"),
             Err(reason) => format!("re-run: {reason}"),
         };
         live.journal.log.push((t, BROWSER.into(), text));

@@ -44,13 +44,8 @@ impl Replay {
     }
 
     /// How many records there are.
-    pub fn len(&self) -> usize {
+    pub fn total(&self) -> usize {
         self.records.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
     }
 
     /// Reads the next record into `live`; false at the end.
