@@ -15,16 +15,6 @@ pub fn is_routine(msg: &Msg) -> bool {
     )
 }
 
-/// A short description of a message's content (the words are the core's [`Msg::summary`]).
-pub fn summarize(msg: &Msg) -> String {
-    msg.summary()
-}
-
-/// A plain-language description of an event (the words are the core's `Display` for [`Event`]).
-pub fn describe(event: &Event) -> String {
-    event.to_string()
-}
-
 /// A plain-language description of an action.
 pub fn describe_action(action: &Action) -> String {
     match action {
@@ -50,7 +40,7 @@ pub fn line(entry: &TraceEntry, all: bool) -> Option<String> {
     let t = entry.t;
     match &entry.kind {
         TraceKind::Send { from, to, msg, .. } if all || !is_routine(msg) => {
-            Some(format!("{t:>9}  {from:>3} → {to:<3}  {}", summarize(msg)))
+            Some(format!("{t:>9}  {from:>3} → {to:<3}  {}", msg.summary()))
         }
         TraceKind::Drop { from, to, reason, .. } => {
             Some(format!("{t:>9}  {from:>3} ✗ {to:<3}  message lost ({reason})"))
@@ -63,7 +53,7 @@ pub fn line(entry: &TraceEntry, all: bool) -> Option<String> {
                 event,
                 Event::TransferSent { .. } | Event::TransferAcked { .. } | Event::TransferReceived { .. }
             );
-            (all || !routine).then(|| format!("{t:>9}  {node:>3} ★ {}", describe(event)))
+            (all || !routine).then(|| format!("{t:>9}  {node:>3} ★ {}", event))
         }
         _ => None,
     }

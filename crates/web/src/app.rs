@@ -19,6 +19,19 @@ pub enum Focus {
     Message(u64),
 }
 
+impl Focus {
+    /// `node:s1`, `key:x` or `msg:12` as a focus.
+    pub fn parse(text: &str) -> Option<Focus> {
+        let (kind, rest) = text.split_once(':')?;
+        match kind {
+            "node" => Some(Focus::Node(Addr(rest.to_string()))),
+            "key" => Some(Focus::Key(rest.to_string())),
+            "msg" => rest.parse().ok().map(Focus::Message),
+            _ => None,
+        }
+    }
+}
+
 /// Play speeds the learner can pick: virtual milliseconds per real millisecond.
 pub const SPEEDS: [f64; 7] = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0];
 

@@ -15,9 +15,9 @@ use ringside_core::ring::{position, Ring};
 use ringside_core::wire::Frame;
 use ringside_core::{Addr, Event, Member, Msg, ServerId, Time};
 use ringside_sim::{TraceEntry, TraceKind};
-use serde_json::Value;
 
-use crate::model::{Cluster, Journal, Placement};
+use crate::model::{ClusterFacts, Journal, Placement};
+use crate::records::{Record, RecordKind};
 
 /// Microseconds per unit of the live clock: a real 2PC round takes a few hundred microseconds,
 /// so the diagram's time axis counts in tens of them.
@@ -38,100 +38,6 @@ const LOG_KEPT: usize = 5_000;
 /// The lane of every client the page does not run: a node knows a client only by its
 /// connection (`client#N`, numbered by each node for itself), so they share one lane.
 pub const CLIENTS: &str = "clients";
-
-/// One record of a node's observer stream or events file.
-#[derive(Clone, Debug)]
-pub struct Record {
-    /// Microseconds since the Unix epoch.
-    pub t: u64,
-    /// The recording node's address.
-    pub node: Addr,
-    /// What it recorded.
-    pub kind: RecordKind,
-}
-
-/// What a node recorded.
-#[derive(Clone, Debug)]
-pub enum RecordKind {
-    /// The first record: who the node is.
-    Hello {
-        /// `viewleader` or `server`.
-        role: String,
-        /// A server's id.
-        id: Option<ServerId>,
-    },
-    /// A frame it wrote to `peer`.
-    Send {
-        /// The peer's address, or `client#N`.
-        peer: Addr,
-        /// The frame.
-        frame: Frame,
-    },
-    /// A frame it read from `peer`.
-    Recv {
-        /// The sender's address, or `client#N`.
-        peer: Addr,
-        /// The frame.
-        frame: Frame,
-    },
-    /// An event of its role.
-    Event {
-        /// The event.
-        event: Event,
-    },
-    /// The node stopped streaming to this observer.
-    Dropped {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl Record {
-    /// Parses one record (a stream's text frame, a file's line).
-    pub fn parse(text: &str) -> Result<Record, String> {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("not a Ringside node record: {e}"))?;
-        Record::from_value(value).map_err(|e| format!("not a Ringside node record: {e}"))
-    }
-
-    /// Reads a record out of its JSON, field by field: every JSON the page reads goes through
-    /// `serde_json::Value`, so the wasm holds one decoder per message type, not one per source.
-    fn from_value(mut v: Value) -> Result<Record, String> {
-        let field = |v: &mut Value, name: &str| -> Result<Value, String> {
-            match v.get_mut(name).map(Value::take) {
-                Some(Value::Null) | None => Err(format!("missing field `{name}`")),
-                Some(x) => Ok(x),
-            }
-        };
-        let text = |v: &mut Value, name: &str| -> Result<String, String> {
-            field(v, name)?.as_str().map(str::to_string).ok_or_else(|| format!("`{name}` is not a string"))
-        };
-        let t = field(&mut v, "t")?.as_u64().ok_or("`t` is not a whole number")?;
-        let node = Addr(text(&mut v, "node")?);
-        let kind = match text(&mut v, "kind")?.as_str() {
-            "hello" => RecordKind::Hello { role: text(&mut v, "role")?, id: text(&mut v, "id").ok().map(ServerId) },
-            kind @ ("send" | "recv") => {
-                let peer = Addr(text(&mut v, "peer")?);
-                let frame = frame_of(field(&mut v, "frame")?)?;
-                if kind == "send" {
-                    RecordKind::Send { peer, frame }
-                } else {
-                    RecordKind::Recv { peer, frame }
-                }
-            }
-            "event" => {
-                RecordKind::Event { event: serde_json::from_value(field(&mut v, "event")?).map_err(|e| e.to_string())? }
-            }
-            "dropped" => RecordKind::Dropped { reason: text(&mut v, "reason")? },
-            other => return Err(format!("unknown kind `{other}`")),
-        };
-        Ok(Record { t, node, kind })
-    }
-}
-
-/// A frame out of its JSON.
-pub fn frame_of(v: Value) -> Result<Frame, String> {
-    serde_json::from_value(v).map_err(|e| e.to_string())
-}
 
 /// A node the page has heard of.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,8 +212,9 @@ impl Live {
 
     fn push(&mut self, t: Time, kind: TraceKind) {
         let entry = TraceEntry { t, kind };
+        // The journal asks the cluster about the moment of the entry: the rest of `self`.
         let mut journal = std::mem::take(&mut self.journal);
-        journal.take(&entry, &ClusterNow { live: self });
+        journal.take(&entry, self);
         self.journal = journal;
         while self.journal.messages.len() > MESSAGES_KEPT {
             self.journal.messages.pop_first();
@@ -535,6 +442,11 @@ impl Live {
         self.placement.as_ref().unwrap_or(&EMPTY)
     }
 
+    /// The servers whose stream is open.
+    pub fn servers_up(&self) -> Vec<ServerId> {
+        self.nodes.values().filter(|n| n.up).filter_map(|n| n.id.clone()).collect()
+    }
+
     /// The diagram's lanes: the view leader, the servers by number, then clients.
     pub fn lanes(&self) -> Vec<(Addr, bool)> {
         let mut lanes: Vec<(Addr, bool)> = self.nodes.values().map(|n| (n.name.clone(), n.up)).collect();
@@ -549,108 +461,30 @@ impl Live {
     }
 }
 
-/// The cluster as the journal asks about it at one moment.
-struct ClusterNow<'a> {
-    live: &'a Live,
-}
-
-impl Cluster for ClusterNow<'_> {
+impl ClusterFacts for Live {
     fn vnodes(&self) -> u32 {
-        self.live.vnodes
+        self.vnodes
     }
 
     fn replicas(&self) -> usize {
-        self.live.replicas
+        self.replicas
     }
 
     fn stored_keys(&self) -> BTreeSet<String> {
-        self.live.holdings.values().flatten().cloned().collect()
+        self.holdings.values().flatten().cloned().collect()
     }
 
     fn members(&self) -> Vec<ServerId> {
-        self.live.members.iter().map(|m| m.id.clone()).collect()
+        self.members.iter().map(|m| m.id.clone()).collect()
     }
 
     fn lane(&self, addr: &Addr) -> Addr {
-        self.live.nodes.get(addr).map_or_else(|| addr.clone(), |n| n.name.clone())
+        self.nodes.get(addr).map_or_else(|| addr.clone(), |n| n.name.clone())
     }
 }
 
 fn is_client(addr: &Addr) -> bool {
     addr.as_str().starts_with("client#")
-}
-
-/// Parses an events file (or several concatenated): one record per line, blank lines skipped.
-/// Returns the records in time order and says which line was bad, if one was.
-pub fn parse_events(text: &str) -> Result<Vec<Record>, String> {
-    let mut records = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        records.push(Record::parse(line).map_err(|e| format!("line {}: {e}", i + 1))?);
-    }
-    if records.is_empty() {
-        return Err("not a Ringside events file: no records".into());
-    }
-    records.sort_by_key(|r| r.t);
-    Ok(records)
-}
-
-/// Whether a text looks like an events file rather than an exported simulator run.
-pub fn is_events_file(text: &str) -> bool {
-    text.lines().find(|l| !l.trim().is_empty()).is_some_and(|l| Record::parse(l).is_ok())
-}
-
-/// A replay of records (an imported events file), read out one at a time.
-#[derive(Debug)]
-pub struct Replay {
-    records: Vec<Record>,
-    /// How many have been read into the view.
-    pub done: usize,
-}
-
-impl Replay {
-    /// A replay of `records`, in time order.
-    pub fn new(records: Vec<Record>) -> Replay {
-        Replay { records, done: 0 }
-    }
-
-    /// How many records there are.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    /// Reads the next record into `live`; false at the end.
-    pub fn step(&mut self, live: &mut Live) -> bool {
-        let Some(record) = self.records.get(self.done).cloned() else { return false };
-        self.done += 1;
-        if let (RecordKind::Event { event: Event::Committed { key, .. } }, Some(id)) =
-            (&record.kind, live.nodes.get(&record.node).and_then(|n| n.id.clone()))
-        {
-            live.received(&id, [key.as_str()]);
-        }
-        live.absorb(record);
-        true
-    }
-
-    /// Reads every record up to wall-clock `t_us`; false once none is left.
-    pub fn run_until(&mut self, live: &mut Live, t_us: u64) -> bool {
-        while self.records.get(self.done).is_some_and(|r| r.t <= t_us) {
-            self.step(live);
-        }
-        self.done < self.records.len()
-    }
-
-    /// The wall-clock time of the next record.
-    pub fn next_t(&self) -> Option<u64> {
-        self.records.get(self.done).map(|r| r.t)
-    }
 }
 
 #[cfg(test)]
@@ -785,28 +619,6 @@ mod tests {
     }
 
     #[test]
-    fn an_events_file_replays_in_time_order_and_a_bad_line_is_named() {
-        let lines = [
-            r#"{"t":2000,"node":"127.0.0.1:38000","kind":"hello","role":"server","id":"ab"}"#,
-            r#"{"t":1000,"node":"127.0.0.1:39000","kind":"hello","role":"viewleader","id":null}"#,
-            "",
-            r#"{"t":3000,"node":"127.0.0.1:38000","kind":"event","event":{"event":"committed","tx":{"client":1,"seq":1},"key":"x","version":1}}"#,
-        ];
-        assert!(is_events_file(&lines.join("\n")));
-        let records = parse_events(&lines.join("\n")).unwrap();
-        assert_eq!(records.iter().map(|r| r.t).collect::<Vec<_>>(), [1000, 2000, 3000]);
-        let mut live = Live::new(Addr::from(VL), 3, 1);
-        let mut replay = Replay::new(records);
-        assert!(replay.run_until(&mut live, 2_500));
-        assert_eq!(replay.done, 2);
-        while replay.step(&mut live) {}
-        assert_eq!(live.holdings.get(&ServerId::from("ab")), Some(&vec!["x".to_string()]));
-        let err = parse_events("{\"t\":1}\nnonsense").unwrap_err();
-        assert!(err.starts_with("line 1: not a Ringside node record"), "{err}");
-        assert!(!is_events_file(r#"{"session":{}}"#));
-    }
-
-    #[test]
     fn old_messages_and_matches_are_forgotten_beyond_a_bound() {
         let mut live = live();
         for i in 0..(MESSAGES_KEPT as u64 + 10) {
@@ -840,13 +652,13 @@ mod tests {
         assert_eq!(row.coordinator.as_str(), CLIENTS);
         let names: Vec<&str> = row.participants.iter().map(|(_, lane, _)| lane.as_str()).collect();
         assert_eq!(names, ["s1", "s2"], "participants are named by their lanes");
-        assert_eq!(row.decided, crate::model::TxState::Init);
+        assert_eq!(row.decided, crate::model::TxPhase::Init);
         for node in [S1, S2] {
             let committed = serde_json::json!({"kind": "event", "event": {"event": "committed", "tx": tx, "key": "k", "version": 1}});
             live.absorb(rec(7_000, node, committed));
         }
         let row = live.journal.recent_txs().next().unwrap();
-        assert_eq!(row.decided, crate::model::TxState::Commit, "a participant commits only after the decision");
+        assert_eq!(row.decided, crate::model::TxPhase::Commit, "a participant commits only after the decision");
         assert!(row.finished());
     }
 }

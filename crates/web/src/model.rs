@@ -179,7 +179,7 @@ pub enum Fate {
 impl MsgLine {
     /// One line saying what it is.
     pub fn summary(&self) -> String {
-        narrate::summarize(&self.msg)
+        self.msg.summary()
     }
 
     /// Heartbeats and their replies: the traffic that is always there.
@@ -219,7 +219,7 @@ pub struct Move {
 
 /// A 2PC state as the course names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TxState {
+pub enum TxPhase {
     /// Coordinator: prepares sent, votes not all in. Participant: no prepare handled yet.
     Init,
     /// Participant: voted yes; may no longer decide alone.
@@ -232,15 +232,15 @@ pub enum TxState {
     Blocked,
 }
 
-impl TxState {
+impl TxPhase {
     /// The course's name for it.
     pub fn name(self) -> &'static str {
         match self {
-            TxState::Init => "INIT",
-            TxState::Ready => "READY",
-            TxState::Commit => "COMMIT",
-            TxState::Abort => "ABORT",
-            TxState::Blocked => "BLOCKED",
+            TxPhase::Init => "INIT",
+            TxPhase::Ready => "READY",
+            TxPhase::Commit => "COMMIT",
+            TxPhase::Abort => "ABORT",
+            TxPhase::Blocked => "BLOCKED",
         }
     }
 }
@@ -255,11 +255,11 @@ pub struct TxRow {
     /// The coordinating client.
     pub coordinator: Addr,
     /// The coordinator's state.
-    pub decided: TxState,
+    pub decided: TxPhase,
     /// Whether the coordinator crashed before every participant acknowledged.
     pub coordinator_crashed: bool,
     /// Each participant (id, address) and its state.
-    pub participants: Vec<(ServerId, Addr, TxState)>,
+    pub participants: Vec<(ServerId, Addr, TxPhase)>,
     /// Whether a participant is asking the others how it ended (termination protocol).
     pub asking: bool,
 }
@@ -267,7 +267,7 @@ pub struct TxRow {
 impl TxRow {
     /// Whether every participant knows the outcome.
     pub fn finished(&self) -> bool {
-        self.participants.iter().all(|(_, _, s)| matches!(s, TxState::Commit | TxState::Abort))
+        self.participants.iter().all(|(_, _, s)| matches!(s, TxPhase::Commit | TxPhase::Abort))
     }
 }
 
@@ -278,7 +278,7 @@ const TX_ROWS_MAX: usize = 400;
 
 /// What the journal needs to know of the cluster a trace comes from, simulated or live, to
 /// chart a view change's least movement.
-pub trait Cluster {
+pub trait ClusterFacts {
     /// Ring positions per server.
     fn vnodes(&self) -> u32;
     /// Replicas per key.
@@ -293,7 +293,7 @@ pub trait Cluster {
     }
 }
 
-impl Cluster for Sim {
+impl ClusterFacts for Sim {
     fn vnodes(&self) -> u32 {
         self.config().vnodes
     }
@@ -353,7 +353,7 @@ impl Journal {
     }
 
     /// Reads one trace entry; `cluster` is the cluster at that moment.
-    pub fn take(&mut self, entry: &TraceEntry, cluster: &dyn Cluster) {
+    pub fn take(&mut self, entry: &TraceEntry, cluster: &dyn ClusterFacts) {
         let t = entry.t;
         match &entry.kind {
             TraceKind::Send { id, from, to, due, msg } => {
@@ -412,7 +412,7 @@ impl Journal {
                         m.moved += *keys as u64;
                     }
                 }
-                self.log.push((t, node.0.clone(), narrate::describe(event)));
+                self.log.push((t, node.0.clone(), event.to_string()));
             }
             TraceKind::Action { action } => {
                 self.placement_version += 1;
@@ -446,9 +446,9 @@ impl Journal {
                 tx,
                 key: key.to_string(),
                 coordinator: coordinator.clone(),
-                decided: TxState::Init,
+                decided: TxPhase::Init,
                 coordinator_crashed: false,
-                participants: participants.into_iter().map(|(id, addr)| (id, addr, TxState::Init)).collect(),
+                participants: participants.into_iter().map(|(id, addr)| (id, addr, TxPhase::Init)).collect(),
                 asking: false,
             },
         );
@@ -463,22 +463,22 @@ impl Journal {
         let (tx, state) = match event {
             Event::TxDecided { tx, commit, .. } => {
                 if let Some(row) = self.txs.get_mut(tx) {
-                    row.decided = if *commit { TxState::Commit } else { TxState::Abort };
+                    row.decided = if *commit { TxPhase::Commit } else { TxPhase::Abort };
                 }
                 return;
             }
-            Event::Voted { tx, yes, .. } => (tx, if *yes { TxState::Ready } else { TxState::Abort }),
+            Event::Voted { tx, yes, .. } => (tx, if *yes { TxPhase::Ready } else { TxPhase::Abort }),
             Event::Committed { tx, .. } => {
                 // A participant commits only once the coordinator decided to: this says so when
                 // the coordinator's own report is not in the trace (a live cluster's command-line
                 // clients).
-                if let Some(row) = self.txs.get_mut(tx).filter(|r| r.decided == TxState::Init) {
-                    row.decided = TxState::Commit;
+                if let Some(row) = self.txs.get_mut(tx).filter(|r| r.decided == TxPhase::Init) {
+                    row.decided = TxPhase::Commit;
                 }
-                (tx, TxState::Commit)
+                (tx, TxPhase::Commit)
             }
-            Event::Aborted { tx, .. } => (tx, TxState::Abort),
-            Event::Blocked { tx, .. } => (tx, TxState::Blocked),
+            Event::Aborted { tx, .. } => (tx, TxPhase::Abort),
+            Event::Blocked { tx, .. } => (tx, TxPhase::Blocked),
             Event::TerminationStarted { tx, .. } => {
                 if let Some(row) = self.txs.get_mut(tx) {
                     row.asking = true;
@@ -490,7 +490,7 @@ impl Journal {
         let Some(row) = self.txs.get_mut(tx) else { return };
         if let Some(p) = row.participants.iter_mut().find(|(_, addr, _)| addr == node) {
             // A repeated prepare is answered again; it never undoes a decision.
-            if !(state == TxState::Ready && matches!(p.2, TxState::Commit | TxState::Abort)) {
+            if !(state == TxPhase::Ready && matches!(p.2, TxPhase::Commit | TxPhase::Abort)) {
                 p.2 = state;
             }
         }
@@ -499,7 +499,7 @@ impl Journal {
     /// On a view change, the least movement it needs: for every key held anywhere when the
     /// change happens, each server that becomes a replica without having been one. Read the
     /// trace after every step for the keys to be those of that moment.
-    fn view_change(&mut self, event: &Event, cluster: &dyn Cluster) {
+    fn view_change(&mut self, event: &Event, cluster: &dyn ClusterFacts) {
         let before = self.members.clone();
         let (epoch, what) = match event {
             Event::ServerJoined { id, epoch, .. } => {
@@ -615,9 +615,9 @@ mod tests {
         settled_world(&mut j);
         assert_eq!(j.recent_txs().count(), 12);
         for row in j.recent_txs() {
-            assert_eq!(row.decided, TxState::Commit);
+            assert_eq!(row.decided, TxPhase::Commit);
             assert_eq!(row.coordinator, Addr::from("c1"));
-            assert!(row.participants.iter().all(|(_, _, s)| *s == TxState::Commit), "{row:?}");
+            assert!(row.participants.iter().all(|(_, _, s)| *s == TxPhase::Commit), "{row:?}");
             assert!(row.finished() && !row.coordinator_crashed);
         }
     }

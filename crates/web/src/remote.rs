@@ -18,7 +18,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use crate::live::{frame_of, Live, Record, RecordKind, BROWSER};
+use crate::command;
+use crate::live::{Live, BROWSER};
+use crate::records::{frame_of, Record, RecordKind};
 
 /// How often the view and every server's keys are asked for (ms).
 const POLL_MS: f64 = 1_000.0;
@@ -239,30 +241,32 @@ impl Remote {
         Ok(())
     }
 
-    /// The learner's command: `setr`, `getr`, `lock_get`, `lock_release`.
-    pub fn command(&mut self, live: &mut Live, cmd: &str, a: &str, b: &str) -> Result<(), String> {
+    /// A client's command, run by the page's own client.
+    pub fn command(&mut self, live: &mut Live, cmd: &Command) -> Result<(), String> {
         let now = self.now();
-        let asked = match cmd {
-            "setr" => self.client.setr(now, a.into(), b.into()),
-            "getr" => self.client.getr(now, a.into()),
-            "lock-get" => self.client.lock_get(now, a.into()),
-            "lock-release" => self.client.lock_release(now, a.into()),
-            other => return Err(format!("{other} is not a client command")),
-        };
-        let op = asked.map_err(|e| e.to_string())?;
+        // The page's client asks nodes by the view; it has no one server for a local RPC.
+        let op = cmd.apply(&mut self.client, now, None).map_err(|e| e.to_string())?;
         let words = match cmd {
-            "setr" => format!("setr {a} {b}"),
-            "getr" => format!("getr {a}"),
-            "lock-get" => format!("lock_get {a} (as {})", self.client.name()),
-            _ => format!("lock_release {a} (as {})", self.client.name()),
+            Command::LockGet { .. } | Command::LockRelease { .. } => format!("{cmd} (as {})", self.client.name()),
+            _ => cmd.to_string(),
         };
         self.asked.insert(op, Asked::Command(words));
         self.flush(live);
         Ok(())
     }
 
+    /// Asks the admin endpoint to start another server.
+    pub fn add_server(&mut self) -> Result<(), String> {
+        self.admin_command("add", None)
+    }
+
+    /// Asks the admin endpoint to kill a server (by label or id).
+    pub fn kill(&mut self, server: &str) -> Result<(), String> {
+        self.admin_command("kill", Some(server))
+    }
+
     /// Asks the admin endpoint to `add` a server or `kill` one (by label or id).
-    pub fn admin_command(&mut self, cmd: &str, server: Option<&str>) -> Result<(), String> {
+    fn admin_command(&mut self, cmd: &str, server: Option<&str>) -> Result<(), String> {
         if let Some(reason) = &self.admin_error {
             return Err(reason.clone());
         }
@@ -338,20 +342,16 @@ impl Remote {
     /// Plays the next action of an imported simulator run on this cluster.
     fn next_rerun(&mut self, live: &mut Live) {
         let Some(action) = self.rerun.pop_front() else { return };
-        let result = match &action {
-            Action::Client { command: Command::SetR { key, value }, .. } => self.command(live, "setr", key, value),
-            Action::Client { command: Command::GetR { key }, .. } => self.command(live, "getr", key, ""),
-            Action::Client { command: Command::LockGet { name }, .. } => self.command(live, "lock-get", name, ""),
-            Action::Client { command: Command::LockRelease { name }, .. } => {
-                self.command(live, "lock-release", name, "")
-            }
-            Action::AddServer => self.admin_command("add", None),
-            Action::Crash { node } if node.as_str().starts_with('s') => self.admin_command("kill", Some(node.as_str())),
-            other => Err(format!("skipped: {} has no live counterpart", ringside_sim::narrate::describe_action(other))),
+        let described = ringside_sim::narrate::describe_action(&action);
+        let result = match command::of_action(action) {
+            Ok(cmd) => self.command(live, &cmd),
+            Err(Action::AddServer) => self.add_server(),
+            Err(Action::Crash { node }) if node.as_str().starts_with('s') => self.kill(node.as_str()),
+            Err(_) => Err(format!("skipped: {described} has no live counterpart")),
         };
         let t = live.clock(wall_us());
         let text = match result {
-            Ok(()) => format!("re-run: {}", ringside_sim::narrate::describe_action(&action)),
+            Ok(()) => format!("re-run: {described}"),
             Err(reason) => format!("re-run: {reason}"),
         };
         live.journal.log.push((t, BROWSER.into(), text));

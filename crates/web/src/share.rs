@@ -33,33 +33,39 @@ pub fn export(session: &Session, sim: &Sim) -> String {
     serde_json::to_string_pretty(&file).expect("an export always serializes")
 }
 
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// The fields of a live link, `#live=ADDR&admin=ADDR&token=T` (and `replicas=`, `vnodes=`
+/// when not the page's defaults), as (input id, value).
+pub fn live_link(hash: &str) -> Option<Vec<(&'static str, String)>> {
+    let rest = hash.trim_start_matches('#');
+    if !rest.starts_with("live=") {
+        return None;
     }
-    out
+    let fields = rest
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(k, v)| {
+            let id = match k {
+                "live" => "live-vl",
+                "admin" => "live-admin",
+                "token" => "live-token",
+                "replicas" => "live-replicas",
+                "vnodes" => "live-vnodes",
+                _ => return None,
+            };
+            Some((id, percent_decode(v).unwrap_or_default()))
+        })
+        .collect();
+    Some(fields)
+}
+
+// The browser's own percent-encoding (`encodeURIComponent`): only the page calls these, so the
+// native tests stop short of them and the browser tests (`tests/browser.rs`) go through them.
+fn percent_encode(text: &str) -> String {
+    js_sys::encode_uri_component(text).into()
 }
 
 fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    js_sys::decode_uri_component(text).ok().map(String::from)
 }
 
 #[cfg(test)]
@@ -76,21 +82,14 @@ mod tests {
         s
     }
 
+    // A session surviving the fragment, and damaged fragments, are checked in the browser
+    // (`tests/browser.rs`): the encoding is the browser's.
     #[test]
-    fn a_session_survives_the_fragment() {
-        let s = session();
-        let f = fragment(&s);
-        assert!(f.bytes().all(|b| b.is_ascii_graphic()), "{f}");
-        assert_eq!(from_fragment(&format!("#{f}")), Some(Ok(s.clone())));
-        assert_eq!(from_fragment(&f), Some(Ok(s)));
-    }
-
-    #[test]
-    fn no_fragment_and_damaged_fragments_are_told_apart() {
+    fn a_hash_without_a_run_or_a_live_link_is_neither() {
         assert_eq!(from_fragment(""), None);
         assert_eq!(from_fragment("#lesson=2"), None);
-        assert!(from_fragment("#s=%7").unwrap().is_err());
-        assert!(from_fragment("#s=%7B%7D").unwrap().unwrap_err().contains("not a Ringside session"));
+        assert_eq!(live_link("#lesson=2"), None);
+        assert_eq!(live_link("#s=%7B%7D"), None);
     }
 
     #[test]

@@ -7,12 +7,17 @@
 //! replay to natively (`tests/hashes.rs` checks that half); here the same sessions replay in
 //! the browser and must reach the same hashes. A mismatch after an intended change of the
 //! trace: regenerate the file as `tests/hashes.rs` says, then run both halves again.
+//!
+//! The page's links are percent-encoded by the browser itself (`encodeURIComponent`), so they
+//! are checked here too.
 
 #![cfg(target_arch = "wasm32")]
 
-use ringside_sim::{Input, Session, Setup};
+use ringside_core::Addr;
+use ringside_sim::{Action, Input, Session, Setup};
 use ringside_web::app::App;
 use ringside_web::lessons::LESSONS;
+use ringside_web::share::{fragment, from_fragment, live_link};
 use serde_json::Value;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -112,4 +117,36 @@ fn back_after_a_step_returns_to_the_same_hash() {
     assert_eq!(app.trace_hash(), before);
     assert_eq!(app.sim.steps(), steps);
     assert!(matches!(app.session.inputs.last(), Some(Input::Steps { .. })));
+}
+
+fn shared_session() -> Session {
+    let mut s = Session::new(Setup { seed: 4, ..Setup::default() });
+    s.record(Input::Steps { n: 30 });
+    s.record(Input::Act { action: Action::setr(Addr::from("c1"), "ключ & <k>".into(), "v=1#2".into()) });
+    s.record(Input::Steps { n: 10 });
+    s
+}
+
+#[wasm_bindgen_test]
+fn a_session_survives_the_link_fragment() {
+    let s = shared_session();
+    let f = fragment(&s);
+    assert!(f.bytes().all(|b| b.is_ascii_graphic()), "{f}");
+    assert_eq!(from_fragment(&format!("#{f}")), Some(Ok(s.clone())));
+    assert_eq!(from_fragment(&f), Some(Ok(s)));
+}
+
+#[wasm_bindgen_test]
+fn no_fragment_and_damaged_fragments_are_told_apart() {
+    assert_eq!(from_fragment(""), None);
+    assert_eq!(from_fragment("#lesson=2"), None);
+    assert!(from_fragment("#s=%7").unwrap().is_err());
+    assert!(from_fragment("#s=%7B%7D").unwrap().unwrap_err().contains("not a Ringside session"));
+}
+
+#[wasm_bindgen_test]
+fn a_live_link_names_the_live_fields() {
+    let fields = live_link("#live=127.0.0.1%3A39000&admin=127.0.0.1:39100&token=ab&other=1").expect("a live link");
+    let want = [("live-vl", "127.0.0.1:39000"), ("live-admin", "127.0.0.1:39100"), ("live-token", "ab")];
+    assert_eq!(fields, want.map(|(id, v)| (id, v.to_string())));
 }
