@@ -64,21 +64,21 @@ pub fn matches(value: &Value, pattern: &Value) -> bool {
 }
 
 /// A node's events file, read as it grows.
-struct EventsFile {
+struct EventsReader {
     path: PathBuf,
     /// How far the file has been read: up to the end of its last whole line.
     read: u64,
     records: Vec<Value>,
 }
 
-impl EventsFile {
+impl EventsReader {
     /// A fresh path in this test process's directory.
-    fn new(role: &str) -> EventsFile {
+    fn new(role: &str) -> EventsReader {
         static NEXT: AtomicUsize = AtomicUsize::new(1);
         let dir = std::env::temp_dir().join(format!("ringside-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a directory for events files");
         let path = dir.join(format!("{}-{role}.jsonl", NEXT.fetch_add(1, Ordering::Relaxed)));
-        EventsFile { path, read: 0, records: Vec::new() }
+        EventsReader { path, read: 0, records: Vec::new() }
     }
 
     /// Takes in the whole lines written since the last call.
@@ -102,20 +102,20 @@ impl EventsFile {
 
 /// One `ringside` node process, with `--events` to a file of its own; killed (SIGKILL) when
 /// dropped.
-pub struct Node {
+pub struct Process {
     child: Child,
     /// `host:port` it listens on, from its ready line.
     pub addr: String,
     /// A server's id, from its ready line.
     pub id: Option<String>,
     log: Arc<Mutex<Vec<String>>>,
-    events: Mutex<EventsFile>,
+    events: Mutex<EventsReader>,
 }
 
-impl Node {
+impl Process {
     /// Starts `ringside ROLE ARGS --events FILE` and waits for its ready line.
-    pub fn start(role: &str, args: &[&str]) -> Node {
-        let events = EventsFile::new(role);
+    pub fn start(role: &str, args: &[&str]) -> Process {
+        let events = EventsReader::new(role);
         let mut child = Command::new(ringside_bin())
             .arg(role)
             .args(args)
@@ -144,7 +144,7 @@ impl Node {
             }
             lines.for_each(drop);
         });
-        let mut node = Node { child, addr: String::new(), id: None, log, events: Mutex::new(events) };
+        let mut node = Process { child, addr: String::new(), id: None, log, events: Mutex::new(events) };
         let line = first.recv_timeout(STARTING).unwrap_or_else(|_| {
             panic!("ringside {role} wrote no ready line within {STARTING:?}; its log:\n{}", node.log().join("\n"))
         });
@@ -157,15 +157,15 @@ impl Node {
     }
 
     /// A view leader on `port` with the test failure timeout.
-    pub fn view_leader(port: u16) -> Node {
+    pub fn view_leader(port: u16) -> Process {
         let (port, timeout) = (port.to_string(), FAILURE_MS.to_string());
-        Node::start("viewleader", &["--port", &port, "--failure-timeout-ms", &timeout])
+        Process::start("viewleader", &["--port", &port, "--failure-timeout-ms", &timeout])
     }
 
     /// A server on `port` (0: any free port) reporting to `view_leader`, with test timings.
-    pub fn server(view_leader: &str, port: u16) -> Node {
+    pub fn server(view_leader: &str, port: u16) -> Process {
         let (port, hb, timeout) = (port.to_string(), HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
-        Node::start(
+        Process::start(
             "server",
             &["--port", &port, "--viewleader", view_leader, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout],
         )
@@ -226,7 +226,7 @@ impl Node {
     }
 }
 
-impl Drop for Node {
+impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_file(&self.events.lock().expect("events lock").path);
@@ -235,7 +235,7 @@ impl Drop for Node {
 
 /// What one `ringside client` run printed.
 #[derive(Debug)]
-pub struct Answer {
+pub struct ClientRun {
     /// Exit code 0.
     pub ok: bool,
     /// Standard output.
@@ -244,9 +244,9 @@ pub struct Answer {
     pub stderr: String,
 }
 
-impl Answer {
-    fn of(output: Output) -> Answer {
-        Answer {
+impl ClientRun {
+    fn of(output: Output) -> ClientRun {
+        ClientRun {
             ok: output.status.success(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -260,10 +260,10 @@ impl Answer {
 }
 
 /// Runs `ringside client --viewleader VL ARGS` with test-friendly timeouts.
-pub fn client(view_leader: &str, args: &[&str]) -> Answer {
+pub fn client(view_leader: &str, args: &[&str]) -> ClientRun {
     let mut command = Command::new(ringside_bin());
     command.args(["client", "--viewleader", view_leader, "--timeout-ms", "500", "--attempts", "12"]).args(args);
-    Answer::of(command.output().expect("the client runs"))
+    ClientRun::of(command.output().expect("the client runs"))
 }
 
 /// Starts `ringside client ...` without waiting for it.
@@ -304,16 +304,16 @@ pub fn settled(view_leader: &str, n: usize, timeout: Duration) -> u64 {
 /// A view leader on a free port and `n` servers, settled.
 pub struct TestCluster {
     /// The view leader.
-    pub view_leader: Node,
+    pub view_leader: Process,
     /// The servers, in start order.
-    pub servers: Vec<Node>,
+    pub servers: Vec<Process>,
 }
 
 impl TestCluster {
     /// Starts it and waits for the view to settle.
     pub fn start(n: usize) -> TestCluster {
-        let view_leader = Node::view_leader(free_port());
-        let servers = (0..n).map(|_| Node::server(&view_leader.addr, 0)).collect();
+        let view_leader = Process::view_leader(free_port());
+        let servers = (0..n).map(|_| Process::server(&view_leader.addr, 0)).collect();
         let cluster = TestCluster { view_leader, servers };
         settled(&cluster.vl(), n, Duration::from_secs(20));
         cluster
@@ -325,7 +325,7 @@ impl TestCluster {
     }
 
     /// Runs the client against this cluster.
-    pub fn client(&self, args: &[&str]) -> Answer {
+    pub fn client(&self, args: &[&str]) -> ClientRun {
         client(&self.vl(), args)
     }
 }

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use ringside_core::Msg;
-use ringside_tests::{Node, Peer, TestCluster};
+use ringside_tests::{Peer, Process, TestCluster};
 use serde_json::{json, Value};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
@@ -184,7 +184,7 @@ enum Role {
 }
 
 /// Every listening port of the cluster, with its role.
-fn ports(cluster: &TestCluster) -> Vec<(Role, &Node)> {
+fn ports(cluster: &TestCluster) -> Vec<(Role, &Process)> {
     let mut all = vec![(Role::ViewLeader, &cluster.view_leader)];
     all.extend(cluster.servers.iter().map(|s| (Role::Server, s)));
     all
@@ -226,13 +226,13 @@ fn check_probe(reply: Value, role: Role, id: u64, epoch: u64, seeded: &Seeded) {
 }
 
 /// Probes on a brand-new connection: the node still accepts and answers.
-fn probe_fresh(node: &Node, role: Role, epoch: u64, seeded: &Seeded) {
+fn probe_fresh(node: &Process, role: Role, epoch: u64, seeded: &Seeded) {
     let mut ws = Ws::connect(&node.addr);
     probe(&mut ws, role, 424_242, epoch, seeded);
 }
 
 /// Waits until more than `before` of `node`'s records pass `check`; returns those that do.
-fn await_records(node: &Node, before: usize, what: &str, check: impl Fn(&Value) -> bool) -> Vec<Value> {
+fn await_records(node: &Process, before: usize, what: &str, check: impl Fn(&Value) -> bool) -> Vec<Value> {
     let start = Instant::now();
     loop {
         let found: Vec<Value> = node.records().into_iter().filter(|r| check(r)).collect();
@@ -253,7 +253,7 @@ fn error_to_a_client(record: &Value) -> bool {
 }
 
 /// The node's name for the connection that sent the probe `id`, from the probe's `recv` record.
-fn peer_of_probe(node: &Node, id: u64) -> String {
+fn peer_of_probe(node: &Process, id: u64) -> String {
     let probe = |r: &Value| r["kind"] == "recv" && r["frame"]["id"] == id && r["frame"]["msg"]["op"] == id;
     let recv = await_records(node, 0, &format!("the probe {id}"), probe);
     recv[0]["peer"].as_str().expect("a peer").to_string()
@@ -267,17 +267,17 @@ fn bad_message_from_a_client(event: &Value, reason: &str) -> bool {
 }
 
 /// Waits until more than `before` of `node`'s events are a client's bad message with `reason`.
-fn await_bad_message(node: &Node, before: usize, reason: &str) {
+fn await_bad_message(node: &Process, before: usize, reason: &str) {
     let check = |r: &Value| r["kind"] == "event" && bad_message_from_a_client(&r["event"], reason);
     await_records(node, before, &format!("a bad message {reason:?}"), check);
 }
 
-fn count_bad_messages(node: &Node, reason: &str) -> usize {
+fn count_bad_messages(node: &Process, reason: &str) -> usize {
     node.events().iter().filter(|e| bad_message_from_a_client(e, reason)).count()
 }
 
 /// The error frame a node answers a bad frame with; checks its envelope.
-fn assert_error(reply: &Value, node: &Node, re: Option<u64>, reason: &str, what: &str) -> String {
+fn assert_error(reply: &Value, node: &Process, re: Option<u64>, reason: &str, what: &str) -> String {
     assert_eq!(reply["v"], 1, "{what}: {reply}");
     assert_eq!(reply["from"], node.addr.as_str(), "{what}: {reply}");
     assert_eq!(reply["msg"]["cmd"], "error", "{what}: expected an error reply, got {reply}");
@@ -810,7 +810,7 @@ fn members(cluster: &TestCluster) -> (u64, Vec<Value>) {
 }
 
 /// The test cluster's server that `member` (`{id, addr}` from the view) names.
-fn server_at<'c>(cluster: &'c TestCluster, member: &Value) -> &'c Node {
+fn server_at<'c>(cluster: &'c TestCluster, member: &Value) -> &'c Process {
     cluster.servers.iter().find(|s| member["addr"] == s.addr.as_str()).expect("a member of the cluster")
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ringside_core::ring::replicas;
 use ringside_core::ServerId;
-use ringside_tests::{client, client_spawn, matches, settled, view, Answer, Node, TestCluster};
+use ringside_tests::{client, client_spawn, matches, settled, view, ClientRun, Process, TestCluster};
 use serde_json::json;
 
 /// Replicas per key (the default the servers and clients share).
@@ -70,14 +70,14 @@ impl Spawned {
     }
 
     /// Waits (bounded) for it to exit and returns what it printed.
-    fn finish(mut self, timeout: Duration) -> Answer {
+    fn finish(mut self, timeout: Duration) -> ClientRun {
         let start = Instant::now();
         while self.running() {
             assert!(start.elapsed() < timeout, "a spawned client still runs after {timeout:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
         let output = self.0.take().expect("not finished yet").wait_with_output().expect("the client's output");
-        Answer {
+        ClientRun {
             ok: output.status.success(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -182,7 +182,7 @@ fn port_of(addr: &str) -> u16 {
     addr.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {addr}"))
 }
 
-fn id_of(node: &Node) -> String {
+fn id_of(node: &Process) -> String {
     node.id.clone().expect("a server's id")
 }
 
@@ -251,7 +251,7 @@ fn adding_and_removing_a_server_changes_the_view_and_epoch() {
     let started: BTreeSet<String> = cluster.servers.iter().map(id_of).collect();
     assert_eq!(ids.iter().cloned().collect::<BTreeSet<_>>(), started);
 
-    let newcomer = Node::server(&vl, 0);
+    let newcomer = Process::server(&vl, 0);
     assert_eq!(settled(&vl, 4, SETTLE), 4);
     let (_, ids, _) = view(&vl).unwrap();
     assert!(ids.contains(&id_of(&newcomer)), "{ids:?}");
@@ -303,7 +303,7 @@ fn getr_across_view_changes_and_values_migrate_to_the_new_replicas() {
     write_all(&vl, &keys);
     let before = await_placement(&vl, &keys).0.epoch;
 
-    let joined = Node::server(&vl, 0);
+    let joined = Process::server(&vl, 0);
     cluster.servers[0].kill();
     // Read through the join and the failure.
     assert_reads(&vl, &keys);
@@ -312,7 +312,7 @@ fn getr_across_view_changes_and_values_migrate_to_the_new_replicas() {
     assert_reads(&vl, &keys);
     await_placement(&vl, &keys);
 
-    let newcomer = Node::server(&vl, 0);
+    let newcomer = Process::server(&vl, 0);
     settled(&vl, 6, SETTLE);
     let (now, held) = await_placement(&vl, &keys);
     let ids = now.ids();
@@ -353,7 +353,7 @@ fn killing_servers_down_to_one_loses_nothing_and_growing_back_spreads_keys() {
 
     let mut grown = Vec::new();
     for n in 2..=5 {
-        grown.push(Node::server(&vl, 0));
+        grown.push(Process::server(&vl, 0));
         settled(&vl, n, SETTLE);
         let (now, held) = await_placement(&vl, &keys);
         let copies: usize = held.values().map(BTreeSet::len).sum();
@@ -384,7 +384,7 @@ fn a_restarted_server_joins_as_a_new_server() {
     let old_id = id_of(&cluster.servers[0]);
     let port = port_of(&cluster.servers[0].addr);
     cluster.servers[0].kill();
-    let again = Node::server(&vl, port);
+    let again = Process::server(&vl, port);
     let new_id = id_of(&again);
     assert_ne!(new_id, old_id, "a restart is a new identity");
     assert_eq!(again.addr, cluster.servers[0].addr);
@@ -564,7 +564,7 @@ fn the_view_leader_restarts_and_recovers_the_view() {
     let (old_epoch, old_ids, _) = view(&vl).expect("a view");
 
     cluster.view_leader.kill();
-    cluster.view_leader = Node::view_leader(port_of(&vl));
+    cluster.view_leader = Process::view_leader(port_of(&vl));
     assert_eq!(cluster.vl(), vl);
     let leader = &cluster.view_leader;
     leader.await_event(&json!({"event": "recovered"}), SETTLE);

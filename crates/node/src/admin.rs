@@ -32,7 +32,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::cli::ListenArgs;
 use crate::net::websocket_config;
-use crate::CommandError;
+use crate::NodeError;
 
 /// The largest command accepted (bytes); a larger frame closes the connection.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -114,11 +114,11 @@ pub fn token() -> String {
 }
 
 /// Binds 127.0.0.1 on `port`, or on the first free port from 39100 up.
-pub async fn bind(port: Option<u16>) -> Result<(TcpListener, SocketAddr), CommandError> {
+pub async fn bind(port: Option<u16>) -> Result<(TcpListener, SocketAddr), NodeError> {
     let listen =
         ListenArgs { listen: Ipv4Addr::LOCALHOST.into(), port, advertise: None, max_frame: MAX_FRAME, lifeline: false };
     let (listener, _) = crate::serve::bind(&listen, FIRST_PORT).await?;
-    let addr = listener.local_addr().map_err(|e| CommandError::new(format!("cannot read the admin address: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| NodeError::new(format!("cannot read the admin address: {e}")))?;
     Ok((listener, addr))
 }
 

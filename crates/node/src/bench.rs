@@ -17,7 +17,7 @@ use crate::cluster::{self, ClusterProcesses, Logs, Options};
 use crate::net::{websocket_config, NetConfig};
 use crate::shell::{Shell, Turn};
 use crate::wire::{CLIENT_MAX_FRAME, DEFAULT_MAX_FRAME};
-use crate::CommandError;
+use crate::NodeError;
 
 /// `ringside bench`.
 #[derive(Debug, Args)]
@@ -78,7 +78,7 @@ impl Figures {
 }
 
 /// Runs every measurement and prints the tables.
-pub async fn run(args: BenchArgs) -> Result<(), CommandError> {
+pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
     let value = "v".repeat(args.value_size);
     println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
     let echo_options =
@@ -185,14 +185,14 @@ async fn floor(
     concurrency: usize,
     ops: usize,
     value: &str,
-) -> Result<Figures, CommandError> {
+) -> Result<Figures, NodeError> {
     let (tx, mut rx) = mpsc::channel::<u64>(4096);
     let mut sinks = Vec::new();
     let config = websocket_config(DEFAULT_MAX_FRAME);
     for addr in addrs {
         let (ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
             .await
-            .map_err(|e| CommandError::new(format!("cannot reach echo server {addr}: {e}")))?;
+            .map_err(|e| NodeError::new(format!("cannot reach echo server {addr}: {e}")))?;
         let (sink, mut stream) = ws.split();
         sinks.push(sink);
         // A reader task per connection, as the nodes have.
@@ -244,15 +244,15 @@ async fn floor(
         if !due.is_empty() {
             for sink in &mut sinks {
                 for id in &due {
-                    sink.feed(frame(*id)).await.map_err(|e| CommandError::new(e.to_string()))?;
+                    sink.feed(frame(*id)).await.map_err(|e| NodeError::new(e.to_string()))?;
                 }
-                sink.flush().await.map_err(|e| CommandError::new(e.to_string()))?;
+                sink.flush().await.map_err(|e| NodeError::new(e.to_string()))?;
             }
         }
         if samples.len() >= ops {
             break;
         }
-        ready.push(rx.recv().await.ok_or_else(|| CommandError::new("an echo server went away"))?);
+        ready.push(rx.recv().await.ok_or_else(|| NodeError::new("an echo server went away"))?);
         while let Ok(id) = rx.try_recv() {
             ready.push(id);
         }
@@ -266,7 +266,7 @@ struct Bench {
 }
 
 impl Bench {
-    async fn connect(cluster: &ClusterProcesses) -> Result<Bench, CommandError> {
+    async fn connect(cluster: &ClusterProcesses) -> Result<Bench, NodeError> {
         let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
         config.max_attempts = 20;
         let shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| {
@@ -282,21 +282,21 @@ impl Bench {
                 }
             }
             if Instant::now() > deadline {
-                return Err(CommandError::new("the cluster did not form a view of every server within 15 s"));
+                return Err(NodeError::new("the cluster did not form a view of every server within 15 s"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    async fn query_servers(&mut self) -> Result<OpOutput, CommandError> {
+    async fn query_servers(&mut self) -> Result<OpOutput, NodeError> {
         let now = self.shell.now();
         let op = self.shell.node.query_servers(now);
         let mut results = self.until_done(&[op]).await?;
-        results.remove(&op).expect("waited for it").map_err(CommandError::new)
+        results.remove(&op).expect("waited for it").map_err(NodeError::new)
     }
 
     /// Runs until every op in `ops` is done; returns their results.
-    async fn until_done(&mut self, ops: &[OpId]) -> Result<HashMap<OpId, Result<OpOutput, String>>, CommandError> {
+    async fn until_done(&mut self, ops: &[OpId]) -> Result<HashMap<OpId, Result<OpOutput, String>>, NodeError> {
         let mut results = HashMap::new();
         let mut turn = Turn::default();
         self.shell.drain(None, &mut turn);
@@ -309,7 +309,7 @@ impl Bench {
             if ops.iter().all(|op| results.contains_key(op)) {
                 return Ok(results);
             }
-            turn = self.shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
+            turn = self.shell.turn().await.ok_or_else(|| NodeError::new("the network stopped"))?;
         }
     }
 
@@ -320,7 +320,7 @@ impl Bench {
         count: usize,
         concurrency: usize,
         mut issue: impl FnMut(&mut Client, ringside_core::Time, usize) -> OpId,
-    ) -> Result<Figures, CommandError> {
+    ) -> Result<Figures, NodeError> {
         let mut live: HashMap<OpId, Instant> = HashMap::new();
         let mut samples = Vec::with_capacity(count);
         let mut failed = 0;
@@ -347,7 +347,7 @@ impl Bench {
                 }
             }
             if !progressed && samples.len() + failed < count {
-                turn = self.shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
+                turn = self.shell.turn().await.ok_or_else(|| NodeError::new("the network stopped"))?;
             }
         }
         Ok(Figures::of(samples, start.elapsed(), failed))
@@ -359,14 +359,14 @@ impl Bench {
         first: usize,
         count: usize,
         concurrency: usize,
-    ) -> Result<Figures, CommandError> {
+    ) -> Result<Figures, NodeError> {
         self.closed_loop(first, count, concurrency, |client, now, i| {
             client.setr(now, format!("k{i}"), value.to_string()).expect("keys are never empty")
         })
         .await
     }
 
-    async fn read(&mut self, first: usize, count: usize, concurrency: usize) -> Result<Figures, CommandError> {
+    async fn read(&mut self, first: usize, count: usize, concurrency: usize) -> Result<Figures, NodeError> {
         self.closed_loop(first, count, concurrency, |client, now, i| {
             client.getr(now, format!("k{i}")).expect("keys are never empty")
         })
@@ -374,18 +374,13 @@ impl Bench {
     }
 
     /// Loads `keys` keys, reads a server's memory, adds a server and times its rebalancing.
-    async fn rebalance(
-        &mut self,
-        cluster: &mut ClusterProcesses,
-        keys: usize,
-        value: &str,
-    ) -> Result<(), CommandError> {
+    async fn rebalance(&mut self, cluster: &mut ClusterProcesses, keys: usize, value: &str) -> Result<(), NodeError> {
         // The same key names as the measurements before, so the cluster ends up holding exactly
         // `keys` keys (or the measured ones, if there were more).
         let began = Instant::now();
         let load = self.write(value, 0, keys, 64).await?;
         if load.failed > 0 {
-            return Err(CommandError::new(format!("{} of {keys} setr failed while loading", load.failed)));
+            return Err(NodeError::new(format!("{} of {keys} setr failed while loading", load.failed)));
         }
         println!(
             "loaded {keys} keys of {} bytes in {:.1} s ({:.0} setr/s at concurrency 64)",
@@ -402,7 +397,7 @@ impl Bench {
             let op = self.shell.node.query_all_keys(now, p.addr.clone());
             let held = match self.until_done(&[op]).await?.remove(&op) {
                 Some(Ok(OpOutput::Keys { keys })) => keys,
-                other => return Err(CommandError::new(format!("query_all_keys of {} failed: {other:?}", p.label))),
+                other => return Err(NodeError::new(format!("query_all_keys of {} failed: {other:?}", p.label))),
             };
             let mib = p.pid().and_then(resident_mib).map_or("?".into(), |m| format!("{m:.1} MiB"));
             rss.push(format!("{} {mib} with {} keys", p.label, held.len()));
@@ -411,7 +406,7 @@ impl Bench {
         println!("resident memory: {}", rss.join(", "));
 
         let OpOutput::Servers { epoch: before, servers: old, .. } = self.query_servers().await? else {
-            return Err(CommandError::new("query_servers answered something else"));
+            return Err(NodeError::new("query_servers answered something else"));
         };
         // Both ends of the interval come from the view leader's own records: the join is the
         // view change, and it records when every server reported its part done. The copies
@@ -431,7 +426,7 @@ impl Bench {
                 }
             }
             if started.elapsed() > Duration::from_secs(60) {
-                return Err(CommandError::new("rebalancing did not finish within 60 s"));
+                return Err(NodeError::new("rebalancing did not finish within 60 s"));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
@@ -482,8 +477,8 @@ struct Watched {
 
 impl Watched {
     /// Watches the node at `addr`; its events are recorded from the moment this returns.
-    async fn start(addr: &Addr) -> Result<Watched, CommandError> {
-        let cannot = |e: &dyn std::fmt::Display| CommandError::new(format!("cannot watch {addr}: {e}"));
+    async fn start(addr: &Addr) -> Result<Watched, NodeError> {
+        let cannot = |e: &dyn std::fmt::Display| NodeError::new(format!("cannot watch {addr}: {e}"));
         let config = websocket_config(CLIENT_MAX_FRAME);
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
             .await

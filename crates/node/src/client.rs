@@ -8,10 +8,10 @@ use crate::cli::ClientArgs;
 use crate::net::NetConfig;
 use crate::shell::{Shell, Turn};
 use crate::wire::CLIENT_MAX_FRAME;
-use crate::CommandError;
+use crate::NodeError;
 
 /// Runs one command; `Err` carries the one-line reason and makes the exit code non-zero.
-pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
+pub async fn run(args: ClientArgs) -> Result<(), NodeError> {
     let view_leader = Addr(args.viewleader.clone());
     let server = Addr(args.server.clone());
     let mut config = ClientConfig::new(view_leader.clone(), crate::fresh_seed());
@@ -25,7 +25,7 @@ pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
         Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| Client::new(config, now));
     let now = shell.now();
     let command = args.command.command();
-    let op = command.apply(&mut shell.node, now, Some(&server)).map_err(|e| CommandError::new(e.to_string()))?;
+    let op = command.apply(&mut shell.node, now, Some(&server)).map_err(|e| NodeError::new(e.to_string()))?;
     // The peer this command talks to first: if it cannot be reached at all, say so at once
     // rather than after every retry.
     let target = if command.needs_server() { server } else { view_leader };
@@ -33,7 +33,7 @@ pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
     shell.drain(None, &mut turn);
     loop {
         if let Some((addr, reason)) = turn.unreachable.iter().find(|(addr, _)| *addr == target) {
-            return Err(CommandError::new(format!("cannot reach {addr}: {reason}")));
+            return Err(NodeError::new(format!("cannot reach {addr}: {reason}")));
         }
         for event in turn.events {
             match event {
@@ -42,7 +42,7 @@ pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
                     // A write returns once a majority applied it; the rest are still being
                     // told, and this process is their coordinator.
                     while !shell.node.idle() && shell.turn().await.is_some() {}
-                    return result.map(drop).map_err(|_| CommandError::quiet());
+                    return result.map(drop).map_err(|_| NodeError::quiet());
                 }
                 Event::LockWaiting { name, position, .. } => eprintln!(
                     "lock {name} is held by another: waiting, place {position} in the queue (asking again every {} ms)",
@@ -54,12 +54,12 @@ pub async fn run(args: ClientArgs) -> Result<(), CommandError> {
                 _ => {}
             }
         }
-        turn = shell.turn().await.ok_or_else(|| CommandError::new("the network stopped"))?;
+        turn = shell.turn().await.ok_or_else(|| NodeError::new("the network stopped"))?;
     }
 }
 
 /// Prints the result; an error in words is the failure's reason (printed by the caller).
-fn report(args: &ClientArgs, command: &Command, result: &Result<OpOutput, OpError>) -> Result<(), CommandError> {
+fn report(args: &ClientArgs, command: &Command, result: &Result<OpOutput, OpError>) -> Result<(), NodeError> {
     if args.json {
         let line = match result {
             Ok(output) => json!({ "ok": true, "result": output }),
@@ -68,7 +68,7 @@ fn report(args: &ClientArgs, command: &Command, result: &Result<OpOutput, OpErro
         println!("{line}");
         return Ok(());
     }
-    let output = result.as_ref().map_err(|e| CommandError::new(e.to_string()))?;
+    let output = result.as_ref().map_err(|e| NodeError::new(e.to_string()))?;
     println!("{}", words(command, args.command.requester(), output));
     Ok(())
 }

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admin::{self, Answer, ListedServer};
 use crate::cli::ClusterArgs;
 use crate::ready::Ready;
-use crate::CommandError;
+use crate::NodeError;
 
 /// How long `quit` waits for the nodes to finish their events files before killing them.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -137,7 +137,7 @@ pub struct ClusterProcesses {
 
 impl ClusterProcesses {
     /// Starts the view leader and `servers` servers, each once it knows where the previous listens.
-    pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<ClusterProcesses, CommandError> {
+    pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<ClusterProcesses, NodeError> {
         let mut args = vec![
             "viewleader".to_string(),
             "--failure-timeout-ms".into(),
@@ -156,7 +156,7 @@ impl ClusterProcesses {
     }
 
     /// Starts one more server, once it listens.
-    pub async fn add(&mut self) -> Result<&mut Proc, CommandError> {
+    pub async fn add(&mut self) -> Result<&mut Proc, NodeError> {
         let label = format!("s{}", self.servers.len() + 1);
         let o = &self.options;
         let mut args: Vec<String> = [
@@ -181,16 +181,16 @@ impl ClusterProcesses {
     }
 
     /// Kills (SIGKILL, like a crash) the server with this label or id.
-    pub fn kill(&mut self, which: &str) -> Result<&mut Proc, CommandError> {
+    pub fn kill(&mut self, which: &str) -> Result<&mut Proc, NodeError> {
         let proc = self
             .servers
             .iter_mut()
             .find(|p| p.label == which || p.id.as_deref() == Some(which))
-            .ok_or_else(|| CommandError::new(format!("no server {which}")))?;
+            .ok_or_else(|| NodeError::new(format!("no server {which}")))?;
         if proc.killed {
-            return Err(CommandError::new(format!("{which} is already killed")));
+            return Err(NodeError::new(format!("{which} is already killed")));
         }
-        proc.child.start_kill().map_err(|e| CommandError::new(format!("cannot kill {which}: {e}")))?;
+        proc.child.start_kill().map_err(|e| NodeError::new(format!("cannot kill {which}: {e}")))?;
         proc.killed = true;
         Ok(proc)
     }
@@ -225,8 +225,8 @@ impl ClusterProcesses {
 }
 
 /// Starts `ringside ARGS` and waits for its ready line, which says where it listens.
-pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, CommandError> {
-    let exe = std::env::current_exe().map_err(|e| CommandError::new(format!("cannot find this program: {e}")))?;
+pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, NodeError> {
+    let exe = std::env::current_exe().map_err(|e| NodeError::new(format!("cannot find this program: {e}")))?;
     args.push("--lifeline".into());
     let mut child = Command::new(exe)
         .args(&args)
@@ -236,7 +236,7 @@ pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| CommandError::new(format!("cannot start {label}: {e}")))?;
+        .map_err(|e| NodeError::new(format!("cannot start {label}: {e}")))?;
     let (ready, listening) = oneshot::channel();
     let stderr = child.stderr.take().expect("stderr is piped");
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -250,13 +250,13 @@ pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs
         Ok(Ok(Ready::Server { id, addr })) => Ok(Proc { label, addr, id: Some(id.0), child, killed: false }),
         Ok(Ok(other)) => {
             let _ = child.start_kill();
-            Err(CommandError::new(format!("{label} is not a node: it announced {}", other.line())))
+            Err(NodeError::new(format!("{label} is not a node: it announced {}", other.line())))
         }
         // Its stdout closed before the line came.
-        Ok(Err(_)) => Err(CommandError::new(format!("{label} exited before it listened"))),
+        Ok(Err(_)) => Err(NodeError::new(format!("{label} exited before it listened"))),
         Err(_) => {
             let _ = child.start_kill();
-            Err(CommandError::new(format!("{label} did not start listening within {timeout:?}")))
+            Err(NodeError::new(format!("{label} did not start listening within {timeout:?}")))
         }
     }
 }
@@ -283,10 +283,10 @@ async fn tail(
 }
 
 /// Runs a cluster in the foreground until `quit`, Ctrl-C or SIGTERM.
-pub async fn run(args: ClusterArgs) -> Result<(), CommandError> {
+pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
     if let Some(dir) = &args.events_dir {
         std::fs::create_dir_all(dir)
-            .map_err(|e| CommandError::new(format!("cannot create the events directory {}: {e}", dir.display())))?;
+            .map_err(|e| NodeError::new(format!("cannot create the events directory {}: {e}", dir.display())))?;
     }
     let options = Options {
         port: args.port,
@@ -315,7 +315,7 @@ pub async fn run(args: ClusterArgs) -> Result<(), CommandError> {
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| CommandError::new(format!("cannot watch for SIGTERM: {e}")))?;
+        .map_err(|e| NodeError::new(format!("cannot watch for SIGTERM: {e}")))?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -331,11 +331,11 @@ pub async fn run(args: ClusterArgs) -> Result<(), CommandError> {
                     [] => {}
                     ["add"] => match cluster.add().await {
                         Ok(p) => println!("started {} at {}", p.label, p.addr),
-                        Err(CommandError(e)) => println!("error: {e}"),
+                        Err(NodeError(e)) => println!("error: {e}"),
                     },
                     ["kill", which] => match cluster.kill(which) {
                         Ok(p) => println!("killed {} ({})", p.label, p.addr),
-                        Err(CommandError(e)) => println!("error: {e}"),
+                        Err(NodeError(e)) => println!("error: {e}"),
                     },
                     ["list"] => cluster.list().iter().for_each(|l| println!("  {l}")),
                     ["quit"] | ["exit"] => break,
@@ -368,7 +368,7 @@ async fn answer(cluster: &mut ClusterProcesses, command: admin::AdminCommand) ->
     };
     match result {
         Ok(server) => Answer::Server { server },
-        Err(CommandError(error)) => {
+        Err(NodeError(error)) => {
             println!("[admin] error: {error}");
             Answer::Error { error }
         }

@@ -11,14 +11,14 @@ use crate::cli::ListenArgs;
 use crate::net::websocket_config;
 use crate::ready::Ready;
 use crate::wire::DEFAULT_MAX_FRAME;
-use crate::CommandError;
+use crate::NodeError;
 
 /// Echoes until the process is stopped; announces its address first.
-pub async fn run(args: ListenArgs) -> Result<(), CommandError> {
+pub async fn run(args: ListenArgs) -> Result<(), NodeError> {
     let listener = TcpListener::bind((args.listen, args.port.unwrap_or(0)))
         .await
-        .map_err(|e| CommandError::new(format!("cannot listen: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| CommandError::new(e.to_string()))?;
+        .map_err(|e| NodeError::new(format!("cannot listen: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| NodeError::new(e.to_string()))?;
     eprintln!("echo listening on {addr}");
     Ready::Echo { addr: Addr(addr.to_string()) }.announce();
     let mut stop = crate::stopping(args.lifeline);

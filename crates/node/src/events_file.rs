@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::warn;
 
 use crate::watch::{Subscription, Watch};
-use crate::CommandError;
+use crate::NodeError;
 
 /// The most records written between two flushes while records keep coming.
 const FLUSH_BATCH: usize = 4096;
@@ -36,12 +36,12 @@ pub struct Writing {
 
 impl EventsFile {
     /// Opens `path` for appending, creating it if missing.
-    pub fn create(path: &Path) -> Result<EventsFile, CommandError> {
+    pub fn create(path: &Path) -> Result<EventsFile, NodeError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| CommandError::new(format!("cannot create the events file {}: {e}", path.display())))?;
+            .map_err(|e| NodeError::new(format!("cannot create the events file {}: {e}", path.display())))?;
         Ok(EventsFile { file, path: path.to_path_buf() })
     }
 

@@ -26,16 +26,16 @@ use cli::{Cli, Program};
 /// Why a `ringside` command, or one step of it (a cluster's `kill`, say), failed: one line for
 /// the user (empty when the output already said so).
 #[derive(Debug)]
-pub struct CommandError(String);
+pub struct NodeError(String);
 
-impl CommandError {
-    pub fn new(reason: impl Into<String>) -> CommandError {
-        CommandError(reason.into())
+impl NodeError {
+    pub fn new(reason: impl Into<String>) -> NodeError {
+        NodeError(reason.into())
     }
 
     /// A failure already reported on stdout (`--json`).
-    pub fn quiet() -> CommandError {
-        CommandError(String::new())
+    pub fn quiet() -> NodeError {
+        NodeError(String::new())
     }
 }
 
@@ -94,7 +94,7 @@ pub fn main() -> ExitCode {
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(CommandError(reason)) => {
+        Err(NodeError(reason)) => {
             if !reason.is_empty() {
                 eprintln!("error: {reason}");
             }

@@ -14,13 +14,13 @@ use crate::net::NetConfig;
 use crate::ready::Ready;
 use crate::shell::{Shell, Turn};
 use crate::watch::{Identity, Watch};
-use crate::{logging, CommandError};
+use crate::{logging, NodeError};
 
 /// How many ports past the first to try when none was given.
 const PORT_SEARCH: u16 = 1000;
 
 /// Binds the given port, or the first free one from `first` up.
-pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener, Addr), CommandError> {
+pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener, Addr), NodeError> {
     let ports = match listen.port {
         Some(port) => port..=port,
         None => first..=first.saturating_add(PORT_SEARCH),
@@ -29,9 +29,8 @@ pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener
     for port in ports {
         match TcpListener::bind((listen.listen, port)).await {
             Ok(listener) => {
-                let bound = listener
-                    .local_addr()
-                    .map_err(|e| CommandError::new(format!("cannot read the bound address: {e}")))?;
+                let bound =
+                    listener.local_addr().map_err(|e| NodeError::new(format!("cannot read the bound address: {e}")))?;
                 let advertised = advertised(listen, bound.port())?;
                 return Ok((listener, advertised));
             }
@@ -39,17 +38,17 @@ pub(crate) async fn bind(listen: &ListenArgs, first: u16) -> Result<(TcpListener
         }
     }
     let (port, e) = last.expect("at least one port was tried");
-    Err(CommandError::new(match listen.port {
+    Err(NodeError::new(match listen.port {
         Some(_) => format!("cannot listen on {}:{port}: {e}", listen.listen),
         None => format!("no free port on {} from {first} to {port}: {e}", listen.listen),
     }))
 }
 
 /// The address peers should dial: `--advertise`, or the listen address when it is a real one.
-fn advertised(listen: &ListenArgs, port: u16) -> Result<Addr, CommandError> {
+fn advertised(listen: &ListenArgs, port: u16) -> Result<Addr, NodeError> {
     match &listen.advertise {
         Some(addr) => Ok(Addr(addr.clone())),
-        None if listen.listen.is_unspecified() => Err(CommandError::new(format!(
+        None if listen.listen.is_unspecified() => Err(NodeError::new(format!(
             "listening on {} needs --advertise HOST:PORT, the address other machines reach this node at",
             listen.listen
         ))),
@@ -75,7 +74,7 @@ impl<N: Node> Listening<N> {
         first_port: u16,
         events: Option<&Path>,
         make: impl FnOnce(&Addr) -> (N, Identity),
-    ) -> Result<(Listening<N>, Addr), CommandError> {
+    ) -> Result<(Listening<N>, Addr), NodeError> {
         let file = events.map(EventsFile::create).transpose()?;
         let (listener, addr) = bind(listen, first_port).await?;
         // The role is built first: a server's id goes in the watch's `hello`.
@@ -105,7 +104,7 @@ impl<N: Node> Listening<N> {
 }
 
 /// Runs a view leader until the process is stopped.
-pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), CommandError> {
+pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), NodeError> {
     logging::init();
     let failure_timeout_ms =
         if args.course_timing { Timing::COURSE.failure_timeout_ms } else { args.failure_timeout_ms };
@@ -124,7 +123,7 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), CommandError> {
 }
 
 /// Runs a storage server until the process is stopped.
-pub async fn server(args: ServerArgs) -> Result<(), CommandError> {
+pub async fn server(args: ServerArgs) -> Result<(), NodeError> {
     logging::init();
     let timing = args.timing.resolve()?;
     let view_leader = Addr(args.viewleader.clone());
@@ -169,14 +168,14 @@ pub async fn server(args: ServerArgs) -> Result<(), CommandError> {
 /// Keeps timing flags consistent between the view leader and its servers.
 impl TimingArgs {
     /// The heartbeat period and failure timeout these flags ask for.
-    pub fn resolve(&self) -> Result<Timing, CommandError> {
+    pub fn resolve(&self) -> Result<Timing, NodeError> {
         let timing = if self.course_timing {
             Timing::COURSE
         } else {
             Timing { heartbeat_ms: self.heartbeat_ms, failure_timeout_ms: self.failure_timeout_ms }
         };
         if !timing.heartbeat_fits() {
-            return Err(CommandError::new(format!(
+            return Err(NodeError::new(format!(
                 "--heartbeat-ms {} is too slow for --failure-timeout-ms {}: heartbeat at most every {} ms",
                 timing.heartbeat_ms,
                 timing.failure_timeout_ms,

@@ -7,7 +7,7 @@ use ringside_sim::{Action, Input, Setup};
 
 use crate::command::{self, PageCmd};
 use crate::live::Live;
-use crate::modes::{Mode, Watch};
+use crate::modes::{Mode, RealCluster};
 use crate::page::Page;
 use crate::remote::Remote;
 
@@ -62,7 +62,7 @@ impl Page {
         let mut live = Live::new(Addr(vl), replicas, vnodes);
         let admin = (!admin.is_empty()).then_some((admin.as_str(), token.as_str()));
         let remote = Remote::connect(&mut live, admin, js_sys::Math::random().to_bits())?;
-        self.enter(Mode::Live(Box::new(Watch { live, driver: remote })));
+        self.enter(Mode::Live(Box::new(RealCluster { live, driver: remote })));
         Ok(())
     }
 
@@ -148,7 +148,7 @@ impl Page {
     /// A command while a live cluster is shown.
     fn live(&mut self, cmd: PageCmd) -> Result<(), String> {
         let Mode::Live(watch) = &mut self.mode else { return Ok(()) };
-        let Watch { live, driver: remote } = &mut **watch;
+        let RealCluster { live, driver: remote } = &mut **watch;
         match cmd {
             PageCmd::Select(focus) => self.app.selected = focus,
             PageCmd::Client(cmd) => {

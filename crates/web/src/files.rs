@@ -4,7 +4,7 @@
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::modes::{Mode, Watch};
+use crate::modes::{Mode, RealCluster};
 use crate::page::Page;
 use crate::records::{self, Record};
 use crate::replay::Replay;
@@ -58,7 +58,7 @@ impl Page {
     fn replay_records(&mut self, records: Vec<Record>) {
         let (live, replay) = Replay::start(records);
         self.leave_live();
-        self.enter(Mode::Replay(Box::new(Watch { live, driver: replay })));
+        self.enter(Mode::Replay(Box::new(RealCluster { live, driver: replay })));
     }
 
     /// Puts the run in the address bar.

@@ -432,7 +432,7 @@ mod tests {
     use super::*;
     use crate::app::App;
     use crate::live::Live;
-    use crate::modes::{Driver, Watch};
+    use crate::modes::{Driver, RealCluster};
     use crate::panels::Link;
     use crate::records::Record;
     use ringside_core::{Member, ServerId};
@@ -512,7 +512,7 @@ mod tests {
 
     #[test]
     fn a_server_card_lists_its_bucket_and_offers_a_kill_only_with_the_admin_endpoint() {
-        let mut watch = Watch { live: live(), driver: Admin(true) };
+        let mut watch = RealCluster { live: live(), driver: Admin(true) };
         let focus = Focus::Node(Addr::from("s1"));
         let html = inspector(&watch, Some(&focus));
         assert!(html.contains("2 keys") && html.contains("apple"), "{html}");
@@ -520,7 +520,7 @@ mod tests {
         let hello = r#"{"t":1,"node":"127.0.0.1:38000","kind":"hello","role":"server","id":"ab"}"#;
         watch.live.absorb(Record::parse(hello).unwrap());
         assert!(inspector(&watch, Some(&focus)).contains("Kill (kill -9)"));
-        let watch = Watch { live: watch.live, driver: Admin(false) };
+        let watch = RealCluster { live: watch.live, driver: Admin(false) };
         assert!(!inspector(&watch, Some(&focus)).contains("Kill (kill -9)"));
         let key = inspector(&watch, Some(&Focus::Key("plum".into())));
         assert!(key.contains("replicas in epoch 2: s1") && key.contains("held by: s1"), "{key}");

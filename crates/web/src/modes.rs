@@ -22,9 +22,9 @@ pub enum Mode {
     /// The simulator.
     Sim,
     /// A real cluster, connected to.
-    Live(Box<Watch<Remote>>),
+    Live(Box<RealCluster<Remote>>),
     /// A real cluster's events files, replayed.
-    Replay(Box<Watch<Replay>>),
+    Replay(Box<RealCluster<Replay>>),
 }
 
 impl Mode {
@@ -48,7 +48,7 @@ impl Mode {
 }
 
 /// A real cluster in the views: the model read from its records, and what feeds it.
-pub struct Watch<D> {
+pub struct RealCluster<D> {
     /// The cluster as its records show it.
     pub live: Live,
     /// The sockets to it, or the replay of its files.
@@ -104,7 +104,7 @@ impl Driver for Replay {
     }
 }
 
-impl<D: Driver> Scene for Watch<D> {
+impl<D: Driver> Scene for RealCluster<D> {
     fn advance(&mut self, real_ms: f64, speed: f64, _out_of_time: &mut dyn FnMut() -> bool) {
         self.driver.advance(&mut self.live, real_ms, speed);
     }
@@ -193,7 +193,7 @@ fn watched_key<'a>(live: &'a Live, key: &str) -> KeyFacts<'a> {
     }
 }
 
-impl Watch<Replay> {
+impl RealCluster<Replay> {
     /// Reads the next record.
     pub fn step(&mut self) -> Result<(), String> {
         if !self.driver.step_once(&mut self.live) {
