@@ -36,7 +36,7 @@ pub type ConnId = u64;
 
 /// What connection tasks tell the node's task.
 #[derive(Debug)]
-pub enum Input {
+pub enum ConnInput {
     /// A connection is up; frames for it go into `outbox`. `peer` is the address dialed.
     Opened { conn: ConnId, peer: Option<Addr>, outbox: mpsc::Sender<Outgoing> },
     /// Dialing `addr` failed.
@@ -147,7 +147,7 @@ pub enum Delivery {
 #[derive(Debug)]
 pub struct Net {
     config: NetConfig,
-    inbox: mpsc::Sender<Input>,
+    inbox: mpsc::Sender<ConnInput>,
     conns: HashMap<ConnId, Conn>,
     routes: HashMap<Addr, ConnId>,
     dialing: HashMap<Addr, Vec<Outgoing>>,
@@ -156,7 +156,7 @@ pub struct Net {
 
 impl Net {
     /// A routing table and the inbox its connections feed.
-    pub fn new(config: NetConfig) -> (Net, mpsc::Receiver<Input>) {
+    pub fn new(config: NetConfig) -> (Net, mpsc::Receiver<ConnInput>) {
         let (inbox, rx) = mpsc::channel(INBOX);
         let net = Net {
             config,
@@ -217,9 +217,9 @@ impl Net {
     }
 
     /// Takes in what a connection task reported; returns what the node must handle.
-    pub fn handle(&mut self, input: Input) -> Option<Delivery> {
+    pub fn handle(&mut self, input: ConnInput) -> Option<Delivery> {
         match input {
-            Input::Opened { conn, peer, outbox } => {
+            ConnInput::Opened { conn, peer, outbox } => {
                 if let Some(addr) = &peer {
                     self.backoff.remove(addr);
                     for out in self.dialing.remove(addr).unwrap_or_default() {
@@ -231,7 +231,7 @@ impl Net {
                 self.conns.insert(conn, Conn { outbox, peer });
                 None
             }
-            Input::DialFailed { addr, reason } => {
+            ConnInput::DialFailed { addr, reason } => {
                 self.dialing.remove(&addr);
                 let delay = self.backoff.get(&addr).map_or(BACKOFF_FIRST, |b| (b.delay * 2).min(BACKOFF_CAP));
                 if delay == BACKOFF_FIRST {
@@ -242,7 +242,7 @@ impl Net {
                 self.backoff.insert(addr.clone(), Backoff { next_try: Instant::now() + delay, delay });
                 Some(Delivery::Unreachable { addr, reason })
             }
-            Input::Frame { conn, frame } => {
+            ConnInput::Frame { conn, frame } => {
                 let known = self.conns.get_mut(&conn)?;
                 let from = match &known.peer {
                     Some(peer) => peer.clone(),
@@ -255,7 +255,7 @@ impl Net {
                 };
                 Some(Delivery::Message { from, id: frame.id, msg: frame.msg })
             }
-            Input::Closed { conn } => {
+            ConnInput::Closed { conn } => {
                 if let Some(Conn { peer: Some(peer), .. }) = self.conns.remove(&conn) {
                     if self.routes.get(&peer) == Some(&conn) {
                         self.routes.remove(&peer);
@@ -283,7 +283,7 @@ impl Net {
     }
 }
 
-async fn accept(stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<Input>, config: NetConfig) {
+async fn accept(stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
     let _ = stream.set_nodelay(true);
     let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config.websocket()));
     let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
@@ -295,19 +295,19 @@ async fn accept(stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<Input
     };
     let conn = next_conn();
     let (outbox, rx) = mpsc::channel(OUTBOX);
-    if inbox.send(Input::Opened { conn, peer: None, outbox }).await.is_ok() {
+    if inbox.send(ConnInput::Opened { conn, peer: None, outbox }).await.is_ok() {
         run(ws, conn, remote.to_string(), None, inbox, rx, config).await;
     }
 }
 
-async fn dial(addr: Addr, inbox: mpsc::Sender<Input>, config: NetConfig) {
+async fn dial(addr: Addr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
     let url = format!("ws://{addr}/");
     let connect = tokio_tungstenite::connect_async_with_config(url, Some(config.websocket()), true);
     let reason = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
         Ok(Ok((ws, _))) => {
             let conn = next_conn();
             let (outbox, rx) = mpsc::channel(OUTBOX);
-            if inbox.send(Input::Opened { conn, peer: Some(addr.clone()), outbox }).await.is_ok() {
+            if inbox.send(ConnInput::Opened { conn, peer: Some(addr.clone()), outbox }).await.is_ok() {
                 run(ws, conn, addr.to_string(), Some(addr), inbox, rx, config).await;
             }
             return;
@@ -315,7 +315,7 @@ async fn dial(addr: Addr, inbox: mpsc::Sender<Input>, config: NetConfig) {
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {DIAL_TIMEOUT:?}"),
     };
-    let _ = inbox.send(Input::DialFailed { addr, reason }).await;
+    let _ = inbox.send(ConnInput::DialFailed { addr, reason }).await;
 }
 
 /// One connection's life: frames in to the inbox, queued frames out, until either side ends.
@@ -325,7 +325,7 @@ async fn run<S>(
     conn: ConnId,
     peer: String,
     dialed: Option<Addr>,
-    inbox: mpsc::Sender<Input>,
+    inbox: mpsc::Sender<ConnInput>,
     mut outbox: mpsc::Receiver<Outgoing>,
     config: NetConfig,
 ) where
@@ -345,7 +345,7 @@ async fn run<S>(
                             if let Some(watch) = writer.watch.as_ref().filter(|w| w.active()) {
                                 watch.received(frame.from.as_ref().unwrap_or(known).as_str(), text.as_str());
                             }
-                            if inbox.send(Input::Frame { conn, frame }).await.is_err() {
+                            if inbox.send(ConnInput::Frame { conn, frame }).await.is_err() {
                                 break;
                             }
                         }
@@ -414,7 +414,7 @@ async fn run<S>(
             }
         }
     }
-    let _ = inbox.send(Input::Closed { conn }).await;
+    let _ = inbox.send(ConnInput::Closed { conn }).await;
     if let (true, Some(watch)) = (observer, &writer.watch) {
         // What was queued for this connection goes nowhere now: it left the routing table.
         drop(outbox);

@@ -9,7 +9,7 @@ use ringside_core::{Addr, Event, Node, Time};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use crate::net::{Delivery, Input, Net, NetConfig};
+use crate::net::{Delivery, ConnInput, Net, NetConfig};
 use crate::watch::Watch;
 
 /// A role, its connections and its clock.
@@ -19,7 +19,7 @@ pub struct Shell<N> {
     pub node: N,
     /// Its connections.
     pub net: Net,
-    inbox: mpsc::Receiver<Input>,
+    inbox: mpsc::Receiver<ConnInput>,
     start: Instant,
     /// One sleep, reset to each new deadline.
     timer: Pin<Box<Sleep>>,
@@ -101,7 +101,7 @@ impl<N: Node> Shell<N> {
         }
     }
 
-    fn take(&mut self, input: Input, turn: &mut Turn) {
+    fn take(&mut self, input: ConnInput, turn: &mut Turn) {
         match self.net.handle(input) {
             Some(Delivery::Message { from, id, msg }) => {
                 let now = self.now();
