@@ -99,10 +99,17 @@ impl PageCmd {
         Ok(match cmd {
             "connect" => PageCmd::Connect,
             "disconnect" => PageCmd::Disconnect,
-            "setr" => PageCmd::Client(Command::SetR { key: field("key"), value: field("value") }),
-            "getr" => PageCmd::Client(Command::GetR { key: field("key") }),
-            "lock-get" => PageCmd::Client(Command::LockGet { name: field("lock") }),
-            "lock-release" => PageCmd::Client(Command::LockRelease { name: field("lock") }),
+            "setr" | "getr" | "lock-get" | "lock-release" => {
+                // The form's fields, in the order the command takes its arguments.
+                let fields: &[&str] = match cmd {
+                    "setr" => &["key", "value"],
+                    "getr" => &["key"],
+                    _ => &["lock"],
+                };
+                let args: Vec<String> = fields.iter().map(|f| field(f)).collect();
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                PageCmd::Client(Command::parse(cmd, &args).map_err(|e| e.to_string())?)
+            }
             "step" => PageCmd::Step,
             "back" => PageCmd::Back,
             "play" => PageCmd::Play,
