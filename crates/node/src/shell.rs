@@ -9,7 +9,7 @@ use ringside_core::{Addr, Event, Node, Time};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use crate::net::{Delivery, ConnInput, Net, NetConfig};
+use crate::net::{ConnInput, Delivery, Net, NetConfig};
 use crate::watch::Watch;
 
 /// A role, its connections and its clock.

@@ -435,17 +435,9 @@ mod tests {
     use crate::modes::{Driver, RealCluster};
     use crate::panels::Link;
     use crate::records::Record;
+    use crate::testing::lesson_four_after;
     use ringside_core::{Member, ServerId};
     use ringside_sim::{Session, Setup};
-
-    fn lesson_four_after(steps: usize) -> App {
-        let mut app = App::new(Session::new(Setup::default()));
-        app.start_lesson(3).unwrap();
-        for _ in 0..steps {
-            app.lesson_next();
-        }
-        app
-    }
 
     #[test]
     fn the_transaction_table_names_each_2pc_state() {

@@ -33,4 +33,6 @@ pub mod ring_view;
 pub mod scene;
 pub mod seq_view;
 pub mod share;
+#[cfg(test)]
+mod testing;
 pub mod views;

@@ -105,17 +105,8 @@ pub fn lesson(app: &App) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::lesson_four_after;
     use ringside_core::{Addr, Member, ServerId};
-    use ringside_sim::{Session, Setup};
-
-    fn lesson_four_after(steps: usize) -> App {
-        let mut app = App::new(Session::new(Setup::default()));
-        app.start_lesson(3).unwrap();
-        for _ in 0..steps {
-            app.lesson_next();
-        }
-        app
-    }
 
     #[test]
     fn the_lesson_card_says_what_happened_and_what_comes_next() {
