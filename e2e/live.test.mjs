@@ -107,8 +107,13 @@ async function setrFromThePage(page, key, value) {
   const s = await until(
     page,
     `setr ${key} commits and the diagram holds 3 more prepares and commits`,
-    (s, b) => /committed at version/.test(s.lastOutcome ?? '') && s.delivered.prepare >= b.prepare + 3 && s.delivered.commit >= b.commit + 2,
-    before.delivered,
+    // The predicate runs in the page: it reads the result record, not the words.
+    (s, b) => {
+      const r = s.lastResult;
+      const written = r?.ok && r.command.command === 'setr' && r.command.key === b.key && r.command.value === b.value && r.output.output === 'written';
+      return written && s.delivered.prepare >= b.delivered.prepare + 3 && s.delivered.commit >= b.delivered.commit + 2;
+    },
+    { delivered: before.delivered, key, value },
   );
   log(`setr from the page: "${s.lastOutcome}"; delivered prepares ${s.delivered.prepare}, commits ${s.delivered.commit}`);
 }
@@ -150,7 +155,10 @@ async function killFromThePage(page, label) {
 async function getrFromThePage(page, key, value) {
   await typeInto(page, 'key', key);
   await click(page, 'getr');
-  const s = await until(page, `getr ${key} returns ${value}`, (s, v) => (s.lastOutcome ?? '').startsWith(`getr ${v.key}: ${v.value} (version`), { key, value });
+  const s = await until(page, `getr ${key} returns ${value}`, (s, v) => {
+    const r = s.lastResult;
+    return r?.ok && r.command.command === 'getr' && r.command.key === v.key && r.output.output === 'value' && r.output.value === v.value && r.output.version != null;
+  }, { key, value });
   log(`getr from the page: "${s.lastOutcome}"`);
 }
 
@@ -168,7 +176,10 @@ async function rerunASimulatedRun(context, url, page, errors) {
   await page.locator('#import').setInputFiles(file);
   await until(page, 'the page holds the imported run', (s) => /imported a simulator run/.test(s.refusal ?? ''));
   await click(page, 'rerun');
-  const s = await until(page, 'the re-run setr commits on the live cluster', (s) => /^setr rerun-key from-the-simulator: committed/.test(s.lastOutcome ?? ''));
+  const s = await until(page, 'the re-run setr commits on the live cluster', (s) => {
+    const r = s.lastResult;
+    return r?.ok && r.command.command === 'setr' && r.command.key === 'rerun-key' && r.command.value === 'from-the-simulator' && r.output.output === 'written';
+  });
   log(`re-run of a simulated run: "${s.lastOutcome}"`);
 }
 

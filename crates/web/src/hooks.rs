@@ -77,6 +77,7 @@ fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, ref
         "keys": live.placement_cached().keys.len(),
         "log": live.journal.log.iter().rev().take(40).map(|(_, n, t)| format!("{n} {t}")).collect::<Vec<_>>(),
         "lastOutcome": remote.and_then(|r| r.last_outcome.clone()),
+        "lastResult": remote.and_then(|r| r.last_result.clone()),
         "adminServers": remote.map(|r| r.servers.iter().map(|s| serde_json::json!({"label": s.label, "state": s.state})).collect::<Vec<_>>()),
         "adminError": remote.and_then(|r| r.admin_error.clone()),
         "replay": replay.map(|r| serde_json::json!({"done": r.done, "total": r.total()})),

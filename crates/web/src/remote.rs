@@ -57,8 +57,8 @@ enum Asked {
     /// The page's own polling.
     View,
     Keys(ServerId),
-    /// The learner's command, in words.
-    Command(String),
+    /// The learner's command, and how it reads.
+    Command(Command, String),
 }
 
 /// Where the admin endpoint is and what it was asked.
@@ -99,6 +99,8 @@ pub struct Remote {
     pub rerun: VecDeque<Action>,
     /// The last command's outcome, in words (also in the log).
     pub last_outcome: Option<String>,
+    /// The last client command's result as a record: the command, and its output or error.
+    pub last_result: Option<serde_json::Value>,
     /// The cluster's servers, as the admin endpoint last listed them.
     pub servers: Vec<ClusterServer>,
     /// Why the admin endpoint is unusable, when it is.
@@ -168,6 +170,7 @@ impl Remote {
             running: false,
             rerun: VecDeque::new(),
             last_outcome: None,
+            last_result: None,
             servers: Vec::new(),
             admin_error: None,
         };
@@ -250,7 +253,7 @@ impl Remote {
             Command::LockGet { .. } | Command::LockRelease { .. } => format!("{cmd} (as {})", self.client.name()),
             _ => cmd.to_string(),
         };
-        self.asked.insert(op, Asked::Command(words));
+        self.asked.insert(op, Asked::Command(cmd.clone(), words));
         self.flush(live);
         Ok(())
     }
@@ -540,11 +543,15 @@ impl Remote {
             }
             (Some(Asked::Keys(id)), Ok(OpOutput::Keys { keys })) => live.set_keys(id, keys),
             (Some(Asked::View | Asked::Keys(_)), Err(_)) | (None, _) => {}
-            (Some(Asked::Command(words)), result) => {
-                let outcome = match result {
-                    Ok(output) => format!("{words}: {}", outcome(&output)),
+            (Some(Asked::Command(command, words)), result) => {
+                let outcome = match &result {
+                    Ok(output) => format!("{words}: {}", outcome(output)),
                     Err(e) => format!("{words}: failed: {e}"),
                 };
+                self.last_result = Some(match result {
+                    Ok(output) => serde_json::json!({ "command": command, "ok": true, "output": output }),
+                    Err(error) => serde_json::json!({ "command": command, "ok": false, "error": error }),
+                });
                 let t = live.clock(wall_us());
                 live.latest = live.latest.max(t);
                 live.journal.log.push((t, BROWSER.into(), outcome.clone()));
