@@ -158,7 +158,7 @@ fn server(s: &Server) -> String {
                 "<tr><td>{}</td><td>{}</td><td class=\"st {}\">{state}</td></tr>",
                 esc(&p.tx.to_string()),
                 select_link(&format!("key:{}", p.key), &p.key),
-                state.split(' ').next().unwrap_or("").to_lowercase()
+                state.split(' ').next().unwrap_or("").to_ascii_lowercase()
             );
         }
         h.push_str("</table>");
@@ -403,7 +403,7 @@ pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>) -> String {
         let coordinator = format!(
             "{} <span class=\"st {}\">{}</span>{}",
             esc(&row.coordinator.0),
-            row.decided.name().to_lowercase(),
+            row.decided.name().to_ascii_lowercase(),
             row.decided.name(),
             if row.coordinator_crashed { " <span class=\"bad\">crashed</span>" } else { "" }
         );
@@ -412,7 +412,12 @@ pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>) -> String {
             .iter()
             .map(|(_, addr, st)| {
                 let asking = if row.asking && *st == TxPhase::Ready { " (asking)" } else { "" };
-                format!("{} <span class=\"st {}\">{}</span>{asking}", esc(&addr.0), st.name().to_lowercase(), st.name())
+                format!(
+                    "{} <span class=\"st {}\">{}</span>{asking}",
+                    esc(&addr.0),
+                    st.name().to_ascii_lowercase(),
+                    st.name()
+                )
             })
             .collect();
         let _ = write!(
