@@ -8,7 +8,7 @@ use ringside_core::ring::Ring;
 use ringside_core::{Addr, Epoch, Event, Member, ServerId, Time, TxId};
 
 use crate::history::History;
-use crate::world::{Kind, Role, Slot};
+use crate::slot::{Kind, Role, Slot};
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,72 +9,17 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use ringside_core::{
-    Addr, Client, ClientConfig, Command, Event, Msg, Node, OpId, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
+    Addr, Client, ClientConfig, Command, Event, Msg, OpId, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
     ViewLeaderConfig,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::action::{Action, Tamper};
 use crate::config::{Durations, Faults, SimConfig};
 use crate::history::History;
 use crate::invariants::{Checker, Violation};
+use crate::slot::{Kind, Role, Slot};
 use crate::trace::{Trace, TraceEntry, TraceKind};
-
-/// A node's role.
-#[derive(Debug)]
-// A world holds a handful of nodes: boxing the large roles would cost an indirection on every
-// step to save a few hundred bytes.
-#[allow(clippy::large_enum_variant)]
-pub enum Role {
-    /// The view leader.
-    ViewLeader(ViewLeader),
-    /// A storage server.
-    Server(Server),
-    /// A client.
-    Client(Client),
-}
-
-impl Role {
-    fn node(&mut self) -> &mut dyn Node {
-        match self {
-            Role::ViewLeader(n) => n,
-            Role::Server(n) => n,
-            Role::Client(n) => n,
-        }
-    }
-
-    fn poll_timeout(&self) -> Option<Time> {
-        match self {
-            Role::ViewLeader(n) => n.poll_timeout(),
-            Role::Server(n) => n.poll_timeout(),
-            Role::Client(n) => n.poll_timeout(),
-        }
-    }
-}
-
-/// What kind of node lives at an address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// The view leader.
-    ViewLeader,
-    /// A storage server.
-    Server,
-    /// A client.
-    Client,
-}
-
-/// A node's place in the world: its process (none while crashed) and its armed timer.
-#[derive(Debug)]
-pub struct Slot {
-    /// What runs here.
-    pub kind: Kind,
-    /// The live process, or `None` while crashed.
-    pub role: Option<Role>,
-    /// Process starts at this address so far (1 = the first).
-    pub incarnation: u32,
-    armed: Option<Time>,
-}
 
 /// A message in the queue, boxed so the heap moves small items.
 #[derive(Debug)]
