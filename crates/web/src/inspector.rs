@@ -440,8 +440,7 @@ mod tests {
     use crate::modes::{Driver, RealCluster};
     use crate::panels::Link;
     use crate::records::Record;
-    use crate::testing::lesson_four_after;
-    use ringside_core::{Member, ServerId};
+    use crate::testing::{lesson_four_after, live};
     use ringside_sim::{Session, Setup};
 
     #[test]
@@ -497,14 +496,6 @@ mod tests {
         fn can_kill(&self) -> bool {
             self.0
         }
-    }
-
-    fn live() -> Live {
-        let mut live = Live::new(Addr::from("127.0.0.1:39000"), 3, 1);
-        live.node(&Addr::from("127.0.0.1:38000"), Some("s1"));
-        live.set_view(2, &[Member { id: ServerId::from("ab"), addr: Addr::from("127.0.0.1:38000") }], false);
-        live.set_keys(ServerId::from("ab"), vec!["apple".into(), "plum".into()]);
-        live
     }
 
     #[test]

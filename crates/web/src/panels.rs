@@ -105,22 +105,13 @@ pub fn lesson(app: &App) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::lesson_four_after;
-    use ringside_core::{Addr, Member, ServerId};
+    use crate::testing::{lesson_four_after, live};
 
     #[test]
     fn the_lesson_card_says_what_happened_and_what_comes_next() {
         let app = lesson_four_after(1);
         let html = lesson(&app);
         assert!(html.contains("step 1 of 4") && html.contains("Next: c1 sends prepare"), "{html}");
-    }
-
-    fn live() -> Live {
-        let mut live = Live::new(Addr::from("127.0.0.1:39000"), 3, 1);
-        live.node(&Addr::from("127.0.0.1:38000"), Some("s1"));
-        live.set_view(2, &[Member { id: ServerId::from("ab"), addr: Addr::from("127.0.0.1:38000") }], false);
-        live.set_keys(ServerId::from("ab"), vec!["apple".into(), "plum".into()]);
-        live
     }
 
     #[test]

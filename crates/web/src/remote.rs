@@ -57,8 +57,8 @@ enum Asked {
     /// The page's own polling.
     View,
     Keys(ServerId),
-    /// The learner's command, and how it reads.
-    Command(Command, String),
+    /// The learner's command.
+    Command(Command),
 }
 
 /// Where the admin endpoint is and what it was asked.
@@ -249,11 +249,7 @@ impl Remote {
         let now = self.now();
         // The page's client asks nodes by the view; it has no one server for a local RPC.
         let op = cmd.apply(&mut self.client, now, None).map_err(|e| e.to_string())?;
-        let words = match cmd {
-            Command::LockGet { .. } | Command::LockRelease { .. } => format!("{cmd} (as {})", self.client.name()),
-            _ => cmd.to_string(),
-        };
-        self.asked.insert(op, Asked::Command(cmd.clone(), words));
+        self.asked.insert(op, Asked::Command(cmd.clone()));
         self.flush(live);
         Ok(())
     }
@@ -543,7 +539,13 @@ impl Remote {
             }
             (Some(Asked::Keys(id)), Ok(OpOutput::Keys { keys })) => live.set_keys(id, keys),
             (Some(Asked::View | Asked::Keys(_)), Err(_)) | (None, _) => {}
-            (Some(Asked::Command(command, words)), result) => {
+            (Some(Asked::Command(command)), result) => {
+                let words = match command {
+                    Command::LockGet { .. } | Command::LockRelease { .. } => {
+                        format!("{command} (as {})", self.client.name())
+                    }
+                    _ => command.to_string(),
+                };
                 let outcome = match &result {
                     Ok(output) => format!("{words}: {}", outcome(output)),
                     Err(e) => format!("{words}: failed: {e}"),
