@@ -134,7 +134,7 @@ impl From<ActionRecord> for Action {
 /// flattened into it. The four client commands the simulator had before there was one
 /// vocabulary keep their tags (`set_r`, `get_r`, `lock_get`, `lock_release`), so every trace
 /// hash, session and share link made since stays valid. Flat, because a nested command would
-/// cost the page a second tagged decoder (7 KB of its wasm).
+/// cost the page a second tagged decoder (about 2 KB of its gzipped wasm).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 enum ActionRecord {
