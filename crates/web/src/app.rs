@@ -44,6 +44,17 @@ pub struct LessonRun {
     pub done: usize,
 }
 
+/// A lesson step's stretch of virtual time, marked on the diagram's time axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepMark {
+    /// The step's title.
+    pub title: &'static str,
+    /// When the step began (virtual ms).
+    pub start: f64,
+    /// When it reached the moment its text describes; `None` while it still plays.
+    pub end: Option<f64>,
+}
+
 /// The page's state.
 pub struct App {
     /// The setup and every input so far.
@@ -72,6 +83,8 @@ pub struct App {
     pub refusal: Option<String>,
     /// Bumped whenever the world changed, so panels redraw only then.
     pub version: u64,
+    /// The lesson steps taken so far, oldest first.
+    pub marks: Vec<StepMark>,
 }
 
 impl App {
@@ -92,6 +105,7 @@ impl App {
             lesson: None,
             refusal: None,
             version: 0,
+            marks: Vec::new(),
         };
         app.rebuild();
         app
@@ -210,6 +224,7 @@ impl App {
         setup.check()?;
         self.session = Session::new(setup);
         self.lesson = None;
+        self.marks.clear();
         self.rebuild();
         Ok(())
     }
@@ -219,6 +234,7 @@ impl App {
         session.setup.check()?;
         self.session = session;
         self.lesson = None;
+        self.marks.clear();
         self.rebuild();
         Ok(())
     }
@@ -279,7 +295,9 @@ impl App {
         let lesson = &lessons::LESSONS[run.lesson];
         let Some(step) = lesson.steps.get(run.done) else { return false };
         self.playing = false;
+        let start = self.sim.now().0 as f64;
         (step.run)(self);
+        self.marks.push(StepMark { title: step.title, start, end: Some(self.sim.now().0 as f64) });
         self.lesson = Some(LessonRun { done: run.done + 1, ..run });
         true
     }
