@@ -53,7 +53,22 @@ pub struct StepMark {
     pub start: f64,
     /// When it reached the moment its text describes; `None` while it still plays.
     pub end: Option<f64>,
+    /// The session's position before the step's inputs (see [`App::position`]): stepping back
+    /// to it undoes the step. `None` once a later step started a fresh run.
+    pos: Option<u64>,
 }
+
+/// A lesson step playing out: the world runs at a pace that shows its span in about
+/// [`STEP_PLAY_MS`] of real time, and stops the moment `until` holds.
+#[derive(Clone, Copy)]
+struct Playing {
+    until: fn(&Sim) -> bool,
+    /// Virtual ms per real ms.
+    pace: f64,
+}
+
+/// Real time a lesson step takes to play out (ms).
+pub const STEP_PLAY_MS: f64 = 3_000.0;
 
 /// The page's state.
 pub struct App {
@@ -85,6 +100,10 @@ pub struct App {
     pub version: u64,
     /// The lesson steps taken so far, oldest first.
     pub marks: Vec<StepMark>,
+    /// The lesson step playing out, if one is.
+    step_playing: Option<Playing>,
+    /// The answer picked to the question of the lesson's latest step: (step, choice).
+    pub answer: Option<(usize, usize)>,
 }
 
 impl App {
@@ -106,6 +125,8 @@ impl App {
             refusal: None,
             version: 0,
             marks: Vec::new(),
+            step_playing: None,
+            answer: None,
         };
         app.rebuild();
         app
@@ -196,6 +217,10 @@ impl App {
     /// would take longer than the frame allows (`out_of_time`), virtual time falls behind
     /// instead: the picture stays smooth and catches up after the burst.
     pub fn tick(&mut self, real_ms: f64, out_of_time: &mut dyn FnMut() -> bool) {
+        if let Some(step) = self.step_playing {
+            self.play_step(step, real_ms, out_of_time);
+            return;
+        }
         if !self.playing {
             return;
         }
@@ -215,8 +240,22 @@ impl App {
         if !self.session.take_back() {
             return false;
         }
+        self.step_playing = None;
+        let at = self.position();
+        while self.marks.last().is_some_and(|m| m.pos.is_some_and(|p| at <= p)) {
+            self.marks.pop();
+        }
+        if let Some(run) = &mut self.lesson {
+            run.done = run.done.min(self.marks.len());
+        }
         self.rebuild();
         true
+    }
+
+    /// How far the session has come: inputs recorded plus events stepped. Taking back any input
+    /// lowers it, and a session back at an earlier position is the same as it was then.
+    pub fn position(&self) -> u64 {
+        self.session.inputs.len() as u64 + self.session.steps()
     }
 
     /// Starts over with `setup`.
@@ -225,7 +264,20 @@ impl App {
         self.session = Session::new(setup);
         self.lesson = None;
         self.marks.clear();
+        self.step_playing = None;
         self.rebuild();
+        Ok(())
+    }
+
+    /// Starts a fresh run with `setup` inside the lesson being followed: its steps so far stay
+    /// marked, but can no longer be stepped back into.
+    pub fn reset_within_lesson(&mut self, setup: Setup) -> Result<(), String> {
+        let (lesson, mut marks) = (self.lesson, std::mem::take(&mut self.marks));
+        self.reset(setup)?;
+        for mark in &mut marks {
+            mark.pos = None;
+        }
+        (self.lesson, self.marks) = (lesson, marks);
         Ok(())
     }
 
@@ -235,6 +287,7 @@ impl App {
         self.session = session;
         self.lesson = None;
         self.marks.clear();
+        self.step_playing = None;
         self.rebuild();
         Ok(())
     }
@@ -284,22 +337,126 @@ impl App {
         Ok(())
     }
 
-    /// The lesson being followed.
+    /// The lesson being followed, and how many of its steps were started.
     pub fn current_lesson(&self) -> Option<(&'static Lesson, usize)> {
-        self.lesson.map(|run| (&lessons::LESSONS[run.lesson], run.done))
+        self.lesson.map(|run| (lessons::LESSONS[run.lesson], run.done))
     }
 
-    /// Performs the lesson's next step. Returns false at the end.
+    /// Opens a shared run that was following lesson `n`, `done` steps in: the lesson is walked
+    /// again to that point, and when that gives the very same run the lesson goes on from
+    /// there, narrated and with its step marks. A run that went its own way after the lesson is
+    /// replayed as it is, with the text of the step it was shared at.
+    pub fn open_lesson(&mut self, session: Session, n: usize, done: usize) -> Result<(), String> {
+        let lesson =
+            lessons::LESSONS.get(n).ok_or_else(|| format!("the link names lesson {}, which does not exist", n + 1))?;
+        if done > lesson.steps.len() {
+            return Err(format!("the link names step {done} of lesson {}, which has {}", n + 1, lesson.steps.len()));
+        }
+        self.start_lesson(n)?;
+        for _ in 0..done {
+            self.lesson_step_now();
+        }
+        if self.session == session {
+            return Ok(());
+        }
+        self.load(session)?;
+        self.lesson = Some(LessonRun { lesson: n, done });
+        Ok(())
+    }
+
+    /// Whether a lesson step is still playing out.
+    pub fn step_in_progress(&self) -> bool {
+        self.step_playing.is_some()
+    }
+
+    /// The lesson's next step: a step still playing finishes at once; otherwise the next step
+    /// starts and plays out over the coming frames. Returns false at the end.
     pub fn lesson_next(&mut self) -> bool {
+        if self.step_playing.is_some() {
+            self.finish_step();
+            return true;
+        }
         let Some(run) = self.lesson else { return false };
-        let lesson = &lessons::LESSONS[run.lesson];
+        let lesson = lessons::LESSONS[run.lesson];
         let Some(step) = lesson.steps.get(run.done) else { return false };
         self.playing = false;
+        let pos = self.position();
+        (step.act)(self);
+        // A step that started a fresh run cannot be stepped back out of.
+        let pos = (self.position() >= pos && self.marks.iter().all(|m| m.pos.is_some())).then_some(pos);
         let start = self.sim.now().0 as f64;
-        (step.run)(self);
-        self.marks.push(StepMark { title: step.title, start, end: Some(self.sim.now().0 as f64) });
+        self.marks.push(StepMark { title: step.title, start, end: None, pos });
         self.lesson = Some(LessonRun { done: run.done + 1, ..run });
+        let span = self.span_of(step.until);
+        self.step_playing = Some(Playing { until: step.until, pace: (span / STEP_PLAY_MS).max(1e-4) });
+        if span == 0.0 {
+            self.finish_step();
+        }
         true
+    }
+
+    /// Answers the question of the lesson's next step with `choice`, then plays the step.
+    pub fn lesson_answer(&mut self, choice: usize) -> bool {
+        let Some(run) = self.lesson else { return false };
+        if self.step_playing.is_some() || lessons::LESSONS[run.lesson].steps.get(run.done).is_none() {
+            return false;
+        }
+        self.answer = Some((run.done, choice));
+        self.lesson_next()
+    }
+
+    /// Starts the next step and plays it to its moment at once (tests, and a link that opens a
+    /// lesson part way).
+    pub fn lesson_step_now(&mut self) -> bool {
+        let more = self.lesson_next();
+        if self.step_playing.is_some() {
+            self.finish_step();
+        }
+        more
+    }
+
+    /// How much virtual time the step ending at `until` spans from now: a copy of the world,
+    /// rebuilt from the session, is run ahead to find out.
+    fn span_of(&self, until: fn(&Sim) -> bool) -> f64 {
+        let mut ahead = self.session.replay();
+        let from = ahead.now();
+        ahead.run_while_not(Time(from.0 + lessons::PATIENCE_MS), until);
+        (ahead.now().0 - from.0) as f64
+    }
+
+    /// One frame of a step playing out.
+    fn play_step(&mut self, step: Playing, real_ms: f64, out_of_time: &mut dyn FnMut() -> bool) {
+        let target = self.shown + real_ms.min(100.0) * step.pace;
+        let journal = &mut self.journal;
+        let taken = session::run_until(&mut self.sim, &mut self.session, Time(target as u64), |sim| {
+            journal.absorb(sim);
+            !(step.until)(sim) && !out_of_time()
+        });
+        if taken > 0 {
+            self.changed();
+        }
+        let patience = self.marks.last().map_or(0.0, |m| m.start) + lessons::PATIENCE_MS as f64;
+        if (step.until)(&self.sim) || target >= patience {
+            self.finish_step();
+        } else {
+            self.shown = target.max(self.sim.now().0 as f64);
+        }
+    }
+
+    /// Plays the current step to its moment now, and selects what its text is about.
+    fn finish_step(&mut self) {
+        let Some(step) = self.step_playing.take() else { return };
+        self.run_until(lessons::PATIENCE_MS, step.until);
+        let now = self.sim.now().0 as f64;
+        if let Some(mark) = self.marks.last_mut() {
+            mark.end = Some(now);
+        }
+        if let Some((lesson, done)) = self.current_lesson() {
+            if let Some(focus) = (lesson.steps[done - 1].focus)() {
+                self.selected = Some(focus);
+            }
+        }
+        self.version += 1;
     }
 }
 
@@ -386,6 +543,26 @@ mod tests {
         app.tamper(flying, Tamper::Drop);
         assert_eq!(app.refusal, None);
         assert_eq!(app.session.inputs.len(), inputs + 1);
+    }
+
+    #[test]
+    fn a_link_shared_inside_a_lesson_opens_narrated_at_its_step() {
+        let mut shared = App::new(Session::default());
+        shared.start_lesson(3).unwrap();
+        shared.lesson_step_now();
+        shared.lesson_step_now();
+        let mut opened = App::new(Session::default());
+        opened.open_lesson(shared.session.clone(), 3, 2).unwrap();
+        assert_eq!(opened.lesson, shared.lesson);
+        assert_eq!(opened.marks, shared.marks);
+        assert_eq!(opened.trace_hash(), shared.trace_hash());
+        // A run that left the lesson's path keeps its own inputs and the step's text.
+        shared.act(Action::AddServer);
+        opened.open_lesson(shared.session.clone(), 3, 2).unwrap();
+        assert_eq!(opened.session, shared.session);
+        assert_eq!(opened.lesson.map(|l| l.done), Some(2));
+        assert!(opened.open_lesson(shared.session.clone(), 3, 9).unwrap_err().contains("has 5"));
+        assert!(opened.open_lesson(shared.session.clone(), 70, 1).is_err());
     }
 
     #[test]

@@ -84,6 +84,10 @@ pub enum PageCmd {
     Select(Option<Focus>),
     /// Performs the lesson's next step.
     LessonNext,
+    /// Answers the next step's question (by choice), then plays the step.
+    LessonAnswer(usize),
+    /// Starts a lesson (by index).
+    LessonStart(usize),
     /// Puts the run in the address bar.
     Share,
     /// Downloads the run.
@@ -133,6 +137,8 @@ impl PageCmd {
             }
             "select" => PageCmd::Select(Focus::parse(arg)),
             "lesson-next" => PageCmd::LessonNext,
+            "lesson-answer" => PageCmd::LessonAnswer(arg.parse().map_err(|_| format!("no answer {arg:?}"))?),
+            "lesson-start" => PageCmd::LessonStart(arg.parse().map_err(|_| format!("no lesson {arg:?}"))?),
             "share" => PageCmd::Share,
             "export" => PageCmd::Export,
             "rerun" => PageCmd::Rerun,
@@ -165,6 +171,8 @@ impl PageCmd {
             PageCmd::Tamper { how: Tamper::Duplicate, .. } => "duplicate",
             PageCmd::Select(_) => "select",
             PageCmd::LessonNext => "lesson-next",
+            PageCmd::LessonAnswer(_) => "lesson-answer",
+            PageCmd::LessonStart(_) => "lesson-start",
             PageCmd::Share => "share",
             PageCmd::Export => "export",
             PageCmd::Rerun => "rerun",
@@ -191,7 +199,7 @@ fn trap(arg: &str) -> Result<PageCmd, String> {
 mod tests {
     use super::*;
 
-    const NAMES: [&str; 26] = [
+    const NAMES: [&str; 28] = [
         "connect",
         "disconnect",
         "setr",
@@ -215,6 +223,8 @@ mod tests {
         "duplicate",
         "select",
         "lesson-next",
+        "lesson-answer",
+        "lesson-start",
         "share",
         "export",
         "rerun",

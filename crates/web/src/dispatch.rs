@@ -81,6 +81,9 @@ impl Page {
                     return Err("this is the start of the run".into());
                 }
             }
+            PageCmd::Play if app.step_in_progress() => {
+                return Err("a lesson step is playing out: Next step jumps to the moment it describes".into())
+            }
             PageCmd::Play => app.playing = !app.playing,
             PageCmd::AddServer => app.act(Action::AddServer),
             PageCmd::AddClient => app.act(Action::AddClient),
@@ -136,6 +139,12 @@ impl Page {
                     return Err("the lesson is over".into());
                 }
             }
+            PageCmd::LessonAnswer(choice) => {
+                if !app.lesson_answer(choice) {
+                    return Err("there is no question to answer now".into());
+                }
+            }
+            PageCmd::LessonStart(n) => self.pick_lesson(&n.to_string()),
             PageCmd::Share => self.share()?,
             PageCmd::Export => self.export()?,
             PageCmd::Rerun | PageCmd::Connect | PageCmd::Disconnect => {

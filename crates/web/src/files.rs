@@ -64,7 +64,8 @@ impl Page {
     /// Puts the run in the address bar.
     pub(crate) fn share(&mut self) -> Result<(), String> {
         let window = web_sys::window().ok_or("no window")?;
-        let fragment = share::fragment(&self.app.session);
+        let lesson = self.app.lesson.map(|l| (l.lesson, l.done));
+        let fragment = share::fragment(&self.app.session) + &share::lesson_part(lesson);
         // Replacing the address does not reload the page.
         window.location().set_hash(&fragment).map_err(|_| "the address bar refused the link".to_string())?;
         self.app.refusal = Some("The link in the address bar now replays this run: copy it to share.".into());

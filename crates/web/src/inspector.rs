@@ -449,7 +449,7 @@ mod tests {
         let html = transactions(app.journal.recent_txs());
         assert_eq!(html.matches(">READY<").count(), 3, "{html}");
         assert!(html.contains(">INIT<"), "the coordinator is still collecting votes: {html}");
-        let app = lesson_four_after(4);
+        let app = lesson_four_after(5);
         let html = transactions(app.journal.recent_txs());
         assert_eq!(html.matches(">COMMIT<").count(), 4, "{html}");
     }

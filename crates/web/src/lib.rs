@@ -19,6 +19,7 @@ pub mod files;
 pub mod hooks;
 pub mod html;
 pub mod inspector;
+pub mod lesson_card;
 pub mod lessons;
 pub mod live;
 pub mod model;

@@ -218,7 +218,7 @@ impl Scene for App {
     }
 
     fn playing(&self) -> bool {
-        self.playing
+        self.playing || self.step_in_progress()
     }
 
     fn source(&self) -> Source {

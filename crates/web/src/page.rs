@@ -19,7 +19,7 @@ use crate::lessons::LESSONS;
 use crate::model;
 use crate::modes::Mode;
 use crate::views::Views;
-use crate::{hooks, panels, share};
+use crate::{hooks, lesson_card, panels, share};
 
 /// Real time a frame may spend stepping the world (ms); the rest of the frame is for drawing.
 const STEP_BUDGET_MS: f64 = 8.0;
@@ -73,15 +73,16 @@ pub fn start() -> Result<(), JsValue> {
     let live_link = share::live_link(&hash);
     match share::from_fragment(&hash) {
         Some(Ok(session)) => {
-            if let Err(reason) = app.load(session) {
+            let opened = match share::lesson_of(&hash) {
+                Some((n, done)) => app.open_lesson(session, n, done),
+                None => app.load(session),
+            };
+            if let Err(reason) = opened {
                 app.refusal = Some(reason);
             }
         }
         Some(Err(reason)) => app.refusal = Some(reason),
-        // A first visit opens on a formed cluster, not an empty ring.
-        None if live_link.is_none() => {
-            app.run_until(5_000, crate::lessons::idle);
-        }
+        None if live_link.is_none() => first_screen(&mut app),
         None => {}
     }
     fill_lessons(&doc);
@@ -111,6 +112,21 @@ pub fn start() -> Result<(), JsValue> {
     hooks::expose(&window)?;
     request_frame();
     Ok(())
+}
+
+/// Keys on a first visit's cluster.
+const FIRST_KEYS: usize = 12;
+
+/// A first visit opens on a small formed cluster holding a few keys, not an empty ring.
+fn first_screen(app: &mut App) {
+    app.run_until(5_000, crate::lessons::idle);
+    let clients: Vec<Addr> = app.sim.clients().map(|(a, _)| a.clone()).collect();
+    for i in 0..FIRST_KEYS {
+        if let Some(client) = clients.get(i % clients.len().max(1)) {
+            app.act(ringside_sim::Action::setr(client.clone(), format!("k{i:02}"), format!("v{i}")));
+        }
+    }
+    app.run_until(5_000, crate::lessons::idle);
 }
 
 fn fill_lessons(doc: &Document) {
@@ -318,7 +334,9 @@ impl Page {
             .is_some_and(|i| i.checked())
     }
 
-    fn pick_lesson(&mut self, value: &str) {
+    /// Starts lesson `value` (its index), or leaves the lesson for free play; the diagram draws
+    /// heartbeats when the lesson is about them.
+    pub(crate) fn pick_lesson(&mut self, value: &str) {
         let result = match value.parse::<usize>() {
             Ok(n) => self.app.start_lesson(n),
             Err(_) => {
@@ -329,6 +347,14 @@ impl Page {
         if let Err(reason) = result {
             self.app.refusal = Some(reason);
         }
+        if let Some((lesson, _)) = self.app.current_lesson() {
+            if let Some(i) =
+                self.doc.get_element_by_id("show-routine").and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
+            {
+                i.set_checked(lesson.heartbeats);
+            }
+        }
+        self.set_select("lesson-pick", value);
         self.drawn = None;
     }
 
@@ -362,6 +388,12 @@ impl Page {
         if let Some(body) = self.doc.body() {
             let _ = body.class_list().toggle_with_force("live", !matches!(self.mode, Mode::Sim));
             let _ = body.class_list().toggle_with_force("replay", matches!(self.mode, Mode::Replay(_)));
+        }
+        // A real cluster's box lives under Advanced: it opens while a cluster is shown.
+        if let Some(advanced) = self.doc.get_element_by_id("advanced") {
+            if !matches!(self.mode, Mode::Sim) {
+                let _ = advanced.set_attribute("open", "");
+            }
         }
         if let Some(name) = self.doc.get_element_by_id("mode-name") {
             name.set_text_content(Some(self.mode.name()));
@@ -422,7 +454,7 @@ impl Page {
         set("log", &panels::log(scene.journal(), scene.source()));
         let playing = scene.playing();
         if simulator {
-            set("lesson-text", &panels::lesson(&self.app));
+            set("lesson-text", &lesson_card::card(&self.app));
         }
         self.controls_state(playing);
         if simulator {
@@ -448,6 +480,11 @@ impl Page {
         }
         if let Some(b) = self.doc.get_element_by_id("play") {
             b.set_text_content(Some(if playing { "Pause" } else { "Play" }));
+        }
+        if let Some(el) = self.doc.get_element_by_id("run-state") {
+            let (class, text) = run_state(playing, self.app.step_in_progress(), SPEEDS[self.app.speed]);
+            el.set_class_name(class);
+            el.set_text_content(Some(&text));
         }
     }
 
@@ -481,9 +518,27 @@ impl Page {
     }
 }
 
+/// The badge saying whether time runs: its class and words.
+fn run_state(playing: bool, lesson_step: bool, speed: f64) -> (&'static str, String) {
+    if lesson_step {
+        ("running", "▶ the lesson step plays".into())
+    } else if playing {
+        ("running", format!("▶ playing at {speed}×"))
+    } else {
+        ("paused", "⏸ paused — press Play or →".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_badge_says_when_time_stands_still() {
+        assert_eq!(run_state(false, false, 0.1), ("paused", "⏸ paused — press Play or →".to_string()));
+        assert_eq!(run_state(true, false, 0.3).1, "▶ playing at 0.3×");
+        assert_eq!(run_state(false, true, 0.1).0, "running");
+    }
 
     #[test]
     fn panels_redraw_on_change_and_while_playing_a_few_times_a_second() {

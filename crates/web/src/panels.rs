@@ -1,5 +1,5 @@
 //! The text panels but the inspector, as HTML: the header's status line (of the simulator, of
-//! a live cluster or a replay), the log and the lesson card. Pure functions, tested natively.
+//! a live cluster or a replay) and the log. Pure functions, tested natively.
 
 use std::fmt::Write;
 
@@ -76,43 +76,10 @@ pub fn log(journal: &Journal, source: Source) -> String {
     h
 }
 
-/// The lesson card's text.
-pub fn lesson(app: &App) -> String {
-    let Some((lesson, done)) = app.current_lesson() else {
-        return "<p class=\"hint\">Pick a lesson to be walked through the protocol, or play freely with the \
-                controls below.</p>"
-            .to_string();
-    };
-    let mut h = format!("<h3>{}</h3><p class=\"about\">{}</p>", esc(lesson.title), esc(lesson.about));
-    let _ = write!(h, "<p class=\"progress\">step {done} of {}</p>", lesson.steps.len());
-    if done == 0 {
-        let _ = write!(h, "<p>Press <b>Next step</b> to begin: {}.</p>", esc(lesson.steps[0].title));
-    } else {
-        let step = &lesson.steps[done - 1];
-        let _ = write!(h, "<h4>{}</h4><p>{}</p>", esc(step.title), esc(step.text));
-        match lesson.steps.get(done) {
-            Some(next) => {
-                let _ = write!(h, "<p class=\"next\">Next: {}</p>", esc(next.title));
-            }
-            None => {
-                h.push_str("<p class=\"next\">That is the whole lesson. Step back, replay, or try your own faults.</p>")
-            }
-        }
-    }
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{lesson_four_after, live};
-
-    #[test]
-    fn the_lesson_card_says_what_happened_and_what_comes_next() {
-        let app = lesson_four_after(1);
-        let html = lesson(&app);
-        assert!(html.contains("step 1 of 4") && html.contains("Next: c1 sends prepare"), "{html}");
-    }
+    use crate::testing::live;
 
     #[test]
     fn the_status_line_says_what_the_page_is_connected_to() {

@@ -22,6 +22,20 @@ pub fn from_fragment(fragment: &str) -> Option<Result<Session, String>> {
     )
 }
 
+/// The fragment's part naming the lesson being followed and the steps taken:
+/// `&lesson=N&step=K` (both from 0 and 1, as the page counts), or nothing.
+pub fn lesson_part(lesson: Option<(usize, usize)>) -> String {
+    lesson.map(|(n, done)| format!("&lesson={n}&step={done}")).unwrap_or_default()
+}
+
+/// The lesson and steps a fragment names, if both are there and are numbers.
+pub fn lesson_of(fragment: &str) -> Option<(usize, usize)> {
+    let field = |name: &str| {
+        fragment.trim_start_matches('#').split('&').find_map(|part| part.strip_prefix(name)?.strip_prefix('='))
+    };
+    Some((field("lesson")?.parse().ok()?, field("step")?.parse().ok()?))
+}
+
 /// An export: the session, every trace entry and the trace hash, as pretty JSON.
 pub fn export(session: &Session, sim: &Sim) -> String {
     let file = json!({
@@ -90,6 +104,15 @@ mod tests {
         assert_eq!(from_fragment("#lesson=2"), None);
         assert_eq!(live_link("#lesson=2"), None);
         assert_eq!(live_link("#s=%7B%7D"), None);
+    }
+
+    #[test]
+    fn a_link_names_the_lesson_and_step_it_was_shared_at() {
+        let part = lesson_part(Some((3, 2)));
+        assert_eq!(lesson_of(&format!("#s=%7B%7D{part}")), Some((3, 2)));
+        assert_eq!(lesson_part(None), "");
+        assert_eq!(lesson_of("#s=%7B%7D"), None);
+        assert_eq!(lesson_of("#s=x&lesson=a&step=1"), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub(crate) fn lesson_four_after(steps: usize) -> App {
     let mut app = App::new(Session::new(Setup::default()));
     app.start_lesson(3).unwrap();
     for _ in 0..steps {
-        app.lesson_next();
+        app.lesson_step_now();
     }
     app
 }
