@@ -5,7 +5,8 @@
 // screenshots to target/e2e/, and checks:
 //   - the wasm's gzipped size (at most 400 KB);
 //   - adding a server: it is live at once, in the view after heartbeats;
-//   - lesson 4 step by step: participants READY, coordinator COMMIT, participants COMMIT,
+//   - lesson 4 step by step: participants READY, coordinator undecided with two votes, then
+//     COMMIT, participants COMMIT,
 //     through the test hook window.ringside.state() and the inspector's visible text;
 //   - crashing a server from the inspector: the view changes; back takes one event back;
 //   - a shared link (#s=<session>) replays to the same trace hash, and so does the native
@@ -141,7 +142,7 @@ async function inspectorShows(page, tx, word, n, when) {
 
 async function lessonStep(page, n) {
   await page.locator('#lesson-next').click();
-  return until(page, `lesson step ${n} is done`, (s, n) => s.lesson?.done === n, n);
+  return until(page, `lesson step ${n} is done`, (s, n) => s.lesson?.done === n && !s.lesson.playing, n);
 }
 
 async function addServer(page) {
@@ -161,7 +162,7 @@ async function addServer(page) {
 async function lessonFour(page) {
   await page.selectOption('#lesson-pick', '3');
   let s = await until(page, 'lesson 4 starts', (s) => s.lesson?.index === 3 && s.lesson.done === 0);
-  check(s.lesson.total === 4, `lesson 4 has 4 steps, state says ${s.lesson.total}`);
+  check(s.lesson.total === 5, `lesson 4 has 5 steps, state says ${s.lesson.total}`);
 
   await lessonStep(page, 1);
 
@@ -174,18 +175,22 @@ async function lessonFour(page) {
 
   s = await lessonStep(page, 3);
   tx = txOn(s, 'x');
-  check(tx.coordinatorState === 'COMMIT', `the coordinator decides COMMIT at step 3: ${JSON.stringify(tx)}`);
-  await inspectorShows(page, tx.tx, 'COMMIT', 1, 'after step 3');
+  check(tx.coordinatorState === 'INIT', `with two votes in, the coordinator has not decided: ${JSON.stringify(tx)}`);
 
   s = await lessonStep(page, 4);
   tx = txOn(s, 'x');
+  check(tx.coordinatorState === 'COMMIT', `the coordinator decides COMMIT at step 4: ${JSON.stringify(tx)}`);
+  await inspectorShows(page, tx.tx, 'COMMIT', 1, 'after step 4');
+
+  s = await lessonStep(page, 5);
+  tx = txOn(s, 'x');
   check(
     Object.values(tx.participants).length === 3 && Object.values(tx.participants).every((p) => p === 'COMMIT'),
-    `every participant COMMIT after step 4: ${JSON.stringify(tx)}`,
+    `every participant COMMIT after step 5: ${JSON.stringify(tx)}`,
   );
   // The coordinator's COMMIT and the three participants'.
-  await inspectorShows(page, tx.tx, 'COMMIT', 4, 'after step 4');
-  log(`lesson 4: READY x3, coordinator COMMIT, participants COMMIT (${tx.tx})`);
+  await inspectorShows(page, tx.tx, 'COMMIT', 4, 'after step 5');
+  log(`lesson 4: READY x3, coordinator INIT with two votes, COMMIT, participants COMMIT (${tx.tx})`);
 }
 
 async function crashAServer(page, addr) {

@@ -8,7 +8,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::app::{App, Focus};
-use crate::lessons::LESSONS;
 use crate::live::Live;
 use crate::model::{self, TxPhase};
 use crate::modes::Mode;
@@ -86,6 +85,28 @@ fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, ref
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }
 
+/// The lesson being followed: its progress, whether a step is still playing out, and — once
+/// the step reached its moment — whether its text's claims hold (`null` when they do) and the
+/// span of virtual time it covered.
+fn lesson_state(app: &App) -> serde_json::Value {
+    let Some((lesson, done)) = app.current_lesson() else { return serde_json::Value::Null };
+    let playing = app.step_in_progress();
+    let claim = match done.checked_sub(1).and_then(|i| lesson.steps.get(i)) {
+        Some(step) if !playing => (step.check)(app).err(),
+        _ => None,
+    };
+    let mark = app.marks.last().map(|m| serde_json::json!({"title": m.title, "start": m.start, "end": m.end}));
+    serde_json::json!({
+        "index": app.lesson.map(|l| l.lesson),
+        "done": done,
+        "total": lesson.steps.len(),
+        "playing": playing,
+        "falseClaim": claim,
+        "asks": lesson.steps.get(done).and_then(|s| s.ask.as_ref()).map(|a| a.answer),
+        "mark": mark,
+    })
+}
+
 /// What the test hook reports of the simulator.
 fn sim_state(app: &mut App, frame_work_ms: f64) -> JsValue {
     let vl = app.sim.view_leader();
@@ -114,7 +135,7 @@ fn sim_state(app: &mut App, frame_work_ms: f64) -> JsValue {
         "viewServers": vl.view().members.iter().map(|m| m.id.0.clone()).collect::<Vec<_>>(),
         "liveServers": app.sim.servers().map(|(a, _)| a.0.clone()).collect::<Vec<_>>(),
         "keys": app.placement().keys.len(),
-        "lesson": app.lesson.map(|l| serde_json::json!({"index": l.lesson, "done": l.done, "total": LESSONS[l.lesson].steps.len()})),
+        "lesson": lesson_state(app),
         "txs": txs,
         "refusal": app.refusal,
         "playing": app.playing,

@@ -219,6 +219,7 @@ fn browser(run: &mut Runner) -> Result<(), Failure> {
     let mut e2e = run.program("node", &["e2e/page.test.mjs"]);
     e2e.env("RINGSIDE_SIM", release_binary(run.root(), "ringside-sim"));
     run.step("e2e", e2e)?;
+    run.step("e2e lessons", run.program("node", &["e2e/lessons.test.mjs"]))?;
 
     run.cargo("ringside release", &["build", "--release", "-p", "ringside-node"])?;
     let mut live = run.program("node", &["e2e/live.test.mjs"]);
