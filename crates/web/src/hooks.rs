@@ -23,7 +23,10 @@ pub(crate) fn expose(window: &web_sys::Window) -> Result<(), JsValue> {
     let hooks = Object::new();
     let state = Closure::<dyn Fn() -> JsValue>::new(|| {
         with_page(|p| match &p.mode {
-            Mode::Sim => sim_state(&mut p.app, p.frame_work_ms),
+            Mode::Sim => {
+                let diagram = diagram_state(&p.app, p.views.diagram_span(), p.routine());
+                sim_state(&mut p.app, p.frame_work_ms, diagram)
+            }
             Mode::Live(watch) => live_state(&watch.live, Some(&watch.driver), None, p.app.refusal.as_deref()),
             Mode::Replay(watch) => live_state(&watch.live, None, Some(&watch.driver), p.app.refusal.as_deref()),
         })
@@ -107,8 +110,27 @@ fn lesson_state(app: &App) -> serde_json::Value {
     })
 }
 
+/// The diagram's visible span of time, and of the messages the latest lesson step sent (those
+/// the diagram draws: heartbeats only when shown), how many were sent inside that span.
+fn diagram_state(app: &App, span: Option<(f64, f64)>, routine: bool) -> serde_json::Value {
+    let Some((top, bottom)) = span else { return serde_json::Value::Null };
+    let step: Vec<f64> = match app.marks.last() {
+        Some(mark) => app
+            .journal
+            .messages
+            .values()
+            .filter(|m| routine || !m.routine())
+            .map(|m| m.sent.0 as f64)
+            .filter(|t| *t >= mark.start && *t <= mark.end.unwrap_or(f64::INFINITY))
+            .collect(),
+        None => Vec::new(),
+    };
+    let shown = step.iter().filter(|t| **t >= top - 0.5 && **t <= bottom + 0.5).count();
+    serde_json::json!({"top": top, "bottom": bottom, "stepMessages": step.len(), "stepMessagesShown": shown})
+}
+
 /// What the test hook reports of the simulator.
-fn sim_state(app: &mut App, frame_work_ms: f64) -> JsValue {
+fn sim_state(app: &mut App, frame_work_ms: f64, diagram: serde_json::Value) -> JsValue {
     let vl = app.sim.view_leader();
     let mut txs: Vec<serde_json::Value> = app
         .journal
@@ -140,6 +162,7 @@ fn sim_state(app: &mut App, frame_work_ms: f64) -> JsValue {
         "refusal": app.refusal,
         "playing": app.playing,
         "frameWorkMs": frame_work_ms,
+        "diagram": diagram,
     });
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }

@@ -9,11 +9,7 @@ use crate::lessons::{Step, LESSONS};
 
 /// The lesson card's HTML.
 pub fn card(app: &App) -> String {
-    let Some((lesson, done)) = app.current_lesson() else {
-        return "<p class=\"hint\">Pick a lesson to be walked through the protocol, or play freely with the \
-                controls below.</p>"
-            .to_string();
-    };
+    let Some((lesson, done)) = app.current_lesson() else { return menu() };
     let total = lesson.steps.len();
     let mut h = format!("<h3>{}</h3><p class=\"about\">{}</p>", esc(lesson.title), esc(lesson.about));
     let _ = write!(h, "<p class=\"progress\">step {done} of {total}</p>");
@@ -61,6 +57,23 @@ pub fn card(app: &App) -> String {
     h
 }
 
+/// Free play's card: every lesson, one click from starting.
+fn menu() -> String {
+    let mut h = String::from("<p class=\"hint\">Seven guided walks through the protocol, or play freely below.</p>");
+    h.push_str("<ol class=\"menu\">");
+    for (i, lesson) in LESSONS.iter().enumerate() {
+        let name = lesson.title.split_once(" · ").map_or(lesson.title, |(_, name)| name);
+        let _ = write!(
+            h,
+            "<li><button data-cmd=\"lesson-start\" data-arg=\"{i}\" title=\"{}\">{}</button></li>",
+            esc(lesson.about),
+            esc(name)
+        );
+    }
+    h.push_str("</ol>");
+    h
+}
+
 /// What the learner guessed before step `index` played, against what happened.
 fn guessed(h: &mut String, app: &App, index: usize, step: &Step) {
     let (Some(ask), Some((answered, choice))) = (&step.ask, app.answer) else { return };
@@ -85,6 +98,13 @@ mod tests {
     use super::*;
     use crate::testing::lesson_four_after;
     use ringside_sim::Session;
+
+    #[test]
+    fn free_play_lists_every_lesson() {
+        let html = card(&App::new(Session::default()));
+        assert_eq!(html.matches("data-cmd=\"lesson-start\"").count(), LESSONS.len(), "{html}");
+        assert!(html.contains(">Placement and balance<"), "{html}");
+    }
 
     #[test]
     fn the_card_says_what_happened_and_what_comes_next() {

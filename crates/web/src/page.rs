@@ -38,7 +38,7 @@ pub(crate) struct Page {
     /// What the views show.
     pub(crate) mode: Mode,
     pub(crate) doc: Document,
-    views: Views,
+    pub(crate) views: Views,
     last_frame: Option<f64>,
     /// What the text panels were last drawn for.
     pub(crate) drawn: Option<Drawn>,
@@ -327,7 +327,7 @@ impl Page {
             .collect()
     }
 
-    fn routine(&self) -> bool {
+    pub(crate) fn routine(&self) -> bool {
         self.doc
             .get_element_by_id("show-routine")
             .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
@@ -525,7 +525,7 @@ fn run_state(playing: bool, lesson_step: bool, speed: f64) -> (&'static str, Str
     } else if playing {
         ("running", format!("▶ playing at {speed}×"))
     } else {
-        ("paused", "⏸ paused — press Play or →".into())
+        ("paused", "paused — press Play or →".into())
     }
 }
 
@@ -535,7 +535,7 @@ mod tests {
 
     #[test]
     fn the_badge_says_when_time_stands_still() {
-        assert_eq!(run_state(false, false, 0.1), ("paused", "⏸ paused — press Play or →".to_string()));
+        assert_eq!(run_state(false, false, 0.1), ("paused", "paused — press Play or →".to_string()));
         assert_eq!(run_state(true, false, 0.3).1, "▶ playing at 0.3×");
         assert_eq!(run_state(false, true, 0.1).0, "running");
     }

@@ -65,6 +65,11 @@ impl Layout {
         self.shown - (self.bottom - HEAD) / self.px_per_ms
     }
 
+    /// The span of time on screen, earliest first, in the scene's units.
+    pub fn span(&self) -> (f64, f64) {
+        (self.top_time(), self.shown)
+    }
+
     /// The arrow of a message: start, end, and whether it ended in a drop.
     fn arrow(&self, m: &MsgLine) -> Option<Arrow> {
         let (x0, x1) = (self.x(&m.from)?, self.x(&m.to)?);

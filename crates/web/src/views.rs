@@ -76,6 +76,11 @@ impl Views {
         }
     }
 
+    /// The span of time the diagram showed in its last frame, earliest first.
+    pub fn diagram_span(&self) -> Option<(f64, f64)> {
+        self.seq_layout.as_ref().map(Layout::span)
+    }
+
     /// Zooms the diagram's time axis by `factor`, within its bounds.
     pub fn zoom(&mut self, factor: f64) {
         self.px_per_ms = (self.px_per_ms * factor).clamp(ZOOM.0, ZOOM.1);
