@@ -11,7 +11,8 @@ use crate::lessons::{Step, LESSONS};
 pub fn card(app: &App) -> String {
     let Some((lesson, done)) = app.current_lesson() else { return menu() };
     let total = lesson.steps.len();
-    let mut h = format!("<h3>{}</h3><p class=\"about\">{}</p>", esc(lesson.title), esc(lesson.about));
+    // The lesson's title is in the picker above the card.
+    let mut h = format!("<p class=\"about\">{}</p>", esc(lesson.about));
     let _ = write!(h, "<p class=\"progress\">step {done} of {total}</p>");
     if done == 0 {
         let _ = write!(h, "<p>Press <b>Next step</b> to begin: {}.</p>", esc(lesson.steps[0].title));
