@@ -21,7 +21,7 @@ use crate::names::Names;
 /// What a failed server is told, wherever its refusal is narrated: a partition that heals does
 /// not bring it back, because the view leader never readmits a failed id.
 const NEVER_READMITTED: &str =
-    "a failed id is never readmitted, even once it can be heard again: crash and restart it to join as a new server";
+    "a failed id is never readmitted, even once it can be heard again — crash and restart it to join as a new server";
 
 impl Msg {
     /// A short description of the message's content (`prepare tx…: k=v (epoch 3)`), with ids.
@@ -44,7 +44,7 @@ impl Msg {
                 LocalReply::Keys { keys } => format!("reply {}", plural(keys.len(), "key", "keys")),
             },
             Msg::Heartbeat { id, epoch, rebalanced, .. } => {
-                format!("heartbeat {} (knows epoch {epoch}, rebalanced {rebalanced})", names.server(id))
+                format!("heartbeat from {} (knows epoch {epoch}, rebalanced {rebalanced})", names.server(id))
             }
             Msg::HeartbeatReply { status, .. } => match status {
                 HeartbeatStatus::Ok { epoch, view, stable } => {
@@ -418,6 +418,9 @@ mod tests {
         );
         let no = VoteAnswer::No { reason: NoReason::KeyBusy { tx: TxId { client: 9, seq: 4 } } };
         let vote = Msg::Vote { tx, server: ServerId::from("5e41ab08"), vote: no };
-        assert_eq!(vote.describe_with(&names()), "vote no on c1's write #1: the key is held by c2's write #4, still undecided here");
+        assert_eq!(
+            vote.describe_with(&names()),
+            "vote no on c1's write #1: the key is held by c2's write #4, still undecided here"
+        );
     }
 }
