@@ -1,6 +1,6 @@
 //! Runs the page's commands: a button's `data-cmd` and `data-arg` are parsed once into a
 //! [`PageCmd`], which goes to the mode shown — the simulator, a live cluster or a replay. A
-//! refusal is shown under the controls.
+//! refusal is shown under the controls, and so is a confirmation, in a calmer style.
 
 use ringside_core::Addr;
 use ringside_sim::{Action, Input, Setup};
@@ -25,6 +25,8 @@ impl Page {
 
     /// Runs one command in the mode shown.
     pub(crate) fn run(&mut self, cmd: PageCmd) {
+        // A confirmation is about the command that gave it only.
+        self.app.notice = None;
         let result = match cmd {
             PageCmd::Connect => self.connect(),
             PageCmd::Disconnect => {

@@ -434,11 +434,13 @@ impl Page {
         }
     }
 
-    /// What the controls show in every mode: the refusal, the speed, the play button, and the
-    /// log scrolled to its newest line.
+    /// What the controls show in every mode: the refusal or confirmation, the speed, the play
+    /// button, and the log scrolled to its newest line.
     fn controls_state(&self, playing: bool) {
-        if let Some(el) = self.doc.get_element_by_id("refusal") {
-            el.set_inner_html(&self.app.refusal.as_deref().map(esc).unwrap_or_default());
+        for (id, text) in [("refusal", &self.app.refusal), ("notice", &self.app.notice)] {
+            if let Some(el) = self.doc.get_element_by_id(id) {
+                el.set_inner_html(&text.as_deref().map(esc).unwrap_or_default());
+            }
         }
         if let Some(el) = self.doc.get_element_by_id("speed-label") {
             el.set_inner_html(&format!("{}×", SPEEDS[self.app.speed]));
