@@ -18,10 +18,9 @@ use crate::id::ServerId;
 use crate::msg::{HeartbeatStatus, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer};
 use crate::names::Names;
 
-/// What a failed server is told, wherever its refusal is narrated: a partition that heals does
+/// Why a failed server stays out, wherever its refusal is narrated: a partition that heals does
 /// not bring it back, because the view leader never readmits a failed id.
-const NEVER_READMITTED: &str =
-    "a failed id is never readmitted, even once it can be heard again — crash and restart it to join as a new server";
+const NEVER_READMITTED: &str = "a failed id is never readmitted — restart it to join as a new server";
 
 impl Msg {
     /// A short description of the message's content (`prepare tx…: k=v (epoch 3)`), with ids.
@@ -125,7 +124,8 @@ impl Event {
                 format!("{} missed its heartbeats for the failure timeout: declared failed, epoch {epoch}", who(id))
             }
             Event::HeartbeatDenied { id } => {
-                format!("refused a heartbeat of {}: it was declared failed, and {NEVER_READMITTED}", who(id))
+                let who = who(id);
+                format!("refused a heartbeat of {who}: declared failed, it stays out after a heal; {NEVER_READMITTED}")
             }
             Event::AddressBusy { id, addr } => {
                 format!("{} must retry: {} belongs to a live server", who(id), names.addr(addr))
@@ -383,7 +383,7 @@ mod tests {
         let names = names();
         let denied = Event::HeartbeatDenied { id: ServerId::from("0c3f9a10") };
         let text = denied.describe_with(&names);
-        assert!(text.starts_with("refused a heartbeat of s2: it was declared failed"), "{text}");
+        assert!(text.starts_with("refused a heartbeat of s2: declared failed"), "{text}");
         assert!(text.contains("never readmitted") && text.contains("restart it"), "{text}");
         assert!(Event::Denied.to_string().contains("never readmitted"));
     }

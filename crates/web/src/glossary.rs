@@ -179,7 +179,11 @@ mod tests {
     fn terms_are_whole_words_and_capital_terms_match_only_as_written() {
         assert_eq!(mark_terms("epochal preview viewer"), "epochal preview viewer");
         assert_eq!(mark_terms("ready to commit, r"), "ready to commit, r");
-        assert_eq!(mark_terms("s2's view"), "s2's <abbr class=\"term\" title=\"The set of live servers the view leader knows, numbered by its epoch.\">view</abbr>");
+        let view = mark_terms("s2's view");
+        assert!(
+            view.starts_with("s2's <abbr class=\"term\" title=\"The set of live servers")
+                && view.ends_with(">view</abbr>")
+        );
         let r = mark_terms("R = 3");
         assert!(r.starts_with("<abbr class=\"term\" title=\"The replication factor"), "{r}");
     }

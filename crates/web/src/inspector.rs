@@ -97,9 +97,9 @@ fn kind_name(kind: Kind) -> &'static str {
 fn refused(label: &str) -> String {
     let label = esc(label);
     format!(
-        "<p class=\"bad\">{label} was declared failed: it was cut off or silent past the failure timeout. The view \
-         leader refuses its heartbeats for good, even after a partition heals, because a failed id is never \
-         readmitted; it votes and serves reads no more. Crash and restart {label} to join as a new server.</p>"
+        "<p class=\"bad\">{label} was declared failed: cut off or silent past the failure timeout. A failed id is \
+         never readmitted, not even after a partition heals: the view leader refuses its heartbeats, so it votes \
+         and serves reads no more. Crash and restart {label} to join as a new server.</p>"
     )
 }
 
