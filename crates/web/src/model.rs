@@ -523,11 +523,11 @@ impl Journal {
         let (epoch, what) = match event {
             Event::ServerJoined { id, epoch, .. } => {
                 self.members.push(id.clone());
-                (epoch.0, format!("{id} joined"))
+                (epoch.0, format!("{} joined", self.names.server(id)))
             }
             Event::ServerFailed { id, epoch } => {
                 self.members.retain(|m| m != id);
-                (epoch.0, format!("{id} failed"))
+                (epoch.0, format!("{} failed", self.names.server(id)))
             }
             Event::Recovered { epoch, .. } => {
                 self.members = cluster.members();
