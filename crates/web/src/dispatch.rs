@@ -51,7 +51,7 @@ impl Page {
     fn connect(&mut self) -> Result<(), String> {
         let vl = self.input_value("live-vl").trim().to_string();
         if vl.is_empty() || !vl.contains(':') {
-            return Err(format!("the view leader's address must be HOST:PORT, not {vl:?}"));
+            return Err(format!("the view leader's address must be HOST:PORT, not “{vl}”"));
         }
         let replicas = self.number("live-replicas", "replicas", 1..=16)? as usize;
         let vnodes = self.number("live-vnodes", "virtual nodes", 1..=64)? as u32;
@@ -141,7 +141,7 @@ impl Page {
             PageCmd::Share => self.share()?,
             PageCmd::Export => self.export()?,
             PageCmd::Rerun | PageCmd::Connect | PageCmd::Disconnect => {
-                return Err(format!("unknown command {:?}", cmd.name()))
+                return Err(format!("unknown command “{}”", cmd.name()))
             }
         }
         Ok(())

@@ -277,7 +277,7 @@ impl Page {
         let text = self.input_value(id);
         match text.trim().parse::<u64>() {
             Ok(n) if range.contains(&n) => Ok(n),
-            _ => Err(format!("{what} must be a whole number from {} to {}, not {text:?}", range.start(), range.end())),
+            _ => Err(format!("{what} must be a whole number from {} to {}, not “{text}”", range.start(), range.end())),
         }
     }
 
