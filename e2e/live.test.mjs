@@ -174,7 +174,7 @@ async function rerunASimulatedRun(context, url, page, errors) {
   const file = join(OUT, 'live-rerun-session.json');
   await writeFile(file, session);
   await page.locator('#import').setInputFiles(file);
-  await until(page, 'the page holds the imported run', (s) => /imported a simulator run/.test(s.refusal ?? ''));
+  await until(page, 'the page holds the imported run', (s) => /imported a simulator run/.test(s.notice ?? ''));
   await click(page, 'rerun');
   const s = await until(page, 'the re-run setr commits on the live cluster', (s) => {
     const r = s.lastResult;

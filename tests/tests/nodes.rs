@@ -539,7 +539,7 @@ fn locks_queue_hand_over_report_errors_and_detect_deadlock() {
     // The refused request is not queued, so asking again is refused again; in words this time.
     let words = client(&vl, &["lock_get", "x", "B"]);
     assert!(!words.ok, "{words:?}");
-    assert_eq!(words.stderr.trim(), "error: deadlock: B -> A");
+    assert_eq!(words.stderr.trim(), "error: deadlock: B waits for A");
     assert!(leader.has_event(&json!({"event": "lock_deadlock", "name": "x", "requester": "B", "cycle": ["B", "A"]})));
     assert!(!leader.has_event(&queued("B", "x")), "never queued");
     assert!(a_waits.running(), "A still waits for y");

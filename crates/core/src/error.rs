@@ -71,20 +71,5 @@ pub enum OpError {
     },
 }
 
-impl fmt::Display for OpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OpError::NotFound { key } => write!(f, "not found: {key}"),
-            OpError::NoServers => f.write_str("no servers in the view: nothing can be stored"),
-            OpError::Conflict { tx } => write!(f, "aborted: the key is being written by {tx}"),
-            OpError::GaveUp { attempts, reason } => write!(f, "gave up after {attempts} attempts: {reason}"),
-            OpError::Deadlock { cycle } => write!(f, "deadlock: {}", cycle.join(" -> ")),
-            OpError::UnknownLock => f.write_str("unknown lock"),
-            OpError::NotHolderOrWaiter => f.write_str("not the holder nor a waiter of this lock"),
-            OpError::Timeout { peer } => write!(f, "no answer from {peer}"),
-            OpError::Remote { reason } => write!(f, "error from peer: {reason}"),
-        }
-    }
-}
-
+// Its words are in `describe`, with the other words people read.
 impl core::error::Error for OpError {}

@@ -107,6 +107,6 @@ fn words(command: &Command, requester: Option<&str>, output: &OpOutput) -> Strin
             format!("{requester} left the queue of lock {name}")
         }
         (_, OpOutput::Done) => "ok".into(),
-        (_, other) => format!("{other:?}"),
+        (_, other) => other.to_string(),
     }
 }

@@ -164,7 +164,7 @@ impl Checker {
                     let missing: Vec<&ServerId> =
                         participants.iter().filter(|p| !yes.is_some_and(|y| y.contains(*p))).collect();
                     if !missing.is_empty() {
-                        let detail = format!("{tx} decided commit without a yes vote from {missing:?}");
+                        let detail = format!("{tx} decided commit without a yes vote from {}", ids(missing));
                         self.fail(now, step, "commit needs every yes vote", detail);
                     }
                 }
@@ -297,7 +297,7 @@ impl Checker {
             if *held_by != want {
                 problems.push((
                     "at rest every key lives exactly on its replicas",
-                    format!("{key} is on {held_by:?}, its replicas are {want:?}"),
+                    format!("{key} is on {}, its replicas are {}", ids(held_by.iter().copied()), ids(want)),
                 ));
                 break;
             }
@@ -311,7 +311,10 @@ impl Checker {
             if best.is_none_or(|b| b < version) {
                 problems.push((
                     "no acknowledged write lost",
-                    format!("{key} was written at version {version} (invoked at {invoked_at}), now {best:?}"),
+                    format!(
+                        "{key} was written at version {version} (invoked at {invoked_at}), now {}",
+                        best.map_or("held nowhere".to_string(), |b| format!("at version {b}"))
+                    ),
                 ));
                 break;
             }
@@ -320,4 +323,13 @@ impl Checker {
             self.fail(now, step, invariant, detail);
         }
     }
+}
+
+/// Server ids in a report, in words (`5e41ab08, 778b1aa9`, or `none`).
+fn ids<'a>(ids: impl IntoIterator<Item = &'a ServerId>) -> String {
+    let ids: Vec<&str> = ids.into_iter().map(ServerId::as_str).collect();
+    if ids.is_empty() {
+        return "none".into();
+    }
+    ids.join(", ")
 }

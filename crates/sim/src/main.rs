@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use ringside_core::ring::{position, Ring};
-use ringside_core::ServerId;
+use ringside_core::{Names, ServerId};
 use ringside_sim::{bench, linearize, movement, narrate, scenario, session, sweep};
 
 #[derive(Parser)]
@@ -124,8 +124,9 @@ fn run_session(path: &std::path::Path, trace: bool, all: bool) -> ExitCode {
     };
     let sim = session.replay();
     let entries = sim.trace().entries();
+    let mut names = Names::default();
     for e in entries {
-        let line = if trace { serde_json::to_string(e).ok() } else { narrate::line(e, all) };
+        let line = if trace { serde_json::to_string(e).ok() } else { narrate::line(e, all, &mut names) };
         if let Some(line) = line {
             println!("{line}");
         }
@@ -160,11 +161,12 @@ fn run(name: Option<String>, seed: u64, trace: bool, all: bool, list: bool) -> E
     } else {
         println!("scenario {} (seed {seed}): {}", found.name, found.about);
         let mut headings = played.headings.iter().peekable();
+        let mut names = Names::default();
         for (i, e) in entries.iter().enumerate() {
             while let Some((_, text)) = headings.next_if(|(at, _)| *at <= i) {
                 println!("\n== {text}");
             }
-            if let Some(line) = narrate::line(e, all) {
+            if let Some(line) = narrate::line(e, all, &mut names) {
                 println!("{line}");
             }
         }
@@ -188,7 +190,8 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool) -> ExitCode {
     for seed in start..start + seeds {
         let (out, sim) = sweep::run_seed(seed, narrate_runs);
         if narrate_runs {
-            for line in sim.trace().entries().iter().filter_map(|e| narrate::line(e, true)) {
+            let mut names = Names::default();
+            for line in sim.trace().entries().iter().filter_map(|e| narrate::line(e, true, &mut names)) {
                 println!("{line}");
             }
         }

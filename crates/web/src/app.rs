@@ -96,6 +96,8 @@ pub struct App {
     pub lesson: Option<LessonRun>,
     /// Why the last command was refused.
     pub refusal: Option<String>,
+    /// What the last command confirmed (a share link is ready): a status, not an alert.
+    pub notice: Option<String>,
     /// Bumped whenever the world changed, so panels redraw only then.
     pub version: u64,
     /// The lesson steps taken so far, oldest first.
@@ -123,6 +125,7 @@ impl App {
             selected: None,
             lesson: None,
             refusal: None,
+            notice: None,
             version: 0,
             marks: Vec::new(),
             step_playing: None,

@@ -127,7 +127,7 @@ impl PageCmd {
             "cut" => PageCmd::Cut,
             "heal" => PageCmd::Heal,
             "drop" | "delay" | "duplicate" => {
-                let id: u64 = arg.parse().map_err(|_| format!("no message {arg:?}"))?;
+                let id: u64 = arg.parse().map_err(|_| format!("no message “{arg}”"))?;
                 let how = match cmd {
                     "drop" => Tamper::Drop,
                     "delay" => Tamper::Delay(DELAY_MS),
@@ -142,7 +142,7 @@ impl PageCmd {
             "share" => PageCmd::Share,
             "export" => PageCmd::Export,
             "rerun" => PageCmd::Rerun,
-            other => return Err(format!("unknown command {other:?}")),
+            other => return Err(format!("unknown command “{other}”")),
         })
     }
 
@@ -188,7 +188,7 @@ fn trap(arg: &str) -> Result<PageCmd, String> {
     let tx = match (parts.next(), parts.next()) {
         (Some(c), Some(seq)) => match (c.parse(), seq.parse()) {
             (Ok(client), Ok(seq)) => Some(TxId { client, seq }),
-            _ => return Err(format!("bad transaction {arg:?}")),
+            _ => return Err(format!("bad transaction “{arg}”")),
         },
         _ => None,
     };
@@ -236,7 +236,7 @@ mod tests {
             let cmd = PageCmd::parse(name, "7", &|_| String::new()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(cmd.name(), name);
         }
-        assert_eq!(PageCmd::parse("nope", "", &|_| String::new()), Err("unknown command \"nope\"".into()));
+        assert_eq!(PageCmd::parse("nope", "", &|_| String::new()), Err("unknown command “nope”".into()));
     }
 
     #[test]

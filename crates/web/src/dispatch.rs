@@ -1,6 +1,6 @@
 //! Runs the page's commands: a button's `data-cmd` and `data-arg` are parsed once into a
 //! [`PageCmd`], which goes to the mode shown — the simulator, a live cluster or a replay. A
-//! refusal is shown under the controls.
+//! refusal is shown under the controls, and so is a confirmation, in a calmer style.
 
 use ringside_core::Addr;
 use ringside_sim::{Action, Input, Setup};
@@ -25,6 +25,8 @@ impl Page {
 
     /// Runs one command in the mode shown.
     pub(crate) fn run(&mut self, cmd: PageCmd) {
+        // A confirmation is about the command that gave it only.
+        self.app.notice = None;
         let result = match cmd {
             PageCmd::Connect => self.connect(),
             PageCmd::Disconnect => {
@@ -49,7 +51,7 @@ impl Page {
     fn connect(&mut self) -> Result<(), String> {
         let vl = self.input_value("live-vl").trim().to_string();
         if vl.is_empty() || !vl.contains(':') {
-            return Err(format!("the view leader's address must be HOST:PORT, not {vl:?}"));
+            return Err(format!("the view leader's address must be HOST:PORT, not “{vl}”"));
         }
         let replicas = self.number("live-replicas", "replicas", 1..=16)? as usize;
         let vnodes = self.number("live-vnodes", "virtual nodes", 1..=64)? as u32;
@@ -148,7 +150,7 @@ impl Page {
             PageCmd::Share => self.share()?,
             PageCmd::Export => self.export()?,
             PageCmd::Rerun | PageCmd::Connect | PageCmd::Disconnect => {
-                return Err(format!("unknown command {:?}", cmd.name()))
+                return Err(format!("unknown command “{}”", cmd.name()))
             }
         }
         Ok(())

@@ -34,7 +34,7 @@ impl Page {
         let parsed = ringside_sim::session::parse(text);
         if let (Ok(session), Mode::Live(_)) = (&parsed, &self.mode) {
             self.imported = Some(session.clone());
-            self.app.refusal = Some(format!(
+            self.app.notice = Some(format!(
                 "imported a simulator run with {} inputs: “Re-run here” plays its actions on this cluster",
                 session.inputs.len()
             ));
@@ -68,7 +68,8 @@ impl Page {
         let fragment = share::fragment(&self.app.session) + &share::lesson_part(lesson);
         // Replacing the address does not reload the page.
         window.location().set_hash(&fragment).map_err(|_| "the address bar refused the link".to_string())?;
-        self.app.refusal = Some("The link in the address bar now replays this run: copy it to share.".into());
+        self.app.refusal = None;
+        self.app.notice = Some("Link ready: the address bar now replays this run; copy it to share.".into());
         Ok(())
     }
 

@@ -27,8 +27,8 @@ pub(crate) fn expose(window: &web_sys::Window) -> Result<(), JsValue> {
                 let diagram = diagram_state(&p.app, p.views.diagram_span(), p.routine());
                 sim_state(&mut p.app, p.frame_work_ms, diagram)
             }
-            Mode::Live(watch) => live_state(&watch.live, Some(&watch.driver), None, p.app.refusal.as_deref()),
-            Mode::Replay(watch) => live_state(&watch.live, None, Some(&watch.driver), p.app.refusal.as_deref()),
+            Mode::Live(watch) => live_state(&watch.live, Some(&watch.driver), None, &p.app),
+            Mode::Replay(watch) => live_state(&watch.live, None, Some(&watch.driver), &p.app),
         })
         .unwrap_or(JsValue::NULL)
     });
@@ -57,7 +57,7 @@ pub(crate) fn expose(window: &web_sys::Window) -> Result<(), JsValue> {
 }
 
 /// What the test hook reports of a real cluster, connected (`remote`) or replayed (`replay`).
-fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, refusal: Option<&str>) -> JsValue {
+fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, app: &App) -> JsValue {
     let messages = live.journal.messages.values();
     let delivered = |kind: fn(&Msg) -> bool| {
         live.journal.messages.values().filter(|m| matches!(m.fate, model::Fate::Delivered(_)) && kind(&m.msg)).count()
@@ -83,7 +83,8 @@ fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, ref
         "adminServers": remote.map(|r| r.servers.iter().map(|s| serde_json::json!({"label": s.label, "state": s.state})).collect::<Vec<_>>()),
         "adminError": remote.and_then(|r| r.admin_error.clone()),
         "replay": replay.map(|r| serde_json::json!({"done": r.done, "total": r.total()})),
-        "refusal": refusal,
+        "refusal": app.refusal,
+        "notice": app.notice,
     });
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }
@@ -160,6 +161,7 @@ fn sim_state(app: &mut App, frame_work_ms: f64, diagram: serde_json::Value) -> J
         "lesson": lesson_state(app),
         "txs": txs,
         "refusal": app.refusal,
+        "notice": app.notice,
         "playing": app.playing,
         "frameWorkMs": frame_work_ms,
         "diagram": diagram,

@@ -6,21 +6,24 @@
 use std::fmt::Write;
 
 use ringside_core::twopc::PendingPhase;
-use ringside_core::{Addr, Client, Server, Stage, Time, ViewLeader};
+use ringside_core::{Addr, Client, Names, Server, Stage, Time, ViewLeader};
 use ringside_sim::{Kind, Role, Sim};
 
 use crate::app::Focus;
+use crate::glossary::mark_terms;
 use crate::html::{button, esc, select_link};
 use crate::live::{LiveNode, MS_PER_UNIT};
 use crate::model::{Fate, MsgLine, TxPhase, TxRow};
 use crate::scene::{Copies, KeyFacts, NodeFacts, Scene, Source};
 
-/// The inspector for what is selected, then the transaction table.
+/// The inspector for what is selected, then the transaction table, its terms defined on
+/// hover.
 pub fn inspector(scene: &dyn Scene, focus: Option<&Focus>) -> String {
+    let names = &scene.journal().names;
     let mut html = match focus {
-        Some(Focus::Node(name)) => node(name, scene.node(name)),
+        Some(Focus::Node(name)) => node(name, scene.node(name), names),
         Some(Focus::Key(key)) => key_card(key, scene.key(key)),
-        Some(Focus::Message(id)) => message(scene, *id),
+        Some(Focus::Message(id)) => message(scene, *id, names),
         None => {
             let more = match scene.source() {
                 Source::Simulated => "",
@@ -29,21 +32,21 @@ pub fn inspector(scene: &dyn Scene, focus: Option<&Focus>) -> String {
             format!("<h2>Inspector</h2><p class=\"hint\">Click a server, a lane, a key or a message to read it here.{more}</p>")
         }
     };
-    html.push_str(&transactions(scene.journal().recent_txs()));
-    html
+    html.push_str(&transactions(scene.journal().recent_txs(), names));
+    mark_terms(&html)
 }
 
-fn node(name: &Addr, facts: NodeFacts<'_>) -> String {
+fn node(name: &Addr, facts: NodeFacts<'_>, names: &Names) -> String {
     match facts {
         NodeFacts::Absent(what) => format!("<h2>{}</h2><p>{what}</p>", esc(&name.0)),
-        NodeFacts::Simulated { kind, role, sim } => simulated(name, kind, role, sim),
+        NodeFacts::Simulated { kind, role, sim } => simulated(name, kind, role, sim, names),
         NodeFacts::Watched { node, id, keys, can_kill, sent, received } => {
             watched(node, id.as_ref(), keys, can_kill, (sent, received))
         }
     }
 }
 
-fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim) -> String {
+fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim, names: &Names) -> String {
     let mut h = format!("<h2>{} <small>{}</small></h2>", esc(&addr.0), kind_name(kind));
     let restartable = kind != Kind::ViewLeader;
     match role {
@@ -53,7 +56,7 @@ fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim) -> String 
                 h.push_str(&button("restart", &addr.0, "Restart", "Start a fresh process here: new id, empty memory"));
             }
         }
-        Some(Role::ViewLeader(vl)) => h.push_str(&view_leader(vl, sim.now())),
+        Some(Role::ViewLeader(vl)) => h.push_str(&view_leader(vl, sim.now(), names)),
         Some(Role::Server(s)) => {
             h.push_str(&button(
                 "crash",
@@ -62,7 +65,10 @@ fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim) -> String 
                 "Kill the process: it stops heartbeating and its memory is gone. Servers leave only this \
                  way: the view leader removes it from the view after the failure timeout.",
             ));
-            h.push_str(&server(s));
+            if sim.view_leader().failed().contains(s.id()) {
+                h.push_str(&refused(&addr.0));
+            }
+            h.push_str(&server(s, names));
         }
         Some(Role::Client(c)) => {
             h.push_str(&button("crash", &addr.0, "Crash", "Kill the client process"));
@@ -72,7 +78,7 @@ fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim) -> String 
                 "Crash before its next decision",
                 "It dies the moment it would send a 2PC decision",
             ));
-            h.push_str(&client(sim, addr, c));
+            h.push_str(&client(sim, addr, c, names));
         }
     }
     h
@@ -86,7 +92,18 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-fn view_leader(vl: &ViewLeader, now: Time) -> String {
+/// Why a server the view leader declared failed is still out, even once it can be heard again
+/// (a healed partition): its heartbeats are refused for good.
+fn refused(label: &str) -> String {
+    let label = esc(label);
+    format!(
+        "<p class=\"bad\">{label} was declared failed: cut off or silent past the failure timeout. A failed id is \
+         never readmitted, not even after a partition heals: the view leader refuses its heartbeats, so it votes \
+         and serves reads no more. Crash and restart {label} to join as a new server.</p>"
+    )
+}
+
+fn view_leader(vl: &ViewLeader, now: Time, names: &Names) -> String {
     let mut h = String::new();
     let view = vl.view();
     let _ = write!(
@@ -96,22 +113,27 @@ fn view_leader(vl: &ViewLeader, now: Time) -> String {
         if vl.rebalancing() { " (rebalancing)" } else { "" },
         view.members.len()
     );
-    h.push_str("<table><tr><th>server</th><th>at</th><th>last heartbeat</th><th>rebalanced</th></tr>");
+    h.push_str("<table><tr><th>server</th><th>id</th><th>last heartbeat</th><th>rebalanced</th></tr>");
     for (id, r) in vl.servers() {
         let age = now.0.saturating_sub(r.last_heartbeat.0);
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{} ms ago</td><td>{}</td></tr>",
+            select_link(&format!("node:{}", r.addr), names.addr(&r.addr)),
             esc(&id.0),
-            select_link(&format!("node:{}", r.addr), &r.addr.0),
             age,
             if r.rebalanced { "yes" } else { "no" }
         );
     }
     h.push_str("</table>");
     if !vl.failed().is_empty() {
-        let failed: Vec<String> = vl.failed().iter().map(|id| esc(&id.0)).collect();
-        let _ = write!(h, "<p class=\"bad\">failed (never accepted again): {}</p>", failed.join(", "));
+        let failed: Vec<String> = vl.failed().iter().map(|id| esc(names.server(id))).collect();
+        let _ = write!(
+            h,
+            "<p class=\"bad\">declared failed: {}. A failed id is never readmitted, not even after a partition heals: \
+             a server comes back only as a new process with a new id.</p>",
+            failed.join(", ")
+        );
     }
     h.push_str("<h3>Locks</h3>");
     let mut any = false;
@@ -134,7 +156,7 @@ fn view_leader(vl: &ViewLeader, now: Time) -> String {
 /// Bucket rows shown at most; a server can hold thousands.
 const BUCKET_ROWS: usize = 60;
 
-fn server(s: &Server) -> String {
+fn server(s: &Server, names: &Names) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -156,7 +178,7 @@ fn server(s: &Server) -> String {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"st {}\">{state}</td></tr>",
-                esc(&p.tx.to_string()),
+                esc(&names.tx(p.tx)),
                 select_link(&format!("key:{}", p.key), &p.key),
                 state.split(' ').next().unwrap_or("").to_ascii_lowercase()
             );
@@ -185,7 +207,7 @@ fn server(s: &Server) -> String {
     h
 }
 
-fn client(sim: &Sim, addr: &Addr, c: &Client) -> String {
+fn client(sim: &Sim, addr: &Addr, c: &Client, names: &Names) -> String {
     let armed = sim.traps().contains_key(addr);
     let mut h = String::new();
     let _ = write!(
@@ -198,11 +220,13 @@ fn client(sim: &Sim, addr: &Addr, c: &Client) -> String {
     }
     for (tx, unacked) in c.telling() {
         // Participants by their lane names, as everywhere on the page.
-        let names: Vec<&str> = unacked
-            .iter()
-            .map(|id| sim.servers().find(|(_, s)| s.id() == id).map_or(id.as_str(), |(a, _)| a.as_str()))
-            .collect();
-        let _ = write!(h, "<p>{tx}: returned, a majority committed it; still telling {}</p>", esc(&names.join(", ")));
+        let told: Vec<&str> = unacked.iter().map(|id| names.server(id)).collect();
+        let _ = write!(
+            h,
+            "<p>{}: returned, a majority committed it; still telling {}</p>",
+            esc(&names.tx(tx)),
+            esc(&told.join(", "))
+        );
     }
     let ops = c.operations();
     if ops.is_empty() {
@@ -223,11 +247,12 @@ fn client(sim: &Sim, addr: &Addr, c: &Client) -> String {
                     "Crash before deciding this",
                     "The client dies the moment it would send its decision for this transaction",
                 );
-                format!("INIT: votes for {tx} ({} of {} yes)", yes.len(), participants.len())
+                format!("INIT: votes for {} ({} of {} yes)", names.tx(*tx), yes.len(), participants.len())
             }
             Stage::Deciding { tx, commit, unacked, participants } => format!(
-                "{}: {tx} sent; {} of {} acknowledgements to come",
+                "{}: {} sent; {} of {} acknowledgements to come",
                 if *commit { "COMMIT" } else { "ABORT" },
+                names.tx(*tx),
                 unacked.len(),
                 participants.len()
             ),
@@ -304,9 +329,9 @@ fn key_card(key: &str, facts: KeyFacts<'_>) -> String {
             for c in copies {
                 let _ = write!(
                     h,
-                    "<tr><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
-                    select_link(&format!("node:{}", c.lane), &c.lane.0),
+                    "<tr><td title=\"server id {}\">{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&c.id.0),
+                    select_link(&format!("node:{}", c.lane), &c.lane.0),
                     esc(c.value),
                     c.version
                 );
@@ -322,7 +347,7 @@ fn key_card(key: &str, facts: KeyFacts<'_>) -> String {
     h
 }
 
-fn message(scene: &dyn Scene, id: u64) -> String {
+fn message(scene: &dyn Scene, id: u64, names: &Names) -> String {
     let source = scene.source();
     let Some(m) = scene.journal().messages.get(&id) else {
         let missing = match source {
@@ -336,13 +361,13 @@ fn message(scene: &dyn Scene, id: u64) -> String {
         Source::Simulated => write!(
             h,
             "<p>{}</p><p>sent {} · due {} · {}</p>",
-            esc(&m.summary()),
+            esc(&m.summary(names)),
             source.when(m.sent),
             source.when(m.due),
             fate(m)
         ),
         Source::Observed => {
-            write!(h, "<p>{}</p><p>sent at {} · {}</p>", esc(&m.summary()), source.when(m.sent), receipt(m))
+            write!(h, "<p>{}</p><p>sent at {} · {}</p>", esc(&m.summary(names)), source.when(m.sent), receipt(m))
         }
     };
     if scene.tamperable(id) {
@@ -390,7 +415,7 @@ const TX_SHOWN: usize = 12;
 
 /// The table of recent transactions (given newest first): the coordinator's state and each
 /// participant's.
-pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>) -> String {
+pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>, names: &Names) -> String {
     let mut rows = rows.take(TX_SHOWN).peekable();
     if rows.peek().is_none() {
         return "<h3>Transactions</h3><p class=\"hint\">none yet: setr starts one</p>".to_string();
@@ -422,10 +447,11 @@ pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>) -> String {
             .collect();
         let _ = write!(
             h,
-            "<tr data-tx=\"{tx}\"><td>{tx}</td><td>{}</td><td>{coordinator}</td><td>{}</td></tr>",
+            "<tr data-tx=\"{}\"><td>{}</td><td>{}</td><td>{coordinator}</td><td>{}</td></tr>",
+            esc(&row.tx.to_string()),
+            esc(&names.tx(row.tx)),
             select_link(&format!("key:{}", row.key), &row.key),
             parts.join(" · "),
-            tx = esc(&row.tx.to_string()),
         );
     }
     h.push_str("</table>");
@@ -441,16 +467,16 @@ mod tests {
     use crate::panels::Link;
     use crate::records::Record;
     use crate::testing::{lesson_four_after, live};
-    use ringside_sim::{Session, Setup};
+    use ringside_sim::{Action, Session, Setup};
 
     #[test]
     fn the_transaction_table_names_each_2pc_state() {
         let app = lesson_four_after(2);
-        let html = transactions(app.journal.recent_txs());
+        let html = transactions(app.journal.recent_txs(), &app.journal.names);
         assert_eq!(html.matches(">READY<").count(), 3, "{html}");
         assert!(html.contains(">INIT<"), "the coordinator is still collecting votes: {html}");
         let app = lesson_four_after(5);
-        let html = transactions(app.journal.recent_txs());
+        let html = transactions(app.journal.recent_txs(), &app.journal.names);
         assert_eq!(html.matches(">COMMIT<").count(), 4, "{html}");
     }
 
@@ -510,7 +536,58 @@ mod tests {
         assert!(inspector(&watch, Some(&focus)).contains("Kill (kill -9)"));
         let watch = RealCluster { live: watch.live, driver: Admin(false) };
         assert!(!inspector(&watch, Some(&focus)).contains("Kill (kill -9)"));
-        let key = inspector(&watch, Some(&Focus::Key("plum".into())));
+        let key = text(&inspector(&watch, Some(&Focus::Key("plum".into()))));
         assert!(key.contains("replicas in epoch 2: s1") && key.contains("held by: s1"), "{key}");
+    }
+
+    /// The words of some HTML, without its tags.
+    fn text(html: &str) -> String {
+        html.split('<').map(|part| part.split_once('>').map_or(part, |(_, words)| words)).collect()
+    }
+
+    /// The default world after two clients wrote `x` at once.
+    fn conflict() -> App {
+        let mut app = App::new(Session::new(Setup::default()));
+        app.run_for(2_000);
+        app.act(Action::setr(Addr::from("c1"), "x".into(), "1".into()));
+        app.act(Action::setr(Addr::from("c2"), "x".into(), "2".into()));
+        app.run_for(2_000);
+        app
+    }
+
+    #[test]
+    fn cards_name_servers_and_transactions_by_their_labels_and_define_terms() {
+        let mut app = conflict();
+        let servers: Vec<(Addr, String)> = app.sim.servers().map(|(a, s)| (a.clone(), s.id().to_string())).collect();
+        let table = transactions(app.journal.recent_txs(), &app.journal.names);
+        assert!(table.contains("<td>c1's write #1</td>") && table.contains("data-tx=\"tx"), "{table}");
+        for (addr, own) in &servers {
+            app.selected = Some(Focus::Node(addr.clone()));
+            let html = inspector(&app, app.selected.as_ref());
+            assert!(html.contains("<abbr class=\"term\""), "terms are defined: {html}");
+            let words = text(&html);
+            // A server's card shows its own id, and no other server's.
+            assert!(words.contains(own.as_str()), "{words}");
+            assert!(servers.iter().all(|(_, id)| id == own || !words.contains(id.as_str())), "{words}");
+            assert!(!words.contains("tx0"), "transactions by their clients: {words}");
+        }
+    }
+
+    #[test]
+    fn a_server_failed_while_cut_off_says_why_it_stays_out_after_the_heal() {
+        let mut app = App::new(Session::new(Setup::default()));
+        app.run_for(2_000);
+        app.act(Action::Partition { side: vec![Addr::from("s2")] });
+        app.run_for(5_000);
+        app.act(Action::Heal);
+        app.run_for(1_000);
+        app.selected = Some(Focus::Node(Addr::from("s2")));
+        let card = text(&inspector(&app, app.selected.as_ref()));
+        assert!(card.contains("s2 was declared failed") && card.contains("Crash and restart s2"), "{card}");
+        app.selected = Some(Focus::Node(Addr::from("vl")));
+        let leader = text(&inspector(&app, app.selected.as_ref()));
+        assert!(leader.contains("declared failed: s2. A failed id is never readmitted"), "{leader}");
+        let refused = app.journal.log.iter().rev().find(|(_, node, _)| node == "vl").map(|(_, _, line)| line.as_str());
+        assert!(refused.is_some_and(|l| l.starts_with("refused a heartbeat of s2")), "{refused:?}");
     }
 }

@@ -16,6 +16,7 @@ pub mod charts;
 pub mod command;
 pub mod dispatch;
 pub mod files;
+pub mod glossary;
 pub mod hooks;
 pub mod html;
 pub mod inspector;

@@ -554,6 +554,23 @@ mod tests {
     }
 
     #[test]
+    fn a_watched_clusters_log_names_servers_by_their_lanes() {
+        let mut live = live();
+        let hb = frame(
+            7,
+            Some(S2),
+            serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0}),
+        );
+        live.absorb(rec(2_000, S2, serde_json::json!({"kind": "send", "peer": VL, "frame": hb})));
+        let got = serde_json::json!({"event": "transfer_received", "from": S2, "keys": 2, "stored": 2});
+        live.absorb(rec(2_100, S1, serde_json::json!({"kind": "event", "event": got})));
+        let sent = serde_json::json!({"event": "transfer_sent", "epoch": 1, "to": "cd", "keys": 2});
+        live.absorb(rec(2_200, S2, serde_json::json!({"kind": "event", "event": sent})));
+        let lines: Vec<&str> = live.journal.log.iter().map(|(_, _, text)| text.as_str()).collect();
+        assert_eq!(lines, ["received 2 copies from s2 (2 new)", "sent 2 copies to s2"]);
+    }
+
+    #[test]
     fn the_page_client_is_one_lane_and_its_polling_is_hidden() {
         let mut live = live();
         let get = Frame {

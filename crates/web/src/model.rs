@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::f64::consts::TAU;
 
 use ringside_core::ring::{position, Ring};
-use ringside_core::{Addr, Event, Member, Msg, ServerId, Time, TxId};
+use ringside_core::{Addr, Event, Member, Msg, Names, ServerId, Time, TxId};
 use ringside_sim::narrate;
 use ringside_sim::{Action, Kind, Sim, TraceEntry, TraceKind};
 
@@ -177,9 +177,9 @@ pub enum Fate {
 }
 
 impl MsgLine {
-    /// One line saying what it is.
-    pub fn summary(&self) -> String {
-        self.msg.summary()
+    /// One line saying what it is, with the labels `names` knows.
+    pub fn summary(&self, names: &Names) -> String {
+        self.msg.describe_with(names)
     }
 
     /// Heartbeats and their replies: the traffic that is always there.
@@ -271,6 +271,9 @@ impl TxRow {
     }
 }
 
+/// A log line repeated word for word by the same node within this many lines is left out.
+const REPEATS_WITHIN: usize = 16;
+
 /// Transactions kept in the table: beyond this, the oldest finished ones are forgotten...
 const TX_ROWS: usize = 40;
 /// ...and beyond this the oldest, finished or not (a burst of writes must stay cheap).
@@ -319,6 +322,9 @@ pub struct Journal {
     pub messages: BTreeMap<u64, MsgLine>,
     /// Narration lines: (time, node or "", text).
     pub log: Vec<(Time, String, String)>,
+    /// Who is who, learnt from the trace: the words of the log, the inspector and the diagram
+    /// name servers and transactions by their lanes.
+    pub names: Names,
     /// One entry per view change.
     pub moves: Vec<Move>,
     /// Recent transactions, by id.
@@ -355,6 +361,9 @@ impl Journal {
     /// Reads one trace entry; `cluster` is the cluster at that moment.
     pub fn take(&mut self, entry: &TraceEntry, cluster: &dyn ClusterFacts) {
         let t = entry.t;
+        // A live cluster's other clients share one lane: it names none of their transactions.
+        let label = |addr: &Addr| Some(cluster.lane(addr)).filter(|lane| lane.as_str() != crate::live::CLIENTS);
+        narrate::learn(&mut self.names, entry, &label);
         match &entry.kind {
             TraceKind::Send { id, from, to, due, msg } => {
                 if let Msg::Prepare { tx, key, participants, .. } = msg {
@@ -382,8 +391,8 @@ impl Journal {
             TraceKind::Drop { id, from, to, reason } => {
                 if let Some(m) = self.messages.get_mut(id) {
                     m.fate = Fate::Dropped(t, reason.clone());
-                    let what = m.summary();
-                    self.log.push((t, String::new(), format!("{from} → {to} {what}: lost ({reason})")));
+                    let what = m.summary(&self.names);
+                    self.say(t, String::new(), format!("{from} → {to} {what}: lost ({reason})"));
                 }
             }
             TraceKind::Duplicate { id, copy } => {
@@ -412,7 +421,8 @@ impl Journal {
                         m.moved += *keys as u64;
                     }
                 }
-                self.log.push((t, node.0.clone(), event.to_string()));
+                let line = event.describe_with(&self.names);
+                self.say(t, node.0.clone(), line);
             }
             TraceKind::Action { action } => {
                 self.placement_version += 1;
@@ -421,9 +431,18 @@ impl Journal {
                         row.coordinator_crashed = true;
                     }
                 }
-                self.log.push((t, String::new(), narrate::describe_action(action)))
+                self.log.push((t, String::new(), narrate::describe_action(action, &self.names)))
             }
             TraceKind::Timer { .. } => {}
+        }
+    }
+
+    /// Adds a line to the log, unless the node said the very same lately: a refused heartbeat
+    /// or a lost one comes back every period and would bury everything else.
+    fn say(&mut self, t: Time, node: String, text: String) {
+        let recent = &self.log[self.log.len().saturating_sub(REPEATS_WITHIN)..];
+        if !recent.iter().any(|(_, n, line)| *n == node && *line == text) {
+            self.log.push((t, node, text));
         }
     }
 
@@ -504,11 +523,11 @@ impl Journal {
         let (epoch, what) = match event {
             Event::ServerJoined { id, epoch, .. } => {
                 self.members.push(id.clone());
-                (epoch.0, format!("{id} joined"))
+                (epoch.0, format!("{} joined", self.names.server(id)))
             }
             Event::ServerFailed { id, epoch } => {
                 self.members.retain(|m| m != id);
-                (epoch.0, format!("{id} failed"))
+                (epoch.0, format!("{} failed", self.names.server(id)))
             }
             Event::Recovered { epoch, .. } => {
                 self.members = cluster.members();
@@ -620,6 +639,20 @@ mod tests {
             assert!(row.participants.iter().all(|(_, _, s)| *s == TxPhase::Commit), "{row:?}");
             assert!(row.finished() && !row.coordinator_crashed);
         }
+    }
+
+    #[test]
+    fn the_log_says_a_repeated_refusal_once() {
+        let mut j = Journal::default();
+        let mut sim = settled_world(&mut j);
+        sim.act(Action::Partition { side: vec![Addr::from("s2")] });
+        run(&mut sim, &mut j, 8_000);
+        sim.act(Action::Heal);
+        run(&mut sim, &mut j, 10_000);
+        let said = |what: &str| j.log.iter().filter(|(_, _, text)| text.contains(what)).count();
+        assert_eq!(said("refused a heartbeat of s2"), 1, "{:?}", j.log);
+        assert_eq!(said("s2 → vl heartbeat from s2 (knows epoch 3, rebalanced 3): lost (partition)"), 1);
+        assert_eq!(said("s2 missed its heartbeats"), 1);
     }
 
     #[test]

@@ -293,7 +293,7 @@ impl Page {
         let text = self.input_value(id);
         match text.trim().parse::<u64>() {
             Ok(n) if range.contains(&n) => Ok(n),
-            _ => Err(format!("{what} must be a whole number from {} to {}, not {text:?}", range.start(), range.end())),
+            _ => Err(format!("{what} must be a whole number from {} to {}, not “{text}”", range.start(), range.end())),
         }
     }
 
@@ -466,11 +466,13 @@ impl Page {
         }
     }
 
-    /// What the controls show in every mode: the refusal, the speed, the play button, and the
-    /// log scrolled to its newest line.
+    /// What the controls show in every mode: the refusal or confirmation, the speed, the play
+    /// button, and the log scrolled to its newest line.
     fn controls_state(&self, playing: bool) {
-        if let Some(el) = self.doc.get_element_by_id("refusal") {
-            el.set_inner_html(&self.app.refusal.as_deref().map(esc).unwrap_or_default());
+        for (id, text) in [("refusal", &self.app.refusal), ("notice", &self.app.notice)] {
+            if let Some(el) = self.doc.get_element_by_id(id) {
+                el.set_inner_html(&text.as_deref().map(esc).unwrap_or_default());
+            }
         }
         if let Some(el) = self.doc.get_element_by_id("speed-label") {
             el.set_inner_html(&format!("{}×", SPEEDS[self.app.speed]));

@@ -341,7 +341,7 @@ impl Remote {
     /// Plays the next action of an imported simulator run on this cluster.
     fn next_rerun(&mut self, live: &mut Live) {
         let Some(action) = self.rerun.pop_front() else { return };
-        let described = ringside_sim::narrate::describe_action(&action);
+        let described = ringside_sim::narrate::describe_action(&action, &live.journal.names);
         let result = match command::of_action(action) {
             Ok(cmd) => self.command(live, &cmd),
             Err(Action::AddServer) => self.add_server(),
@@ -547,8 +547,8 @@ impl Remote {
                     _ => command.to_string(),
                 };
                 let outcome = match &result {
-                    Ok(output) => format!("{words}: {}", outcome(output)),
-                    Err(e) => format!("{words}: failed: {e}"),
+                    Ok(output) => format!("{words}: {output}"),
+                    Err(e) => format!("{words}: failed: {}", e.describe_with(&live.journal.names)),
                 };
                 self.last_result = Some(match result {
                     Ok(output) => serde_json::json!({ "command": command, "ok": true, "output": output }),
@@ -561,19 +561,5 @@ impl Remote {
             }
             (Some(_), Ok(_)) => {}
         }
-    }
-}
-
-/// What a finished command gave, in words.
-fn outcome(output: &OpOutput) -> String {
-    match output {
-        OpOutput::Value { value, version: Some(v) } => format!("{value} (version {v})"),
-        OpOutput::Value { value, version: None } => value.clone(),
-        OpOutput::Written { version } => format!("committed at version {version}"),
-        OpOutput::Granted => "granted".into(),
-        OpOutput::Released { next_holder: Some(next) } => format!("released; {next} holds it now"),
-        OpOutput::Released { next_holder: None } => "released".into(),
-        OpOutput::LeftQueue => "left the queue".into(),
-        other => format!("{other:?}"),
     }
 }

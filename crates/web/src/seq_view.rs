@@ -2,7 +2,7 @@
 //! an arrow per message from its send to its delivery; messages in flight glide, lost ones end
 //! in a red cross.
 
-use ringside_core::Addr;
+use ringside_core::{Addr, Names};
 
 use crate::app::Focus;
 use crate::canvas::Canvas;
@@ -150,6 +150,7 @@ pub fn draw<'a>(
     c: &Canvas,
     l: &Layout,
     messages: impl DoubleEndedIterator<Item = &'a MsgLine>,
+    names: &Names,
     routine: bool,
     focus: Option<&Focus>,
 ) {
@@ -207,7 +208,7 @@ pub fn draw<'a>(
                 arrowhead(c, x0, y0, x1, y1, color);
             }
             if pass || (few && !m.routine()) {
-                let label = short(&m.summary());
+                let label = short(&m.summary(names));
                 let (mx, my) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0 - 3.0);
                 let half = label.chars().count() as f64 * 3.0;
                 let clear = labels.iter().all(|(x, y, hw)| (my - y).abs() > 11.0 || (mx - x).abs() > half + hw);

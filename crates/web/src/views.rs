@@ -64,7 +64,7 @@ impl Views {
         charts::draw(&self.charts, placement, &journal.moves, focus_addr);
         let layout = Layout::new(scene.lanes(), self.seq.w, self.seq.h, scene.moment(), self.px_per_ms)
             .with_unit(scene.source().ms_per_unit());
-        seq_view::draw(&self.seq, &layout, journal.messages.values(), routine, focus);
+        seq_view::draw(&self.seq, &layout, journal.messages.values(), &journal.names, routine, focus);
         self.seq_layout = Some(layout);
     }
 
