@@ -19,6 +19,7 @@ pub mod files;
 pub mod hooks;
 pub mod html;
 pub mod inspector;
+pub mod labels;
 pub mod lessons;
 pub mod live;
 pub mod model;
