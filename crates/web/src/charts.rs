@@ -70,8 +70,9 @@ fn balance(c: &Canvas, p: &Placement, x: f64, w: f64, focus: Option<&str>) {
     let keys = p.keys.len() as f64;
     let even = keys / p.servers.len() as f64;
     let even_text = format!("even primary share {even:.1}");
-    let items =
-        [(palette::INK, "primary for (its arc)"), (palette::RULE, "replica copies"), (FOCUS, even_text.as_str())];
+    // The swatches stand for every server's colour: dark for the keys a server is primary for
+    // (its arc), light for its copies as another key's replica.
+    let items = [("#5d6577", "primary (its arc)"), ("#c9ceda", "replica copies"), (FOCUS, even_text.as_str())];
     let top = legend(c, &items, x, w) + 12.0;
     let bottom = c.h - 16.0;
     let most = split.iter().map(|(a, b)| a + b).max().unwrap_or(0).max(1) as f64;
@@ -97,16 +98,20 @@ fn balance(c: &Canvas, p: &Placement, x: f64, w: f64, focus: Option<&str>) {
             &palette::node_color(&s.addr, if lit { 72 } else { 84 }),
         );
         let cx = bx + bw / 2.0;
-        // The server's name under its bar and, above it, its primaries and all its copies.
+        // The server's name under its bar, all its copies above it, and inside the solid part
+        // the keys it is primary for, where they fit.
         let name = Rect::text(cx, c.h - 4.0, c.measure(&s.addr.0, FONT), 10.0, "center");
         if taken.claim(name) {
             c.text(&s.addr.0, cx, c.h - 4.0, FONT, MUTED, "center");
         }
-        let value = format!("{primary} of {}", primary + replica);
-        let vy = bottom - hp - hr - 3.0;
-        let spots = [(cx, vy, "center"), (cx, vy.max(top + 9.0), "center")];
-        if let Some((vx, vy, align)) = taken.place_text(&spots, c.measure(&value, FONT), 10.0) {
-            c.text_on(&value, vx, vy, FONT, INK, align);
+        let total = (primary + replica).to_string();
+        let vy = (bottom - hp - hr - 3.0).max(top + 9.0);
+        if let Some((vx, vy, align)) = taken.place_text(&[(cx, vy, "center")], c.measure(&total, FONT), 10.0) {
+            c.text_on(&total, vx, vy, FONT, INK, align);
+        }
+        let own = primary.to_string();
+        if hp >= 13.0 && c.measure(&own, FONT) + 4.0 <= inner {
+            c.text(&own, cx, bottom - 3.0, FONT, "#ffffff", "center");
         }
     }
 }
@@ -120,7 +125,7 @@ fn movement(c: &Canvas, moves: &[Move], x: f64, w: f64) {
     }
     // Red only where some view change moved more than it needed, and then said so.
     let wasteful = shown.iter().any(|m| m.moved > m.minimum);
-    let mut items = vec![(RULE, "least needed"), (GOOD, "moved: no more")];
+    let mut items = vec![(RULE, "least needed"), (GOOD, "moved, no more")];
     if wasteful {
         items.push((palette::BAD, "red: moved more than needed"));
     }
@@ -137,12 +142,15 @@ fn movement(c: &Canvas, moves: &[Move], x: f64, w: f64) {
         c.rect(Rect { x: gx + 2.0, y: bottom - h_min, w: bw, h: h_min }, RULE);
         let colour = if m.moved > m.minimum { palette::BAD } else { GOOD };
         c.rect(Rect { x: gx + 2.0 + bw, y: bottom - h_moved, w: bw, h: h_moved }, colour);
-        let cx = gx + 2.0 + bw;
-        let label = format!("{} of {}", m.moved, m.minimum);
-        let ly = bottom - h_min.max(h_moved) - 3.0;
-        if let Some((lx, ly, align)) = taken.place_text(&[(cx, ly, "center")], c.measure(&label, FONT), 10.0) {
-            c.text_on(&label, lx, ly, FONT, INK, align);
+        // Each bar's count over it.
+        for (count, h, bx) in [(m.minimum, h_min, gx + 2.0), (m.moved, h_moved, gx + 2.0 + bw)] {
+            let label = count.to_string();
+            let spot = (bx + bw / 2.0, (bottom - h - 3.0).max(top + 9.0), "center");
+            if let Some((lx, ly, align)) = taken.place_text(&[spot], c.measure(&label, FONT), 10.0) {
+                c.text_on(&label, lx, ly, FONT, INK, align);
+            }
         }
+        let cx = gx + 2.0 + bw;
         let epoch = format!("epoch {}", m.epoch);
         if let Some((ex, ey, align)) = taken.place_text(&[(cx, c.h - 4.0, "center")], c.measure(&epoch, FONT), 10.0) {
             c.text(&epoch, ex, ey, FONT, MUTED, align);

@@ -24,7 +24,7 @@ pub(crate) fn expose(window: &web_sys::Window) -> Result<(), JsValue> {
     let hooks = Object::new();
     let state = Closure::<dyn Fn() -> JsValue>::new(|| {
         with_page(|p| match &p.mode {
-            Mode::Sim => sim_state(&mut p.app, p.frame_work_ms),
+            Mode::Sim => sim_state(&mut p.app, p.frame_work_ms, p.views.diagram_span()),
             Mode::Live(watch) => live_state(&watch.live, Some(&watch.driver), None, p.app.refusal.as_deref()),
             Mode::Replay(watch) => live_state(&watch.live, None, Some(&watch.driver), p.app.refusal.as_deref()),
         })
@@ -86,8 +86,9 @@ fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, ref
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }
 
-/// What the test hook reports of the simulator.
-fn sim_state(app: &mut App, frame_work_ms: f64) -> JsValue {
+/// What the test hook reports of the simulator; `diagram` is the stretch of virtual time the
+/// diagram shows and whether it follows the present.
+fn sim_state(app: &mut App, frame_work_ms: f64, diagram: Option<((f64, f64), bool)>) -> JsValue {
     let vl = app.sim.view_leader();
     let mut txs: Vec<serde_json::Value> = app
         .journal
@@ -119,6 +120,7 @@ fn sim_state(app: &mut App, frame_work_ms: f64) -> JsValue {
         "refusal": app.refusal,
         "playing": app.playing,
         "frameWorkMs": frame_work_ms,
+        "diagram": diagram.map(|((from, to), following)| serde_json::json!({"from": from, "to": to, "following": following})),
     });
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
 }

@@ -39,7 +39,7 @@ pub(crate) struct Page {
     /// What the views show.
     pub(crate) mode: Mode,
     pub(crate) doc: Document,
-    views: Views,
+    pub(crate) views: Views,
     last_frame: Option<f64>,
     /// What the text panels were last drawn for.
     pub(crate) drawn: Option<Drawn>,

@@ -94,6 +94,11 @@ impl Layout {
         self.end - (self.bottom - HEAD) / self.px_per_ms
     }
 
+    /// The stretch of time on screen: from the top edge to the bottom one.
+    pub fn span(&self) -> (f64, f64) {
+        (self.top_time(), self.end)
+    }
+
     /// The arrow of a message: start, end, and whether it ended in a drop.
     fn arrow(&self, m: &MsgLine) -> Option<Arrow> {
         let (x0, x1) = (self.x(&m.from)?, self.x(&m.to)?);

@@ -154,6 +154,12 @@ impl Views {
         std::mem::take(&mut self.dragged)
     }
 
+    /// The stretch of time the diagram showed last frame (in the scene's units), and whether it
+    /// follows the present.
+    pub fn diagram_span(&self) -> Option<((f64, f64), bool)> {
+        Some((self.seq_layout.as_ref()?.span(), self.axis.following()))
+    }
+
     /// Follows the present again.
     pub fn follow(&mut self) {
         self.axis.follow();
