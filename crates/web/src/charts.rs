@@ -4,7 +4,7 @@
 
 use crate::canvas::Canvas;
 use crate::labels::{flow, Rect, Taken};
-use crate::model::{Move, Placement};
+use crate::model::{Move, Placement, ServerMark};
 use crate::palette::{self, FOCUS, GOOD, INK, MUTED, RULE};
 
 /// View changes shown at most, the newest; fewer when the chart is too narrow for their labels.
@@ -16,10 +16,17 @@ const TITLE_FONT: &str = "600 12px system-ui, sans-serif";
 const FONT: &str = "10px system-ui, sans-serif";
 const ROW: f64 = 13.0;
 
-/// Per server, in the placement's order: copies of keys it is primary for, and other copies.
+/// The placement's servers as the chart lists them: by number, s1 first.
+fn by_name(p: &Placement) -> Vec<&ServerMark> {
+    let mut servers: Vec<&ServerMark> = p.servers.iter().collect();
+    servers.sort_by_key(|s| palette::number(&s.addr));
+    servers
+}
+
+/// Per server, by number: copies of keys it is primary for, and other copies.
 pub fn split(p: &Placement) -> Vec<(usize, usize)> {
-    p.servers
-        .iter()
+    by_name(p)
+        .into_iter()
         .map(|s| {
             let primary =
                 p.keys.iter().filter(|k| k.replicas.first() == Some(&s.id) && k.holders.contains(&s.id)).count();
@@ -46,62 +53,93 @@ fn title(c: &Canvas, titles: &[&str], x: f64, w: f64) {
     c.text(text, x, 13.0, TITLE_FONT, INK, "left");
 }
 
-/// A legend of coloured swatches and words under the title, wrapped to `w`; returns where the
-/// plot may begin.
-fn legend(c: &Canvas, items: &[(&str, &str)], x: f64, w: f64) -> f64 {
-    let widths: Vec<f64> = items.iter().map(|(_, text)| 12.0 + c.measure(text, FONT)).collect();
-    let places = flow(&widths, w, 8.0);
-    for ((colour, text), (dx, row)) in items.iter().zip(&places) {
+/// A legend entry: its swatch, and its words, long and short.
+struct Item<'a> {
+    colour: &'a str,
+    /// A dashed line rather than a box.
+    dashed: bool,
+    long: &'a str,
+    short: &'a str,
+}
+
+/// The legend under the title, wrapped to `w`: the long words when they fit on one row, else
+/// the short ones. Returns where the plot may begin.
+fn legend(c: &Canvas, items: &[Item<'_>], x: f64, w: f64) -> f64 {
+    let widths = |long: bool| -> Vec<f64> {
+        items.iter().map(|i| 13.0 + c.measure(if long { i.long } else { i.short }, FONT)).collect()
+    };
+    let long = flow(&widths(true), w, 8.0).iter().all(|(_, row)| *row == 0);
+    let places = flow(&widths(long), w, 8.0);
+    for (item, (dx, row)) in items.iter().zip(&places) {
         let y = 27.0 + ROW * *row as f64;
-        c.rect(Rect { x: x + dx, y: y - 8.0, w: 9.0, h: 9.0 }, colour);
-        c.text(text, x + dx + 12.0, y, FONT, MUTED, "left");
+        if item.dashed {
+            c.dash((3.0, 2.0));
+            c.line(x + dx, y - 3.5, x + dx + 10.0, y - 3.5, item.colour, 1.5);
+            c.dash((0.0, 0.0));
+        } else {
+            c.rect(Rect { x: x + dx, y: y - 8.0, w: 9.0, h: 9.0 }, item.colour);
+        }
+        c.text(if long { item.long } else { item.short }, x + dx + 13.0, y, FONT, MUTED, "left");
     }
     let rows = places.last().map_or(0, |(_, row)| row + 1);
     27.0 + ROW * rows as f64 - 2.0
 }
 
+/// Says there is nothing to chart yet, in the first of `texts` that fits in `w`.
+fn empty(c: &Canvas, texts: &[&str], x: f64, w: f64) {
+    let font = "12px system-ui, sans-serif";
+    let text = texts.iter().find(|t| c.measure(t, font) <= w).or(texts.last()).copied().unwrap_or("");
+    c.text(text, x, 34.0, font, MUTED, "left");
+}
+
 fn balance(c: &Canvas, p: &Placement, x: f64, w: f64, focus: Option<&str>) {
     title(c, &["Keys per server", "Keys"], x, w);
     if p.servers.is_empty() {
-        c.text("no servers in the view", x, 34.0, "12px system-ui, sans-serif", MUTED, "left");
+        empty(c, &["no servers in the view", "no servers"], x, w);
         return;
     }
     let split = split(p);
     let keys = p.keys.len() as f64;
     let even = keys / p.servers.len() as f64;
-    let even_text = format!("even primary share {even:.1}");
+    let (even_long, even_short) = (format!("even primary share {even:.1}"), format!("even {even:.1}"));
     // The swatches stand for every server's colour: dark for the keys a server is primary for
     // (its arc), light for its copies as another key's replica.
-    let items = [("#5d6577", "primary (its arc)"), ("#c9ceda", "replica copies"), (FOCUS, even_text.as_str())];
+    let items = [
+        Item { colour: "#5d6577", dashed: false, long: "primary (its arc)", short: "primary" },
+        Item { colour: "#c9ceda", dashed: false, long: "replica copies", short: "replica" },
+        Item { colour: FOCUS, dashed: true, long: &even_long, short: &even_short },
+    ];
     let top = legend(c, &items, x, w) + 12.0;
     let bottom = c.h - 16.0;
     let most = split.iter().map(|(a, b)| a + b).max().unwrap_or(0).max(1) as f64;
     let scale = (bottom - top).max(1.0) / most;
     let bw = w / p.servers.len() as f64;
-    let mut taken = Taken::new(c.w, c.h);
-    // The even share first: the values drawn after it sit on a halo, readable over its line.
-    let ey = bottom - even * scale;
-    c.dash((4.0, 3.0));
-    c.line(x, ey, x + w, ey, FOCUS, 1.0);
-    c.dash((0.0, 0.0));
-    for (i, (s, (primary, replica))) in p.servers.iter().zip(&split).enumerate() {
-        let bx = x + i as f64 * bw;
+    let inner = (bw - 2.0).max(1.0);
+    let heights: Vec<(f64, f64)> = split.iter().map(|(a, b)| (*a as f64 * scale, *b as f64 * scale)).collect();
+    let servers = by_name(p);
+    for (i, (s, (hp, hr))) in servers.iter().zip(&heights).enumerate() {
+        let bx = x + i as f64 * bw + 1.0;
         let lit = focus == Some(s.addr.0.as_str());
-        let (hp, hr) = (*primary as f64 * scale, *replica as f64 * scale);
-        let inner = (bw - 2.0).max(1.0);
         c.rect(
-            Rect { x: bx + 1.0, y: bottom - hp, w: inner, h: hp },
+            Rect { x: bx, y: bottom - hp, w: inner, h: *hp },
             &palette::node_color(&s.addr, if lit { 32 } else { 45 }),
         );
         c.rect(
-            Rect { x: bx + 1.0, y: bottom - hp - hr, w: inner, h: hr },
+            Rect { x: bx, y: bottom - hp - hr, w: inner, h: *hr },
             &palette::node_color(&s.addr, if lit { 72 } else { 84 }),
         );
-        let cx = bx + bw / 2.0;
-        // The server's name under its bar, all its copies above it, and inside the solid part
-        // the keys it is primary for, where they fit.
-        let name = Rect::text(cx, c.h - 4.0, c.measure(&s.addr.0, FONT), 10.0, "center");
-        if taken.claim(name) {
+    }
+    // The even share over the bars; the counts drawn after it sit on a halo.
+    let ey = bottom - even * scale;
+    c.dash((4.0, 3.0));
+    c.line(x, ey, x + w, ey, FOCUS, 1.5);
+    c.dash((0.0, 0.0));
+    // Each server's name under its bar, all its copies over it, and inside the solid part the
+    // keys it is primary for, where they fit.
+    let mut taken = Taken::new(c.w, c.h);
+    for (i, ((s, (primary, replica)), (hp, hr))) in servers.iter().zip(&split).zip(&heights).enumerate() {
+        let cx = x + (i as f64 + 0.5) * bw;
+        if taken.claim(Rect::text(cx, c.h - 4.0, c.measure(&s.addr.0, FONT), 10.0, "center")) {
             c.text(&s.addr.0, cx, c.h - 4.0, FONT, MUTED, "center");
         }
         let total = (primary + replica).to_string();
@@ -110,7 +148,7 @@ fn balance(c: &Canvas, p: &Placement, x: f64, w: f64, focus: Option<&str>) {
             c.text_on(&total, vx, vy, FONT, INK, align);
         }
         let own = primary.to_string();
-        if hp >= 13.0 && c.measure(&own, FONT) + 4.0 <= inner {
+        if *hp >= 13.0 && c.measure(&own, FONT) + 4.0 <= inner {
             c.text(&own, cx, bottom - 3.0, FONT, "#ffffff", "center");
         }
     }
@@ -120,14 +158,22 @@ fn movement(c: &Canvas, moves: &[Move], x: f64, w: f64) {
     title(c, &["Copies moved per view change", "Copies moved"], x, w);
     let shown = &moves[moves.len().saturating_sub(moves_fitting(w))..];
     if shown.is_empty() {
-        c.text("no view change with keys to move yet", x, 34.0, "12px system-ui, sans-serif", MUTED, "left");
+        empty(c, &["no view change with keys to move yet", "no keys moved yet", "none yet"], x, w);
         return;
     }
     // Red only where some view change moved more than it needed, and then said so.
     let wasteful = shown.iter().any(|m| m.moved > m.minimum);
-    let mut items = vec![(RULE, "least needed"), (GOOD, "moved, no more")];
+    let mut items = vec![
+        Item { colour: RULE, dashed: false, long: "least needed", short: "least" },
+        Item { colour: GOOD, dashed: false, long: "moved, no more", short: "moved" },
+    ];
     if wasteful {
-        items.push((palette::BAD, "red: moved more than needed"));
+        items.push(Item {
+            colour: palette::BAD,
+            dashed: false,
+            long: "moved more than needed",
+            short: "more than needed",
+        });
     }
     let top = legend(c, &items, x, w) + 12.0;
     let bottom = c.h - 16.0;
@@ -176,14 +222,16 @@ mod tests {
 
     #[test]
     fn bars_split_primaries_from_replica_copies() {
-        let ids = ["a", "b", "c"];
+        let ids = ["s1", "s2", "s3"];
         let keys = vec![
-            key("x", &["a", "b"], &["a", "b"]),
-            key("y", &["a", "c"], &["a", "c"]),
-            key("z", &["b", "c"], &["b", "c", "a"]),
+            key("x", &["s1", "s2"], &["s1", "s2"]),
+            key("y", &["s1", "s3"], &["s1", "s3"]),
+            key("z", &["s2", "s3"], &["s2", "s3", "s1"]),
         ];
+        // Listed by number whatever the view's order.
         let servers = ids
             .iter()
+            .rev()
             .map(|id| crate::model::ServerMark {
                 id: ServerId(id.to_string()),
                 addr: Addr::from(*id),
@@ -193,7 +241,7 @@ mod tests {
             })
             .collect();
         let p = Placement { servers, keys, ..Placement::default() };
-        // a is primary of x and y, and holds a stray copy of z; b primary of z.
+        // s1 is primary of x and y, and holds a stray copy of z; s2 primary of z.
         assert_eq!(split(&p), vec![(2, 1), (1, 1), (0, 2)]);
         let primaries: usize = split(&p).iter().map(|(a, _)| a).sum();
         assert_eq!(primaries, p.keys.len(), "every key counted once as a primary");
@@ -208,7 +256,8 @@ mod tests {
         let p = app.placement().clone();
         let split = split(&p);
         let arc = |id: &ServerId| p.arcs.iter().filter(|a| &a.owner == id).map(|a| a.to - a.from).sum::<f64>();
-        let biggest = p.servers.iter().enumerate().max_by(|a, b| arc(&a.1.id).total_cmp(&arc(&b.1.id))).unwrap().0;
+        let servers = by_name(&p);
+        let biggest = servers.iter().enumerate().max_by(|a, b| arc(&a.1.id).total_cmp(&arc(&b.1.id))).unwrap().0;
         let most = split.iter().enumerate().max_by_key(|(_, (primary, _))| *primary).unwrap().0;
         assert_eq!(biggest, most, "arcs {:?} primaries {split:?}", p.arcs);
         assert_eq!(split.iter().map(|(a, _)| a).sum::<usize>(), 40);

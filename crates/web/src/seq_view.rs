@@ -404,8 +404,8 @@ fn lanes(c: &Canvas, l: &Layout, focus: Option<&Focus>, outside: &[(Addr, &'stat
         let note = if *up { outside.iter().find(|(a, _)| a == addr).map(|(_, n)| *n) } else { Some("down") };
         if let Some(note) = note {
             let nw = c.measure(note, SMALL_FONT);
-            if taken.place_text(&[(x, y + 11.0, "center")], nw, 10.0).is_some() {
-                c.text(note, x, y + 11.0, SMALL_FONT, if *up { MUTED } else { BAD }, "center");
+            if taken.place_text(&[(x, y + 12.0, "center")], nw, 10.0).is_some() {
+                c.text(note, x, y + 12.0, SMALL_FONT, if *up { MUTED } else { BAD }, "center");
             }
         }
     }
