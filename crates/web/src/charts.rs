@@ -101,7 +101,7 @@ fn balance(c: &Canvas, p: &Placement, x: f64, w: f64, focus: Option<&str>) {
     let split = split(p);
     let keys = p.keys.len() as f64;
     let even = keys / p.servers.len() as f64;
-    let (even_long, even_short) = (format!("even primary share {even:.1}"), format!("even {even:.1}"));
+    let (even_long, even_short) = (format!("even primary share {even:.1}"), format!("even share {even:.1}"));
     // The swatches stand for every server's colour: dark for the keys a server is primary for
     // (its arc), light for its copies as another key's replica.
     let items = [

@@ -268,11 +268,12 @@ fn middle(c: &Canvas, p: &Placement, g: Geometry, extras: &Extras<'_>, taken: &m
     // A server just started joins only once time runs: its first heartbeat is still due.
     if !extras.playing {
         if let Some(o) = p.outside.iter().find(|o| o.starting) {
-            lines.push((format!("{} joins once time runs: Play or →", o.addr.0), "12px system-ui, sans-serif", MUTED));
+            lines.push((format!("{} joins once time runs:", o.addr.0), "12px system-ui, sans-serif", MUTED));
+            lines.push(("press Play or →".into(), "12px system-ui, sans-serif", MUTED));
         }
     }
     for (i, (text, font, colour)) in lines.iter().enumerate() {
-        let y = g.cy - 8.0 + 20.0 * i as f64;
+        let y = g.cy - 8.0 + if i == 0 { 0.0 } else { 3.0 + 17.0 * i as f64 };
         let px = if i == 0 { 16.0 } else { 13.0 };
         taken.take(Rect::text(g.cx, y, c.measure(text, font), px, "center"));
         c.text(text, g.cx, y, font, colour, "center");

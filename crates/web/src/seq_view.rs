@@ -317,8 +317,13 @@ pub fn draw<'a>(
                 // A label that would overlap one already drawn is left out; the selected
                 // message's always shows.
                 let label = short(&m.summary());
-                let (mx, my) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0 - 3.0);
-                let r = Rect::text(mx, my, c.measure(&label, LABEL_FONT), 11.0, "center");
+                let w = c.measure(&label, LABEL_FONT);
+                // Above the arrow's middle, raised by its slope so the arrow does not cross
+                // the text's ends.
+                let slope = ((y1 - y0) / (x1 - x0)).abs();
+                let lift = if slope.is_finite() { (slope * w / 2.0).min(20.0) } else { 0.0 };
+                let (mx, my) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0 - 3.0 - lift);
+                let r = Rect::text(mx, my, w, 11.0, "center");
                 let selected = matches!(focus, Some(Focus::Message(id)) if *id == m.id);
                 let drawn = if selected {
                     taken.take(r);
