@@ -55,7 +55,7 @@ pub struct StepMark {
     pub end: Option<f64>,
     /// The session's position before the step's inputs (see [`App::position`]): stepping back
     /// to it undoes the step. `None` once a later step started a fresh run.
-    pos: Option<u64>,
+    pub(crate) pos: Option<u64>,
 }
 
 /// A lesson step playing out: the world runs at a pace that shows its span in about

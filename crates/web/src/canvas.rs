@@ -66,4 +66,34 @@ impl Canvas {
         self.ctx.set_text_align(align);
         let _ = self.ctx.fill_text(s, x, y);
     }
+
+    /// Text with a white halo under it, readable over lines and bars.
+    pub fn text_on(&self, s: &str, x: f64, y: f64, font: &str, fill: &str, align: &str) {
+        self.ctx.set_font(font);
+        self.ctx.set_text_align(align);
+        self.ctx.set_stroke_style_str("rgba(255,255,255,0.9)");
+        self.ctx.set_line_width(3.0);
+        self.ctx.set_line_join("round");
+        let _ = self.ctx.stroke_text(s, x, y);
+        self.ctx.set_fill_style_str(fill);
+        let _ = self.ctx.fill_text(s, x, y);
+    }
+
+    /// How wide `s` is in `font` (CSS pixels).
+    pub fn measure(&self, s: &str, font: &str) -> f64 {
+        self.ctx.set_font(font);
+        self.ctx.measure_text(s).map_or_else(|_| crate::labels::text_width(s, 11.0), |m| m.width())
+    }
+
+    /// Dashes the lines stroked after it, `on` pixels then `off`; `(0, 0)` draws solid again.
+    pub fn dash(&self, (on, off): (f64, f64)) {
+        let pattern = if on > 0.0 { js_sys::Array::of2(&on.into(), &off.into()) } else { js_sys::Array::new() };
+        let _ = self.ctx.set_line_dash(&pattern);
+    }
+
+    /// A filled rectangle.
+    pub fn rect(&self, r: crate::labels::Rect, fill: &str) {
+        self.ctx.set_fill_style_str(fill);
+        self.ctx.fill_rect(r.x, r.y, r.w, r.h);
+    }
 }

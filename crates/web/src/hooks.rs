@@ -24,7 +24,7 @@ pub(crate) fn expose(window: &web_sys::Window) -> Result<(), JsValue> {
     let state = Closure::<dyn Fn() -> JsValue>::new(|| {
         with_page(|p| match &p.mode {
             Mode::Sim => {
-                let diagram = diagram_state(&p.app, p.views.diagram_span(), p.routine());
+                let diagram = diagram_state(&p.app, p.views.diagram_span().map(|(span, _)| span), p.routine());
                 sim_state(&mut p.app, p.frame_work_ms, diagram)
             }
             Mode::Live(watch) => live_state(&watch.live, Some(&watch.driver), None, &p.app),

@@ -20,6 +20,7 @@ pub mod glossary;
 pub mod hooks;
 pub mod html;
 pub mod inspector;
+pub mod labels;
 pub mod lesson_card;
 pub mod lessons;
 pub mod live;

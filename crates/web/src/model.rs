@@ -69,6 +69,20 @@ pub struct Arc {
     pub owner: ServerId,
 }
 
+/// A server whose process runs but that the view leaves out: one just started, not admitted
+/// yet, or one the view leader declared failed. Drawn where it would sit on the ring.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outsider {
+    /// Its id.
+    pub id: ServerId,
+    /// Its lane.
+    pub addr: Addr,
+    /// Where its virtual nodes would sit.
+    pub points: Vec<f64>,
+    /// Whether it never was in a view (it is starting, not failed).
+    pub starting: bool,
+}
+
 /// The ring as the view leader's current view places it, with every stored key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Placement {
@@ -80,6 +94,8 @@ pub struct Placement {
     pub keys: Vec<KeyMark>,
     /// Ownership arcs, clockwise.
     pub arcs: Vec<Arc>,
+    /// Servers running outside the view.
+    pub outside: Vec<Outsider>,
 }
 
 impl Placement {
@@ -92,7 +108,19 @@ impl Placement {
             }
         }
         let view = sim.view_leader().view();
-        Placement::build(view.epoch.0, &view.members, sim.config().vnodes, sim.config().replicas, holders)
+        let vnodes = sim.config().vnodes;
+        let mut placement = Placement::build(view.epoch.0, &view.members, vnodes, sim.config().replicas, holders);
+        placement.outside = sim
+            .servers()
+            .filter(|(_, s)| !view.members.iter().any(|m| &m.id == s.id()))
+            .map(|(addr, s)| Outsider {
+                id: s.id().clone(),
+                addr: addr.clone(),
+                points: Ring::new([s.id()], vnodes).points().map(|(pos, _)| angle(pos)).collect(),
+                starting: s.view().epoch.0 == 0,
+            })
+            .collect();
+        placement
     }
 
     /// The placement of a view with `vnodes` points per server and `replicas` per key, given
@@ -135,7 +163,7 @@ impl Placement {
                 owns: keys.iter().filter(|k| k.replicas.contains(&m.id)).count(),
             })
             .collect();
-        Placement { epoch, servers, keys, arcs }
+        Placement { epoch, servers, keys, arcs, outside: Vec::new() }
     }
 
     /// The server with this id.
@@ -215,6 +243,30 @@ pub struct Move {
     pub moved: u64,
     /// Copies the change needs at least: per key, the new replicas that were not replicas.
     pub minimum: u64,
+}
+
+/// A network partition over its stretch of time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// The nodes cut off from all others.
+    pub side: Vec<Addr>,
+    /// When it was cut.
+    pub from: Time,
+    /// When it healed (or another cut replaced it); `None` while it holds.
+    pub to: Option<Time>,
+}
+
+impl Cut {
+    /// The partition in a few words: `partition: {s1,s2} | rest`.
+    pub fn label(&self) -> String {
+        let names: Vec<&str> = self.side.iter().map(|a| a.as_str()).collect();
+        format!("partition: {{{}}} | rest", names.join(","))
+    }
+
+    /// Whether `a` and `b` are on different sides, so messages between them are lost.
+    pub fn divides(&self, a: &Addr, b: &Addr) -> bool {
+        self.side.contains(a) != self.side.contains(b)
+    }
 }
 
 /// A 2PC state as the course names them.
@@ -327,6 +379,8 @@ pub struct Journal {
     pub names: Names,
     /// One entry per view change.
     pub moves: Vec<Move>,
+    /// Every partition of the run, oldest first.
+    pub cuts: Vec<Cut>,
     /// Recent transactions, by id.
     txs: BTreeMap<TxId, TxRow>,
     /// Their ids, oldest first.
@@ -426,6 +480,14 @@ impl Journal {
             }
             TraceKind::Action { action } => {
                 self.placement_version += 1;
+                if let Action::Partition { .. } | Action::Heal = action {
+                    if let Some(open) = self.cuts.last_mut().filter(|c| c.to.is_none()) {
+                        open.to = Some(t);
+                    }
+                }
+                if let Action::Partition { side } = action {
+                    self.cuts.push(Cut { side: side.clone(), from: t, to: None });
+                }
                 if let Action::Crash { node } = action {
                     for row in self.txs.values_mut().filter(|r| r.coordinator == *node && !r.finished()) {
                         row.coordinator_crashed = true;
@@ -471,6 +533,11 @@ impl Journal {
                 asking: false,
             },
         );
+    }
+
+    /// The partition in place, if any.
+    pub fn partition(&self) -> Option<&Cut> {
+        self.cuts.last().filter(|c| c.to.is_none())
     }
 
     /// The transactions in the table, newest first.
@@ -626,6 +693,44 @@ mod tests {
         assert!(join.minimum > 0);
         assert_eq!(join.moved, join.minimum, "{join:?}");
         assert!(j.log.iter().any(|(_, _, text)| text.contains("join")), "{:?}", j.log);
+    }
+
+    #[test]
+    fn a_started_server_is_drawn_outside_the_view_until_admitted() {
+        let mut j = Journal::default();
+        let mut sim = settled_world(&mut j);
+        sim.act(Action::AddServer);
+        let p = Placement::of(&sim);
+        assert_eq!(p.servers.len(), 3);
+        let [s4] = &p.outside[..] else { panic!("one outsider: {:?}", p.outside) };
+        assert_eq!(s4.addr, Addr::from("s4"));
+        assert!(s4.starting && s4.points.len() == 1);
+        run(&mut sim, &mut j, 5_000);
+        let p = Placement::of(&sim);
+        assert!(p.outside.is_empty() && p.servers.len() == 4);
+        let joined = p.server(&s4.id).expect("s4 joined");
+        assert_eq!(joined.points, s4.points, "drawn where it then sits");
+    }
+
+    #[test]
+    fn the_journal_keeps_each_partition_and_when_it_healed() {
+        let mut j = Journal::default();
+        let mut sim = settled_world(&mut j);
+        let side = vec![Addr::from("s1"), Addr::from("s2")];
+        sim.act(Action::Partition { side: side.clone() });
+        j.absorb(&sim);
+        let from = sim.now();
+        let open = j.partition().expect("a partition in place");
+        assert_eq!(open, &Cut { side: side.clone(), from, to: None });
+        assert_eq!(open.label(), "partition: {s1,s2} | rest");
+        assert!(open.divides(&Addr::from("s1"), &Addr::from("vl")));
+        assert!(!open.divides(&Addr::from("s1"), &Addr::from("s2")));
+        assert!(!open.divides(&Addr::from("s3"), &Addr::from("c1")));
+        run(&mut sim, &mut j, 3_500);
+        sim.act(Action::Heal);
+        j.absorb(&sim);
+        assert_eq!(j.partition(), None);
+        assert_eq!(j.cuts, vec![Cut { side, from, to: Some(sim.now()) }]);
     }
 
     #[test]

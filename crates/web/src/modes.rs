@@ -5,7 +5,7 @@
 use ringside_core::ring::Ring;
 use ringside_core::{Addr, ServerId};
 
-use crate::app::App;
+use crate::app::{App, StepMark};
 use crate::live::{Live, CLIENTS};
 use crate::model::{self, Journal, Placement};
 use crate::panels::{self, Link};
@@ -288,5 +288,9 @@ impl Scene for App {
 
     fn tamperable(&self, id: u64) -> bool {
         self.sim.in_flight().iter().any(|f| f.id == id)
+    }
+
+    fn marks(&self) -> &[StepMark] {
+        &self.marks
     }
 }

@@ -18,6 +18,7 @@ use crate::inspector::inspector;
 use crate::lessons::LESSONS;
 use crate::model;
 use crate::modes::Mode;
+use crate::seq_view::Axis;
 use crate::views::Views;
 use crate::{hooks, lesson_card, panels, share};
 
@@ -207,7 +208,8 @@ fn listen(doc: &Document) -> Result<(), JsValue> {
         }
         input.set_value("");
     })?;
-    // On a drawing, what is under the pointer lights up, and a click selects it.
+    // On a drawing, what is under the pointer lights up, and a click selects it (unless it
+    // ends a drag of the diagram).
     for id in ["ring", "seq"] {
         let canvas = element(id)?;
         for (event, select) in [("mousemove", false), ("click", true)] {
@@ -215,6 +217,9 @@ fn listen(doc: &Document) -> Result<(), JsValue> {
                 let Some(m) = e.dyn_ref::<MouseEvent>() else { return };
                 let (x, y) = (m.offset_x() as f64, m.offset_y() as f64);
                 with_page(|p| {
+                    if select && p.views.take_dragged() {
+                        return;
+                    }
                     let focus = p.hit(id, x, y);
                     if select {
                         p.app.selected = focus;
@@ -228,12 +233,42 @@ fn listen(doc: &Document) -> Result<(), JsValue> {
             with_page(|p| p.app.hover = None);
         })?;
     }
-    // The wheel zooms the diagram's time axis.
-    on(&element("seq")?, "wheel", |e| {
+    // The diagram's time axis: the wheel zooms, shift+wheel or a drag scrolls, a double-click
+    // or "now" follows the present again.
+    let seq = element("seq")?;
+    on(&seq, "wheel", |e| {
         let Some(w) = e.dyn_ref::<web_sys::WheelEvent>() else { return };
         e.prevent_default();
-        let factor = if w.delta_y() > 0.0 { 1.0 / 1.25 } else { 1.25 };
-        with_page(|p| p.views.zoom(factor));
+        // Shift turns some wheels sideways.
+        let delta = if w.delta_y() != 0.0 { w.delta_y() } else { w.delta_x() };
+        let (shift, y) = (w.shift_key(), w.offset_y() as f64);
+        with_page(|p| {
+            let moment = p.mode.scene(&mut p.app).moment();
+            p.views.wheel(delta, shift, y, moment);
+        });
+    })?;
+    on(&seq, "mousedown", |e| {
+        let Some(m) = e.dyn_ref::<MouseEvent>() else { return };
+        let y = m.client_y() as f64;
+        with_page(|p| p.views.press(y));
+    })?;
+    // The drag goes on outside the canvas, so it is followed on the whole document.
+    on(doc, "mousemove", |e| {
+        let Some(m) = e.dyn_ref::<MouseEvent>().filter(|m| m.buttons() & 1 == 1) else { return };
+        let y = m.client_y() as f64;
+        with_page(|p| {
+            let moment = p.mode.scene(&mut p.app).moment();
+            p.views.drag_to(y, moment);
+        });
+    })?;
+    on(doc, "mouseup", |_| {
+        with_page(|p| p.views.release());
+    })?;
+    on(&seq, "dblclick", |_| {
+        with_page(|p| p.views.follow());
+    })?;
+    on(&element("seq-now")?, "click", |_| {
+        with_page(|p| p.views.follow());
     })?;
     // Pointing at a key or node in a panel lights it up in the drawings.
     for id in ["inspector", "log"] {
@@ -363,7 +398,7 @@ impl Page {
         self.mode = mode;
         self.app.selected = None;
         self.app.hover = None;
-        self.views.px_per_ms = self.mode.scene(&mut self.app).source().zoom();
+        self.views.axis = Axis::new(self.mode.scene(&mut self.app).source().zoom());
         self.nodes_drawn.clear();
         self.show_mode();
     }
@@ -377,7 +412,7 @@ impl Page {
         }
         if was_shown {
             self.app.selected = None;
-            self.views.px_per_ms = self.mode.scene(&mut self.app).source().zoom();
+            self.views.axis = Axis::new(self.mode.scene(&mut self.app).source().zoom());
             self.nodes_drawn.clear();
         }
         self.show_mode();

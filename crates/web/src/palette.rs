@@ -16,12 +16,20 @@ pub const BAD: &str = "#d0312d";
 pub const GOOD: &str = "#1f8a4c";
 /// The view leader's colour.
 pub const LEADER: &str = "#5b4bb7";
+/// Lesson steps marked on the diagram's time axis.
+pub const MARK: &str = "#0f7c8c";
 /// Clients' colour.
 pub const CLIENT: &str = "#2a7ab8";
 
-/// The hue of server number `n` (s1, s2, …): golden-angle steps keep neighbours apart.
+/// The hues servers may take (degrees): reds, crimsons and oranges are left out, so no server
+/// reads as failed (red is for loss and failure) or as the highlight (orange).
+pub const SERVER_HUES: (f64, f64) = (50.0, 310.0);
+
+/// The hue of server number `n` (s1, s2, …): golden-ratio steps through the allowed band keep
+/// neighbours apart.
 pub fn server_hue(n: u32) -> f64 {
-    (n as f64 * 137.508 + 20.0) % 360.0
+    let golden = (n as f64 * 0.618_033_988_75).fract();
+    SERVER_HUES.0 + golden * (SERVER_HUES.1 - SERVER_HUES.0)
 }
 
 /// The number in a node's address (`s12` → 12).
@@ -43,10 +51,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn neighbouring_servers_get_distant_hues() {
+    fn neighbouring_servers_get_distant_hues_and_none_is_red() {
         for n in 1..40 {
             let d = (server_hue(n) - server_hue(n + 1)).abs();
             assert!(d.min(360.0 - d) > 30.0, "s{n}");
+        }
+        for n in 0..200 {
+            let h = server_hue(n);
+            // Red and crimson sit around 0°/360°, orange (the highlight) near 30°.
+            assert!((50.0..=310.0).contains(&h), "s{n} has hue {h}");
         }
         assert_eq!(number(&Addr::from("s12")), 12);
         assert_eq!(node_color(&Addr::from("vl"), 50), LEADER);

@@ -5,9 +5,12 @@ use std::f64::consts::{FRAC_PI_2, TAU};
 
 use ringside_core::{Addr, ServerId};
 
+use ringside_sim::VIEW_LEADER;
+
 use crate::app::Focus;
 use crate::canvas::Canvas;
-use crate::model::Placement;
+use crate::labels::{Rect, Spot, Taken};
+use crate::model::{Cut, Placement};
 use crate::palette::{self, FOCUS, INK, MUTED, RULE};
 
 /// The ring's geometry in the canvas.
@@ -73,8 +76,22 @@ pub fn hit(p: &Placement, g: Geometry, x: f64, y: f64) -> Option<Focus> {
         .map(|(_, k)| Focus::Key(k.key.clone()))
 }
 
+/// What the ring shows besides the placement.
+pub struct Extras<'a> {
+    /// The partition in place.
+    pub cut: Option<&'a Cut>,
+    /// Whether time runs (a server just started joins only then).
+    pub playing: bool,
+}
+
 /// Draws the ring. `live` says which view members still run; `focus` lights up.
-pub fn draw(c: &Canvas, p: &Placement, live: &dyn Fn(&ServerId) -> bool, focus: Option<&Focus>) -> Geometry {
+pub fn draw(
+    c: &Canvas,
+    p: &Placement,
+    live: &dyn Fn(&ServerId) -> bool,
+    focus: Option<&Focus>,
+    extras: &Extras<'_>,
+) -> Geometry {
     let g = Geometry::fit(c.w, c.h);
     let ctx = &c.ctx;
     // The ring itself.
@@ -153,12 +170,18 @@ pub fn draw(c: &Canvas, p: &Placement, live: &dyn Fn(&ServerId) -> bool, focus: 
         c.text(&k.key, lx, ly + 4.0, "600 12px system-ui, sans-serif", FOCUS, "center");
     }
 
-    // Servers: a dot per point; a label at the first; grey with a cross once their process died.
+    let mut taken = Taken::new(c.w, c.h);
+    middle(c, p, g, extras, &mut taken);
+    legend(c, p, live, extras, &mut taken);
+
+    // Servers: a dot per point; a label at the first; grey with a cross once their process died;
+    // ringed with a dashed red circle when a partition cuts them off from the view leader.
+    let cut_off = |addr: &Addr| extras.cut.is_some_and(|cut| cut.divides(addr, &Addr::from(VIEW_LEADER)));
     for s in &p.servers {
         let up = live(&s.id);
         let lit = focus_server == Some(&s.id)
             || focus_key.is_some_and(|key| p.keys.iter().any(|k| k.key == key && k.replicas.contains(&s.id)));
-        let fill = if up { palette::node_color(&s.addr, 45) } else { "#9aa0ab".to_string() };
+        let fill = if up { palette::node_color(&s.addr, 45) } else { DEAD.to_string() };
         for (i, a) in s.points.iter().enumerate() {
             let (x, y) = g.at(*a, g.r);
             let radius = if i == 0 { 7.0 } else { 4.0 };
@@ -166,40 +189,112 @@ pub fn draw(c: &Canvas, p: &Placement, live: &dyn Fn(&ServerId) -> bool, focus: 
                 c.dot(x, y, radius + 4.0, FOCUS);
             }
             c.dot(x, y, radius, &fill);
-            if i == 0 {
-                let (lx, ly) = g.at(*a, g.r + 20.0);
-                c.text(
-                    &s.addr.0,
-                    lx,
-                    ly + 4.0,
-                    "600 12px system-ui, sans-serif",
-                    if up { INK } else { MUTED },
-                    "center",
-                );
-                if !up {
-                    c.line(x - 5.0, y - 5.0, x + 5.0, y + 5.0, palette::BAD, 2.0);
-                    c.line(x - 5.0, y + 5.0, x + 5.0, y - 5.0, palette::BAD, 2.0);
-                }
+            if cut_off(&s.addr) {
+                ring(c, x, y, radius + 3.0, palette::BAD);
+            }
+            if i == 0 && !up {
+                c.line(x - 5.0, y - 5.0, x + 5.0, y + 5.0, palette::BAD, 2.0);
+                c.line(x - 5.0, y + 5.0, x + 5.0, y - 5.0, palette::BAD, 2.0);
             }
         }
     }
-
-    // The middle: what the ring is.
-    let moving = p.keys.iter().filter(|k| !k.placed).count();
-    c.text(&format!("epoch {}", p.epoch), g.cx, g.cy - 8.0, "600 16px system-ui, sans-serif", INK, "center");
-    let keys = format!("{} servers · {} keys", p.servers.len(), p.keys.len());
-    c.text(&keys, g.cx, g.cy + 12.0, "13px system-ui, sans-serif", MUTED, "center");
-    if moving > 0 {
-        c.text(
-            &format!("{moving} not yet on their replicas"),
-            g.cx,
-            g.cy + 30.0,
-            "13px system-ui, sans-serif",
-            FOCUS,
-            "center",
-        );
+    // Servers running outside the view: a hollow dot where they would sit.
+    for o in &p.outside {
+        for a in &o.points {
+            let (x, y) = g.at(*a, g.r);
+            c.dot(x, y, 6.0, "#ffffff");
+            ring(c, x, y, 6.0, &palette::node_color(&o.addr, 45));
+        }
+    }
+    // Names last, each at the first free place outward from its point: neighbours on the ring
+    // push each other out instead of overlapping.
+    let names = p
+        .servers
+        .iter()
+        .map(|s| (s.addr.0.clone(), s.points.first().copied(), if live(&s.id) { INK } else { MUTED }))
+        .chain(p.outside.iter().map(|o| {
+            let word = if o.starting { "joining" } else { "not in view" };
+            (format!("{} {word}", o.addr.0), o.points.first().copied(), MUTED)
+        }));
+    for (name, angle, colour) in names {
+        let Some(angle) = angle else { continue };
+        let w = c.measure(&name, NAME_FONT);
+        if let Some((lx, ly, align)) = taken.place_text(&name_spots(g, angle), w, 12.0) {
+            c.text_on(&name, lx, ly, NAME_FONT, colour, align);
+        }
     }
     g
+}
+
+const NAME_FONT: &str = "600 12px system-ui, sans-serif";
+const LEGEND_FONT: &str = "11px system-ui, sans-serif";
+/// A crashed server's grey.
+const DEAD: &str = "#9aa0ab";
+
+/// Where a server's name may go, best first: just outside its point, then further out, then
+/// a little to either side along the ring.
+fn name_spots(g: Geometry, angle: f64) -> Vec<Spot> {
+    let mut spots = Vec::new();
+    for k in 0..5 {
+        for turn in [0.0, 0.12, -0.12, 0.24, -0.24] {
+            let (x, y) = g.at(angle + turn, g.r + 20.0 + 13.0 * k as f64);
+            spots.push((x, y + 4.0, "center"));
+        }
+    }
+    spots
+}
+
+/// A circle's dashed outline.
+fn ring(c: &Canvas, x: f64, y: f64, r: f64, stroke: &str) {
+    c.dash((3.0, 2.0));
+    c.ctx.begin_path();
+    let _ = c.ctx.arc(x, y, r, 0.0, TAU);
+    c.ctx.set_stroke_style_str(stroke);
+    c.ctx.set_line_width(1.5);
+    c.ctx.stroke();
+    c.dash((0.0, 0.0));
+}
+
+/// The middle: what the ring is, and what is waiting.
+fn middle(c: &Canvas, p: &Placement, g: Geometry, extras: &Extras<'_>, taken: &mut Taken) {
+    let mut lines: Vec<(String, &str, &str)> = vec![
+        (format!("epoch {}", p.epoch), "600 16px system-ui, sans-serif", INK),
+        (format!("{} servers · {} keys", p.servers.len(), p.keys.len()), "13px system-ui, sans-serif", MUTED),
+    ];
+    let moving = p.keys.iter().filter(|k| !k.placed).count();
+    if moving > 0 {
+        lines.push((format!("{moving} not yet on their replicas"), "13px system-ui, sans-serif", FOCUS));
+    }
+    // A server just started joins only once time runs: its first heartbeat is still due.
+    if !extras.playing {
+        if let Some(o) = p.outside.iter().find(|o| o.starting) {
+            lines.push((format!("{} joins once time runs:", o.addr.0), "12px system-ui, sans-serif", MUTED));
+            lines.push(("press Play or →".into(), "12px system-ui, sans-serif", MUTED));
+        }
+    }
+    for (i, (text, font, colour)) in lines.iter().enumerate() {
+        let y = g.cy - 8.0 + if i == 0 { 0.0 } else { 3.0 + 17.0 * i as f64 };
+        let px = if i == 0 { 16.0 } else { 13.0 };
+        taken.take(Rect::text(g.cx, y, c.measure(text, font), px, "center"));
+        c.text(text, g.cx, y, font, colour, "center");
+    }
+}
+
+/// What the ring's red marks mean, at its bottom left, only while one is drawn.
+fn legend(c: &Canvas, p: &Placement, live: &dyn Fn(&ServerId) -> bool, extras: &Extras<'_>, taken: &mut Taken) {
+    let mut lines: Vec<String> = Vec::new();
+    if p.servers.iter().any(|s| !live(&s.id)) {
+        lines.push("✕ its process crashed".into());
+    }
+    if let Some(cut) = extras.cut {
+        lines.push(cut.label());
+        lines.push("red dashed ring: cut off from the view leader".into());
+    }
+    for (i, text) in lines.iter().rev().enumerate() {
+        let y = c.h - 4.0 - 14.0 * i as f64;
+        taken.take(Rect::text(4.0, y, c.measure(text, LEGEND_FONT), 11.0, "left"));
+        c.text_on(text, 4.0, y, LEGEND_FONT, palette::BAD, "left");
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use ringside_core::{Addr, ServerId, Time, Version};
 use ringside_sim::{Kind, Role, Sim};
 
+use crate::app::StepMark;
 use crate::live::{LiveNode, MS_PER_UNIT};
 use crate::model::{Journal, Placement};
 use crate::seq_view;
@@ -147,6 +148,10 @@ pub trait Scene {
     /// Whether message `id` is still in flight, so the learner can drop, delay or duplicate it.
     fn tamperable(&self, _id: u64) -> bool {
         false
+    }
+    /// The lesson steps taken, marked on the diagram's time axis (only the simulator has lessons).
+    fn marks(&self) -> &[StepMark] {
+        &[]
     }
 }
 
