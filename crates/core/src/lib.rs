@@ -65,7 +65,7 @@ pub use id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
 pub use msg::{Msg, Transmit};
 pub use rng::Rng;
 pub use server::{Server, ServerConfig};
-pub use time::Time;
+pub use time::{Deadline, Time};
 pub use timing::Timing;
 pub use view_leader::{ViewLeader, ViewLeaderConfig};
 
