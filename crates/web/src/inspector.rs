@@ -112,7 +112,7 @@ fn view_leader(vl: &ViewLeader, clocks: &Clocks, refused: Option<&Refused>) -> S
     );
     for (id, r) in vl.servers() {
         let age = (clocks.at - r.last_heartbeat.0 as f64).max(0.0);
-        let failing = clocks.heartbeats.get(id).map_or(String::new(), |c| c.bar(&c.words()));
+        let failing = clocks.heartbeat(id).map_or(String::new(), |c| c.bar(&c.words()));
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{age:.0} ms ago</td><td>{failing}</td><td>{}</td></tr>",
@@ -183,7 +183,7 @@ fn server(s: &Server, clocks: &Clocks) -> String {
         s.stable_view().epoch.0,
         s.unacked_copies()
     );
-    h.push_str(&lease(clocks.leases.get(s.id())));
+    h.push_str(&lease(clocks.lease(s.id())));
     let pending: Vec<_> = s.pending().collect();
     if !pending.is_empty() {
         h.push_str(
@@ -196,7 +196,7 @@ fn server(s: &Server, clocks: &Clocks) -> String {
                 PendingPhase::Asking { round, .. } => format!("READY (asking, round {round})"),
                 PendingPhase::Blocked { .. } => "BLOCKED".to_string(),
             };
-            let timer = clocks.decisions.get(&(s.id().clone(), p.tx)).map_or(String::new(), |c| {
+            let timer = clocks.decision(s.id(), p.tx).map_or(String::new(), |c| {
                 let next = match p.phase {
                     PendingPhase::Ready => "starts the termination protocol in",
                     PendingPhase::Asking { .. } => "asks again in",
@@ -475,7 +475,7 @@ pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>, clocks: &Clocks) 
             .iter()
             .map(|(id, addr, st)| {
                 let asking = if row.asking && *st == TxPhase::Ready { " (asking)" } else { "" };
-                let timer = clocks.decisions.get(&(id.clone(), row.tx)).map_or(String::new(), |c| c.bar(&c.words()));
+                let timer = clocks.decision(id, row.tx).map_or(String::new(), |c| c.bar(&c.words()));
                 format!(
                     "{} <span class=\"st {}\">{}</span>{asking} {timer}",
                     esc(&addr.0),

@@ -7,7 +7,6 @@
 //! the views are drawn, so the arcs count down smoothly while the simulator plays. A real
 //! cluster's processes do not report their deadlines: there, nothing is drawn.
 
-use std::collections::BTreeMap;
 use std::f64::consts::{FRAC_PI_2, TAU};
 
 use ringside_core::{Deadline, ServerId, TxId};
@@ -25,10 +24,11 @@ const WARN: &str = "#d99a00";
 /// The share of a timer left below which it is drawn as a warning.
 const WARN_BELOW: f64 = 1.0 / 3.0;
 
-/// The failure-timeout arc around a server's dot: its radius and width (px).
-const HEARTBEAT_ARC: (f64, f64) = (11.0, 2.5);
+/// The failure-timeout arc around a server's dot: its radius and width (px), just outside the
+/// ring view's highlight of a selected server.
+const HEARTBEAT_ARC: (f64, f64) = (12.2, 2.2);
 /// The lease arc, just outside it.
-const LEASE_ARC: (f64, f64) = (14.5, 1.2);
+const LEASE_ARC: (f64, f64) = (15.3, 1.2);
 
 /// How a timer stands at one moment.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,44 +89,63 @@ impl Countdown {
 }
 
 /// The inspector's line on what the bars' colours mean.
-pub const LEGEND: &str = "<p class=\"hint\">Bars show the time left: green while far, amber in the last third, red \
-                          only once it ran out. They count down at the moment the views show.</p>";
+pub const LEGEND: &str =
+    "<p class=\"hint\">Bars: the time left, green while far, amber in its last third, red only once it ran out.</p>";
 
-/// Every timer the views draw, read from the roles at one moment.
+/// Every timer the views draw, read from the roles at one moment. A few dozen at most, so
+/// plain lists (a map per key type would cost the wasm more than the lookups cost here).
 #[derive(Clone, Debug, Default)]
 pub struct Clocks {
     /// The moment read at (virtual ms).
     pub at: f64,
     /// Per live server, the time the view leader still gives it before declaring it failed.
-    pub heartbeats: BTreeMap<ServerId, Countdown>,
+    pub heartbeats: Vec<(ServerId, Countdown)>,
     /// Per running server, its lease: how long it may still vote and answer reads.
-    pub leases: BTreeMap<ServerId, Countdown>,
-    /// Per (participant, prepared transaction), the time until it asks how it ended.
-    pub decisions: BTreeMap<(ServerId, TxId), Countdown>,
+    pub leases: Vec<(ServerId, Countdown)>,
+    /// Per participant and prepared transaction, the time until it asks how it ended.
+    pub decisions: Vec<(ServerId, TxId, Countdown)>,
 }
 
 impl Clocks {
-    /// Reads every timer of `sim` as it stands at `at`, a moment at or after the world's clock.
+    /// Reads every timer of `sim` as it stands at `at`, the moment the views are drawn at.
     pub fn read(sim: &Sim, at: f64) -> Clocks {
+        // A step can pass the moment drawn (it skips stale wake-ups to the next real event):
+        // the timers are then read where the world is, so none shows more than its span.
+        let at = at.max(sim.now().0 as f64);
         let vl = sim.view_leader();
         let heartbeats = vl
             .servers()
             .keys()
             .filter_map(|id| Some((id.clone(), Countdown::at(vl.failure_deadline(id)?, at))))
             .collect();
-        let mut leases = BTreeMap::new();
-        let mut decisions = BTreeMap::new();
+        let mut leases = Vec::new();
+        let mut decisions = Vec::new();
         for (_, s) in sim.servers() {
             if let Some(lease) = s.lease() {
-                leases.insert(s.id().clone(), Countdown::at(lease, at));
+                leases.push((s.id().clone(), Countdown::at(lease, at)));
             }
             for p in s.pending() {
                 if let Some(due) = s.decision_deadline(&p.tx) {
-                    decisions.insert((s.id().clone(), p.tx), Countdown::at(due, at));
+                    decisions.push((s.id().clone(), p.tx, Countdown::at(due, at)));
                 }
             }
         }
         Clocks { at, heartbeats, leases, decisions }
+    }
+
+    /// Server `id`'s failure timeout at the view leader.
+    pub fn heartbeat(&self, id: &ServerId) -> Option<&Countdown> {
+        self.heartbeats.iter().find(|(s, _)| s == id).map(|(_, c)| c)
+    }
+
+    /// Server `id`'s lease.
+    pub fn lease(&self, id: &ServerId) -> Option<&Countdown> {
+        self.leases.iter().find(|(s, _)| s == id).map(|(_, c)| c)
+    }
+
+    /// The decision timer of `tx` at participant `id`.
+    pub fn decision(&self, id: &ServerId, tx: TxId) -> Option<&Countdown> {
+        self.decisions.iter().find(|(s, t, _)| s == id && *t == tx).map(|(_, _, c)| c)
     }
 
     /// Whether there is any timer to draw on the ring.
@@ -144,19 +163,19 @@ pub fn ring(c: &Canvas, g: Geometry, p: &Placement, clocks: &Clocks) {
     for s in &p.servers {
         let Some(&angle) = s.points.first() else { continue };
         let (x, y) = g.point(angle);
-        if let Some(hb) = clocks.heartbeats.get(&s.id) {
+        if let Some(hb) = clocks.heartbeat(&s.id) {
             arc(c, x, y, HEARTBEAT_ARC, 1.0, RULE);
             arc(c, x, y, HEARTBEAT_ARC, hb.fraction(), hb.colour());
         }
-        if let Some(lease) = clocks.leases.get(&s.id) {
+        if let Some(lease) = clocks.lease(&s.id) {
             // An expired lease is a whole red ring: the server refuses to serve.
             let share = if lease.expired() { 1.0 } else { lease.fraction() };
             arc(c, x, y, LEASE_ARC, share, lease.colour());
         }
     }
     let font = "11px system-ui, sans-serif";
-    c.text("inner ring: time left before the failure timeout", 6.0, 14.0, font, MUTED, "left");
-    c.text("outer ring: time left on the lease", 6.0, 28.0, font, MUTED, "left");
+    c.text("inner ring: failure timeout left", 6.0, 14.0, font, MUTED, "left");
+    c.text("outer ring: lease left", 6.0, 28.0, font, MUTED, "left");
 }
 
 /// A clockwise arc from the top of a circle round (`x`, `y`), for `share` of a turn.
@@ -207,14 +226,14 @@ mod tests {
         let timeout = app.sim.config().timing.failure_timeout_ms as f64;
         let s1 = app.sim.servers().find(|(a, _)| **a == server(1)).map(|(_, s)| s.id().clone()).unwrap();
         // Running, it heartbeats: the view leader's timer never gets far from full.
-        let full = Clocks::read(&app.sim, app.shown).heartbeats[&s1];
+        let full = Clocks::read(&app.sim, app.shown).heartbeat(&s1).copied().unwrap();
         assert_eq!(full.span_ms, timeout);
         assert!(full.fraction() > 0.6, "{full:?}");
         app.act(Action::Crash { node: server(1) });
         let crashed = app.sim.now().0 as f64;
-        let last = Clocks::read(&app.sim, crashed).heartbeats[&s1];
+        let last = Clocks::read(&app.sim, crashed).heartbeat(&s1).copied().unwrap();
         // The arc shrinks with time alone: the same deadline read later is shorter.
-        let later = Clocks::read(&app.sim, crashed + 100.0).heartbeats[&s1];
+        let later = Clocks::read(&app.sim, crashed + 100.0).heartbeat(&s1).copied().unwrap();
         assert!((last.left_ms - later.left_ms - 100.0).abs() < 1e-9, "{last:?} {later:?}");
         // It is empty exactly at the failure timeout after the last heartbeat the leader heard,
         // and then the server is failed: no timer left to draw.
@@ -223,8 +242,23 @@ mod tests {
         app.run_until(timeout as u64 * 2, |sim| !sim.view_leader().servers().contains_key(&s1));
         assert_eq!(app.sim.now().0 as f64, empty_at, "failed at the moment the arc emptied");
         let after = Clocks::read(&app.sim, app.shown);
-        assert!(!after.heartbeats.contains_key(&s1) && !after.leases.contains_key(&s1));
+        assert!(after.heartbeat(&s1).is_none() && after.lease(&s1).is_none());
         assert_eq!(after.heartbeats.len(), app.sim.servers().count());
+    }
+
+    #[test]
+    fn no_timer_reads_more_than_its_span_when_a_step_passed_the_moment_drawn() {
+        // Lesson 7's third step ends with the world a millisecond past the moment drawn.
+        let mut app = App::new(Session::default());
+        app.start_lesson(6).unwrap();
+        for _ in 0..3 {
+            app.lesson_next();
+        }
+        let clocks = Clocks::read(&app.sim, app.shown);
+        assert!(clocks.at >= app.sim.now().0 as f64);
+        for (_, c) in clocks.heartbeats.iter().chain(&clocks.leases) {
+            assert!(c.left_ms <= c.span_ms, "{c:?}");
+        }
     }
 
     #[test]
@@ -233,7 +267,7 @@ mod tests {
         let clocks = Clocks::read(&app.sim, app.shown);
         let lease = app.sim.config().timing.membership().lease_ms() as f64;
         assert_eq!(clocks.leases.len(), app.sim.servers().count());
-        for c in clocks.leases.values() {
+        for (_, c) in &clocks.leases {
             assert_eq!(c.span_ms, lease);
             assert!(!c.expired() && c.fraction() <= 1.0, "{c:?}");
         }
@@ -250,7 +284,7 @@ mod tests {
         let timeout = app.sim.config().timing.decision_timeout_ms as f64;
         let clocks = Clocks::read(&app.sim, app.sim.now().0 as f64);
         assert_eq!(clocks.decisions.len(), 3, "{:?}", clocks.decisions);
-        for c in clocks.decisions.values() {
+        for (_, _, c) in &clocks.decisions {
             assert_eq!(c.span_ms, timeout);
             assert!(c.left_ms > 0.0 && c.left_ms <= timeout, "{c:?}");
         }

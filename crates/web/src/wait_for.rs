@@ -100,7 +100,7 @@ impl Graph {
         }
         const W: f64 = 300.0;
         const NODE: f64 = 17.0;
-        let h = if self.nodes.len() <= 2 { 120.0 } else { 190.0 };
+        let h = if self.nodes.len() <= 2 { 88.0 } else { 190.0 };
         let (cx, cy) = (W / 2.0, h / 2.0 - 6.0);
         let n = self.nodes.len();
         let at = |i: usize| -> (f64, f64) {
@@ -232,6 +232,19 @@ mod tests {
         let (_, g) = lesson_seven(LESSONS[6].steps.len());
         assert_eq!(g.edges, vec![]);
         assert_eq!(g.nodes, vec![("c1".into(), vec!["a".into(), "b".into()])]);
+    }
+
+    #[test]
+    fn a_chain_of_three_is_drawn_without_a_refusal() {
+        let mut t = LockTable::new();
+        for (lock, who) in [("x", "a"), ("y", "b"), ("y", "a"), ("x", "c")] {
+            t.get(lock, who);
+        }
+        // A refusal whose cycle no longer stands (b does not wait for a) is left out.
+        let stale = Refused { lock: "y".into(), cycle: vec!["c".into(), "b".into(), "a".into()] };
+        let g = Graph::of(&t, Some(&stale));
+        assert_eq!(g.edges, vec![edge("c", "a", "x", false), edge("a", "b", "y", false)]);
+        assert_eq!(g.svg().matches("<circle").count(), 3);
     }
 
     #[test]
