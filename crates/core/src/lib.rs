@@ -67,7 +67,7 @@ pub use msg::{Msg, Transmit};
 pub use names::Names;
 pub use rng::Rng;
 pub use server::{Server, ServerConfig};
-pub use time::Time;
+pub use time::{Deadline, Time};
 pub use timing::Timing;
 pub use view_leader::{ViewLeader, ViewLeaderConfig};
 

@@ -30,6 +30,16 @@ impl core::fmt::Display for Time {
     }
 }
 
+/// A running timer as observers see it: when it fires and how long it runs in all, so a view
+/// can draw how much of it is left. Roles report these; nothing inside a role reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    /// When it fires (or, for a lease, runs out).
+    pub due: Time,
+    /// How long it runs from when it was armed (ms).
+    pub span_ms: u64,
+}
+
 /// A role's armed timers, keyed by a typed timer name. Only the earliest deadline leaves the
 /// role (through `poll_timeout`), so the table keeps deadlines ordered as well as by key.
 #[derive(Clone, Debug)]
@@ -58,6 +68,11 @@ impl<K: Ord + Clone> Timers<K> {
         if let Some(old) = self.by_key.remove(key) {
             self.by_time.remove(&(old, key.clone()));
         }
+    }
+
+    /// When `key` fires, if it is armed.
+    pub(crate) fn at(&self, key: &K) -> Option<Time> {
+        self.by_key.get(key).copied()
     }
 
     /// The earliest deadline.
@@ -89,6 +104,7 @@ mod tests {
         t.set("a", Time(10));
         t.set("c", Time(40));
         t.cancel(&"c");
+        assert_eq!((t.at(&"a"), t.at(&"c")), (Some(Time(10)), None));
         assert_eq!(t.next(), Some(Time(10)));
         assert_eq!(t.pop_expired(Time(5)), None);
         assert_eq!(t.pop_expired(Time(25)), Some("a"));

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use ringside_core::twopc::PendingPhase;
-use ringside_core::{Addr, Client, Names, Server, Stage, Time, ViewLeader};
+use ringside_core::{Addr, Client, Names, Server, Stage, ViewLeader};
 use ringside_sim::{Kind, Role, Sim};
 
 use crate::app::Focus;
@@ -15,13 +15,16 @@ use crate::html::{button, esc, select_link};
 use crate::live::{LiveNode, MS_PER_UNIT};
 use crate::model::{Fate, MsgLine, TxPhase, TxRow};
 use crate::scene::{Copies, KeyFacts, NodeFacts, Scene, Source};
+use crate::timers::{self, Clocks, Countdown};
+use crate::wait_for::{Graph, Refused};
 
 /// The inspector for what is selected, then the transaction table, its terms defined on
 /// hover.
 pub fn inspector(scene: &dyn Scene, focus: Option<&Focus>) -> String {
     let names = &scene.journal().names;
+    let clocks = scene.clocks();
     let mut html = match focus {
-        Some(Focus::Node(name)) => node(name, scene.node(name), names),
+        Some(Focus::Node(name)) => node(name, scene.node(name), names, &clocks, scene.journal().refused.as_ref()),
         Some(Focus::Key(key)) => key_card(key, scene.key(key)),
         Some(Focus::Message(id)) => message(scene, *id, names),
         None => {
@@ -32,21 +35,29 @@ pub fn inspector(scene: &dyn Scene, focus: Option<&Focus>) -> String {
             format!("<h2>Inspector</h2><p class=\"hint\">Click a server, a lane, a key or a message to read it here.{more}</p>")
         }
     };
-    html.push_str(&transactions(scene.journal().recent_txs(), names));
+    html.push_str(&transactions(scene.journal().recent_txs(), names, &clocks));
     mark_terms(&html)
 }
 
-fn node(name: &Addr, facts: NodeFacts<'_>, names: &Names) -> String {
+fn node(name: &Addr, facts: NodeFacts<'_>, names: &Names, clocks: &Clocks, refused: Option<&Refused>) -> String {
     match facts {
         NodeFacts::Absent(what) => format!("<h2>{}</h2><p>{what}</p>", esc(&name.0)),
-        NodeFacts::Simulated { kind, role, sim } => simulated(name, kind, role, sim, names),
+        NodeFacts::Simulated { kind, role, sim } => simulated(name, kind, role, sim, names, clocks, refused),
         NodeFacts::Watched { node, id, keys, can_kill, sent, received } => {
             watched(node, id.as_ref(), keys, can_kill, (sent, received))
         }
     }
 }
 
-fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim, names: &Names) -> String {
+fn simulated(
+    addr: &Addr,
+    kind: Kind,
+    role: Option<&Role>,
+    sim: &Sim,
+    names: &Names,
+    clocks: &Clocks,
+    refused: Option<&Refused>,
+) -> String {
     let mut h = format!("<h2>{} <small>{}</small></h2>", esc(&addr.0), kind_name(kind));
     let restartable = kind != Kind::ViewLeader;
     match role {
@@ -56,7 +67,7 @@ fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim, names: &Na
                 h.push_str(&button("restart", &addr.0, "Restart", "Start a fresh process here: new id, empty memory"));
             }
         }
-        Some(Role::ViewLeader(vl)) => h.push_str(&view_leader(vl, sim.now(), names)),
+        Some(Role::ViewLeader(vl)) => h.push_str(&view_leader(vl, names, clocks, refused)),
         Some(Role::Server(s)) => {
             h.push_str(&button(
                 "crash",
@@ -66,9 +77,9 @@ fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim, names: &Na
                  way: the view leader removes it from the view after the failure timeout.",
             ));
             if sim.view_leader().failed().contains(s.id()) {
-                h.push_str(&refused(&addr.0));
+                h.push_str(&stays_out(&addr.0));
             }
-            h.push_str(&server(s, names));
+            h.push_str(&server(s, names, clocks));
         }
         Some(Role::Client(c)) => {
             h.push_str(&button("crash", &addr.0, "Crash", "Kill the client process"));
@@ -78,7 +89,7 @@ fn simulated(addr: &Addr, kind: Kind, role: Option<&Role>, sim: &Sim, names: &Na
                 "Crash before its next decision",
                 "It dies the moment it would send a 2PC decision",
             ));
-            h.push_str(&client(sim, addr, c, names));
+            h.push_str(&client(sim, addr, c, names, clocks));
         }
     }
     h
@@ -94,7 +105,7 @@ fn kind_name(kind: Kind) -> &'static str {
 
 /// Why a server the view leader declared failed is still out, even once it can be heard again
 /// (a healed partition): its heartbeats are refused for good.
-fn refused(label: &str) -> String {
+fn stays_out(label: &str) -> String {
     let label = esc(label);
     format!(
         "<p class=\"bad\">{label} was declared failed: cut off or silent past the failure timeout. A failed id is \
@@ -103,7 +114,7 @@ fn refused(label: &str) -> String {
     )
 }
 
-fn view_leader(vl: &ViewLeader, now: Time, names: &Names) -> String {
+fn view_leader(vl: &ViewLeader, names: &Names, clocks: &Clocks, refused: Option<&Refused>) -> String {
     let mut h = String::new();
     let view = vl.view();
     let _ = write!(
@@ -113,19 +124,30 @@ fn view_leader(vl: &ViewLeader, now: Time, names: &Names) -> String {
         if vl.rebalancing() { " (rebalancing)" } else { "" },
         view.members.len()
     );
-    h.push_str("<table><tr><th>server</th><th>id</th><th>last heartbeat</th><th>rebalanced</th></tr>");
+    h.push_str(
+        "<table><tr><th>server</th><th>id</th><th>last heartbeat</th><th>declared failed in</th>\
+         <th>rebalanced</th></tr>",
+    );
     for (id, r) in vl.servers() {
-        let age = now.0.saturating_sub(r.last_heartbeat.0);
+        let age = (clocks.at - r.last_heartbeat.0 as f64).max(0.0);
+        let failing = clocks.heartbeat(id).map_or(String::new(), |c| c.bar(&c.words()));
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{} ms ago</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{age:.0} ms ago</td><td>{failing}</td><td>{}</td></tr>",
             select_link(&format!("node:{}", r.addr), names.addr(&r.addr)),
             esc(&id.0),
-            age,
             if r.rebalanced { "yes" } else { "no" }
         );
     }
     h.push_str("</table>");
+    if !clocks.heartbeats.is_empty() {
+        h.push_str(
+            "<p class=\"hint\">Each heartbeat restarts a server's failure timeout; a server silent for the \
+             whole timeout is declared failed and leaves the view. The ring draws the same time round each \
+             server.</p>",
+        );
+        h.push_str(timers::LEGEND);
+    }
     if !vl.failed().is_empty() {
         let failed: Vec<String> = vl.failed().iter().map(|id| esc(names.server(id))).collect();
         let _ = write!(
@@ -149,14 +171,32 @@ fn view_leader(vl: &ViewLeader, now: Time, names: &Names) -> String {
     }
     if !any {
         h.push_str("<p class=\"hint\">no locks</p>");
+    } else {
+        h.push_str("<h3>Wait-for graph</h3>");
+        h.push_str(&Graph::of(vl.locks(), refused).svg());
     }
     h
+}
+
+/// A server's lease, in words and as a bar.
+fn lease(lease: Option<&Countdown>) -> String {
+    let Some(c) = lease else {
+        return "<p>lease: <b>none</b>, so it votes no and refuses reads: no heartbeat of it was accepted \
+                yet, or the view leader declared it failed</p>"
+            .to_string();
+    };
+    let words = if c.expired() {
+        format!("{}: it votes no and refuses reads until the view leader answers a heartbeat", c.words())
+    } else {
+        format!("may vote and answer reads for {} more without hearing from the view leader", c.words())
+    };
+    format!("<p>lease: {}</p>{}", c.bar(&words), timers::LEGEND)
 }
 
 /// Bucket rows shown at most; a server can hold thousands.
 const BUCKET_ROWS: usize = 60;
 
-fn server(s: &Server, names: &Names) -> String {
+fn server(s: &Server, names: &Names, clocks: &Clocks) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -166,24 +206,41 @@ fn server(s: &Server, names: &Names) -> String {
         s.stable_view().epoch.0,
         s.unacked_copies()
     );
+    h.push_str(&lease(clocks.lease(s.id())));
     let pending: Vec<_> = s.pending().collect();
     if !pending.is_empty() {
-        h.push_str("<h3>Pending transactions</h3><table><tr><th>tx</th><th>key</th><th>state</th></tr>");
+        h.push_str(
+            "<h3>Pending transactions</h3><table><tr><th>tx</th><th>key</th><th>state</th>\
+             <th>decision timer</th></tr>",
+        );
         for p in pending {
             let state = match &p.phase {
                 PendingPhase::Ready => "READY".to_string(),
                 PendingPhase::Asking { round, .. } => format!("READY (asking, round {round})"),
                 PendingPhase::Blocked { .. } => "BLOCKED".to_string(),
             };
+            let timer = clocks.decision(s.id(), p.tx).map_or(String::new(), |c| {
+                let next = match p.phase {
+                    PendingPhase::Ready => "starts the termination protocol in",
+                    PendingPhase::Asking { .. } => "asks again in",
+                    PendingPhase::Blocked { .. } => "asks the coordinator again in",
+                };
+                c.bar(&format!("{next} {}", c.words()))
+            });
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td class=\"st {}\">{state}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"st {}\">{state}</td><td>{timer}</td></tr>",
                 esc(&names.tx(p.tx)),
                 select_link(&format!("key:{}", p.key), &p.key),
                 state.split(' ').next().unwrap_or("").to_ascii_lowercase()
             );
         }
         h.push_str("</table>");
+        h.push_str(
+            "<p class=\"hint\">A READY participant may not decide alone: if the decision does not come \
+             within the decision timeout, it asks the coordinator and the other participants how the \
+             transaction ended.</p>",
+        );
     }
     let bucket = s.bucket();
     let _ = write!(
@@ -207,7 +264,7 @@ fn server(s: &Server, names: &Names) -> String {
     h
 }
 
-fn client(sim: &Sim, addr: &Addr, c: &Client, names: &Names) -> String {
+fn client(sim: &Sim, addr: &Addr, c: &Client, names: &Names, clocks: &Clocks) -> String {
     let armed = sim.traps().contains_key(addr);
     let mut h = String::new();
     let _ = write!(
@@ -236,10 +293,15 @@ fn client(sim: &Sim, addr: &Addr, c: &Client, names: &Names) -> String {
     h.push_str("<table><tr><th>op</th><th>command</th><th>waiting for</th></tr>");
     for op in ops {
         let mut trap = String::new();
+        let mut timer = String::new();
         let stage = match &op.stage {
             Stage::Asking => "an answer".to_string(),
             Stage::NeedView => "the view".to_string(),
-            Stage::Backoff => "its backoff to end".to_string(),
+            Stage::Backoff { next_attempt } => {
+                let left = Countdown::at(*next_attempt, clocks.at);
+                timer = left.bar(&format!("attempt {} in {}", op.attempt, left.words()));
+                "its backoff to end".to_string()
+            }
             Stage::Voting { tx, participants, yes } => {
                 trap = button(
                     "trap",
@@ -261,7 +323,8 @@ fn client(sim: &Sim, addr: &Addr, c: &Client, names: &Names) -> String {
             }
             Stage::LockQueued => "its turn in the lock's queue".to_string(),
         };
-        let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{} {trap}</td></tr>", op.op.0, esc(&op.what), esc(&stage));
+        let _ =
+            write!(h, "<tr><td>{}</td><td>{}</td><td>{} {trap}{timer}</td></tr>", op.op.0, esc(&op.what), esc(&stage));
     }
     h.push_str("</table>");
     h
@@ -415,13 +478,14 @@ const TX_SHOWN: usize = 12;
 
 /// The table of recent transactions (given newest first): the coordinator's state and each
 /// participant's.
-pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>, names: &Names) -> String {
+pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>, names: &Names, clocks: &Clocks) -> String {
     let mut rows = rows.take(TX_SHOWN).peekable();
     if rows.peek().is_none() {
         return "<h3>Transactions</h3><p class=\"hint\">none yet: setr starts one</p>".to_string();
     }
     let mut h = String::from(
-        "<h3>Transactions <small>2PC state of the coordinator and of each participant</small></h3>\
+        "<h3>Transactions <small>2PC state of the coordinator and of each participant; a bar: the time until a \
+         READY participant asks how it ended</small></h3>\
          <table class=\"txs\"><tr><th>tx</th><th>key</th><th>coordinator</th><th>participants</th></tr>",
     );
     for row in rows {
@@ -435,10 +499,11 @@ pub fn transactions<'a>(rows: impl Iterator<Item = &'a TxRow>, names: &Names) ->
         let parts: Vec<String> = row
             .participants
             .iter()
-            .map(|(_, addr, st)| {
+            .map(|(id, addr, st)| {
                 let asking = if row.asking && *st == TxPhase::Ready { " (asking)" } else { "" };
+                let timer = clocks.decision(id, row.tx).map_or(String::new(), |c| c.bar(&c.words()));
                 format!(
-                    "{} <span class=\"st {}\">{}</span>{asking}",
+                    "{} <span class=\"st {}\">{}</span>{asking} {timer}",
                     esc(&addr.0),
                     st.name().to_ascii_lowercase(),
                     st.name()
@@ -472,11 +537,11 @@ mod tests {
     #[test]
     fn the_transaction_table_names_each_2pc_state() {
         let app = lesson_four_after(2);
-        let html = transactions(app.journal.recent_txs(), &app.journal.names);
+        let html = transactions(app.journal.recent_txs(), &app.journal.names, &app.clocks());
         assert_eq!(html.matches(">READY<").count(), 3, "{html}");
         assert!(html.contains(">INIT<"), "the coordinator is still collecting votes: {html}");
         let app = lesson_four_after(5);
-        let html = transactions(app.journal.recent_txs(), &app.journal.names);
+        let html = transactions(app.journal.recent_txs(), &app.journal.names, &app.clocks());
         assert_eq!(html.matches(">COMMIT<").count(), 4, "{html}");
     }
 
@@ -499,6 +564,40 @@ mod tests {
         app.selected = Some(Focus::Node(c1));
         let html = inspector(&app, app.selected.as_ref());
         assert!(html.contains("returned, a majority committed it; still telling s"), "{html}");
+    }
+
+    #[test]
+    fn the_view_leader_and_a_server_show_their_timers_as_bars() {
+        let app = lesson_four_after(1);
+        let vl = inspector(&app, Some(&Focus::Node(Addr::from(ringside_sim::VIEW_LEADER))));
+        assert_eq!(vl.matches("class=\"timer\"").count(), 3, "one failure timeout per server: {vl}");
+        assert!(vl.contains("declared failed in") && vl.contains("green while far"), "{vl}");
+        let s1 = inspector(&app, Some(&Focus::Node(ringside_sim::session::server(1))));
+        assert!(s1.contains("lease</abbr>: <span class=\"timer\">") && s1.contains("without hearing from"), "{s1}");
+    }
+
+    #[test]
+    fn a_ready_participant_and_a_retrying_reader_count_down() {
+        let mut app = App::new(Session::default());
+        app.start_lesson(5).unwrap();
+        app.lesson_step_now();
+        app.lesson_step_now();
+        assert!(app.run_until(1_000, |sim| sim.servers().all(|(_, s)| s.pending().count() == 1)));
+        let s1 = inspector(&app, Some(&Focus::Node(ringside_sim::session::server(1))));
+        assert!(s1.contains("termination protocol</abbr> in"), "{s1}");
+        let table = transactions(app.journal.recent_txs(), &app.journal.names, &app.clocks());
+        assert_eq!(table.matches("class=\"timer\"").count(), 3, "{table}");
+        // The blocked key makes c2's read back off before its next attempt.
+        app.lesson_step_now();
+        app.act(ringside_sim::Action::getr(ringside_sim::session::client(2), "x".into()));
+        let c2 = ringside_sim::session::client(2);
+        let backing_off = |sim: &Sim| {
+            sim.clients()
+                .any(|(a, c)| *a == c2 && c.operations().iter().any(|o| matches!(o.stage, Stage::Backoff { .. })))
+        };
+        assert!(app.run_until(2_000, backing_off));
+        let card = inspector(&app, Some(&Focus::Node(c2)));
+        assert!(card.contains("its backoff to end <span class=\"timer\">") && card.contains("attempt 2 in"), "{card}");
     }
 
     #[test]
@@ -559,7 +658,7 @@ mod tests {
     fn cards_name_servers_and_transactions_by_their_labels_and_define_terms() {
         let mut app = conflict();
         let servers: Vec<(Addr, String)> = app.sim.servers().map(|(a, s)| (a.clone(), s.id().to_string())).collect();
-        let table = transactions(app.journal.recent_txs(), &app.journal.names);
+        let table = transactions(app.journal.recent_txs(), &app.journal.names, &app.clocks());
         assert!(table.contains("<td>c1's write #1</td>") && table.contains("data-tx=\"tx"), "{table}");
         for (addr, own) in &servers {
             app.selected = Some(Focus::Node(addr.clone()));

@@ -38,4 +38,6 @@ pub mod seq_view;
 pub mod share;
 #[cfg(test)]
 mod testing;
+pub mod timers;
 pub mod views;
+pub mod wait_for;

@@ -10,6 +10,7 @@ use ringside_sim::narrate;
 use ringside_sim::{Action, Kind, Sim, TraceEntry, TraceKind};
 
 use crate::palette;
+use crate::wait_for::Refused;
 
 /// A ring position as an angle in radians, clockwise from the top.
 pub fn angle(pos: u64) -> f64 {
@@ -381,6 +382,8 @@ pub struct Journal {
     pub moves: Vec<Move>,
     /// Every partition of the run, oldest first.
     pub cuts: Vec<Cut>,
+    /// The last lock request refused as a deadlock, for the wait-for graph.
+    pub refused: Option<Refused>,
     /// Recent transactions, by id.
     txs: BTreeMap<TxId, TxRow>,
     /// Their ids, oldest first.
@@ -470,6 +473,9 @@ impl Journal {
                 }
                 self.view_change(event, cluster);
                 self.tx_event(node, event);
+                if let Event::LockDeadlock { name, cycle, .. } = event {
+                    self.refused = Some(Refused { lock: name.clone(), cycle: cycle.clone() });
+                }
                 if let Event::TransferSent { epoch, keys, .. } = event {
                     if let Some(m) = self.moves.iter_mut().rev().find(|m| m.epoch == epoch.0) {
                         m.moved += *keys as u64;

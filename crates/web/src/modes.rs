@@ -12,6 +12,7 @@ use crate::panels::{self, Link};
 use crate::remote::Remote;
 use crate::replay::Replay;
 use crate::scene::{Copies, HeldCopy, KeyFacts, NodeFacts, Scene, Source};
+use crate::timers::Clocks;
 
 /// The diagram's moment sits this far (live clock units) past the latest message or event.
 const LIVE_MARGIN: f64 = 20.0;
@@ -284,6 +285,10 @@ impl Scene for App {
             replicas: ring.replicas(key, self.sim.config().replicas).iter().map(|id| id.0.clone()).collect(),
             copies: Copies::Read(copies),
         }
+    }
+
+    fn clocks(&self) -> Clocks {
+        Clocks::read(&self.sim, self.shown)
     }
 
     fn tamperable(&self, id: u64) -> bool {

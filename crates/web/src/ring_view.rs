@@ -33,6 +33,11 @@ impl Geometry {
         (self.cx + radius * a.cos(), self.cy + radius * a.sin())
     }
 
+    /// Where a server's point at `angle` sits on the ring.
+    pub fn point(&self, angle: f64) -> (f64, f64) {
+        self.at(angle, self.r)
+    }
+
     /// Where a point of the canvas is: its angle and its distance from the centre.
     pub fn polar(&self, x: f64, y: f64) -> (f64, f64) {
         let (dx, dy) = (x - self.cx, y - self.cy);

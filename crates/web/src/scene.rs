@@ -9,6 +9,7 @@ use crate::app::StepMark;
 use crate::live::{LiveNode, MS_PER_UNIT};
 use crate::model::{Journal, Placement};
 use crate::seq_view;
+use crate::timers::Clocks;
 
 /// The diagram's default zoom on a live cluster: pixels per unit of its clock (10 µs).
 const OBSERVED_PX_PER_UNIT: f64 = 1.5;
@@ -145,6 +146,11 @@ pub trait Scene {
     fn node(&self, name: &Addr) -> NodeFacts<'_>;
     /// What is known of `key`.
     fn key(&self, key: &str) -> KeyFacts<'_>;
+    /// The timers running at the moment drawn; none where the page cannot read them (a real
+    /// cluster's processes do not report their deadlines).
+    fn clocks(&self) -> Clocks {
+        Clocks::default()
+    }
     /// Whether message `id` is still in flight, so the learner can drop, delay or duplicate it.
     fn tamperable(&self, _id: u64) -> bool {
         false

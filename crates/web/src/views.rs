@@ -12,6 +12,7 @@ use crate::charts;
 use crate::ring_view::{self, Geometry};
 use crate::scene::Scene;
 use crate::seq_view::{self, Axis, Extras, Layout};
+use crate::timers;
 
 /// While the ring is costly to recompute, it is recomputed at most this often (real ms).
 const PLACEMENT_PERIOD_MS: f64 = 100.0;
@@ -78,10 +79,12 @@ impl Views {
             self.placement_at = now;
         }
         let up = scene.servers_up();
+        let clocks = scene.clocks();
         let placement = scene.placement_cached();
         let journal = scene.journal();
         let ring = ring_view::Extras { cut: journal.partition(), playing: scene.playing() };
         self.ring_geometry = ring_view::draw(&self.ring, placement, &|id| up.contains(id), focus, &ring);
+        timers::ring(&self.ring, self.ring_geometry, placement, &clocks);
         let focus_addr = match focus {
             Some(Focus::Node(a)) => Some(a.0.as_str()),
             _ => None,

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use crate::error::OpError;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, Version};
 use crate::msg::{Msg, ReadAnswer};
+use crate::time::Deadline;
 
 use super::op::{OpOutput, Stage};
 
@@ -27,8 +28,8 @@ pub(crate) struct Read {
 pub(crate) enum GetPhase {
     /// Waiting for a view to pick the replicas.
     NeedView,
-    /// Waiting out the backoff before the next attempt.
-    Backoff,
+    /// Waiting out the backoff before the next attempt, which starts at its deadline.
+    Backoff(Deadline),
     /// Reads sent; collecting answers.
     Reading { epoch: Epoch, replicas: Vec<Member>, answers: BTreeMap<ServerId, ReadAnswer> },
 }
@@ -52,7 +53,7 @@ impl Read {
     pub(crate) fn stage(&self) -> Stage {
         match &self.phase {
             GetPhase::NeedView => Stage::NeedView,
-            GetPhase::Backoff => Stage::Backoff,
+            GetPhase::Backoff(next_attempt) => Stage::Backoff { next_attempt: *next_attempt },
             GetPhase::Reading { replicas, answers, .. } => Stage::Reading {
                 replicas: replicas.iter().map(|m| m.id.clone()).collect(),
                 answered: answers.keys().cloned().collect(),

@@ -27,7 +27,7 @@ use crate::msg::{LocalReply, LockAnswer, Msg, Transmit};
 use crate::outbox::Outbox;
 use crate::ring::Ring;
 use crate::rng::Rng;
-use crate::time::{Time, Timers};
+use crate::time::{Deadline, Time, Timers};
 use crate::twopc::coordinator::{self, Coordinator, SetPhase, Step, Write};
 use crate::Node;
 
@@ -405,14 +405,8 @@ impl Client {
     fn retry_later(&mut self, now: Time, op: OpId, reason: String) {
         let max = self.config.max_attempts;
         let attempt = match self.ops.get_mut(&op) {
-            Some(Op::SetR(write)) => {
-                write.phase = SetPhase::Backoff;
-                &mut write.attempt
-            }
-            Some(Op::GetR(read)) => {
-                read.phase = GetPhase::Backoff;
-                &mut read.attempt
-            }
+            Some(Op::SetR(write)) => &mut write.attempt,
+            Some(Op::GetR(read)) => &mut read.attempt,
             _ => return,
         };
         if *attempt >= max {
@@ -425,8 +419,14 @@ impl Client {
         let base = self.config.backoff_ms.saturating_mul(1 << (next - 2).min(16)).min(self.config.backoff_max_ms);
         // Jitter spreads competing clients apart so they do not collide again in lockstep.
         let delay = base + self.rng.range(0, base / 2);
+        let next_attempt = Deadline { due: now + delay, span_ms: delay };
+        match self.ops.get_mut(&op) {
+            Some(Op::SetR(write)) => write.phase = SetPhase::Backoff(next_attempt),
+            Some(Op::GetR(read)) => read.phase = GetPhase::Backoff(next_attempt),
+            _ => {}
+        }
         self.out.event(Event::OpRetrying { op, attempt: next, reason });
-        self.timers.set(Timer::Op(op), now + delay);
+        self.timers.set(Timer::Op(op), next_attempt.due);
     }
 
     // ---- answers
@@ -557,7 +557,7 @@ impl Client {
             }
             Op::GetR(read) => match read.phase {
                 GetPhase::NeedView => {}
-                GetPhase::Backoff => {
+                GetPhase::Backoff(_) => {
                     read.phase = GetPhase::NeedView;
                     self.need_view(now, op);
                 }

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Epoch, Member, OpId, ServerId, TxId, Version};
+use crate::time::Deadline;
 
 /// What a finished operation produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +73,10 @@ pub enum Stage {
     /// The view, before it can pick replicas.
     NeedView,
     /// The end of a backoff before the next attempt.
-    Backoff,
+    Backoff {
+        /// When the next attempt starts, and the backoff drawn for it.
+        next_attempt: Deadline,
+    },
     /// 2PC phase one: prepares sent, votes arriving.
     Voting {
         /// The transaction.

@@ -104,6 +104,9 @@ fn retrying(op: OpId, attempt: u32, reason: &str) -> Event {
 fn after_first_backoff(c: &mut Client, now: u64) {
     let at = c.poll_timeout().unwrap();
     assert!(Time(now + 100) <= at && at <= Time(now + 150), "{at:?}");
+    // Observers see the same deadline, and the backoff drawn for it.
+    let next_attempt = Deadline { due: at, span_ms: at.0 - now };
+    assert!(c.operations().iter().any(|o| o.stage == Stage::Backoff { next_attempt }), "{:?}", c.operations());
     c.handle_timeout(at);
 }
 

@@ -45,6 +45,12 @@ impl Lease {
         self.denied = true;
     }
 
+    /// Until when this server may vote and answer reads; `None` if it may not at all (no
+    /// heartbeat accepted yet, or denied).
+    pub(crate) fn until(&self) -> Option<Time> {
+        self.until.filter(|_| !self.denied)
+    }
+
     /// Whether this server may vote and answer reads now.
     pub(crate) fn serving(&self, now: Time) -> bool {
         !self.denied && self.until.is_some_and(|t| now < t)
@@ -59,9 +65,11 @@ mod tests {
     fn an_accepted_heartbeat_serves_until_a_lease_after_it_was_sent() {
         let mut lease = Lease::default();
         assert!(!lease.serving(Time(0)));
+        assert_eq!(lease.until(), None);
         lease.sent(Time(0), 100);
         lease.sent(Time(50), 100);
         lease.accepted(100);
+        assert_eq!(lease.until(), Some(Time(100)));
         assert!(lease.serving(Time(99)));
         assert!(!lease.serving(Time(100)));
         // The second reply is credited to the heartbeat sent at 50.
@@ -87,5 +95,6 @@ mod tests {
         lease.deny();
         lease.accepted(100);
         assert!(!lease.serving(Time(10)));
+        assert_eq!(lease.until(), None);
     }
 }

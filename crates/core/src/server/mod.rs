@@ -28,7 +28,7 @@ use crate::msg::{HeartbeatStatus, LocalReply, Msg, ReadAnswer, Transmit, TxState
 use crate::outbox::Outbox;
 use crate::ring::position;
 use crate::rng::Rng;
-use crate::time::{Time, Timers};
+use crate::time::{Deadline, Time, Timers};
 use crate::twopc::participant::{Participant, VoteContext};
 use crate::twopc::{Pending, PendingPhase};
 use crate::Node;
@@ -112,6 +112,30 @@ impl Server {
         self.tx.pending()
     }
 
+    /// Until when this server may vote and answer reads without hearing from the view leader
+    /// again; `None` while it may not at all (no heartbeat accepted yet, or declared failed).
+    pub fn lease(&self) -> Option<Deadline> {
+        Some(Deadline { due: self.lease.until()?, span_ms: self.config.lease_ms })
+    }
+
+    /// When prepared transaction `tx` next asks around for its decision (the first time, the
+    /// termination protocol starts).
+    pub fn decision_deadline(&self, tx: &TxId) -> Option<Deadline> {
+        let due = self.timers.at(&Timer::Decision(*tx))?;
+        let blocked = self.tx.pending().any(|p| p.tx == *tx && p.is_blocked());
+        Some(Deadline { due, span_ms: self.decision_period(blocked) })
+    }
+
+    /// How long a prepared transaction waits before asking (again) how it ended.
+    fn decision_period(&self, blocked: bool) -> u64 {
+        // Blocked transactions keep asking, more slowly: only the coordinator can free them.
+        if blocked {
+            self.config.decision_timeout_ms * 4
+        } else {
+            self.config.decision_timeout_ms
+        }
+    }
+
     /// Copies sent and not yet acknowledged.
     pub fn unacked_copies(&self) -> usize {
         self.rebalance.unacked_copies()
@@ -187,7 +211,7 @@ impl Server {
             version: self.storage.version(&prepare.key),
         };
         if self.tx.vote(from, prepare, expected, &cx, &mut self.out) {
-            self.timers.set(Timer::Decision(tx), now + self.config.decision_timeout_ms);
+            self.timers.set(Timer::Decision(tx), now + self.decision_period(false));
         }
     }
 
@@ -215,9 +239,7 @@ impl Server {
     /// The decision timer of a prepared transaction fired: ask around.
     fn decision_timeout(&mut self, now: Time, tx: TxId) {
         let Some(asked) = self.tx.decision_timeout(tx, &self.id, &mut self.out) else { return };
-        // Blocked transactions keep asking, more slowly: only the coordinator can free them.
-        let period = if asked.blocked { self.config.decision_timeout_ms * 4 } else { self.config.decision_timeout_ms };
-        self.timers.set(Timer::Decision(tx), now + period);
+        self.timers.set(Timer::Decision(tx), now + self.decision_period(asked.blocked));
         if let Some(key) = asked.newly_blocked {
             // The key's committed value can move now; a late commit will be forwarded.
             self.rebalance_step(now, |rebalance, cx| rebalance.release_deferred(now, &key, cx));

@@ -17,7 +17,7 @@ use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version};
 use crate::msg::{Msg, NoReason, TxState, VoteAnswer};
 use crate::outbox::Outbox;
-use crate::time::{Time, Timers};
+use crate::time::{Deadline, Time, Timers};
 
 /// How many times phase two's decision is sent again to a participant that does not
 /// acknowledge it; after that the participant learns it through the termination protocol.
@@ -56,8 +56,8 @@ pub(crate) struct Write {
 pub(crate) enum SetPhase {
     /// Waiting for a view to pick the participants.
     NeedView,
-    /// Waiting out the backoff before the next attempt.
-    Backoff,
+    /// Waiting out the backoff before the next attempt, which starts at its deadline.
+    Backoff(Deadline),
     /// Prepares sent; collecting votes (yes votes carry each replica's version).
     Voting { tx: TxId, participants: Vec<Member>, yes: BTreeMap<ServerId, Version> },
     /// Decided; waiting for acknowledgements.
@@ -108,7 +108,7 @@ impl Write {
         let ids = |members: &[Member]| members.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
         match &self.phase {
             SetPhase::NeedView => Stage::NeedView,
-            SetPhase::Backoff => Stage::Backoff,
+            SetPhase::Backoff(next_attempt) => Stage::Backoff { next_attempt: *next_attempt },
             SetPhase::Voting { tx, participants, yes } => {
                 Stage::Voting { tx: *tx, participants: ids(participants), yes: yes.keys().cloned().collect() }
             }
@@ -375,7 +375,7 @@ impl Coordinator {
     pub(crate) fn handle_timeout(&mut self, op: OpId, write: &mut Write, cx: &mut Cx<'_>) -> Step {
         match &mut write.phase {
             SetPhase::NeedView => Step::Wait,
-            SetPhase::Backoff => {
+            SetPhase::Backoff(_) => {
                 write.phase = SetPhase::NeedView;
                 Step::NeedView
             }

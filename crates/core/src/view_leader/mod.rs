@@ -9,7 +9,7 @@ use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, ServerId, View};
 use crate::locks::{LockGetOutcome, LockReleaseError, LockTable, Released};
 use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
-use crate::time::{Time, Timers};
+use crate::time::{Deadline, Time, Timers};
 use crate::Node;
 
 /// How a view leader behaves.
@@ -119,6 +119,13 @@ impl ViewLeader {
     /// Every live server's record, by id.
     pub fn servers(&self) -> &BTreeMap<ServerId, ServerRecord> {
         &self.servers
+    }
+
+    /// When the view leader declares live server `id` failed unless it heartbeats first: the
+    /// failure timeout after its last heartbeat.
+    pub fn failure_deadline(&self, id: &ServerId) -> Option<Deadline> {
+        let due = self.deadlines.at(id)?;
+        Some(Deadline { due, span_ms: self.config.failure_timeout_ms })
     }
 
     /// The ids declared failed.

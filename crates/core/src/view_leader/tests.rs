@@ -207,7 +207,10 @@ fn silent_server_fails_after_the_timeout_and_is_denied_forever() {
     join(&mut vl, 0, "a1", "s1");
     join(&mut vl, 1_000, "a2", "s2");
     assert_eq!(vl.poll_timeout(), Some(Time(TIMEOUT)));
+    let deadline = |due| Some(Deadline { due: Time(due), span_ms: TIMEOUT });
+    assert_eq!((vl.failure_deadline(&id("a1")), vl.failure_deadline(&id("a2"))), (deadline(TIMEOUT), deadline(4_000)));
     assert_eq!(tick(&mut vl, TIMEOUT), (vec![], vec![failed("a1", 3)]));
+    assert_eq!(vl.failure_deadline(&id("a1")), None, "failed: no deadline left");
     let v3 = view(3, &[("a2", "s2")]);
     assert_eq!(vl.view(), &v3);
     assert!(vl.failed().contains(&id("a1")));
@@ -219,6 +222,7 @@ fn silent_server_fails_after_the_timeout_and_is_denied_forever() {
         deliver(&mut vl, 3_500, "s2", heartbeat("a2", "s2", 2, 0, 0)),
         (vec![hb_reply("s2", "a2", ok(3, Some(v3.clone()), None))], vec![])
     );
+    assert_eq!(vl.failure_deadline(&id("a2")), deadline(3_500 + TIMEOUT), "a heartbeat restarts the timeout");
     for now in [3_600, 6_000] {
         assert_eq!(
             deliver(&mut vl, now, "s1", heartbeat("a1", "s1", 2, 0, 0)),

@@ -215,6 +215,7 @@ fn votes_and_reads_only_within_the_lease() {
     s.handle_timeout(Time(0));
     drain(&mut s);
     // No heartbeat accepted yet.
+    assert_eq!(s.lease(), None);
     s.handle_message(Time(10), &Addr::from(CL), prepare(tx(1), 0, "a", "k1", "v"));
     s.handle_message(Time(10), &Addr::from(CL), getr(1, 0, "k1"));
     assert_eq!(
@@ -229,6 +230,7 @@ fn votes_and_reads_only_within_the_lease() {
     let abc = view(3, &["a", "b", "c"]);
     s.handle_message(Time(1_000), &Addr::from(VL), accepted("a", 3, Some(abc.clone()), Some(abc)));
     drain(&mut s);
+    assert_eq!(s.lease(), Some(Deadline { due: Time(2_400), span_ms: 2_400 }));
     s.handle_message(Time(2_399), &Addr::from(CL), prepare(tx(2), 3, "a", "k1", "v"));
     s.handle_message(Time(2_400), &Addr::from(CL), prepare(tx(3), 3, "a", "k3", "v"));
     s.handle_message(Time(2_400), &Addr::from(CL), getr(2, 3, "k3"));
@@ -291,6 +293,7 @@ fn a_denied_server_never_serves_again() {
             vec![Event::Denied, voted(tx(1), "k1", Some(NoReason::Isolated))]
         )
     );
+    assert_eq!(s.lease(), None, "a denied server has no lease to draw");
     // Even an accepted heartbeat (a stale reply) does not bring it back.
     s.handle_message(Time(300), &Addr::from(VL), accepted("a", 3, None, None));
     s.handle_message(Time(300), &Addr::from(CL), getr(1, 3, "k1"));

@@ -127,6 +127,7 @@ fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
     s.handle_message(Time(0), &cl, prepare(tx(1), 3, "a", "k1", "v"));
     drain(&mut s);
     assert_eq!(s.poll_timeout(), Some(Time(2_000)));
+    assert_eq!(s.decision_deadline(&tx(1)), Some(Deadline { due: Time(2_000), span_ms: 2_000 }));
     s.handle_timeout(Time(2_000));
     assert_eq!(
         drain(&mut s),
@@ -141,6 +142,7 @@ fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
     assert_eq!(drain(&mut s), (vec![], vec![Event::Committed { tx: tx(1), key: "k1".to_string(), version: 4 }]));
     assert_eq!(contents(&s), vec![("k1", "v", 4)]);
     assert_eq!(s.pending().count(), 0);
+    assert_eq!(s.decision_deadline(&tx(1)), None, "decided: nothing left to wait for");
 
     // The coordinator's late commit is acknowledged; others asking now learn the outcome.
     s.handle_message(Time(2_200), &cl, Msg::Commit { tx: tx(1), version: 4 });
@@ -177,6 +179,7 @@ fn every_peer_prepared_blocks_the_transaction() {
     let phases: Vec<&PendingPhase> = s.pending().map(|p| &p.phase).collect();
     assert_eq!(phases, vec![&PendingPhase::Blocked { prepared: vec![sid("b"), sid("c")] }]);
     // Blocked, it keeps asking the coordinator, four times more slowly.
+    assert_eq!(s.decision_deadline(&tx(1)), Some(Deadline { due: Time(12_000), span_ms: 8_000 }));
     assert_eq!(s.poll_timeout(), Some(Time(10_000)));
     s.handle_timeout(Time(10_000));
     drain(&mut s);
