@@ -109,17 +109,11 @@ function txOn(s, key) {
   return txs[txs.length - 1];
 }
 
-/** The visible text of the transaction table's row for `tx` in the inspector (the widest row
- * naming it: a server's own pending table names it too, without the coordinator). */
+/** The visible text of the transaction table's row for `tx`, found by the raw id it carries
+ * (`data-tx`): the row's own words name the transaction as people say it (`c1's write #1`). */
 async function inspectorRow(page, tx) {
   const handle = await page.waitForFunction(
-    (tx) => {
-      const rows = [...document.querySelectorAll('#inspector tr')].filter((r) =>
-        r.innerText.split(/\s+/).includes(tx),
-      );
-      rows.sort((a, b) => b.cells.length - a.cells.length);
-      return rows.length > 0 && rows[0].cells.length >= 4 ? rows[0].innerText : null;
-    },
+    (tx) => document.querySelector(`#inspector tr[data-tx="${CSS.escape(tx)}"]`)?.innerText ?? null,
     tx,
     { timeout: WAIT },
   );

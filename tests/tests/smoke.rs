@@ -2,7 +2,7 @@
 //! public crates.
 
 use ringside_core::msg::{HeartbeatStatus, LockAnswer, Msg, VoteAnswer};
-use ringside_core::{Addr, Epoch, Event, Member, OpId, ServerId, TxId, View};
+use ringside_core::{Addr, Epoch, Event, Member, Names, OpId, ServerId, TxId, View};
 use ringside_sim::{narrate, scenario, TraceKind};
 use serde_json::json;
 
@@ -78,9 +78,11 @@ fn the_tour_narrates_every_chapter_without_violations() {
         ("copies moved", |e| matches!(e, Event::RebalanceStarted { copies, .. } if *copies > 0)),
     ];
     for (chapter, happened) in chapters {
+        // The narration reads every entry in order, to learn who is who.
+        let mut names = Names::default();
         let told = played.sim.trace().entries().iter().any(|entry| {
-            matches!(&entry.kind, TraceKind::Event { event, .. } if happened(event))
-                && narrate::line(entry, false).is_some()
+            let line = narrate::line(entry, false, &mut names);
+            matches!(&entry.kind, TraceKind::Event { event, .. } if happened(event)) && line.is_some()
         });
         assert!(told, "the tour shows {chapter}");
     }
