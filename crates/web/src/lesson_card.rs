@@ -1,9 +1,11 @@
 //! The lesson card: the step's text, the question before a step plays, the answer after, and
-//! at the end a challenge and the way to the next lesson. Pure HTML, tested natively.
+//! at the end a challenge and the way to the next lesson; the course's terms in the step's text
+//! are hover definitions. Pure HTML, tested natively.
 
 use std::fmt::Write;
 
 use crate::app::App;
+use crate::glossary::mark_terms;
 use crate::html::esc;
 use crate::lessons::{Step, LESSONS};
 
@@ -18,7 +20,7 @@ pub fn card(app: &App) -> String {
         let _ = write!(h, "<p>Press <b>Next step</b> to begin: {}.</p>", esc(lesson.steps[0].title));
     } else {
         let step = &lesson.steps[done - 1];
-        let _ = write!(h, "<h4>{}</h4><p>{}</p>", esc(step.title), esc(step.text));
+        let _ = write!(h, "<h4>{}</h4><p>{}</p>", esc(step.title), mark_terms(&esc(step.text)));
         guessed(&mut h, app, done - 1, step);
     }
     if app.step_in_progress() {
