@@ -8,6 +8,9 @@ use ringside_core::ring::{position, Ring};
 use ringside_core::{Names, ServerId};
 use ringside_sim::{bench, linearize, movement, narrate, scenario, session, sweep};
 
+/// Trace entries held while a session is replayed and printed.
+const TRACE_HELD: usize = 10_000;
+
 #[derive(Parser)]
 #[command(name = "ringside-sim", about = "Ringside's deterministic simulator", version)]
 struct Cli {
@@ -122,17 +125,21 @@ fn run_session(path: &std::path::Path, trace: bool, all: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sim = session.replay();
-    let entries = sim.trace().entries();
+    // Each entry is printed as the replay makes it, so a long run needs no more memory than
+    // the page does; one event makes far fewer entries than the trace holds.
+    let mut printed = 0;
     let mut names = Names::default();
-    for e in entries {
-        let line = if trace { serde_json::to_string(e).ok() } else { narrate::line(e, all, &mut names) };
-        if let Some(line) = line {
-            println!("{line}");
+    let sim = session.replay_keeping(TRACE_HELD, |sim| {
+        for e in sim.trace().since(printed) {
+            let line = if trace { serde_json::to_string(e).ok() } else { narrate::line(e, all, &mut names) };
+            if let Some(line) = line {
+                println!("{line}");
+            }
         }
-    }
+        printed = sim.trace().len();
+    });
     let verdict = sim.violation().map_or("all invariants held".to_string(), |v| v.to_string());
-    eprintln!("\n{} trace entries, trace hash {}\n{verdict}", entries.len(), sim.trace().hash());
+    eprintln!("\n{} trace entries, trace hash {}\n{verdict}", sim.trace().len(), sim.trace().hash());
     if sim.violation().is_some() {
         ExitCode::FAILURE
     } else {

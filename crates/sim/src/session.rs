@@ -12,6 +12,15 @@ use crate::world::Sim;
 /// The most servers or clients a session may start with (the page draws them all).
 pub const MAX_NODES: usize = 64;
 
+/// The most events a session may step in all. A link or a file is replayed before the page
+/// shows it (and Back replays the run again), so its work must be bounded: a step is one
+/// event, so this bounds the replay's work and how far in virtual time it runs. The page's own
+/// long runs (the memory test's million events) stay within it.
+pub const MAX_STEPS: u64 = 1_000_000;
+
+/// The most inputs (actions, step counts, tampers) a session may hold.
+pub const MAX_INPUTS: usize = 100_000;
+
 /// How a session's world starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Setup {
@@ -113,7 +122,21 @@ impl Session {
 
     /// How many events have been stepped in all.
     pub fn steps(&self) -> u64 {
-        self.inputs.iter().map(|i| if let Input::Steps { n } = i { *n } else { 0 }).sum()
+        self.inputs.iter().fold(0, |sum, i| if let Input::Steps { n } = i { sum.saturating_add(*n) } else { sum })
+    }
+
+    /// Refuses sessions the page cannot replay: a setup it cannot show, or more inputs or
+    /// events than it replays in seconds ([`MAX_INPUTS`], [`MAX_STEPS`]).
+    pub fn check(&self) -> Result<(), String> {
+        self.setup.check()?;
+        if self.inputs.len() > MAX_INPUTS {
+            return Err(format!("a run may hold at most {MAX_INPUTS} inputs; this one holds {}", self.inputs.len()));
+        }
+        let steps = self.steps();
+        if steps > MAX_STEPS {
+            return Err(format!("a run may step at most {MAX_STEPS} events; this one steps {steps}"));
+        }
+        Ok(())
     }
 
     /// The world after every input.
@@ -124,8 +147,15 @@ impl Session {
     /// The world after every input, calling `watch` on the fresh world and after every action
     /// and every single step (an observer that reads the world as it was at each event, as the
     /// page's charts do).
-    pub fn replay_watching(&self, mut watch: impl FnMut(&Sim)) -> Sim {
+    pub fn replay_watching(&self, watch: impl FnMut(&Sim)) -> Sim {
+        self.replay_keeping(usize::MAX, watch)
+    }
+
+    /// As [`Session::replay_watching`], the world holding at most the newest `trace_kept`
+    /// trace entries ([`Sim::keep_trace`]): the same world and hash in bounded memory.
+    pub fn replay_keeping(&self, trace_kept: usize, mut watch: impl FnMut(&Sim)) -> Sim {
         let mut sim = self.setup.world();
+        sim.keep_trace(trace_kept);
         watch(&sim);
         for input in &self.inputs {
             match input {
@@ -156,7 +186,7 @@ pub fn parse(text: &str) -> Result<Session, String> {
         value = inner.take();
     }
     let session: Session = serde_json::from_value(value).map_err(|e| format!("not a Ringside session: {e}"))?;
-    session.setup.check()?;
+    session.check()?;
     Ok(session)
 }
 
@@ -298,6 +328,39 @@ mod tests {
         assert!(parse(wrong).unwrap_err().contains("fly"));
         let big = r#"{"setup":{"seed":1,"servers":300,"clients":1,"vnodes":1},"inputs":[]}"#;
         assert!(parse(big).unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn runs_too_long_to_replay_are_refused_naming_the_limit() {
+        let mut s = busy_session();
+        assert_eq!(s.check(), Ok(()));
+        s.record(Input::Steps { n: MAX_STEPS });
+        let refusal = s.check().unwrap_err();
+        assert_eq!(refusal, format!("a run may step at most {MAX_STEPS} events; this one steps {}", MAX_STEPS + 90));
+        // Counts past u64 saturate instead of wrapping round to a small number.
+        let huge = Session {
+            inputs: vec![Input::Steps { n: u64::MAX }, Input::Act { action: Action::Heal }, Input::Steps { n: 5 }],
+            ..busy_session()
+        };
+        assert_eq!(huge.steps(), u64::MAX);
+        assert!(huge.check().unwrap_err().contains("at most"));
+        let link =
+            r#"{"setup":{"seed":1,"servers":3,"clients":1,"vnodes":1},"inputs":[{"input":"steps","n":1000000000000}]}"#;
+        assert!(parse(link).unwrap_err().contains(&format!("at most {MAX_STEPS} events")));
+        let many = Session { inputs: vec![Input::Act { action: Action::Heal }; MAX_INPUTS + 1], ..busy_session() };
+        assert!(many.check().unwrap_err().contains(&format!("at most {MAX_INPUTS} inputs")));
+        let bad_setup = Session::new(Setup { vnodes: 65, ..Setup::default() });
+        assert!(bad_setup.check().unwrap_err().contains("virtual nodes"));
+    }
+
+    #[test]
+    fn a_replay_keeping_few_trace_entries_reaches_the_same_world() {
+        let s = busy_session();
+        let (all, kept) = (s.replay(), s.replay_keeping(16, |_| {}));
+        assert_eq!(kept.trace().hash(), all.trace().hash());
+        assert_eq!(kept.trace().len(), all.trace().len());
+        assert!(kept.trace().entries().len() <= 16);
+        assert_eq!(kept.steps(), all.steps());
     }
 
     #[test]

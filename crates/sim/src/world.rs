@@ -266,6 +266,12 @@ impl Sim {
 
     // ---- driving
 
+    /// From now on holds at most the newest `bound` trace entries in memory (a page left
+    /// playing for hours); the trace hash still covers every entry.
+    pub fn keep_trace(&mut self, bound: usize) {
+        self.trace.keep_newest(bound);
+    }
+
     /// Schedules an action at virtual time `at` (now, if `at` has passed).
     pub fn schedule(&mut self, at: Time, action: Action) {
         let at = at.max(self.now);

@@ -32,6 +32,10 @@ impl Focus {
     }
 }
 
+/// Trace entries the world holds (the newest): the journal reads each entry as it is made, so
+/// only an export looks further back, and a run left playing for hours stays small.
+pub const TRACE_KEPT: usize = 20_000;
+
 /// Play speeds the learner can pick: virtual milliseconds per real millisecond.
 pub const SPEEDS: [f64; 7] = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0];
 
@@ -286,7 +290,7 @@ impl App {
 
     /// Replaces the session (an opened link or an imported file) and replays it.
     pub fn load(&mut self, session: Session) -> Result<(), String> {
-        session.setup.check()?;
+        session.check()?;
         self.session = session;
         self.lesson = None;
         self.marks.clear();
@@ -299,7 +303,7 @@ impl App {
         // The journal reads the world after every event: the movement chart's minimum needs
         // the keys as they were at each view change, not at the end.
         let mut journal = Journal::default();
-        self.sim = self.session.replay_watching(|sim| journal.absorb(sim));
+        self.sim = self.session.replay_keeping(TRACE_KEPT, |sim| journal.absorb(sim));
         self.journal = journal;
         self.placement_for = u64::MAX;
         self.playing = false;
@@ -566,6 +570,18 @@ mod tests {
         assert_eq!(opened.lesson.map(|l| l.done), Some(2));
         assert!(opened.open_lesson(shared.session.clone(), 3, 9).unwrap_err().contains("has 5"));
         assert!(opened.open_lesson(shared.session.clone(), 70, 1).is_err());
+    }
+
+    #[test]
+    fn a_run_too_long_to_replay_is_refused_and_the_page_keeps_its_own() {
+        let mut app = App::new(Session::new(Setup::default()));
+        app.run_for(500);
+        let hash = app.trace_hash();
+        let mut long = Session::new(Setup::default());
+        long.record(Input::Steps { n: 1_000_000_000_000 });
+        let refusal = app.load(long).unwrap_err();
+        assert!(refusal.contains(&format!("at most {} events", session::MAX_STEPS)), "{refusal}");
+        assert_eq!(app.trace_hash(), hash);
     }
 
     #[test]

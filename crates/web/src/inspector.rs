@@ -414,6 +414,7 @@ fn message(scene: &dyn Scene, id: u64, names: &Names) -> String {
     let source = scene.source();
     let Some(m) = scene.journal().messages.get(&id) else {
         let missing = match source {
+            _ if scene.journal().forgot(id) => "too old: the page keeps only the newest messages",
             Source::Simulated => "not in this run",
             Source::Observed => "not seen",
         };

@@ -16,7 +16,7 @@ use ringside_core::wire::Frame;
 use ringside_core::{Addr, Event, Member, Msg, ServerId, Time};
 use ringside_sim::{TraceEntry, TraceKind};
 
-use crate::model::{ClusterFacts, Journal, Placement};
+use crate::model::{ClusterFacts, Journal, Placement, MESSAGES_KEPT};
 use crate::records::{Record, RecordKind};
 
 /// Microseconds per unit of the live clock: a real 2PC round takes a few hundred microseconds,
@@ -28,12 +28,6 @@ pub const MS_PER_UNIT: f64 = UNIT_US as f64 / 1000.0;
 
 /// The page's own client in the views.
 pub const BROWSER: &str = "c1";
-
-/// Messages kept for the diagram: a page left watching for hours must not grow without bound.
-const MESSAGES_KEPT: usize = 50_000;
-
-/// Log lines kept (the log panel shows the newest 150).
-const LOG_KEPT: usize = 5_000;
 
 /// The lane of every client the page does not run: a node knows a client only by its
 /// connection (`client#N`, numbered by each node for itself), so they share one lane.
@@ -212,16 +206,11 @@ impl Live {
 
     fn push(&mut self, t: Time, kind: TraceKind) {
         let entry = TraceEntry { t, kind };
-        // The journal asks the cluster about the moment of the entry: the rest of `self`.
+        // The journal asks the cluster about the moment of the entry: the rest of `self`. It
+        // keeps only the newest messages and log lines.
         let mut journal = std::mem::take(&mut self.journal);
         journal.take(&entry, self);
         self.journal = journal;
-        while self.journal.messages.len() > MESSAGES_KEPT {
-            self.journal.messages.pop_first();
-        }
-        if self.journal.log.len() > 2 * LOG_KEPT {
-            self.journal.log.drain(..LOG_KEPT);
-        }
     }
 
     /// Takes in one record of a node's stream.

@@ -332,6 +332,15 @@ const TX_ROWS: usize = 40;
 /// ...and beyond this the oldest, finished or not (a burst of writes must stay cheap).
 const TX_ROWS_MAX: usize = 400;
 
+/// Messages kept for the diagram, the newest: a page left playing or watching for hours must
+/// not grow without bound. At 32 servers' heartbeats this is over a minute of virtual time,
+/// far more than the diagram's look-back.
+pub const MESSAGES_KEPT: usize = 50_000;
+
+/// Log lines kept, at least (the log panel shows the newest 150): beyond twice as many, the
+/// older half is forgotten.
+const LOG_KEPT: usize = 5_000;
+
 /// What the journal needs to know of the cluster a trace comes from, simulated or live, to
 /// chart a view change's least movement.
 pub trait ClusterFacts {
@@ -370,9 +379,12 @@ impl ClusterFacts for Sim {
 /// Everything the views read from the trace, kept up to date as the trace grows.
 #[derive(Clone, Debug, Default)]
 pub struct Journal {
-    seen: usize,
-    /// Messages by number.
+    /// How many trace entries were read.
+    seen: u64,
+    /// The newest messages ([`MESSAGES_KEPT`]) by number.
     pub messages: BTreeMap<u64, MsgLine>,
+    /// Every message numbered below this was forgotten (or never seen).
+    forgotten_below: u64,
     /// Narration lines: (time, node or "", text).
     pub log: Vec<(Time, String, String)>,
     /// Who is who, learnt from the trace: the words of the log, the inspector and the diagram
@@ -397,14 +409,32 @@ impl Journal {
     /// Reads the trace entries not seen yet; `sim` is the world they came from (for the view
     /// changes' minimum movement).
     pub fn absorb(&mut self, sim: &Sim) {
-        let entries = sim.trace().entries();
-        if entries.len() < self.seen {
+        let trace = sim.trace();
+        if trace.len() < self.seen {
             *self = Journal::default();
         }
-        for entry in &entries[self.seen..] {
+        // Read after every step, the journal never falls behind the entries the trace holds.
+        for entry in trace.since(self.seen) {
             self.take(entry, sim);
         }
-        self.seen = entries.len();
+        self.seen = trace.len();
+    }
+
+    /// Whether message `id` was forgotten, being older than the newest [`MESSAGES_KEPT`].
+    pub fn forgot(&self, id: u64) -> bool {
+        id < self.forgotten_below
+    }
+
+    /// Forgets the oldest messages and log lines beyond what is kept.
+    fn forget_old(&mut self) {
+        while self.messages.len() > MESSAGES_KEPT {
+            if let Some((id, _)) = self.messages.pop_first() {
+                self.forgotten_below = id + 1;
+            }
+        }
+        if self.log.len() > 2 * LOG_KEPT {
+            self.log.drain(..self.log.len() - LOG_KEPT);
+        }
     }
 
     /// Starts the view's members from a view learned outside the trace (a live cluster watched
@@ -503,6 +533,7 @@ impl Journal {
             }
             TraceKind::Timer { .. } => {}
         }
+        self.forget_old();
     }
 
     /// Adds a line to the log, unless the node said the very same lately: a refused heartbeat
@@ -774,6 +805,43 @@ mod tests {
         let fresh = Setup::default().world();
         j.absorb(&fresh);
         assert!(j.messages.len() < n);
+    }
+
+    #[test]
+    fn the_journal_keeps_the_newest_messages_and_log_lines() {
+        let cluster = Setup::default().world();
+        let mut j = Journal::default();
+        let (from, to) = (Addr::from("c1"), Addr::from("s1"));
+        let total = MESSAGES_KEPT as u64 + 10;
+        for id in 1..=total {
+            let msg = Msg::Get { op: ringside_core::OpId(id), key: "k".into() };
+            let send = TraceKind::Send { id, from: from.clone(), to: to.clone(), due: Time(id + 5), msg };
+            j.take(&TraceEntry { t: Time(id), kind: send }, &cluster);
+        }
+        assert_eq!(j.messages.len(), MESSAGES_KEPT);
+        assert_eq!(j.messages.keys().next(), Some(&11));
+        assert!(j.forgot(10) && !j.forgot(11) && !j.forgot(total));
+        // The fate of a forgotten message is no longer news.
+        j.take(&TraceEntry { t: Time(total), kind: TraceKind::Deliver { id: 3, from, to } }, &cluster);
+        assert!(!j.messages.contains_key(&3));
+        for i in 0..2 * LOG_KEPT + 1 {
+            j.take(&TraceEntry { t: Time(i as u64), kind: TraceKind::Action { action: Action::Heal } }, &cluster);
+        }
+        assert_eq!(j.log.len(), LOG_KEPT);
+        assert_eq!(j.log.last().map(|(t, ..)| t.0), Some(2 * LOG_KEPT as u64), "the newest line stays");
+    }
+
+    #[test]
+    fn a_journal_reads_a_bounded_trace_as_a_whole_one() {
+        let setup = Setup::default();
+        let (mut whole, mut bounded) = (setup.world(), setup.world());
+        bounded.keep_trace(8);
+        let (mut a, mut b) = (Journal::default(), Journal::default());
+        run(&mut whole, &mut a, 2_000);
+        run(&mut bounded, &mut b, 2_000);
+        assert!(bounded.trace().first() > 0);
+        assert_eq!(a.messages, b.messages);
+        assert_eq!(a.log, b.log);
     }
 
     #[test]

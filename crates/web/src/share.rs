@@ -1,5 +1,6 @@
 //! Sharing a run: the URL fragment holds the session (seed, setup and every input), so opening
-//! the link replays the same run; an export file holds the session, the trace and its hash.
+//! the link replays the same run; an export file holds the session, the trace hash and the
+//! newest trace entries.
 
 use ringside_sim::session;
 use ringside_sim::{Session, Sim};
@@ -36,13 +37,20 @@ pub fn lesson_of(fragment: &str) -> Option<(usize, usize)> {
     Some((field("lesson")?.parse().ok()?, field("step")?.parse().ok()?))
 }
 
-/// An export: the session, every trace entry and the trace hash, as pretty JSON.
+/// An export, as pretty JSON: the session, the trace hash over every entry, and the entries the
+/// page still holds (the newest, see [`crate::app::TRACE_KEPT`]), numbered from `trace_from`
+/// of `trace_entries`. The session replays the whole run: `ringside-sim run --session FILE
+/// --trace` prints every entry.
 pub fn export(session: &Session, sim: &Sim) -> String {
+    let trace = sim.trace();
     let file = json!({
         "ringside": "simulator run",
-        "hash": sim.trace().hash(),
+        "hash": trace.hash(),
         "session": session,
-        "trace": sim.trace().entries(),
+        "trace_entries": trace.len(),
+        "trace_from": trace.first(),
+        "trace_note": "trace holds the newest entries from number trace_from; `ringside-sim run --session FILE --trace` prints them all",
+        "trace": trace.entries(),
     });
     serde_json::to_string_pretty(&file).expect("an export always serializes")
 }
@@ -123,5 +131,21 @@ mod tests {
         let back = session::parse(&text).expect("an export holds its session");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["hash"], back.replay().trace().hash());
+        assert_eq!(v["trace_from"], 0);
+        assert_eq!(v["trace"].as_array().map(Vec::len), Some(sim.trace().len() as usize));
+    }
+
+    #[test]
+    fn an_export_of_a_long_run_holds_the_newest_entries_numbered() {
+        let s = session();
+        let all = s.replay();
+        let kept = s.replay_keeping(20, |_| {});
+        let v: serde_json::Value = serde_json::from_str(&export(&s, &kept)).unwrap();
+        assert_eq!(v["hash"], all.trace().hash());
+        assert_eq!(v["trace_entries"], all.trace().len());
+        let from = v["trace_from"].as_u64().expect("a number");
+        assert!(from > 0);
+        let held: Vec<ringside_sim::TraceEntry> = serde_json::from_value(v["trace"].clone()).unwrap();
+        assert_eq!(held, all.trace().entries()[from as usize..]);
     }
 }
