@@ -1,10 +1,13 @@
-// What the browser tests share: Chromium's launch options, a static server for dist/, and a
-// page opened with its errors recorded and waited on through the test hook window.ringside.
+// What the browser tests share: Chromium's launch options, a static server for dist/, a run in
+// a browser bounded by a watchdog, and a page opened with its errors recorded and waited on
+// through the test hook window.ringside.
 
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
+
+import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 // What works as root on this kind of machine (see shared TOOLCHAIN.md): without the
@@ -112,3 +115,33 @@ export async function until(page, what, predicate, arg) {
 }
 
 export const click = (page, cmd) => page.locator(`[data-cmd="${cmd}"]`).first().click();
+
+/** Serves `dist`, launches Chromium and runs `body(context, url, errors)`, all within
+ * `watchdogMs` (past it the process exits failed, saying `name` took too long). Resolves to the
+ * failures: what `body` threw, then every console or page error recorded. */
+export async function inBrowser(dist, name, watchdogMs, body) {
+  const failures = [];
+  const errors = [];
+  const { server, url } = await serve(dist);
+  let browser = null;
+  const watchdog = setTimeout(async () => {
+    console.error(`${name}: FAILED: the test took over ${watchdogMs / 1000} s`);
+    await Promise.race([browser?.close(), new Promise((r) => setTimeout(r, 5_000))]);
+    server.close();
+    process.exit(1);
+  }, watchdogMs);
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: WAIT });
+    const context = await browser.newContext();
+    await body(context, url, errors);
+    await context.close();
+  } catch (e) {
+    failures.push(e.stack || String(e));
+  } finally {
+    clearTimeout(watchdog);
+    await browser?.close().catch(() => {});
+    await new Promise((r) => server.close(r));
+  }
+  failures.push(...errors);
+  return failures;
+}

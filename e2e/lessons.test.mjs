@@ -17,9 +17,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
-
-import { CHROMIUM, CHROMIUM_ARGS, WAIT, check, click, log, open, serve, state, until } from './harness.mjs';
+import { check, click, inBrowser, log, open, state, until } from './harness.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, process.env.RINGSIDE_DIST || 'dist');
@@ -91,19 +89,7 @@ async function backRestoresTheStep(page) {
 
 async function main() {
   await mkdir(OUT, { recursive: true });
-  const failures = [];
-  const errors = [];
-  const { server, url } = await serve(DIST);
-  let browser = null;
-  const watchdog = setTimeout(async () => {
-    console.error(`e2e lessons: FAILED: the walk took over ${WATCHDOG / 1000} s`);
-    await Promise.race([browser?.close(), new Promise((r) => setTimeout(r, 5_000))]);
-    server.close();
-    process.exit(1);
-  }, WATCHDOG);
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: WAIT });
-    const context = await browser.newContext();
+  const failures = await inBrowser(DIST, 'e2e lessons', WATCHDOG, async (context, url, errors) => {
     const page = await open(context, url, errors, { width: 1280, height: 800 });
     const first = await state(page);
     check(first.keys > 0 && !first.playing, `the first screen holds keys and is paused: ${first.keys} keys`);
@@ -111,15 +97,7 @@ async function main() {
     await page.screenshot({ path: join(OUT, 'first-screen.png') });
     for (let n = 0; n < LESSONS; n++) await walk(page, n);
     await backRestoresTheStep(page);
-    await context.close();
-  } catch (e) {
-    failures.push(e.stack || String(e));
-  } finally {
-    clearTimeout(watchdog);
-    await browser?.close().catch(() => {});
-    await new Promise((r) => server.close(r));
-  }
-  failures.push(...errors);
+  });
   if (failures.length > 0) {
     for (const f of failures) console.error(`e2e lessons: FAILED: ${f}`);
     process.exit(1);

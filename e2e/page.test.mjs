@@ -26,9 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-import { chromium } from 'playwright-core';
-
-import { CHROMIUM, CHROMIUM_ARGS, WAIT, check, click, log, open, serve, state, until } from './harness.mjs';
+import { WAIT, check, click, inBrowser, log, open, state, until } from './harness.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, process.env.RINGSIDE_DIST || 'dist');
@@ -319,7 +317,6 @@ async function loadTest(context, url, errors) {
 async function main() {
   await mkdir(OUT, { recursive: true });
   const failures = [];
-  const errors = [];
   let fps = null;
 
   const wasm = await wasmGzipSize();
@@ -328,43 +325,25 @@ async function main() {
     failures.push(`the wasm is ${(wasm.gz / 1024).toFixed(1)} KB gzipped, over ${WASM_GZ_LIMIT / 1024} KB`);
   }
 
-  const { server, url } = await serve(DIST);
-  log(`serving ${DIST} at ${url}`);
-  let browser = null;
-  const watchdog = setTimeout(async () => {
-    console.error(`e2e: FAILED: the test took over ${WATCHDOG / 1000} s`);
-    await Promise.race([browser?.close(), new Promise((r) => setTimeout(r, 5_000))]);
-    server.close();
-    process.exit(1);
-  }, WATCHDOG);
-  try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: WAIT });
-    const context = await browser.newContext();
-
-    const page = await open(context, url, errors, { width: 1280, height: 800 });
-    await addServer(page);
-    await lessonFour(page);
-    await page.screenshot({ path: join(OUT, 'lesson-4-1280x800.png') });
-    await page.setViewportSize({ width: 1920, height: 1080 });
-    await page.screenshot({ path: join(OUT, 'lesson-4-1920x1080.png') });
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await crashAServer(page, 's1');
-    await stepBack(page);
-    await page.screenshot({ path: join(OUT, 'crash-1280x800.png') });
-    await shareAndReplay(context, page, url, errors);
-    await exportAndImport(page);
-    await page.close();
-
-    fps = await loadTest(context, url, errors);
-    await context.close();
-  } catch (e) {
-    failures.push(e.stack || String(e));
-  } finally {
-    clearTimeout(watchdog);
-    await browser?.close().catch(() => {});
-    await new Promise((r) => server.close(r));
-  }
-  failures.push(...errors);
+  failures.push(
+    ...(await inBrowser(DIST, 'e2e', WATCHDOG, async (context, url, errors) => {
+      log(`serving ${DIST} at ${url}`);
+      const page = await open(context, url, errors, { width: 1280, height: 800 });
+      await addServer(page);
+      await lessonFour(page);
+      await page.screenshot({ path: join(OUT, 'lesson-4-1280x800.png') });
+      await page.setViewportSize({ width: 1920, height: 1080 });
+      await page.screenshot({ path: join(OUT, 'lesson-4-1920x1080.png') });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await crashAServer(page, 's1');
+      await stepBack(page);
+      await page.screenshot({ path: join(OUT, 'crash-1280x800.png') });
+      await shareAndReplay(context, page, url, errors);
+      await exportAndImport(page);
+      await page.close();
+      fps = await loadTest(context, url, errors);
+    })),
+  );
 
   const verdict = fps === null ? 'not measured' : `${fps.toFixed(1)} (goal ${MIN_FPS}${fps < MIN_FPS ? ': UNDER THE GOAL' : ''})`;
   log(`fps while playing ${LOAD_SERVERS} servers and ${LOAD_KEYS} keys: ${verdict}`);

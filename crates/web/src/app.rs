@@ -554,10 +554,7 @@ mod tests {
 
     #[test]
     fn a_link_shared_inside_a_lesson_opens_narrated_at_its_step() {
-        let mut shared = App::new(Session::default());
-        shared.start_lesson(3).unwrap();
-        shared.lesson_step_now();
-        shared.lesson_step_now();
+        let mut shared = crate::testing::lesson_after(3, 2);
         let mut opened = App::new(Session::default());
         opened.open_lesson(shared.session.clone(), 3, 2).unwrap();
         assert_eq!(opened.lesson, shared.lesson);

@@ -579,10 +579,7 @@ mod tests {
 
     #[test]
     fn a_ready_participant_and_a_retrying_reader_count_down() {
-        let mut app = App::new(Session::default());
-        app.start_lesson(5).unwrap();
-        app.lesson_step_now();
-        app.lesson_step_now();
+        let mut app = crate::testing::lesson_after(5, 2);
         assert!(app.run_until(1_000, |sim| sim.servers().all(|(_, s)| s.pending().count() == 1)));
         let s1 = inspector(&app, Some(&Focus::Node(ringside_sim::session::server(1))));
         assert!(s1.contains("termination protocol</abbr> in"), "{s1}");

@@ -6,14 +6,19 @@ use ringside_sim::{Session, Setup};
 use crate::app::App;
 use crate::live::Live;
 
-/// Lesson 4 (a two-phase commit) on the default setup, `steps` steps in.
-pub(crate) fn lesson_four_after(steps: usize) -> App {
+/// Lesson `n` (from 0), `steps` steps in, each played to its moment.
+pub(crate) fn lesson_after(n: usize, steps: usize) -> App {
     let mut app = App::new(Session::new(Setup::default()));
-    app.start_lesson(3).unwrap();
+    app.start_lesson(n).unwrap();
     for _ in 0..steps {
         app.lesson_step_now();
     }
     app
+}
+
+/// Lesson 4 (a two-phase commit), `steps` steps in.
+pub(crate) fn lesson_four_after(steps: usize) -> App {
+    lesson_after(3, steps)
 }
 
 /// A live cluster seen by the page: view leader, one server `s1` (id `ab`) holding two keys.

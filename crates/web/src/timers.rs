@@ -249,11 +249,7 @@ mod tests {
     #[test]
     fn no_timer_reads_more_than_its_span_when_a_step_passed_the_moment_drawn() {
         // Lesson 7's third step ends with the world a millisecond past the moment drawn.
-        let mut app = App::new(Session::default());
-        app.start_lesson(6).unwrap();
-        for _ in 0..3 {
-            app.lesson_step_now();
-        }
+        let app = crate::testing::lesson_after(6, 3);
         let clocks = Clocks::read(&app.sim, app.shown);
         assert!(clocks.at >= app.sim.now().0 as f64);
         for (_, c) in clocks.heartbeats.iter().chain(&clocks.leases) {
@@ -276,10 +272,7 @@ mod tests {
     #[test]
     fn a_prepared_participants_timer_reads_the_decision_timeout() {
         // Lesson 6, its coordinator dead after the prepares, until every participant is READY.
-        let mut app = App::new(Session::default());
-        app.start_lesson(5).unwrap();
-        app.lesson_step_now();
-        app.lesson_step_now();
+        let mut app = crate::testing::lesson_after(5, 2);
         assert!(app.run_until(1_000, |sim| sim.servers().all(|(_, s)| s.pending().count() == 1)));
         let timeout = app.sim.config().timing.decision_timeout_ms as f64;
         let clocks = Clocks::read(&app.sim, app.sim.now().0 as f64);

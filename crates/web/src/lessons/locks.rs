@@ -1,10 +1,9 @@
 //! The view leader's locks: a queue, and a cycle it refuses.
 
-use ringside_core::Addr;
 use ringside_sim::session::client;
 use ringside_sim::{Action, Sim};
 
-use super::{claim, idle, select_node, settle_now, Ask, Lesson, Step};
+use super::{claim, idle, select_view_leader, settle_now, Ask, Lesson, Step};
 use crate::app::App;
 
 fn holder(sim: &Sim, lock: &str) -> Option<String> {
@@ -22,10 +21,6 @@ fn client_idle(sim: &Sim, n: usize) -> bool {
 fn holders(app: &App, a: &str, b: &str) -> Result<(), String> {
     claim(holder(&app.sim, "a").as_deref() == Some(a), &format!("{a} holds a"))?;
     claim(holder(&app.sim, "b").as_deref() == Some(b), &format!("{b} holds b"))
-}
-
-fn view_leader() -> Option<crate::app::Focus> {
-    select_node(Addr::from(ringside_sim::VIEW_LEADER))
 }
 
 pub(super) static LOCKS: Lesson = Lesson {
@@ -49,7 +44,7 @@ pub(super) static LOCKS: Lesson = Lesson {
             },
             until: |sim| idle(sim) && holder(sim, "a").is_some() && holder(sim, "b").is_some(),
             check: |app| holders(app, "c1", "c2"),
-            focus: view_leader,
+            focus: select_view_leader,
         },
         Step {
             title: "c1 asks for b",
@@ -62,7 +57,7 @@ pub(super) static LOCKS: Lesson = Lesson {
                 holders(app, "c1", "c2")?;
                 claim(queued(&app.sim, "b", "c1"), "c1 is queued for b")
             },
-            focus: view_leader,
+            focus: select_view_leader,
         },
         Step {
             title: "c2 asks for a: a cycle",
@@ -81,7 +76,7 @@ pub(super) static LOCKS: Lesson = Lesson {
                 claim(!queued(&app.sim, "a", "c2"), "c2 is not queued for a")?;
                 claim(queued(&app.sim, "b", "c1"), "c1 still waits for b")
             },
-            focus: view_leader,
+            focus: select_view_leader,
         },
         Step {
             title: "c2 releases b",
@@ -90,7 +85,7 @@ pub(super) static LOCKS: Lesson = Lesson {
             act: |app| app.act(Action::lock_release(client(2), "b".into())),
             until: |sim| holder(sim, "b").as_deref() == Some("c1") && client_idle(sim, 1),
             check: |app| holders(app, "c1", "c1"),
-            focus: view_leader,
+            focus: select_view_leader,
         },
     ],
     challenge: "With three clients, build a cycle of three (c1 → c2 → c3 → c1): which request is refused? \

@@ -173,3 +173,12 @@ fn values_intact(sim: &Sim, count: usize) -> Result<(), String> {
 fn select_node(node: Addr) -> Option<Focus> {
     Some(Focus::Node(node))
 }
+
+fn select_view_leader() -> Option<Focus> {
+    select_node(Addr::from(ringside_sim::VIEW_LEADER))
+}
+
+/// At rest with `count` keys stored.
+fn written(sim: &Sim, count: usize) -> bool {
+    idle(sim) && copies(sim).len() == count
+}

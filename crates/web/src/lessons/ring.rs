@@ -5,8 +5,8 @@ use ringside_sim::session::server;
 use ringside_sim::{Action, Sim};
 
 use super::{
-    claim, copies, idle, in_view, keys_on, members, no_focus, nothing, select_node, settle_now, values_intact,
-    write_keys, Ask, Lesson, Step,
+    claim, copies, idle, in_view, keys_on, members, no_focus, nothing, select_node, select_view_leader, settle_now,
+    values_intact, write_keys, written, Ask, Lesson, Step,
 };
 use crate::app::App;
 use crate::model::Placement;
@@ -50,7 +50,7 @@ fn vnodes_even_out(app: &App) -> Result<(), String> {
 }
 
 fn forty_keys_placed(sim: &Sim) -> bool {
-    idle(sim) && copies(sim).len() == 40
+    written(sim, 40)
 }
 
 pub(super) static PLACEMENT: Lesson = Lesson {
@@ -164,7 +164,7 @@ pub(super) static JOIN: Lesson = Lesson {
                 settle_now(app);
                 write_keys(app, 30);
             },
-            until: |sim| idle(sim) && copies(sim).len() == 30,
+            until: |sim| written(sim, 30),
             check: thirty_on_three,
             focus: no_focus,
         },
@@ -185,7 +185,7 @@ pub(super) static JOIN: Lesson = Lesson {
             act: |app| app.act(Action::AddServer),
             until: s4_joined,
             check: s4_in_view_copies_not_moved,
-            focus: || select_node(ringside_core::Addr::from(ringside_sim::VIEW_LEADER)),
+            focus: select_view_leader,
         },
         Step {
             title: "The copies move",
@@ -248,9 +248,9 @@ pub(super) static FAILURE: Lesson = Lesson {
                 settle_now(app);
                 write_keys(app, 20);
             },
-            until: |sim| idle(sim) && copies(sim).len() == 20,
+            until: |sim| written(sim, 20),
             check: twenty_on_three,
-            focus: || select_node(ringside_core::Addr::from(ringside_sim::VIEW_LEADER)),
+            focus: select_view_leader,
         },
         Step {
             title: "s1 crashes",
@@ -266,7 +266,7 @@ pub(super) static FAILURE: Lesson = Lesson {
             act: |app| crash(1)(app),
             until: s1_declared_failed,
             check: s1_failed_keys_short,
-            focus: || select_node(ringside_core::Addr::from(ringside_sim::VIEW_LEADER)),
+            focus: select_view_leader,
         },
         Step {
             title: "The survivors restore the copies",

@@ -61,16 +61,9 @@ fn a_step_played_out_frame_by_frame_stops_where_the_instant_one_does() {
 
 #[test]
 fn stepping_back_out_of_a_step_restores_the_step_before() {
-    let mut app = App::new(Session::default());
-    app.start_lesson(3).unwrap();
-    for _ in 0..3 {
-        app.lesson_step_now();
-    }
+    let mut app = crate::testing::lesson_after(3, 3);
     let after_two = {
-        let mut two = App::new(Session::default());
-        two.start_lesson(3).unwrap();
-        two.lesson_step_now();
-        two.lesson_step_now();
+        let two = crate::testing::lesson_after(3, 2);
         two.position()
     };
     while app.position() > after_two {
