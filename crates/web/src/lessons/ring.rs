@@ -212,6 +212,15 @@ fn s1_declared_failed(sim: &Sim) -> bool {
 }
 
 fn s1_failed_keys_short(app: &App) -> Result<(), String> {
+    let timeout = app.sim.config().timing.failure_timeout_ms;
+    claim(timeout == 500, "the failure timeout is 500 ms")?;
+    // The timer runs from s1's last heartbeat, at most one period before the crash.
+    let since_crash = app.sim.now().0 as f64 - app.marks.last().map_or(0.0, |m| m.start);
+    let heartbeat = app.sim.config().timing.heartbeat_ms as f64;
+    claim(
+        since_crash >= timeout as f64 - heartbeat && since_crash <= (timeout as f64) + heartbeat,
+        "s1 is declared failed a failure timeout after its last heartbeat",
+    )?;
     claim(!in_view(&app.sim, 1), "s1 is no longer in the view")?;
     claim(members(&app.sim) == 3, "three servers remain in the view")?;
     claim(app.sim.servers().all(|(a, _)| *a != server(1)), "s1's process is gone")?;
@@ -242,21 +251,24 @@ pub(super) static FAILURE: Lesson = Lesson {
         Step {
             title: "Four servers hold 20 keys",
             text: "Each key has three replicas among four servers. Every server heartbeats to the view \
-                   leader twice a second (the grey arrows).",
+                   leader every 100 ms (the heartbeat arrows; real nodes default to every 500 ms).",
             ask: None,
             act: |app| {
                 settle_now(app);
                 write_keys(app, 20);
             },
             until: |sim| written(sim, 20),
-            check: twenty_on_three,
+            check: |app| {
+                twenty_on_three(app)?;
+                claim(app.sim.config().timing.heartbeat_ms == 100, "servers heartbeat every 100 ms")
+            },
             focus: select_view_leader,
         },
         Step {
             title: "s1 crashes",
             text: "s1's process dies with its memory. Nobody is told: s1's heartbeats just stop, and the \
-                   view leader's timer for s1 runs down. At the failure timeout (3 s) it declares s1 \
-                   failed and raises the epoch: the view has three servers, and the keys s1 held are one \
+                   view leader's timer for s1 runs down. At the failure timeout after s1's last heartbeat \
+                   (500 ms here, 3 s on real nodes) it declares s1 failed and raises the epoch: the view has three servers, and the keys s1 held are one \
                    copy short.",
             ask: Some(Ask {
                 question: "How does the view leader learn that s1 died?",
