@@ -547,6 +547,18 @@ mod tests {
     }
 
     #[test]
+    fn a_key_names_its_replicas_by_their_labels() {
+        let app = lesson_four_after(5);
+        let html = inspector(&app, Some(&Focus::Key("x".into())));
+        let ids: Vec<String> = app.sim.servers().map(|(_, s)| s.id().0.clone()).collect();
+        assert!(html.contains("</abbr> 3: s"), "{html}");
+        assert!(
+            ids.iter().all(|id| !html.contains(&format!(">{id}<")) && !html.contains(&format!(" {id},"))),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn a_selected_server_shows_its_pending_transaction_and_bucket() {
         let app = lesson_four_after(2);
         let html = inspector(&app, app.selected.as_ref());

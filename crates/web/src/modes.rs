@@ -282,7 +282,11 @@ impl Scene for App {
             .collect();
         KeyFacts {
             epoch: view.epoch.0,
-            replicas: ring.replicas(key, self.sim.config().replicas).iter().map(|id| id.0.clone()).collect(),
+            replicas: ring
+                .replicas(key, self.sim.config().replicas)
+                .iter()
+                .map(|id| self.journal.names.server(id).to_string())
+                .collect(),
             copies: Copies::Read(copies),
         }
     }
