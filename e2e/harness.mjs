@@ -102,11 +102,12 @@ export async function open(context, url, errors, size) {
 
 export const state = (page) => page.evaluate(() => window.ringside.state());
 
-/** Waits until `predicate(state)` holds (it runs in the page); says `what` on timeout. */
-export async function until(page, what, predicate, arg) {
+/** Waits until `predicate(state)` holds (it runs in the page), at most `timeout` ms; says
+ * `what` on timeout. */
+export async function until(page, what, predicate, arg, timeout = WAIT) {
   try {
     const expression = `(${predicate})(window.ringside.state(), ${JSON.stringify(arg ?? null)})`;
-    await page.waitForFunction(expression, null, { timeout: WAIT, polling: 50 });
+    await page.waitForFunction(expression, null, { timeout, polling: 50 });
   } catch (e) {
     const now = await state(page).catch(() => null);
     throw new Error(`timed out waiting until ${what}; state: ${JSON.stringify(now)?.slice(0, 800)}`);

@@ -13,9 +13,12 @@
 //     simulator (`ringside-sim run --session`);
 //   - export downloads the run with its hash; importing it replays the run; a bad file is
 //     refused with a reason;
-//   - 32 servers with 5000 keys written: it measures the frames per second while playing
-//     through the writes and prints them against the goal of 50. A figure, not a verdict:
-//     this machine is shared, so a slow moment must not fail the build.
+//   - the load's run played on to 1,000,000 events (imported as a file): the tab's wasm memory
+//     and JS heap stay under 200 MB;
+//   - 32 servers with 5000 keys written: it measures the frames per second playing at real
+//     time while the writes run, then at rest once they are done, and prints the second
+//     against the goal of 60. A figure, not a verdict: this machine is shared, so a slow
+//     moment must not fail the build.
 //
 // Environment: RINGSIDE_SIM (the native simulator; default target/release/ringside-sim),
 // RINGSIDE_DIST (default dist/), CHROMIUM (default /usr/bin/chromium).
@@ -33,7 +36,7 @@ const DIST = resolve(ROOT, process.env.RINGSIDE_DIST || 'dist');
 const OUT = join(ROOT, 'target', 'e2e');
 const SIM = resolve(ROOT, process.env.RINGSIDE_SIM || join('target', 'release', 'ringside-sim'));
 const WASM_GZ_LIMIT = 450 * 1024;
-const MIN_FPS = 50;
+const MIN_FPS = 60;
 const FPS_WINDOW_MS = 3_000;
 /// Play speed (index into the page's SPEEDS) while waiting for the cluster: 10x.
 const FAST = 6;
@@ -41,8 +44,12 @@ const FAST = 6;
 const REAL_TIME = 4;
 const LOAD_SERVERS = 32;
 const LOAD_KEYS = 5_000;
+/// The long run's length in events, and what the tab may hold after it.
+const MILLION = 1_000_000;
+const TAB_LIMIT = 200 << 20;
+const LONG_WAIT = 5 * 60_000;
 
-const WATCHDOG = 5 * 60_000; // the whole test
+const WATCHDOG = 12 * 60_000; // the whole test
 
 // ---- the wasm's size ----
 
@@ -255,6 +262,54 @@ async function exportAndImport(page) {
   log(`export and import: ${exported.trace.length} trace entries, back to ${s.hash.slice(0, 16)}…; a bad file is refused`);
 }
 
+/** The run so far, played on to MILLION events (the most a file may step) by importing it with
+ * one more input; what the tab then holds must stay under TAB_LIMIT. */
+async function longRun(page) {
+  const session = JSON.parse(await page.evaluate(() => window.ringside.session()));
+  const stepped = session.inputs.reduce((sum, i) => sum + (i.input === 'steps' ? i.n : 0), 0);
+  session.inputs.push({ input: 'steps', n: MILLION - stepped });
+  const file = join(OUT, 'million.json');
+  await writeFile(file, JSON.stringify(session));
+  const started = Date.now();
+  await page.setInputFiles('#import', file);
+  const s = await until(page, `${MILLION} events are replayed`, (s, n) => s.steps >= n || s.refusal, MILLION, LONG_WAIT);
+  check(!s.refusal, `the long run was refused: ${s.refusal}`);
+  const heap = await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0);
+  const held = s.wasmMemoryBytes + heap;
+  log(
+    `${s.steps} events replayed in ${((Date.now() - started) / 1000).toFixed(0)} s: the tab holds ` +
+      `${mb(s.wasmMemoryBytes)} MB of wasm memory and ${mb(heap)} MB of JS heap, ${mb(held)} MB in all ` +
+      `(limit ${mb(TAB_LIMIT)} MB)`,
+  );
+  check(held < TAB_LIMIT, `after ${s.steps} events the tab holds ${mb(held)} MB, over ${mb(TAB_LIMIT)} MB`);
+}
+
+const mb = (bytes) => (bytes / (1 << 20)).toFixed(1);
+
+/** Runs `start` in the page, then counts animation frames for FPS_WINDOW_MS from the next one. */
+function countFrames(page, start) {
+  return page.evaluate(
+    ([windowMs, start]) =>
+      new Promise((done) => {
+        let frames = 0;
+        let first = null;
+        let last = null;
+        let longest = 0;
+        const frame = (t) => {
+          if (first === null) first = t;
+          else frames++;
+          if (last !== null) longest = Math.max(longest, t - last);
+          last = t;
+          if (t - first < windowMs) requestAnimationFrame(frame);
+          else done({ frames, ms: t - first, longest, fps: (frames * 1000) / (t - first) });
+        };
+        new Function(start)();
+        requestAnimationFrame(frame);
+      }),
+    [FPS_WINDOW_MS, `(${start})()`],
+  );
+}
+
 async function loadTest(context, url, errors) {
   const page = await open(context, url, errors, { width: 1920, height: 1080 });
   // The new-run form sits in a <details>: open it so its fields are visible.
@@ -280,36 +335,31 @@ async function loadTest(context, url, errors) {
   check(!loaded.playing, 'the page stays paused after the load');
   await setSpeed(page, REAL_TIME);
 
-  const { frames, ms, longest } = await page.evaluate(
-    (windowMs) =>
-      new Promise((done) => {
-        let frames = 0;
-        let start = null;
-        let last = null;
-        let longest = 0;
-        const frame = (t) => {
-          if (start === null) start = t;
-          else frames++;
-          if (last !== null) longest = Math.max(longest, t - last);
-          last = t;
-          if (t - start < windowMs) requestAnimationFrame(frame);
-          else done({ frames, ms: t - start, longest });
-        };
-        document.querySelector('[data-cmd="play"]').click();
-        requestAnimationFrame(frame);
-      }),
-    FPS_WINDOW_MS,
-  );
-  const fps = (frames * 1000) / ms;
+  const burst = await countFrames(page, () => document.querySelector('[data-cmd="play"]').click());
   const after = await state(page);
   check(after.playing, 'the page kept playing while frames were counted');
   check(after.steps > loaded.steps, 'the world moved while frames were counted');
+  log(
+    `load: ${LOAD_SERVERS} servers, ${LOAD_KEYS} keys being written: ${after.steps - before.steps} events in ` +
+      `${(burst.ms / 1000).toFixed(1)} s of play at real time, ${burst.frames} frames (${burst.fps.toFixed(1)} fps), ` +
+      `the longest ${burst.longest.toFixed(0)} ms`,
+  );
+
+  // At rest: every write done, the cluster heartbeating, the timers running down, playing at
+  // real time. This is the figure the goal is for.
+  await setSpeed(page, FAST);
+  const rest = await until(page, `all ${LOAD_KEYS} writes are done`, (s, n) => s.opsInFlight === 0 && s.keys >= n, LOAD_KEYS, LONG_WAIT);
+  await setSpeed(page, REAL_TIME);
+  const idle = await countFrames(page, () => {});
+  const resting = await state(page);
+  check(resting.playing && resting.steps > rest.steps, 'the world played on while frames were counted at rest');
   await page.screenshot({ path: join(OUT, `load-${LOAD_SERVERS}-servers-1920x1080.png`) });
   log(
-    `load: ${LOAD_SERVERS} servers, ${LOAD_KEYS} keys written (${after.keys} placed): ` +
-      `${after.steps - before.steps} events in ${(ms / 1000).toFixed(1)} s of play at real time, ` +
-      `${frames} frames, the longest ${longest.toFixed(0)} ms`,
+    `at rest: ${resting.keys} keys placed, ${resting.steps - rest.steps} events in ${(idle.ms / 1000).toFixed(1)} s, ` +
+      `${idle.frames} frames, the longest ${idle.longest.toFixed(0)} ms`,
   );
+  const fps = { idle: idle.fps, burst: burst.fps };
+  await longRun(page);
   await page.close();
   return fps;
 }
@@ -345,8 +395,12 @@ async function main() {
     })),
   );
 
-  const verdict = fps === null ? 'not measured' : `${fps.toFixed(1)} (goal ${MIN_FPS}${fps < MIN_FPS ? ': UNDER THE GOAL' : ''})`;
-  log(`fps while playing ${LOAD_SERVERS} servers and ${LOAD_KEYS} keys: ${verdict}`);
+  const verdict =
+    fps === null
+      ? 'not measured'
+      : `${fps.idle.toFixed(1)} at rest (goal ${MIN_FPS}${fps.idle < MIN_FPS ? ': UNDER THE GOAL' : ''}), ` +
+        `${fps.burst.toFixed(1)} while the writes run`;
+  log(`fps playing ${LOAD_SERVERS} servers and ${LOAD_KEYS} keys: ${verdict}`);
   log(`wasm gzipped: ${(wasm.gz / 1024).toFixed(1)} KB (limit ${WASM_GZ_LIMIT / 1024} KB)`);
   log(`screenshots in ${OUT}`);
   if (failures.length > 0) {

@@ -9,7 +9,7 @@ use crate::lessons::{self, Lesson};
 use crate::model::{Journal, Placement};
 
 /// What the learner points at or picked; it lights up in every view.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Focus {
     /// A node, by address.
     Node(Addr),

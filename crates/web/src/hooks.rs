@@ -130,6 +130,15 @@ fn diagram_state(app: &App, span: Option<(f64, f64)>, routine: bool) -> serde_js
     serde_json::json!({"top": top, "bottom": bottom, "stepMessages": step.len(), "stepMessagesShown": shown})
 }
 
+/// The page's linear memory: every byte the simulator, the journal and the views hold (it only
+/// grows, so this is also its peak).
+fn wasm_memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    return core::arch::wasm32::memory_size(0) * 65_536;
+    #[cfg(not(target_arch = "wasm32"))]
+    0
+}
+
 /// What the test hook reports of the simulator.
 fn sim_state(app: &mut App, frame_work_ms: f64, diagram: serde_json::Value) -> JsValue {
     let vl = app.sim.view_leader();
@@ -158,12 +167,14 @@ fn sim_state(app: &mut App, frame_work_ms: f64, diagram: serde_json::Value) -> J
         "viewServers": vl.view().members.iter().map(|m| m.id.0.clone()).collect::<Vec<_>>(),
         "liveServers": app.sim.servers().map(|(a, _)| a.0.clone()).collect::<Vec<_>>(),
         "keys": app.placement().keys.len(),
+        "opsInFlight": app.sim.clients().map(|(_, c)| c.ops_in_flight()).sum::<usize>(),
         "lesson": lesson_state(app),
         "txs": txs,
         "refusal": app.refusal,
         "notice": app.notice,
         "playing": app.playing,
         "frameWorkMs": frame_work_ms,
+        "wasmMemoryBytes": wasm_memory_bytes(),
         "diagram": diagram,
     });
     js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)

@@ -427,8 +427,14 @@ impl Live {
 
     /// The ring as [`Live::placement`] last computed it.
     pub fn placement_cached(&self) -> &Placement {
-        static EMPTY: Placement =
-            Placement { epoch: 0, servers: Vec::new(), keys: Vec::new(), arcs: Vec::new(), outside: Vec::new() };
+        static EMPTY: Placement = Placement {
+            generation: 0,
+            epoch: 0,
+            servers: Vec::new(),
+            keys: Vec::new(),
+            arcs: Vec::new(),
+            outside: Vec::new(),
+        };
         self.placement.as_ref().unwrap_or(&EMPTY)
     }
 

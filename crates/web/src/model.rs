@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::f64::consts::TAU;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ringside_core::ring::{position, Ring};
 use ringside_core::{Addr, Event, Member, Msg, Names, ServerId, Time, TxId};
@@ -84,9 +85,15 @@ pub struct Outsider {
     pub starting: bool,
 }
 
+/// Numbers placements as they are computed (0 is the empty default).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
 /// The ring as the view leader's current view places it, with every stored key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Placement {
+    /// A number no other placement computed in this page has: a picture drawn from a
+    /// placement is redrawn only when this changes, not compared key by key.
+    pub generation: u64,
     /// The view's epoch.
     pub epoch: u64,
     /// Servers in the view, in id order.
@@ -154,17 +161,31 @@ impl Placement {
                 Arc { from, to: *to, owner: owner.clone() }
             })
             .collect();
+        // Copies held and replicas owned per server, counted in one pass over the keys.
+        let mut counts: BTreeMap<&ServerId, (usize, usize)> = BTreeMap::new();
+        for k in &keys {
+            for id in &k.holders {
+                counts.entry(id).or_default().0 += 1;
+            }
+            for id in &k.replicas {
+                counts.entry(id).or_default().1 += 1;
+            }
+        }
         let servers = members
             .iter()
-            .map(|m| ServerMark {
-                id: m.id.clone(),
-                addr: m.addr.clone(),
-                points: points.get(&m.id).cloned().unwrap_or_default(),
-                holds: keys.iter().filter(|k| k.holders.contains(&m.id)).count(),
-                owns: keys.iter().filter(|k| k.replicas.contains(&m.id)).count(),
+            .map(|m| {
+                let (holds, owns) = counts.get(&m.id).copied().unwrap_or_default();
+                ServerMark {
+                    id: m.id.clone(),
+                    addr: m.addr.clone(),
+                    points: points.get(&m.id).cloned().unwrap_or_default(),
+                    holds,
+                    owns,
+                }
             })
             .collect();
-        Placement { epoch, servers, keys, arcs, outside: Vec::new() }
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
+        Placement { generation, epoch, servers, keys, arcs, outside: Vec::new() }
     }
 
     /// The server with this id.
@@ -234,7 +255,7 @@ impl MsgLine {
 }
 
 /// Copies moved by one view change against the least it could move.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Move {
     /// The epoch the change led to.
     pub epoch: u64,
@@ -247,7 +268,7 @@ pub struct Move {
 }
 
 /// A network partition over its stretch of time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cut {
     /// The nodes cut off from all others.
     pub side: Vec<Addr>,

@@ -4,6 +4,7 @@
 //! listener serves the whole page; `dispatch` runs them.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use ringside_core::Addr;
 use ringside_sim::{Session, Setup};
@@ -53,6 +54,9 @@ pub(crate) struct Page {
     pub(crate) imported: Option<Session>,
     /// Files of one import still being read: their texts as they arrive.
     pub(crate) importing: Vec<Option<String>>,
+    /// The markup last put in each text panel: the same markup again is not set, so the
+    /// browser neither parses it nor lays the page out anew.
+    panel_html: BTreeMap<&'static str, String>,
 }
 
 thread_local! {
@@ -99,6 +103,7 @@ pub fn start() -> Result<(), JsValue> {
         panels_at: 0.0,
         imported: None,
         importing: Vec::new(),
+        panel_html: BTreeMap::new(),
     };
     PAGE.with(|p| *p.borrow_mut() = Some(page));
     if let Some(fields) = live_link {
@@ -476,22 +481,20 @@ impl Page {
     }
 
     fn redraw_panels(&mut self) {
-        let set = |id: &str, html: &str| {
-            if let Some(el) = self.doc.get_element_by_id(id) {
-                el.set_inner_html(html);
-            }
-        };
         let selected = self.app.selected.clone();
         let simulator = matches!(self.mode, Mode::Sim);
         let scene = self.mode.scene(&mut self.app);
-        set("status", &scene.status());
-        set("inspector", &inspector(scene, selected.as_ref()));
-        set("log", &panels::log(scene.journal(), scene.source()));
+        let status = scene.status();
+        let inspector = inspector(scene, selected.as_ref());
+        let log = panels::log(scene.journal(), scene.source());
         let playing = scene.playing();
+        self.put("status", status);
+        self.put("inspector", inspector);
+        let log_grew = self.put("log", log);
         if simulator {
-            set("lesson-text", &lesson_card::card(&self.app));
+            self.put("lesson-text", lesson_card::card(&self.app));
         }
-        self.controls_state(playing);
+        self.controls_state(playing, log_grew);
         if simulator {
             if let Some(b) = self.doc.get_element_by_id("lesson-next").and_then(|e| e.dyn_into::<HtmlElement>().ok()) {
                 let more = self.app.current_lesson().is_some_and(|(l, done)| done < l.steps.len());
@@ -501,23 +504,32 @@ impl Page {
         }
     }
 
+    /// Puts `html` in the element `id` unless it holds it already; whether it changed.
+    fn put(&mut self, id: &'static str, html: String) -> bool {
+        if self.panel_html.get(id) == Some(&html) {
+            return false;
+        }
+        if let Some(el) = self.doc.get_element_by_id(id) {
+            el.set_inner_html(&html);
+        }
+        self.panel_html.insert(id, html);
+        true
+    }
+
     /// What the controls show in every mode: the refusal or confirmation, the speed, the play
-    /// button, and the log scrolled to its newest line.
-    fn controls_state(&self, playing: bool) {
-        for (id, text) in [("refusal", &self.app.refusal), ("notice", &self.app.notice)] {
-            if let Some(el) = self.doc.get_element_by_id(id) {
-                el.set_inner_html(&text.as_deref().map(esc).unwrap_or_default());
+    /// button, and the log scrolled to its newest line when `log_grew`.
+    fn controls_state(&mut self, playing: bool, log_grew: bool) {
+        let refusal = self.app.refusal.as_deref().map(esc).unwrap_or_default();
+        let notice = self.app.notice.as_deref().map(esc).unwrap_or_default();
+        self.put("refusal", refusal);
+        self.put("notice", notice);
+        self.put("speed-label", format!("{}×", SPEEDS[self.app.speed]));
+        if log_grew {
+            if let Some(log) = self.doc.get_element_by_id("log-panel") {
+                log.set_scroll_top(log.scroll_height());
             }
         }
-        if let Some(el) = self.doc.get_element_by_id("speed-label") {
-            el.set_inner_html(&format!("{}×", SPEEDS[self.app.speed]));
-        }
-        if let Some(log) = self.doc.get_element_by_id("log-panel") {
-            log.set_scroll_top(log.scroll_height());
-        }
-        if let Some(b) = self.doc.get_element_by_id("play") {
-            b.set_text_content(Some(if playing { "Pause" } else { "Play" }));
-        }
+        self.put("play", if playing { "Pause" } else { "Play" }.to_string());
         if let Some(el) = self.doc.get_element_by_id("run-state") {
             let (class, text) = run_state(playing, self.app.step_in_progress(), SPEEDS[self.app.speed]);
             el.set_class_name(class);

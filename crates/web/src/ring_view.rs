@@ -8,7 +8,7 @@ use ringside_core::{Addr, ServerId};
 use ringside_sim::VIEW_LEADER;
 
 use crate::app::Focus;
-use crate::canvas::Canvas;
+use crate::canvas::{Canvas, Layer, Stamp};
 use crate::labels::{Rect, Spot, Taken};
 use crate::model::{Cut, Placement};
 use crate::palette::{self, FOCUS, INK, MUTED, RULE};
@@ -89,69 +89,29 @@ pub struct Extras<'a> {
     pub playing: bool,
 }
 
-/// Draws the ring. `live` says which view members still run; `focus` lights up.
+/// Draws the ring. `live` says which view members still run; `focus` lights up. The circle, the
+/// arcs and the key ticks come from `still`, drawn again only when the placement or the server
+/// pointed at changed.
 pub fn draw(
     c: &Canvas,
+    still: &mut Layer,
     p: &Placement,
     live: &dyn Fn(&ServerId) -> bool,
     focus: Option<&Focus>,
     extras: &Extras<'_>,
 ) -> Geometry {
     let g = Geometry::fit(c.w, c.h);
-    let ctx = &c.ctx;
-    // The ring itself.
-    ctx.begin_path();
-    let _ = ctx.arc(g.cx, g.cy, g.r, 0.0, TAU);
-    ctx.set_stroke_style_str(RULE);
-    ctx.set_line_width(ARC_WIDTH);
-    ctx.stroke();
-
     let focus_server = match focus {
         Some(Focus::Node(a)) => p.servers.iter().find(|s| &s.addr == a).map(|s| &s.id),
         _ => None,
     };
-    let addr_of = |id: &ServerId| p.server(id).map(|s| s.addr.clone()).unwrap_or_else(|| Addr(id.0.clone()));
-
-    // Ownership arcs, each in its primary's colour.
-    for arc in &p.arcs {
-        let lit = focus_server == Some(&arc.owner);
-        let color = palette::node_color(&addr_of(&arc.owner), if lit { 55 } else { 78 });
-        ctx.begin_path();
-        let _ = ctx.arc(g.cx, g.cy, g.r, arc.from - FRAC_PI_2, arc.to - FRAC_PI_2);
-        ctx.set_stroke_style_str(&color);
-        ctx.set_line_width(if lit { ARC_WIDTH + 4.0 } else { ARC_WIDTH });
-        ctx.stroke();
-    }
-
-    // Keys: a tick each; orange while its copies are not yet exactly on its replicas. Ticks of
-    // one colour share one path: thousands of keys cost a few strokes.
+    still.show(c, &Stamp::default().with(p.generation).with(focus_server), |layer| {
+        ring_and_keys(layer, g, p, focus_server);
+    });
     let focus_key = match focus {
         Some(Focus::Key(k)) => Some(k.as_str()),
         _ => None,
     };
-    let colour_of = |k: &crate::model::KeyMark| {
-        if !k.placed {
-            FOCUS
-        } else if focus_server.is_some_and(|id| k.holders.contains(id)) {
-            INK
-        } else if focus_server.is_some() {
-            RULE
-        } else {
-            MUTED
-        }
-    };
-    ctx.set_line_width(1.0);
-    for colour in [RULE, MUTED, INK, FOCUS] {
-        ctx.begin_path();
-        for k in p.keys.iter().filter(|k| colour_of(k) == colour) {
-            let (x0, y0) = g.at(k.angle, g.r - KEY_IN);
-            let (x1, y1) = g.at(k.angle, g.r - KEY_OUT);
-            ctx.move_to(x0, y0);
-            ctx.line_to(x1, y1);
-        }
-        ctx.set_stroke_style_str(colour);
-        ctx.stroke();
-    }
 
     // The focused key: a bold tick and a line to each replica, primary first.
     if let Some(k) = focus_key.and_then(|key| p.keys.iter().find(|k| k.key == key)) {
@@ -181,11 +141,13 @@ pub fn draw(
 
     // Servers: a dot per point; a label at the first; grey with a cross once their process died;
     // ringed with a dashed red circle when a partition cuts them off from the view leader.
+    let focus_replicas: Vec<&ServerId> = focus_key
+        .and_then(|key| p.keys.iter().find(|k| k.key == key))
+        .map_or(Vec::new(), |k| k.replicas.iter().collect());
     let cut_off = |addr: &Addr| extras.cut.is_some_and(|cut| cut.divides(addr, &Addr::from(VIEW_LEADER)));
     for s in &p.servers {
         let up = live(&s.id);
-        let lit = focus_server == Some(&s.id)
-            || focus_key.is_some_and(|key| p.keys.iter().any(|k| k.key == key && k.replicas.contains(&s.id)));
+        let lit = focus_server == Some(&s.id) || focus_replicas.contains(&&s.id);
         let fill = if up { palette::node_color(&s.addr, 45) } else { DEAD.to_string() };
         for (i, a) in s.points.iter().enumerate() {
             let (x, y) = g.at(*a, g.r);
@@ -229,6 +191,57 @@ pub fn draw(
         }
     }
     g
+}
+
+/// The ring, each primary's arcs and a tick per key: all that changes only with the placement
+/// and the server pointed at (`focus_server`).
+fn ring_and_keys(c: &Canvas, g: Geometry, p: &Placement, focus_server: Option<&ServerId>) {
+    let ctx = &c.ctx;
+    // The ring itself.
+    ctx.begin_path();
+    let _ = ctx.arc(g.cx, g.cy, g.r, 0.0, TAU);
+    ctx.set_stroke_style_str(RULE);
+    ctx.set_line_width(ARC_WIDTH);
+    ctx.stroke();
+
+    let addr_of = |id: &ServerId| p.server(id).map(|s| s.addr.clone()).unwrap_or_else(|| Addr(id.0.clone()));
+
+    // Ownership arcs, each in its primary's colour.
+    for arc in &p.arcs {
+        let lit = focus_server == Some(&arc.owner);
+        let color = palette::node_color(&addr_of(&arc.owner), if lit { 55 } else { 78 });
+        ctx.begin_path();
+        let _ = ctx.arc(g.cx, g.cy, g.r, arc.from - FRAC_PI_2, arc.to - FRAC_PI_2);
+        ctx.set_stroke_style_str(&color);
+        ctx.set_line_width(if lit { ARC_WIDTH + 4.0 } else { ARC_WIDTH });
+        ctx.stroke();
+    }
+
+    // Keys: a tick each; orange while its copies are not yet exactly on its replicas. Ticks of
+    // one colour share one path: thousands of keys cost a few strokes.
+    let colour_of = |k: &crate::model::KeyMark| {
+        if !k.placed {
+            FOCUS
+        } else if focus_server.is_some_and(|id| k.holders.contains(id)) {
+            INK
+        } else if focus_server.is_some() {
+            RULE
+        } else {
+            MUTED
+        }
+    };
+    ctx.set_line_width(1.0);
+    for colour in [RULE, MUTED, INK, FOCUS] {
+        ctx.begin_path();
+        for k in p.keys.iter().filter(|k| colour_of(k) == colour) {
+            let (x0, y0) = g.at(k.angle, g.r - KEY_IN);
+            let (x1, y1) = g.at(k.angle, g.r - KEY_OUT);
+            ctx.move_to(x0, y0);
+            ctx.line_to(x1, y1);
+        }
+        ctx.set_stroke_style_str(colour);
+        ctx.stroke();
+    }
 }
 
 const NAME_FONT: &str = "600 12px system-ui, sans-serif";

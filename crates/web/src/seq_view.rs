@@ -6,7 +6,7 @@
 use ringside_core::{Addr, Names};
 
 use crate::app::{Focus, StepMark};
-use crate::canvas::Canvas;
+use crate::canvas::{Canvas, Stamp};
 use crate::labels::{Rect, Taken};
 use crate::model::{Cut, Fate, MsgLine};
 use crate::palette::{self, BAD, FOCUS, INK, MARK, MUTED, RULE};
@@ -74,6 +74,13 @@ impl Layout {
     /// cluster's clock counts tens of microseconds); `px_per_ms` is then per unit.
     pub fn with_unit(self, ms_per_unit: f64) -> Layout {
         Layout { ms_per_unit, ..self }
+    }
+
+    /// Everything the layout places things by, for the diagram's [`Stamp`].
+    pub fn stamp(&self) -> Stamp {
+        [self.left, self.gap, self.bottom, self.shown, self.end, self.px_per_ms, self.ms_per_unit]
+            .into_iter()
+            .fold(Stamp::default().with(&self.lanes), Stamp::num)
     }
 
     /// The same layout with the time `end` (no later than the moment shown) at the bottom.
@@ -270,6 +277,17 @@ pub struct Extras<'a> {
     pub cuts: &'a [Cut],
     /// Lanes of servers running outside the view, and the word under their name.
     pub outside: Vec<(Addr, &'static str)>,
+}
+
+impl Extras<'_> {
+    /// Everything drawn from these, for the diagram's [`Stamp`].
+    pub fn stamp(&self) -> Stamp {
+        let marks = self
+            .marks
+            .iter()
+            .fold(Stamp::default(), |st, m| st.with(m.title).num(m.start).num(m.end.unwrap_or(f64::NAN)));
+        marks.with(self.cuts).with(&self.outside)
+    }
 }
 
 /// Draws the diagram.

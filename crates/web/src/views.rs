@@ -7,7 +7,7 @@ use wasm_bindgen::JsValue;
 use web_sys::Element;
 
 use crate::app::Focus;
-use crate::canvas::Canvas;
+use crate::canvas::{Canvas, Layer, Stamp};
 use crate::charts;
 use crate::ring_view::{self, Geometry};
 use crate::scene::Scene;
@@ -33,6 +33,8 @@ struct Drag {
 /// The page's three canvases and what was last drawn on them.
 pub struct Views {
     ring: Canvas,
+    /// The ring's circle, arcs and key ticks.
+    ring_still: Layer,
     seq: Canvas,
     charts: Canvas,
     /// The diagram's "now" button, shown while the axis is scrolled back.
@@ -55,6 +57,7 @@ impl Views {
         let now_button = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("seq-now"));
         Ok(Views {
             ring: find("ring")?,
+            ring_still: Layer::new(),
             seq: find("seq")?,
             charts: find("charts")?,
             now_button,
@@ -68,28 +71,40 @@ impl Views {
     }
 
     /// Draws `scene` at frame time `now` (ms), lighting up `focus`; `routine` shows the
-    /// heartbeats too.
+    /// heartbeats too. A canvas whose picture would not change is left as it is.
     pub fn draw(&mut self, scene: &mut dyn Scene, focus: Option<&Focus>, routine: bool, now: f64) {
-        self.ring.begin();
-        self.charts.begin();
-        self.seq.begin();
         // While playing through a burst, the keys' placement is recomputed a few times a second.
         if !scene.placement_costly() || now - self.placement_at >= PLACEMENT_PERIOD_MS {
             scene.placement();
             self.placement_at = now;
         }
+        // What the world is at: a live cluster's scene has no version, it changes all the time.
+        let world = scene.version().map_or(Err(now.to_bits()), Ok);
         let up = scene.servers_up();
         let clocks = scene.clocks();
         let placement = scene.placement_cached();
         let journal = scene.journal();
         let ring = ring_view::Extras { cut: journal.partition(), playing: scene.playing() };
-        self.ring_geometry = ring_view::draw(&self.ring, placement, &|id| up.contains(id), focus, &ring);
-        timers::ring(&self.ring, self.ring_geometry, placement, &clocks);
+        let ring_stamp = Stamp::default()
+            .with(placement.generation)
+            .with(focus)
+            .with(&up)
+            .with(ring.cut)
+            .with(ring.playing)
+            .with(world)
+            .num(clocks.at);
+        if self.ring.begin(&ring_stamp) {
+            self.ring_geometry =
+                ring_view::draw(&self.ring, &mut self.ring_still, placement, &|id| up.contains(id), focus, &ring);
+            timers::ring(&self.ring, self.ring_geometry, placement, &clocks);
+        }
         let focus_addr = match focus {
             Some(Focus::Node(a)) => Some(a.0.as_str()),
             _ => None,
         };
-        charts::draw(&self.charts, placement, &journal.moves, focus_addr);
+        if self.charts.begin(&Stamp::default().with(placement.generation).with(&journal.moves).with(focus_addr)) {
+            charts::draw(&self.charts, placement, &journal.moves, focus_addr);
+        }
         let moment = scene.moment();
         self.axis.fit(scene.marks(), moment, self.seq.h);
         let layout = Layout::new(scene.lanes(), self.seq.w, self.seq.h, moment, self.axis.px_per_ms)
@@ -101,7 +116,11 @@ impl Views {
             .map(|o| (o.addr.clone(), if o.starting { "joining" } else { "not in view" }))
             .collect();
         let extras = Extras { marks: scene.marks(), cuts: &journal.cuts, outside };
-        seq_view::draw(&self.seq, &layout, journal.messages.values(), &journal.names, routine, focus, &extras);
+        let seq_stamp =
+            Stamp::default().with(world).with(layout.stamp()).with(routine).with(focus).with(extras.stamp());
+        if self.seq.begin(&seq_stamp) {
+            seq_view::draw(&self.seq, &layout, journal.messages.values(), &journal.names, routine, focus, &extras);
+        }
         self.seq_layout = Some(layout);
         if let Some(b) = &self.now_button {
             let _ = b.toggle_attribute_with_force("hidden", self.axis.following());

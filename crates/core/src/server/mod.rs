@@ -122,7 +122,7 @@ impl Server {
     /// termination protocol starts).
     pub fn decision_deadline(&self, tx: &TxId) -> Option<Deadline> {
         let due = self.timers.at(&Timer::Decision(*tx))?;
-        let blocked = self.tx.pending().any(|p| p.tx == *tx && p.is_blocked());
+        let blocked = self.tx.pending_tx(tx).is_some_and(Pending::is_blocked);
         Some(Deadline { due, span_ms: self.decision_period(blocked) })
     }
 

@@ -105,6 +105,11 @@ impl Participant {
         self.pending.values()
     }
 
+    /// Transaction `tx`, if it is pending here.
+    pub(crate) fn pending_tx(&self, tx: &TxId) -> Option<&Pending> {
+        self.pending.get(tx)
+    }
+
     /// How `tx` ended here, if it did and is still remembered.
     pub(crate) fn outcome(&self, tx: &TxId) -> Option<&TxState> {
         self.outcomes.get(tx)
