@@ -466,8 +466,14 @@ impl ClusterFacts for Live {
         self.replicas
     }
 
-    fn stored_keys(&self) -> BTreeSet<String> {
-        self.holdings.values().flatten().cloned().collect()
+    fn holders(&self) -> BTreeMap<String, BTreeSet<ServerId>> {
+        let mut holders: BTreeMap<String, BTreeSet<ServerId>> = BTreeMap::new();
+        for (id, keys) in &self.holdings {
+            for key in keys {
+                holders.entry(key.clone()).or_default().insert(id.clone());
+            }
+        }
+        holders
     }
 
     fn members(&self) -> Vec<ServerId> {

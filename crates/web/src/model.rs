@@ -263,7 +263,7 @@ pub struct Move {
     pub what: String,
     /// Copies sent for this epoch so far.
     pub moved: u64,
-    /// Copies the change needs at least: per key, the new replicas that were not replicas.
+    /// Copies the change needs at least: per key, the new replicas holding no copy of it yet.
     pub minimum: u64,
 }
 
@@ -369,8 +369,8 @@ pub trait ClusterFacts {
     fn vnodes(&self) -> u32;
     /// Replicas per key.
     fn replicas(&self) -> usize;
-    /// Every key some server holds now.
-    fn stored_keys(&self) -> BTreeSet<String>;
+    /// Every key some server holds now, with the servers holding a copy.
+    fn holders(&self) -> BTreeMap<String, BTreeSet<ServerId>>;
     /// The view leader's members now.
     fn members(&self) -> Vec<ServerId>;
     /// The lane of the node at `addr` (a live cluster names its nodes `vl`, `s1`, …).
@@ -388,8 +388,14 @@ impl ClusterFacts for Sim {
         self.config().replicas
     }
 
-    fn stored_keys(&self) -> BTreeSet<String> {
-        self.servers().flat_map(|(_, server)| server.bucket().keys().cloned()).collect()
+    fn holders(&self) -> BTreeMap<String, BTreeSet<ServerId>> {
+        let mut holders: BTreeMap<String, BTreeSet<ServerId>> = BTreeMap::new();
+        for (_, server) in self.servers() {
+            for key in server.bucket().keys() {
+                holders.entry(key.clone()).or_default().insert(server.id().clone());
+            }
+        }
+        holders
     }
 
     fn members(&self) -> Vec<ServerId> {
@@ -660,17 +666,16 @@ impl Journal {
             }
             _ => return,
         };
-        let now = self.members.clone();
-        let vnodes = cluster.vnodes();
+        let new = Ring::new(self.members.iter(), cluster.vnodes());
         let r = cluster.replicas();
-        let (old, new) = (Ring::new(before.iter(), vnodes), Ring::new(now.iter(), vnodes));
-        let keys = cluster.stored_keys();
+        let keys = cluster.holders();
+        // The least this change can move: per key, the new replicas holding no copy yet. Not
+        // "the replicas that were not replicas before": when a second change comes before the
+        // first one's copies arrived, this one has to send them too.
         let minimum = keys
             .iter()
-            .map(|key| {
-                let pos = position(key);
-                let was: BTreeSet<&ServerId> = old.replicas_at(pos, r).into_iter().collect();
-                new.replicas_at(pos, r).into_iter().filter(|id| !was.contains(id)).count() as u64
+            .map(|(key, holding)| {
+                new.replicas_at(position(key), r).into_iter().filter(|id| !holding.contains(*id)).count() as u64
             })
             .sum();
         // With nothing stored (or no view before) there is nothing to move: not worth a bar.
@@ -751,6 +756,21 @@ mod tests {
         assert!(join.minimum > 0);
         assert_eq!(join.moved, join.minimum, "{join:?}");
         assert!(j.log.iter().any(|(_, _, text)| text.contains("join")), "{:?}", j.log);
+    }
+
+    #[test]
+    fn a_second_join_before_the_first_ones_copies_counts_them_in_its_least() {
+        // Two servers started together join in two view changes; the first one's copies go
+        // out under the second's epoch. No change may chart more than its least.
+        let mut j = Journal::default();
+        let mut sim = settled_world(&mut j);
+        sim.act(Action::AddServer);
+        sim.act(Action::AddServer);
+        run(&mut sim, &mut j, 5_000);
+        assert_eq!(j.moves.len(), 2, "{:?}", j.moves);
+        assert!(j.moves.iter().all(|m| m.moved <= m.minimum), "{:?}", j.moves);
+        let sent: u64 = j.moves.iter().map(|m| m.moved).sum();
+        assert_eq!(sent, j.moves.last().map_or(0, |m| m.minimum), "the last change's least is what was sent");
     }
 
     #[test]
