@@ -6,7 +6,7 @@ use ringside_sim::session::{self, apply};
 use ringside_sim::{Action, Input, Session, Setup, Sim, Tamper};
 
 use crate::lessons::{self, Lesson};
-use crate::model::{Journal, Placement};
+use crate::model::{self, Journal, Placement};
 
 /// What the learner points at or picked; it lights up in every view.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -310,10 +310,15 @@ impl App {
         self.refusal = None;
         self.changed();
         self.shown = self.sim.now().0 as f64;
-        if let Some(Focus::Message(id)) = self.selected {
-            if !self.journal.messages.contains_key(&id) {
-                self.selected = None;
-            }
+        // A selection the rebuilt world has no such thing for goes: the inspector would say
+        // "no such node", and a node started later under that name would be picked unasked.
+        let gone = match &self.selected {
+            Some(Focus::Message(id)) => !self.journal.messages.contains_key(id),
+            Some(Focus::Node(addr)) => !model::lanes(&self.sim).iter().any(|(a, _)| a == addr),
+            _ => false,
+        };
+        if gone {
+            self.selected = None;
         }
     }
 
@@ -483,6 +488,16 @@ mod tests {
         assert!(app.back());
         assert_eq!(app.trace_hash(), hash_30);
         assert_eq!(app.sim.steps(), 30);
+    }
+
+    #[test]
+    fn a_fresh_world_forgets_a_selected_node_it_does_not_have() {
+        let mut app = App::new(Session::new(Setup { servers: 4, ..Setup::default() }));
+        app.selected = Some(Focus::Node(Addr::from("s4")));
+        app.reset(Setup { servers: 4, ..Setup::default() }).unwrap();
+        assert_eq!(app.selected, Some(Focus::Node(Addr::from("s4"))), "s4 is still there");
+        app.reset(Setup { servers: 3, ..Setup::default() }).unwrap();
+        assert_eq!(app.selected, None, "no s4 in a world of three servers");
     }
 
     #[test]
