@@ -124,6 +124,11 @@ fn view_leader(vl: &ViewLeader, names: &Names, clocks: &Clocks, refused: Option<
         if vl.rebalancing() { " (rebalancing)" } else { "" },
         view.members.len()
     );
+    // Locks in use come first, their wait-for graph in sight without scrolling.
+    let has_locks = vl.locks().locks().next().is_some();
+    if has_locks {
+        h.push_str(&locks(vl, refused));
+    }
     h.push_str(
         "<table><tr><th>server</th><th>id</th><th>last heartbeat</th><th>declared failed in</th>\
          <th>rebalanced</th></tr>",
@@ -157,10 +162,16 @@ fn view_leader(vl: &ViewLeader, names: &Names, clocks: &Clocks, refused: Option<
             failed.join(", ")
         );
     }
-    h.push_str("<h3>Locks</h3>");
-    let mut any = false;
+    if !has_locks {
+        h.push_str("<h3>Locks</h3><p class=\"hint\">no locks</p>");
+    }
+    h
+}
+
+/// The view leader's locks, their holders and queues, and who waits for whom.
+fn locks(vl: &ViewLeader, refused: Option<&Refused>) -> String {
+    let mut h = String::from("<h3>Locks</h3>");
     for (name, holder, queue) in vl.locks().locks() {
-        any = true;
         let _ = write!(
             h,
             "<p>lock <b>{}</b>: held by {}{}</p>",
@@ -169,12 +180,8 @@ fn view_leader(vl: &ViewLeader, names: &Names, clocks: &Clocks, refused: Option<
             if queue.is_empty() { String::new() } else { format!(", queue: {}", esc(&queue.join(" → "))) }
         );
     }
-    if !any {
-        h.push_str("<p class=\"hint\">no locks</p>");
-    } else {
-        h.push_str("<h3>Wait-for graph</h3>");
-        h.push_str(&Graph::of(vl.locks(), refused).svg());
-    }
+    h.push_str("<h3>Wait-for graph</h3>");
+    h.push_str(&Graph::of(vl.locks(), refused).svg());
     h
 }
 
