@@ -79,7 +79,7 @@ impl Views {
             self.placement_at = now;
         }
         // What the world is at: a live cluster's scene has no version, it changes all the time.
-        let world = scene.version().map_or(Err(now.to_bits()), Ok);
+        let world = scene.version().ok_or(now.to_bits());
         let up = scene.servers_up();
         let clocks = scene.clocks();
         let placement = scene.placement_cached();
