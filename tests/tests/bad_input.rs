@@ -7,7 +7,7 @@
 //! written before intact. Broken WebSocket framing and abandoned connections only have to end
 //! without harm: there is no one to answer.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -734,6 +734,35 @@ fn broken_websocket_frames_end_the_connection_only() {
             }
             probe_fresh(node, role, epoch, &seeded);
         }
+    }
+    seeded.assert_intact(&cluster);
+}
+
+// ---- plain HTTP
+
+/// An HTTP request that is not a WebSocket upgrade — a browser pointed at the port, curl, a
+/// health checker — gets `426 Upgrade Required` with a one-line body and the connection closed,
+/// on every port; the node keeps serving.
+#[test]
+fn a_plain_http_request_gets_426() {
+    let cluster = TestCluster::start(3);
+    let seeded = Seeded::write(&cluster);
+    let epoch = ringside_tests::view(&cluster.vl()).expect("a view").0;
+    for (role, node) in ports(&cluster) {
+        for request in [
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n\r\n",
+            "POST /set HTTP/1.0\r\nContent-Length: 3\r\n\r\nx=1",
+        ] {
+            let mut tcp = tcp_connect(&node.addr);
+            tcp.set_read_timeout(Some(ANSWER)).expect("a read timeout");
+            tcp.write_all(request.as_bytes()).expect("the request");
+            let mut answer = String::new();
+            tcp.read_to_string(&mut answer).expect("an answer, then the connection closed");
+            let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP response");
+            assert!(head.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{} answered {answer:?}", node.addr);
+            assert_eq!(body.lines().count(), 1, "{answer:?}");
+        }
+        probe_fresh(node, role, epoch, &seeded);
     }
     seeded.assert_intact(&cluster);
 }

@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::cli::ListenArgs;
 use crate::net::websocket_config;
+use crate::upgrade;
 use crate::NodeError;
 
 /// The largest command accepted (bytes); a larger frame closes the connection.
@@ -156,12 +157,16 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     remote: SocketAddr,
     token: Arc<str>,
     commands: mpsc::Sender<Ask>,
     say: fn(&str),
 ) {
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    if !upgrade::screen(&mut stream, HANDSHAKE_TIMEOUT).await {
+        return say(&format!("answered {remote}'s HTTP request that was not a WebSocket upgrade with 426"));
+    }
     let mut refused = None;
     // The signature is tungstenite's handshake callback, large error type and all.
     #[allow(clippy::result_large_err)]
@@ -178,7 +183,7 @@ async fn connection(
         }
     };
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(websocket_config(MAX_FRAME)));
-    let mut ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    let mut ws = match tokio::time::timeout_at(deadline, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             return match refused {

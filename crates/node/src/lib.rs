@@ -14,6 +14,7 @@ pub mod net;
 pub mod ready;
 pub mod serve;
 pub mod shell;
+pub mod upgrade;
 pub mod watch;
 pub mod wire;
 

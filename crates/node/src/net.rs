@@ -28,6 +28,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
+use crate::upgrade;
 use crate::watch::{self, Watch};
 use crate::wire::{BadFrame, Frame, PROTOCOL_VERSION};
 
@@ -283,10 +284,14 @@ impl Net {
     }
 }
 
-async fn accept(stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
+async fn accept(mut stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
     let _ = stream.set_nodelay(true);
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    if !upgrade::screen(&mut stream, HANDSHAKE_TIMEOUT).await {
+        return info!("answered {remote}'s HTTP request that was not a WebSocket upgrade with 426");
+    }
     let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config.websocket()));
-    let ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+    let ws = match tokio::time::timeout_at(deadline, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => return info!("refused a connection from {remote}: WebSocket handshake failed: {e}"),
         Err(_) => {
