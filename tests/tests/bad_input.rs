@@ -315,6 +315,19 @@ fn bad_frames() -> Vec<BadCase> {
             Some(15),
             "malformed JSON",
         ),
+        // Numbers past the largest a frame may carry (2^53 - 1).
+        bad(
+            "a heartbeat at epoch 2^64 - 1",
+            r#"{"v":1,"id":16,"msg":{"cmd":"heartbeat","id":"z","addr":"127.0.0.1:9","epoch":18446744073709551615,"stable":0,"rebalanced":0}}"#,
+            Some(16),
+            "epoch 18446744073709551615 is out of range",
+        ),
+        bad(
+            "a commit at version 2^64 - 1",
+            r#"{"v":1,"id":17,"msg":{"cmd":"commit","tx":{"client":1,"seq":1},"version":18446744073709551615}}"#,
+            Some(17),
+            "version 18446744073709551615 is out of range",
+        ),
         // JSON of the wrong shape.
         bad("an array", "[1,2,3]", None, "wrong message shape"),
         bad("a number", "42", None, "wrong message shape"),

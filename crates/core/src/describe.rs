@@ -14,7 +14,7 @@ use core::fmt;
 use crate::client::op::OpOutput;
 use crate::error::OpError;
 use crate::event::Event;
-use crate::id::ServerId;
+use crate::id::{ServerId, MAX_NUMBER};
 use crate::msg::{HeartbeatStatus, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer};
 use crate::names::Names;
 
@@ -228,6 +228,9 @@ impl OpError {
         match self {
             OpError::NotFound { key } => format!("not found: {key}"),
             OpError::NoServers => "no servers in the view: nothing can be stored".into(),
+            OpError::VersionsUsedUp { key } => {
+                format!("aborted: {key}'s replicas hold the largest version there is ({MAX_NUMBER}), so no write can go above it")
+            }
             OpError::Conflict { tx } => format!("aborted: the key is being written by {}", names.tx(*tx)),
             OpError::GaveUp { attempts, reason } => {
                 format!("gave up after {attempts} attempts: {}", names.relabel(reason))

@@ -64,6 +64,11 @@ pub enum OpError {
         /// Who was silent.
         peer: Addr,
     },
+    /// The key's replicas hold the largest version there is: no write can go above it.
+    VersionsUsedUp {
+        /// The key.
+        key: String,
+    },
     /// The peer answered with an error.
     Remote {
         /// Its reason.

@@ -62,10 +62,35 @@ impl From<&str> for Addr {
     }
 }
 
+/// The largest epoch or version a frame may carry: 2^53 − 1, the largest integer every JSON
+/// reader (a browser's among them) holds exactly. A larger one is refused as the frame is read,
+/// so no peer can push a counter to where adding one wraps it to 0.
+pub const MAX_NUMBER: u64 = (1 << 53) - 1;
+
+/// Reads a number from the wire, refusing one above [`MAX_NUMBER`].
+fn bounded<'de, D: serde::Deserializer<'de>>(d: D, what: &str) -> Result<u64, D::Error> {
+    let n = u64::deserialize(d)?;
+    if n > MAX_NUMBER {
+        return Err(serde::de::Error::custom(format_args!("{what} {n} is out of range: at most {MAX_NUMBER}")));
+    }
+    Ok(n)
+}
+
+/// Reads a [`Version`] from the wire (for `#[serde(deserialize_with)]`).
+pub(crate) fn bounded_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
+    bounded(d, "version")
+}
+
 /// The view's version: 0 before any server joined, +1 per join and per failure.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Epoch(pub u64);
+
+impl<'de> Deserialize<'de> for Epoch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Epoch, D::Error> {
+        bounded(d, "epoch").map(Epoch)
+    }
+}
 
 impl fmt::Display for Epoch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -95,8 +120,14 @@ impl fmt::Display for TxId {
 }
 
 /// A key's version: every committed write gets one larger than any replica had, so the highest
-/// version is the latest value, and a late copy never overwrites a newer one.
+/// version is the latest value, and a late copy never overwrites a newer one. At most
+/// [`MAX_NUMBER`]: a key whose replicas reached it takes no more writes.
 pub type Version = u64;
+
+/// The version a write above `v` gets, if there is one left.
+pub fn next_version(v: Version) -> Option<Version> {
+    v.checked_add(1).filter(|n| *n <= MAX_NUMBER)
+}
 
 /// A server in a view.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -62,7 +62,7 @@ pub use client::{Client, ClientConfig, OpOutput, OpStatus, Stage};
 pub use command::{Command, CommandError, ParseError};
 pub use error::{ClientError, OpError};
 pub use event::Event;
-pub use id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
+pub use id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, Version, View, MAX_NUMBER};
 pub use msg::{Msg, Transmit};
 pub use names::Names;
 pub use rng::Rng;

@@ -140,6 +140,7 @@ tagged_enum! {
             /// The transaction.
             tx: TxId,
             /// The version the value gets: above every participant's current one.
+            #[serde(deserialize_with = "crate::id::bounded_version")]
             version: Version,
         },
         /// Coordinator → participant: phase two, abort.
@@ -306,6 +307,7 @@ pub enum VoteAnswer {
     /// Prepared; the key's current version is given so the commit can go above it.
     Yes {
         /// The participant's version of the key (0: absent).
+        #[serde(deserialize_with = "crate::id::bounded_version")]
         version: Version,
     },
     /// Not prepared.
@@ -350,6 +352,7 @@ pub enum TxState {
     /// Committed at this version.
     Committed {
         /// The committed version.
+        #[serde(deserialize_with = "crate::id::bounded_version")]
         version: Version,
     },
     /// Aborted (or, for a participant that never prepared, now ruled out).
@@ -369,6 +372,7 @@ pub enum ReadAnswer {
         /// The value.
         value: String,
         /// Its version.
+        #[serde(deserialize_with = "crate::id::bounded_version")]
         version: Version,
     },
     /// No committed value.
@@ -398,6 +402,7 @@ pub struct Item {
     /// The value.
     pub value: String,
     /// Its version.
+    #[serde(deserialize_with = "crate::id::bounded_version")]
     pub version: Version,
 }
 

@@ -125,6 +125,30 @@ mod tests {
     use crate::id::OpId;
 
     #[test]
+    fn epochs_and_versions_past_the_largest_are_refused_as_read() {
+        let big = u64::MAX;
+        for (text, what) in [
+            (
+                format!(
+                    r#"{{"v":1,"id":1,"msg":{{"cmd":"heartbeat","id":"z","addr":"127.0.0.1:9","epoch":{big},"stable":0,"rebalanced":0}}}}"#
+                ),
+                "epoch",
+            ),
+            (
+                format!(r#"{{"v":1,"id":2,"msg":{{"cmd":"commit","tx":{{"client":1,"seq":1}},"version":{big}}}}}"#),
+                "version",
+            ),
+        ] {
+            let bad = Frame::decode(&text).expect_err(&text);
+            assert!(bad.reason.contains(&format!("{what} {big} is out of range")), "{bad}");
+        }
+        let most = crate::id::MAX_NUMBER;
+        let text = format!(r#"{{"v":1,"id":3,"msg":{{"cmd":"commit","tx":{{"client":1,"seq":1}},"version":{most}}}}}"#);
+        assert!(Frame::decode(&text).is_ok(), "the largest version itself is read");
+        assert_eq!(crate::id::next_version(most), None, "and nothing goes above it");
+    }
+
+    #[test]
     fn round_trips_and_leaves_out_empty_fields() {
         let frame = Frame { v: 1, id: 7, re: None, from: None, msg: Msg::Get { op: OpId(3), key: "a".into() } };
         let text = frame.encode();

@@ -167,6 +167,22 @@ fn setr_commits_above_every_replicas_version() {
 }
 
 #[test]
+fn setr_aborts_when_a_replica_holds_the_largest_version() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
+    vote(&mut c, 110, tx(1), "b", VoteAnswer::Yes { version: crate::MAX_NUMBER });
+    vote(&mut c, 110, tx(1), "c", VoteAnswer::Yes { version: 1 });
+    let (transmits, events) = drain(&mut c);
+    assert_eq!(transmits, to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), "no commit at a wrapped version");
+    assert_eq!(events, vec![decided(tx(1), false, &K1_ABC)]);
+    done(&mut c, 130, tx(1), &K1_ABC, false);
+    let (_, events) = drain(&mut c);
+    assert_eq!(events, vec![op_done(op, Err(OpError::VersionsUsedUp { key: "k1".into() }))]);
+}
+
+#[test]
 fn a_returned_commit_is_resent_to_the_participant_yet_to_acknowledge_it() {
     let mut c = with_view(config());
     let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();

@@ -4,7 +4,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::id::{Epoch, Version};
+use crate::id::{next_version, Epoch, Version, MAX_NUMBER};
 use crate::msg::LocalReply;
 use crate::ring::position;
 
@@ -66,7 +66,8 @@ impl Storage {
     /// `set`: replaces the value, one version up.
     pub(crate) fn set(&mut self, key: String, value: String, placed: Epoch) -> LocalReply {
         let pos = position(&key);
-        let version = self.version(&key) + 1;
+        // Past the largest version a local set keeps it: it never wraps to 0.
+        let version = next_version(self.version(&key)).unwrap_or(MAX_NUMBER);
         self.bucket.insert(key, Entry { value, version, pos, placed });
         LocalReply::Ok
     }

@@ -14,7 +14,7 @@ use crate::client::op::{OpOutput, Stage};
 use crate::client::timer::Timer;
 use crate::error::OpError;
 use crate::event::Event;
-use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version};
+use crate::id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, Version};
 use crate::msg::{Msg, NoReason, TxState, VoteAnswer};
 use crate::outbox::Outbox;
 use crate::time::{Deadline, Time, Timers};
@@ -249,8 +249,11 @@ impl Coordinator {
             VoteAnswer::Yes { version } => {
                 yes.insert(server, version);
                 if yes.len() == participants.len() {
-                    let version = yes.values().max().copied().unwrap_or(0) + 1;
-                    self.decide(op, write, AfterDecision::Succeed(version), cx);
+                    let after = match next_version(yes.values().max().copied().unwrap_or(0)) {
+                        Some(version) => AfterDecision::Succeed(version),
+                        None => AfterDecision::Fail(OpError::VersionsUsedUp { key: write.key.clone() }),
+                    };
+                    self.decide(op, write, after, cx);
                 }
                 Step::Wait
             }

@@ -183,10 +183,12 @@ impl ViewLeader {
             recovery.heard.insert(id.clone(), addr);
             recovery.newest = recovery.newest.max(known);
             HeartbeatStatus::Retry
-        } else if known > self.view.epoch {
-            // A server knows a newer epoch than ours: this leader restarted and forgot the view.
-            // Gather every live server for one failure timeout (each heartbeats within it), then
-            // form one view above every epoch they knew.
+        } else if known > self.view.epoch && self.view.epoch == Epoch(0) {
+            // A server knows a newer epoch than a leader that never formed a view: this leader
+            // restarted and forgot it. Gather every live server for one failure timeout (each
+            // heartbeats within it), then form one view above every epoch they knew. A leader
+            // with a view of its own is not restarting, whatever epoch a newcomer claims: it
+            // joins like any new server.
             let heard = BTreeMap::from([(id.clone(), addr)]);
             self.recovery = Some(Recovery { until: now + self.config.failure_timeout_ms, heard, newest: known });
             self.events.push_back(Event::Recovering { epoch: known });

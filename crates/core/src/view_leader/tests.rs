@@ -514,3 +514,15 @@ fn restarted_leader_gathers_servers_then_forms_one_view_above_their_epochs() {
     let (sent, _) = deliver(&mut vl, 3_100, "a:1", heartbeat("a", "a:1", 7, 6, 7));
     assert_eq!(sent, vec![hb_reply("a:1", "a", ok(8, Some(view(8, &members)), Some(View::default())))]);
 }
+
+#[test]
+fn a_newcomer_claiming_a_far_epoch_joins_and_does_not_restart_a_leader_with_a_view() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a", "127.0.0.1:1");
+    join(&mut vl, 0, "b", "127.0.0.1:2");
+    // The largest epoch a frame may carry, from an id the leader never saw.
+    let (_, events) = deliver(&mut vl, 10, "127.0.0.1:9", heartbeat("z", "127.0.0.1:9", crate::MAX_NUMBER, 0, 0));
+    assert!(!vl.recovering(), "{events:?}");
+    assert_eq!(events, vec![joined("z", "127.0.0.1:9", 3)], "it joins like any new server");
+    assert_eq!(vl.epoch(), Epoch(3));
+}
