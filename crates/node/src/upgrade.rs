@@ -13,8 +13,11 @@ use tokio::time::Instant;
 
 /// The most of a request's head looked at: enough for any browser's or tool's upgrade.
 const HEAD_LIMIT: usize = 8 * 1024;
-/// How long to wait between peeks while the head is still arriving.
+/// How long to wait between peeks while the head is still arriving: short at first (a head
+/// split in two packets), doubling up to the longest, so a peer dribbling its head a byte at a
+/// time (slow-loris) costs a few peeks a second, not hundreds.
 const PEEK_PAUSE: Duration = Duration::from_millis(5);
+const PEEK_PAUSE_MOST: Duration = Duration::from_millis(200);
 
 /// What the request head `head` (its bytes so far) is, as far as the upgrade goes.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,6 +68,7 @@ pub fn refusal() -> String {
 pub async fn screen(stream: &mut TcpStream, patience: Duration) -> bool {
     let until = Instant::now() + patience;
     let mut buf = vec![0; HEAD_LIMIT];
+    let mut pause = PEEK_PAUSE;
     loop {
         let seen = match tokio::time::timeout_at(until, stream.peek(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return false,
@@ -80,7 +84,10 @@ pub async fn screen(stream: &mut TcpStream, patience: Duration) -> bool {
                 return false;
             }
             Head::Partial if Instant::now() >= until => return true,
-            Head::Partial => tokio::time::sleep(PEEK_PAUSE).await,
+            Head::Partial => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(PEEK_PAUSE_MOST);
+            }
         }
     }
 }
