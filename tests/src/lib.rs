@@ -27,6 +27,13 @@ pub const HEARTBEAT_MS: u64 = 100;
 /// Failure timeout of test clusters (ms): a killed server leaves the view within about a second.
 pub const FAILURE_MS: u64 = 1_000;
 
+/// The cluster key of `ringside cluster` runs in tests. Clients and raw peers always present
+/// it: a node started without a key takes no notice of one.
+pub const CLUSTER_KEY: &str = "ringside-tests-cluster-key";
+
+/// The environment variable nodes and clients read the key from.
+pub const KEY_ENV: &str = "RINGSIDE_CLUSTER_KEY";
+
 /// The `ringside` binary.
 pub fn ringside_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("RINGSIDE_BIN") {
@@ -40,9 +47,18 @@ pub fn ringside_bin() -> PathBuf {
     bin
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, below 32768: the kernel hands out ports from 32768 up
+/// for outgoing connections, and a listener there can collide with one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("an ephemeral port").port()
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    // Each test process starts somewhere else in 20000..32000, so parallel suites rarely meet.
+    let base = 20_000 + (std::process::id() as usize * 7_919) % 12_000;
+    loop {
+        let port = 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed) * 13) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
 }
 
 /// Polls `check` every 20 ms until it holds or `timeout` passes; says what was awaited.
@@ -113,10 +129,21 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `ringside ROLE ARGS --events FILE` and waits for its ready line.
+    /// Starts `ringside ROLE ARGS --events FILE`, without a cluster key, and waits for its
+    /// ready line.
     pub fn start(role: &str, args: &[&str]) -> Process {
+        Process::start_keyed(role, args, None)
+    }
+
+    /// [`start`](Self::start), given `key` as its cluster key.
+    pub fn start_keyed(role: &str, args: &[&str], key: Option<&str>) -> Process {
         let events = EventsReader::new(role);
-        let mut child = Command::new(ringside_bin())
+        let mut command = Command::new(ringside_bin());
+        match key {
+            Some(key) => command.env(KEY_ENV, key),
+            None => command.env_remove(KEY_ENV),
+        };
+        let mut child = command
             .arg(role)
             .args(args)
             .arg("--events")
@@ -164,6 +191,7 @@ impl Process {
 
     /// A server on `port` (0: any free port) reporting to `view_leader`, with test timings.
     pub fn server(view_leader: &str, port: u16) -> Process {
+        let port = if port == 0 { free_port() } else { port };
         let (port, hb, timeout) = (port.to_string(), HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
         Process::start(
             "server",
@@ -262,6 +290,7 @@ impl ClientRun {
 /// Runs `ringside client --viewleader VL ARGS` with test-friendly timeouts.
 pub fn client(view_leader: &str, args: &[&str]) -> ClientRun {
     let mut command = Command::new(ringside_bin());
+    command.env(KEY_ENV, CLUSTER_KEY);
     command.args(["client", "--viewleader", view_leader, "--timeout-ms", "500", "--attempts", "12"]).args(args);
     ClientRun::of(command.output().expect("the client runs"))
 }
@@ -269,6 +298,7 @@ pub fn client(view_leader: &str, args: &[&str]) -> ClientRun {
 /// Starts `ringside client ...` without waiting for it.
 pub fn client_spawn(view_leader: &str, args: &[&str]) -> Child {
     Command::new(ringside_bin())
+        .env(KEY_ENV, CLUSTER_KEY)
         .args(["client", "--viewleader", view_leader, "--timeout-ms", "500", "--attempts", "12"])
         .args(args)
         .stdout(Stdio::piped())
@@ -338,7 +368,8 @@ pub struct Peer {
 impl Peer {
     /// Connects to `addr` (`host:port`).
     pub fn connect(addr: &str) -> Peer {
-        let (socket, _) = tungstenite::connect(format!("ws://{addr}/")).expect("the node accepts WebSockets");
+        let (socket, _) =
+            tungstenite::connect(format!("ws://{addr}/?key={CLUSTER_KEY}")).expect("the node accepts WebSockets");
         if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() {
             tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("a read timeout");
         }
@@ -388,6 +419,7 @@ impl RunningCluster {
     pub fn start(args: &[&str]) -> RunningCluster {
         let (hb, timeout) = (HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
         let mut child = Command::new(ringside_bin())
+            .env(KEY_ENV, CLUSTER_KEY)
             .args(["cluster", "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout])
             .args(args)
             .stdin(Stdio::piped())

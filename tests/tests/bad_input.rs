@@ -21,6 +21,8 @@ use tungstenite::Message;
 const MAX_FRAME: usize = 1 << 20;
 /// How long any one answer may take.
 const ANSWER: Duration = Duration::from_secs(5);
+/// The secret a hand-made coordinator puts in its prepare and repeats in its decision.
+const SECRET: &str = "5ec2e75ec2e75ec2e75ec2e75ec2e700";
 /// How long a record may take to show up in a node's events file.
 const RECORDED: Duration = Duration::from_secs(5);
 
@@ -50,7 +52,7 @@ impl Ws {
         tcp.set_read_timeout(Some(ANSWER)).expect("a read timeout");
         tcp.set_write_timeout(Some(ANSWER)).expect("a write timeout");
         let local = tcp.local_addr().expect("a local address");
-        let (socket, _) = tungstenite::client(format!("ws://{addr}/"), tcp)
+        let (socket, _) = tungstenite::client(format!("ws://{addr}/?key={}", ringside_tests::CLUSTER_KEY), tcp)
             .unwrap_or_else(|e| panic!("{addr} refused a WebSocket handshake: {e}"));
         Ws { socket, local }
     }
@@ -324,7 +326,7 @@ fn bad_frames() -> Vec<BadCase> {
         ),
         bad(
             "a commit at version 2^64 - 1",
-            r#"{"v":1,"id":17,"msg":{"cmd":"commit","tx":{"client":1,"seq":1},"version":18446744073709551615}}"#,
+            r#"{"v":1,"id":17,"msg":{"cmd":"commit","tx":{"client":1,"seq":1},"version":18446744073709551615,"secret":"0123456789abcdef0123456789abcdef"}}"#,
             Some(17),
             "version 18446744073709551615 is out of range",
         ),
@@ -486,11 +488,11 @@ fn messages_for_another_role_get_error_replies() {
     let tx = json!({"client": 999_997, "seq": 1});
     let members: Vec<Value> = cluster.servers.iter().map(|s| json!({"id": s.id, "addr": s.addr})).collect();
     let prepare = json!({"cmd": "prepare", "tx": tx, "epoch": epoch, "server": ids[0], "key": "seed-a",
-        "value": "overwritten", "participants": members});
+        "value": "overwritten", "participants": members, "secret": SECRET});
     let for_the_view_leader = vec![
         ("prepare", prepare, None),
-        ("commit", json!({"cmd": "commit", "tx": tx, "version": 99}), None),
-        ("abort", json!({"cmd": "abort", "tx": tx}), None),
+        ("commit", json!({"cmd": "commit", "tx": tx, "version": 99, "secret": SECRET}), None),
+        ("abort", json!({"cmd": "abort", "tx": tx, "secret": SECRET}), None),
         ("getr", json!({"cmd": "getr", "op": 7, "epoch": epoch, "key": "seed-a"}), Some(7)),
         ("set", json!({"cmd": "set", "op": 8, "key": "seed-a", "value": "overwritten"}), Some(8)),
         (
@@ -566,7 +568,7 @@ fn a_commit_for_an_unknown_transaction_is_refused() {
     for server in &cluster.servers {
         let mut ws = Ws::connect(&server.addr);
         ws.send_json(
-            &json!({"v": 1, "id": 5, "msg": {"cmd": "commit", "tx": {"client": 999_996, "seq": 77}, "version": 1}}),
+            &json!({"v": 1, "id": 5, "msg": {"cmd": "commit", "tx": {"client": 999_996, "seq": 77}, "version": 1, "secret": SECRET}}),
         );
         let reply = ws.frame();
         assert_error(&reply, server, Some(5), "unknown transaction", "commit of an unknown tx");
@@ -862,7 +864,7 @@ fn prepare_yes(member: &Value, tx: &Value, epoch: u64, key: &str, value: &str, a
     let addr = member["addr"].as_str().expect("an address");
     let mut peer = Peer::connect(addr);
     let prepare = json!({"v": 1, "id": 1, "msg": {"cmd": "prepare", "tx": tx, "epoch": epoch, "server": member["id"],
-        "key": key, "value": value, "participants": all}});
+        "key": key, "value": value, "participants": all, "secret": SECRET}});
     peer.send_text(&prepare.to_string());
     let vote = peer.read_json();
     assert_eq!(vote["re"], 1, "{vote}");
@@ -887,7 +889,9 @@ fn a_coordinator_gone_after_one_commit_is_finished_by_the_participants() {
     let tx = json!({"client": 999_999, "seq": 1});
     let started = Instant::now();
     let mut peers: Vec<Peer> = all.iter().map(|m| prepare_yes(m, &tx, epoch, key, value, &all)).collect();
-    peers[0].send_text(&json!({"v": 1, "id": 2, "msg": {"cmd": "commit", "tx": tx, "version": 1}}).to_string());
+    peers[0].send_text(
+        &json!({"v": 1, "id": 2, "msg": {"cmd": "commit", "tx": tx, "version": 1, "secret": SECRET}}).to_string(),
+    );
     let done = peers[0].read_json();
     assert_eq!(done["msg"], json!({"cmd": "done", "tx": tx, "server": all[0]["id"], "committed": true}), "{done}");
     drop(peers); // no Close, no commit for the other two
@@ -933,7 +937,7 @@ fn a_coordinator_gone_before_preparing_everyone_is_aborted_by_the_participants()
     // The transaction is ruled out at the third: a late prepare is voted down.
     let mut late = Peer::connect(&third.addr);
     let prepare = json!({"v": 1, "id": 1, "msg": {"cmd": "prepare", "tx": tx, "epoch": epoch, "server": all[2]["id"],
-        "key": key, "value": value, "participants": all}});
+        "key": key, "value": value, "participants": all, "secret": SECRET}});
     late.send_text(&prepare.to_string());
     let vote = late.read_json();
     assert_eq!(vote["msg"]["vote"], json!({"vote": "no", "reason": {"reason": "aborted"}}), "{vote}");

@@ -353,7 +353,8 @@ fn the_admin_endpoint_adds_kills_and_lists_for_the_token_holder() {
     assert_eq!(token.len(), 32, "{token}");
     assert!(token.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{token}");
     let url = format!("ws://127.0.0.1:{admin_port}/admin?token={token}");
-    assert_eq!(*page, format!("http://127.0.0.1:8080/#live={vl}&admin=127.0.0.1:{admin_port}&token={token}"));
+    let key = ringside_tests::CLUSTER_KEY;
+    assert_eq!(*page, format!("http://127.0.0.1:8080/#live={vl}&admin=127.0.0.1:{admin_port}&token={token}&key={key}"));
     // What the user reads says the same.
     assert_eq!(cluster.expect("admin: "), format!("admin: {url}   (loopback only: add, kill and list servers)"));
     assert_eq!(cluster.expect("page:  "), format!("page:  {page}"));

@@ -12,8 +12,8 @@ use ringside_core::msg::{
     HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer,
 };
 use ringside_core::{
-    Addr, Epoch, Event, Member, Node, OpId, Server, ServerConfig, ServerId, Time, TxId, View, ViewLeader,
-    ViewLeaderConfig,
+    Addr, Epoch, Event, Member, Node, OpId, Peer, Server, ServerConfig, ServerId, Time, TxId, TxSecret, View,
+    ViewLeader, ViewLeaderConfig,
 };
 use ringside_node::admin::{self, AdminCommand, Answer, ListedServer};
 use ringside_node::ready::Ready;
@@ -133,6 +133,7 @@ fn shown(msg: &Msg) -> Vec<(&'static str, String)> {
 /// until it is listed there, and `the_samples_cover_every_command` fails until it has a sample.
 fn samples() -> Vec<Msg> {
     let tx = TxId { client: 1, seq: 1 };
+    let secret = TxSecret::new(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
     let member = Member { id: ServerId::from("a"), addr: Addr::from("h:1") };
     let all = vec![
         Msg::Print { op: OpId(1), text: "t".into() },
@@ -167,10 +168,11 @@ fn samples() -> Vec<Msg> {
             key: "k".into(),
             value: "v".into(),
             participants: vec![member.clone()],
+            secret,
         },
         Msg::Vote { tx, server: member.id.clone(), vote: VoteAnswer::Yes { version: 0 } },
-        Msg::Commit { tx, version: 1 },
-        Msg::Abort { tx },
+        Msg::Commit { tx, version: 1, secret },
+        Msg::Abort { tx, secret },
         Msg::Done { tx, server: member.id.clone(), committed: true },
         Msg::DecisionRequest { tx, server: None },
         Msg::DecisionReply { tx, state: TxState::Aborted },
@@ -261,8 +263,9 @@ fn the_error_texts_are_the_codes() {
     let mut server = Server::new(ServerConfig::new(Addr::from("127.0.0.1:38000"), Addr::from("vl"), 1), Time(0));
     let client = Addr::from("client");
     let unknown_tx = TxId { client: 9581093221094517264, seq: 1 };
-    server.handle_message(Time(0), &client, Msg::QueryServers { op: OpId(6) });
-    server.handle_message(Time(0), &client, Msg::Commit { tx: unknown_tx, version: 1 });
+    server.handle_message(Time(0), Peer::Client(&client), Msg::QueryServers { op: OpId(6) });
+    let secret = TxSecret::new(1);
+    server.handle_message(Time(0), Peer::Client(&client), Msg::Commit { tx: unknown_tx, version: 1, secret });
     let mut errors = Vec::new();
     while let Some(t) = server.poll_transmit() {
         assert!(matches!(t.msg, Msg::Error { .. }), "{:?}", t.msg);
@@ -277,7 +280,11 @@ fn the_error_texts_are_the_codes() {
     assert!(doc().contains(&format!("`{reason}`")), "docs/protocol.md should quote {reason:?}");
     // The doc quotes what the view leader says to a `getr`.
     let mut view_leader = ViewLeader::new(ViewLeaderConfig::default(), Time(0));
-    view_leader.handle_message(Time(0), &client, Msg::GetR { op: OpId(1), epoch: Epoch(1), key: "a".into() });
+    view_leader.handle_message(
+        Time(0),
+        Peer::Client(&client),
+        Msg::GetR { op: OpId(1), epoch: Epoch(1), key: "a".into() },
+    );
     let reply = view_leader.poll_transmit().expect("an error reply").msg;
     let Msg::Error { reason, .. } = reply else { panic!("{reply:?}") };
     assert!(doc().contains(&format!("\"{reason}\"")), "docs/protocol.md should quote {reason:?}");
@@ -324,9 +331,9 @@ fn every_record_is_what_a_watched_node_builds() {
                 let decoded = Frame::decode(frame).unwrap_or_else(|e| panic!("line {line}: not a frame ({e})"));
                 assert_eq!(decoded.encode(), frame, "line {line}: not what Frame::encode prints");
                 if kind == "send" {
-                    watch.send_record(&str_of("peer"), frame)
+                    watch.send_record(&str_of("peer"), frame, None)
                 } else {
-                    watch.received(&str_of("peer"), frame);
+                    watch.received(&str_of("peer"), frame, None);
                     watching.records.try_recv().expect("a recv record")
                 }
             }

@@ -79,8 +79,8 @@ impl Msg {
                     format!("vote no on {}: {}", names.tx(*tx), reason.describe_with("the key", names))
                 }
             },
-            Msg::Commit { tx, version } => format!("commit {} at version {version}", names.tx(*tx)),
-            Msg::Abort { tx } => format!("abort {}", names.tx(*tx)),
+            Msg::Commit { tx, version, .. } => format!("commit {} at version {version}", names.tx(*tx)),
+            Msg::Abort { tx, .. } => format!("abort {}", names.tx(*tx)),
             Msg::Done { tx, committed, .. } => {
                 format!("done {} ({})", names.tx(*tx), if *committed { "committed" } else { "aborted" })
             }
@@ -211,6 +211,7 @@ impl NoReason {
             NoReason::Rebalancing => format!("the copies of {key} are still moving (rebalancing)"),
             NoReason::Aborted => "already ruled out here by the termination protocol".into(),
             NoReason::Isolated => "its lease ran out: it lost touch with the view leader".into(),
+            NoReason::TooLarge(too_large) => too_large.describe(),
         }
     }
 }
@@ -232,6 +233,7 @@ impl OpError {
                 format!("aborted: {key}'s replicas hold the largest version there is ({MAX_NUMBER}), so no write can go above it")
             }
             OpError::Conflict { tx } => format!("aborted: the key is being written by {}", names.tx(*tx)),
+            OpError::TooLarge(too_large) => format!("refused: {}", too_large.describe()),
             OpError::GaveUp { attempts, reason } => {
                 format!("gave up after {attempts} attempts: {}", names.relabel(reason))
             }
@@ -405,8 +407,14 @@ mod tests {
     fn messages_summarize_their_content() {
         let tx = TxId { client: 7, seq: 1 };
         assert_eq!(Msg::Print { op: OpId(1), text: "hi".into() }.summary(), "print “hi”");
-        assert_eq!(Msg::Commit { tx, version: 3 }.summary(), "commit tx0007.1 at version 3");
-        assert_eq!(Msg::Commit { tx, version: 3 }.describe_with(&names()), "commit c1's write #1 at version 3");
+        assert_eq!(
+            Msg::Commit { tx, version: 3, secret: crate::TxSecret::new(1) }.summary(),
+            "commit tx0007.1 at version 3"
+        );
+        assert_eq!(
+            Msg::Commit { tx, version: 3, secret: crate::TxSecret::new(1) }.describe_with(&names()),
+            "commit c1's write #1 at version 3"
+        );
         let view = View { epoch: Epoch(2), members: vec![] };
         let status = HeartbeatStatus::Ok { epoch: Epoch(2), view: Some(view.clone()), stable: Some(view) };
         let reply = Msg::HeartbeatReply { id: ServerId::from("s1"), status };

@@ -6,6 +6,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::id::{Addr, TxId};
+use crate::limits::TooLarge;
 
 /// A command the client refused before sending anything.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub enum OpError {
         /// The key.
         key: String,
     },
+    /// The key or the value is larger than the replicas keep.
+    TooLarge(TooLarge),
     /// The peer answered with an error.
     Remote {
         /// Its reason.

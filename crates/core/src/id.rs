@@ -119,6 +119,79 @@ impl fmt::Display for TxId {
     }
 }
 
+/// What a coordinator puts in a transaction's `prepare` and repeats in its `commit` or `abort`:
+/// only whoever sent the prepare can decide the transaction. 128 bits, written as 32 lowercase
+/// hex digits; made by [`TxSecret::derive`] from a key the coordinator never sends. Observers
+/// see [`TxSecret::HIDDEN`] (`"hidden"`) in its place, which matches nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TxSecret(Option<u128>);
+
+impl TxSecret {
+    /// What a `watch` record or an events file shows instead of a secret.
+    pub const HIDDEN: TxSecret = TxSecret(None);
+
+    /// The secret with these bits.
+    pub fn new(bits: u128) -> TxSecret {
+        TxSecret(Some(bits))
+    }
+
+    /// The secret of transaction `tx` under the coordinator's `key`: the first half of
+    /// SHA-256(key, client, seq), so one secret seen tells nothing of the next.
+    pub fn derive(key: u128, tx: TxId) -> TxSecret {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(key.to_le_bytes());
+        hash.update(tx.client.to_le_bytes());
+        hash.update(tx.seq.to_le_bytes());
+        let digest = hash.finalize();
+        let mut half = [0u8; 16];
+        half.copy_from_slice(&digest[..16]);
+        TxSecret::new(u128::from_le_bytes(half))
+    }
+
+    /// Whether `other` is the same secret, compared in time independent of where they differ.
+    /// A hidden secret matches nothing.
+    pub fn matches(&self, other: &TxSecret) -> bool {
+        let (Some(a), Some(b)) = (self.0, other.0) else { return false };
+        (a ^ b).to_le_bytes().iter().fold(0u8, |acc, x| acc | x) == 0
+    }
+
+    /// The secret as on the wire (32 hex digits), for a shell that hides it from observers.
+    pub fn wire_text(&self) -> Option<String> {
+        self.0.map(|bits| alloc::format!("{bits:032x}"))
+    }
+}
+
+/// Never printed: a secret in a log or a trace would let its reader decide the transaction.
+impl fmt::Debug for TxSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "TxSecret(..)" } else { "TxSecret(hidden)" })
+    }
+}
+
+impl Serialize for TxSecret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(bits) => s.collect_str(&format_args!("{bits:032x}")),
+            None => s.serialize_str("hidden"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TxSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TxSecret, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "hidden" {
+            return Ok(TxSecret::HIDDEN);
+        }
+        let hex = text.len() == 32 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        match u128::from_str_radix(&text, 16) {
+            Ok(bits) if hex => Ok(TxSecret::new(bits)),
+            _ => Err(serde::de::Error::custom("a transaction secret is 32 lowercase hex digits")),
+        }
+    }
+}
+
 /// A key's version: every committed write gets one larger than any replica had, so the highest
 /// version is the latest value, and a late copy never overwrites a newer one. At most
 /// [`MAX_NUMBER`]: a key whose replicas reached it takes no more writes.

@@ -9,7 +9,7 @@
 //! The run loop every shell follows:
 //!
 //! ```
-//! use ringside_core::{Addr, Node, Time, ViewLeader, ViewLeaderConfig, Server, ServerConfig};
+//! use ringside_core::{Addr, Node, Peer, Time, ViewLeader, ViewLeaderConfig, Server, ServerConfig};
 //!
 //! let vl_addr = Addr::from("vl");
 //! let mut vl = ViewLeader::new(ViewLeaderConfig::default(), Time(0));
@@ -21,7 +21,7 @@
 //! // Drain what it wants sent and hand it to the peer (a real shell writes to a socket).
 //! while let Some(t) = server.poll_transmit() {
 //!     assert_eq!(t.to, vl_addr);
-//!     vl.handle_message(now, &Addr::from("s1"), t.msg);
+//!     vl.handle_message(now, Peer::Member(&Addr::from("s1")), t.msg);
 //! }
 //! while let Some(event) = vl.poll_event() {
 //!     println!("view leader: {event:?}"); // joined, epoch 1
@@ -41,10 +41,12 @@ mod describe;
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod limits;
 pub mod locks;
 pub mod msg;
 pub mod names;
 mod outbox;
+pub mod peer;
 pub mod ring;
 pub mod rng;
 pub mod server;
@@ -62,9 +64,11 @@ pub use client::{Client, ClientConfig, OpOutput, OpStatus, Stage};
 pub use command::{Command, CommandError, ParseError};
 pub use error::{ClientError, OpError};
 pub use event::Event;
-pub use id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, Version, View, MAX_NUMBER};
+pub use id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, Version, View, MAX_NUMBER};
+pub use limits::Limits;
 pub use msg::{Msg, Transmit};
 pub use names::Names;
+pub use peer::Peer;
 pub use rng::Rng;
 pub use server::{Server, ServerConfig};
 pub use time::{Deadline, Time};
@@ -76,9 +80,10 @@ pub use view_leader::{ViewLeader, ViewLeaderConfig};
 /// After every input (`handle_message`, `handle_timeout`, or a role's own command), drain
 /// `poll_transmit` and `poll_event`, then read `poll_timeout` for the next deadline.
 pub trait Node {
-    /// A message from the peer at `from`. A bad message becomes an error reply or an event,
-    /// never a panic.
-    fn handle_message(&mut self, now: Time, from: &Addr, msg: Msg);
+    /// A message from `from`: a member of the cluster or a client, as the shell knows it. What
+    /// a peer may send is decided here, not in the shell; a bad or forbidden message becomes
+    /// an error reply or an event, never a panic.
+    fn handle_message(&mut self, now: Time, from: Peer<'_>, msg: Msg);
     /// Time passed; due timers fire. A call before any deadline is a no-op.
     fn handle_timeout(&mut self, now: Time);
     /// The next message to send.

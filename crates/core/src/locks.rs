@@ -152,6 +152,21 @@ impl LockTable {
         handovers
     }
 
+    /// How many locks are held.
+    pub fn len(&self) -> usize {
+        self.locks.len()
+    }
+
+    /// Whether no lock is held.
+    pub fn is_empty(&self) -> bool {
+        self.locks.is_empty()
+    }
+
+    /// How many requesters wait, in all queues together.
+    pub fn waiting(&self) -> usize {
+        self.locks.values().map(|lock| lock.waiters.len()).sum()
+    }
+
     /// Who holds lock `name`, if anyone.
     pub fn holder(&self, name: &str) -> Option<&str> {
         self.locks.get(name).map(|lock| lock.holder.as_str())

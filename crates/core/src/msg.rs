@@ -5,7 +5,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, Version, View};
+use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, Version, View};
+use crate::limits::TooLarge;
 use crate::tagged::tagged_enum;
 
 tagged_enum! {
@@ -125,6 +126,8 @@ tagged_enum! {
             value: String,
             /// Every participant, for the termination protocol.
             participants: Vec<Member>,
+            /// What the decision must repeat: only the sender of this prepare decides it.
+            secret: TxSecret,
         },
         /// Participant → coordinator: its vote.
         Vote {
@@ -142,11 +145,15 @@ tagged_enum! {
             /// The version the value gets: above every participant's current one.
             #[serde(deserialize_with = "crate::id::bounded_version")]
             version: Version,
+            /// The prepare's secret.
+            secret: TxSecret,
         },
         /// Coordinator → participant: phase two, abort.
         Abort {
             /// The transaction.
             tx: TxId,
+            /// The prepare's secret.
+            secret: TxSecret,
         },
         /// Participant → coordinator: the decision is applied.
         Done {
@@ -343,6 +350,8 @@ pub enum NoReason {
     /// The participant's lease ran out: no heartbeat it sent within the failure timeout was
     /// accepted, so the view leader may have declared it failed.
     Isolated,
+    /// The key or the value is larger than the participant keeps.
+    TooLarge(TooLarge),
 }
 
 /// What a node knows of a transaction, for the termination protocol.
@@ -434,6 +443,14 @@ impl Msg {
             Msg::Transfer { .. } => "transfer",
             Msg::TransferAck { .. } => "transfer_ack",
             Msg::Error { .. } => "error",
+        }
+    }
+
+    /// The transaction secret a message carries, so a shell can hide it from observers.
+    pub fn secret(&self) -> Option<&TxSecret> {
+        match self {
+            Msg::Prepare { secret, .. } | Msg::Commit { secret, .. } | Msg::Abort { secret, .. } => Some(secret),
+            _ => None,
         }
     }
 

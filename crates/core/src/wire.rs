@@ -124,6 +124,8 @@ mod tests {
     use super::*;
     use crate::id::OpId;
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
     #[test]
     fn epochs_and_versions_past_the_largest_are_refused_as_read() {
         let big = u64::MAX;
@@ -135,7 +137,9 @@ mod tests {
                 "epoch",
             ),
             (
-                format!(r#"{{"v":1,"id":2,"msg":{{"cmd":"commit","tx":{{"client":1,"seq":1}},"version":{big}}}}}"#),
+                format!(
+                    r#"{{"v":1,"id":2,"msg":{{"cmd":"commit","tx":{{"client":1,"seq":1}},"version":{big},"secret":"{SECRET}"}}}}"#
+                ),
                 "version",
             ),
         ] {
@@ -143,7 +147,9 @@ mod tests {
             assert!(bad.reason.contains(&format!("{what} {big} is out of range")), "{bad}");
         }
         let most = crate::id::MAX_NUMBER;
-        let text = format!(r#"{{"v":1,"id":3,"msg":{{"cmd":"commit","tx":{{"client":1,"seq":1}},"version":{most}}}}}"#);
+        let text = format!(
+            r#"{{"v":1,"id":3,"msg":{{"cmd":"commit","tx":{{"client":1,"seq":1}},"version":{most},"secret":"{SECRET}"}}}}"#
+        );
         assert!(Frame::decode(&text).is_ok(), "the largest version itself is read");
         assert_eq!(crate::id::next_version(most), None, "and nothing goes above it");
     }

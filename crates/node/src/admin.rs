@@ -14,7 +14,6 @@
 //! Connection tasks hand each command to the cluster's one loop (the one that also reads stdin)
 //! with a oneshot for the answer, so both drive the same cluster, one command at a time.
 
-use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::cli::ListenArgs;
+use crate::key::KeyArgs;
 use crate::net::websocket_config;
 use crate::upgrade;
 use crate::NodeError;
@@ -107,17 +107,21 @@ pub fn reply(re: Option<u64>, answer: Answer) -> String {
     serde_json::to_string(&Reply { re, ok, answer }).expect("a reply always serializes")
 }
 
-/// A fresh token for this run: 32 lowercase hex digits from the OS's randomness (each
-/// `RandomState` holds keys std drew from it).
+/// A fresh token for this run: 32 lowercase hex digits from the OS's randomness.
 pub fn token() -> String {
-    let keys = std::collections::hash_map::RandomState::new();
-    format!("{:016x}{:016x}", keys.hash_one(1u8), keys.hash_one(2u8))
+    format!("{:032x}", crate::fresh_secret())
 }
 
 /// Binds 127.0.0.1 on `port`, or on the first free port from 39100 up.
 pub async fn bind(port: Option<u16>) -> Result<(TcpListener, SocketAddr), NodeError> {
-    let listen =
-        ListenArgs { listen: Ipv4Addr::LOCALHOST.into(), port, advertise: None, max_frame: MAX_FRAME, lifeline: false };
+    let listen = ListenArgs {
+        listen: Ipv4Addr::LOCALHOST.into(),
+        port,
+        advertise: None,
+        max_frame: MAX_FRAME,
+        lifeline: false,
+        key: KeyArgs::default(),
+    };
     let (listener, _) = crate::serve::bind(&listen, FIRST_PORT).await?;
     let addr = listener.local_addr().map_err(|e| NodeError::new(format!("cannot read the admin address: {e}")))?;
     Ok((listener, addr))
@@ -146,14 +150,9 @@ fn refusal(request: &Request, token: &str) -> Option<&'static str> {
     let given = request.uri().query().unwrap_or_default().split('&').find_map(|pair| pair.strip_prefix("token="));
     match given {
         None => Some("no token"),
-        Some(given) if !same(given.as_bytes(), token.as_bytes()) => Some("wrong token"),
+        Some(given) if !crate::key::same(given.as_bytes(), token.as_bytes()) => Some("wrong token"),
         Some(_) => None,
     }
-}
-
-/// Compares in time independent of where the texts differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 async fn connection(

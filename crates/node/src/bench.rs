@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cluster::{self, ClusterProcesses, Logs, Options};
+use crate::key::ClusterKey;
 use crate::net::{websocket_config, NetConfig};
 use crate::shell::{Shell, Turn};
 use crate::wire::{CLIENT_MAX_FRAME, DEFAULT_MAX_FRAME};
@@ -81,8 +82,15 @@ impl Figures {
 pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
     let value = "v".repeat(args.value_size);
     println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
-    let echo_options =
-        Options { port: None, timing: Timing::DEMO, replicas: 3, vnodes: 1, env: Vec::new(), events_dir: None };
+    let echo_options = Options {
+        port: None,
+        timing: Timing::DEMO,
+        replicas: 3,
+        vnodes: 1,
+        env: Vec::new(),
+        events_dir: None,
+        key: None,
+    };
     let mut echoes = Vec::new();
     for i in 1..=3 {
         let args = vec!["echo".to_string(), "--port".into(), "0".into()];
@@ -93,7 +101,8 @@ pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
         "RUST_LOG".to_string(),
         "warn,ringside::node=info,ringside::rebalance=info,ringside::membership=info".to_string(),
     )];
-    let options = Options { env, ..echo_options };
+    // Keyed, as `ringside cluster` always is: the figures include checking the key.
+    let options = Options { env, key: Some(ClusterKey::generate()), ..echo_options };
     let mut cluster = ClusterProcesses::start(options, 3, Logs::Discard).await?;
     let mut bench = Bench::connect(&cluster).await?;
 
@@ -269,9 +278,9 @@ impl Bench {
     async fn connect(cluster: &ClusterProcesses) -> Result<Bench, NodeError> {
         let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
         config.max_attempts = 20;
-        let shell = Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| {
-            Client::new(config, now)
-        });
+        config.secret_key = crate::fresh_secret();
+        let net = NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None, key: cluster.key().cloned() };
+        let shell = Shell::new(net, |now| Client::new(config, now));
         let mut bench = Bench { shell };
         // Wait until every server is in the view and rebalanced.
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -412,10 +421,10 @@ impl Bench {
         // view change, and it records when every server reported its part done. The copies
         // moved are the old servers' (the newcomer has none to send); each records its part
         // done after its last batch.
-        let mut vl = Watched::start(&cluster.view_leader.addr).await?;
+        let mut vl = Watched::start(&cluster.view_leader.addr, cluster.key()).await?;
         let mut senders = Vec::new();
         for p in &cluster.servers {
-            senders.push(Watched::start(&p.addr).await?);
+            senders.push(Watched::start(&p.addr, cluster.key()).await?);
         }
         let label = cluster.add().await?.label.clone();
         let started = Instant::now();
@@ -476,13 +485,14 @@ struct Watched {
 }
 
 impl Watched {
-    /// Watches the node at `addr`; its events are recorded from the moment this returns.
-    async fn start(addr: &Addr) -> Result<Watched, NodeError> {
+    /// Watches the node at `addr` (with the cluster's `key`); its events are recorded from the
+    /// moment this returns.
+    async fn start(addr: &Addr, key: Option<&ClusterKey>) -> Result<Watched, NodeError> {
         let cannot = |e: &dyn std::fmt::Display| NodeError::new(format!("cannot watch {addr}: {e}"));
         let config = websocket_config(CLIENT_MAX_FRAME);
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/"), Some(config), true)
-            .await
-            .map_err(|e| cannot(&e))?;
+        let url = crate::key::dial_url(addr.as_str(), false, key);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(url, Some(config), true).await.map_err(|e| cannot(&e))?;
         ws.send(Message::text(r#"{"v":1,"id":1,"msg":{"cmd":"watch"}}"#)).await.map_err(|e| cannot(&e))?;
         // The node subscribes this observer before it sends `hello`.
         match ws.next().await {

@@ -4,8 +4,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use ringside_core::{Command, Timing};
+use ringside_core::{Command, Limits, Timing};
 
+use crate::key::KeyArgs;
 use crate::wire::DEFAULT_MAX_FRAME;
 
 /// Ringside: a replicated key/value store you can watch working.
@@ -56,6 +57,8 @@ pub struct ListenArgs {
     /// Exit when stdin closes (how `ringside cluster` makes sure no child outlives it).
     #[arg(long, hide = true)]
     pub lifeline: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// `ringside viewleader`.
@@ -73,6 +76,15 @@ pub struct ViewLeaderArgs {
     /// (the records a `watch` connection gets; see docs/protocol.md).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Longest lock name (and requester name) kept, in bytes.
+    #[arg(long, default_value_t = Limits::default().lock_name_bytes, value_name = "BYTES")]
+    pub max_lock_name_bytes: usize,
+    /// Most locks held at once.
+    #[arg(long, default_value_t = Limits::default().locks, value_name = "N")]
+    pub max_locks: usize,
+    /// Most requesters waiting in all lock queues together.
+    #[arg(long, default_value_t = Limits::default().waiters, value_name = "N")]
+    pub max_waiters: usize,
 }
 
 /// Heartbeat timing shared by servers and the cluster.
@@ -116,6 +128,12 @@ pub struct ServerArgs {
     /// (the records a `watch` connection gets; see docs/protocol.md).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Longest key kept, in bytes.
+    #[arg(long, default_value_t = Limits::default().key_bytes, value_name = "BYTES")]
+    pub max_key_bytes: usize,
+    /// Longest value kept, in bytes.
+    #[arg(long, default_value_t = Limits::default().value_bytes, value_name = "BYTES")]
+    pub max_value_bytes: usize,
 }
 
 /// `ringside client`.
@@ -130,6 +148,8 @@ pub struct ClientArgs {
     /// Print the result as one JSON object instead of words.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
     /// How long to wait for any one answer (ms).
     #[arg(long, default_value_t = 1_000, value_name = "MS")]
     pub timeout_ms: u64,
@@ -220,4 +240,7 @@ pub struct ClusterArgs {
     /// The browser page the printed `page:` link opens, watching this cluster.
     #[arg(long, default_value = "http://127.0.0.1:8080/", value_name = "URL")]
     pub page_url: String,
+    /// Without a key from here or RINGSIDE_CLUSTER_KEY, the cluster makes a fresh one.
+    #[command(flatten)]
+    pub key: KeyArgs,
 }

@@ -14,15 +14,17 @@ use crate::NodeError;
 pub async fn run(args: ClientArgs) -> Result<(), NodeError> {
     let view_leader = Addr(args.viewleader.clone());
     let server = Addr(args.server.clone());
+    let key = args.key.resolve()?;
     let mut config = ClientConfig::new(view_leader.clone(), crate::fresh_seed());
+    config.secret_key = crate::fresh_secret();
     config.rpc_timeout_ms = args.timeout_ms;
     config.max_attempts = args.attempts;
     config.lock_retry_ms = args.lock_retry_ms;
     config.replicas = usize::from(args.placement.replicas);
     config.vnodes = args.placement.vnodes;
     config.name = args.command.requester().map(str::to_owned);
-    let mut shell =
-        Shell::new(NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None }, |now| Client::new(config, now));
+    let net = NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None, key };
+    let mut shell = Shell::new(net, |now| Client::new(config, now));
     let now = shell.now();
     let command = args.command.command();
     let op = command.apply(&mut shell.node, now, Some(&server)).map_err(|e| NodeError::new(e.to_string()))?;

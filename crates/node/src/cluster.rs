@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::admin::{self, Answer, ListedServer};
 use crate::cli::ClusterArgs;
+use crate::key::ClusterKey;
 use crate::ready::Ready;
 use crate::NodeError;
 
@@ -35,6 +36,9 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Where each node appends its records, as `<label>.jsonl`.
     pub events_dir: Option<PathBuf>,
+    /// The cluster key, handed to every child in its environment (never on its command line,
+    /// which any user of the machine can read).
+    pub key: Option<ClusterKey>,
 }
 
 impl Options {
@@ -136,6 +140,11 @@ pub struct ClusterProcesses {
 }
 
 impl ClusterProcesses {
+    /// The cluster key its nodes were given.
+    pub fn key(&self) -> Option<&ClusterKey> {
+        self.options.key.as_ref()
+    }
+
     /// Starts the view leader and `servers` servers, each once it knows where the previous listens.
     pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<ClusterProcesses, NodeError> {
         let mut args = vec![
@@ -228,7 +237,12 @@ impl ClusterProcesses {
 pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, NodeError> {
     let exe = std::env::current_exe().map_err(|e| NodeError::new(format!("cannot find this program: {e}")))?;
     args.push("--lifeline".into());
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    match &options.key {
+        Some(key) => command.env(crate::key::ENV, key.reveal()),
+        None => command.env_remove(crate::key::ENV),
+    };
+    let mut child = command
         .args(&args)
         .envs(options.env.iter().cloned())
         .stdin(Stdio::piped())
@@ -288,6 +302,7 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| NodeError::new(format!("cannot create the events directory {}: {e}", dir.display())))?;
     }
+    let key = args.key.resolve()?.unwrap_or_else(ClusterKey::generate);
     let options = Options {
         port: args.port,
         timing: args.timing.resolve()?,
@@ -295,6 +310,7 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
         vnodes: args.placement.vnodes,
         env: Vec::new(),
         events_dir: args.events_dir,
+        key: Some(key.clone()),
     };
     // Bound first: a taken --admin-port fails before any node starts.
     let (admin_listener, admin_addr) = admin::bind(args.admin_port).await?;
@@ -305,13 +321,24 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
         println!("  {line}");
     }
     let token = admin::token();
-    let page = page_link(&args.page_url, &vl, &admin_addr, &token, args.placement.replicas, args.placement.vnodes);
+    let link = Link { vl: &vl, admin: &admin_addr, token: &token, key: &key };
+    let page = link.page(&args.page_url, args.placement.replicas, args.placement.vnodes);
     println!("admin: ws://{admin_addr}/admin?token={token}   (loopback only: add, kill and list servers)");
     println!("page:  {page}");
+    println!(
+        "key:   {}={}   (every client and node of this cluster needs it; or pass --cluster-key-file)",
+        crate::key::ENV,
+        key.reveal()
+    );
     let (asks, mut asked) = mpsc::channel(16);
     admin::serve(admin_listener, token.clone(), asks, |line| println!("[admin] {line}"));
-    Ready::Cluster { addr: Addr(admin_addr.to_string()), viewleader: vl.clone(), token, page }.announce();
-    println!("commands: add | kill ID | list | quit   (try: ringside client --viewleader {vl} setr a 1)");
+    let ready = Ready::Cluster { addr: Addr(admin_addr.to_string()), viewleader: vl.clone(), token, page };
+    ready.announce();
+    println!(
+        "commands: add | kill ID | list | quit   (try: {}={} ringside client --viewleader {vl} setr a 1)",
+        crate::key::ENV,
+        key.reveal()
+    );
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -375,14 +402,26 @@ async fn answer(cluster: &mut ClusterProcesses, command: admin::AdminCommand) ->
     }
 }
 
-/// The link that opens the page on this cluster. Replicas and virtual nodes are in it only when
-/// they are not the defaults the page assumes (3 and 1): the nodes' records do not carry them.
-fn page_link(base: &str, vl: &Addr, admin: &impl std::fmt::Display, token: &str, replicas: u16, vnodes: u32) -> String {
-    let mut link = format!("{base}#live={vl}&admin={admin}&token={token}");
-    if replicas != 3 || vnodes != 1 {
-        link.push_str(&format!("&replicas={replicas}&vnodes={vnodes}"));
+/// What the page needs to watch and drive this cluster.
+struct Link<'a, A> {
+    vl: &'a Addr,
+    admin: &'a A,
+    token: &'a str,
+    key: &'a ClusterKey,
+}
+
+impl<A: std::fmt::Display> Link<'_, A> {
+    /// The link that opens the page on this cluster. It is all in the fragment, which a browser
+    /// never sends to a server. Replicas and virtual nodes are in it only when they are not the
+    /// defaults the page assumes (3 and 1): the nodes' records do not carry them.
+    fn page(&self, base: &str, replicas: u16, vnodes: u32) -> String {
+        let Link { vl, admin, token, key } = self;
+        let mut link = format!("{base}#live={vl}&admin={admin}&token={token}&key={}", key.reveal());
+        if replicas != 3 || vnodes != 1 {
+            link.push_str(&format!("&replicas={replicas}&vnodes={vnodes}"));
+        }
+        link
     }
-    link
 }
 
 #[cfg(test)]
@@ -392,9 +431,14 @@ mod tests {
     #[test]
     fn the_page_link_names_placement_only_when_it_is_not_the_default() {
         let vl = Addr::from("127.0.0.1:39000");
-        let plain = page_link("http://127.0.0.1:8080/", &vl, &"127.0.0.1:39100", "ab", 3, 1);
-        assert_eq!(plain, "http://127.0.0.1:8080/#live=127.0.0.1:39000&admin=127.0.0.1:39100&token=ab");
-        let spread = page_link("http://127.0.0.1:8080/", &vl, &"127.0.0.1:39100", "ab", 2, 16);
-        assert!(spread.ends_with("&token=ab&replicas=2&vnodes=16"), "{spread}");
+        let key = ClusterKey::new("0123456789abcdef").expect("a key");
+        let link = Link { vl: &vl, admin: &"127.0.0.1:39100", token: "ab", key: &key };
+        let plain = link.page("http://127.0.0.1:8080/", 3, 1);
+        assert_eq!(
+            plain,
+            "http://127.0.0.1:8080/#live=127.0.0.1:39000&admin=127.0.0.1:39100&token=ab&key=0123456789abcdef"
+        );
+        let spread = link.page("http://127.0.0.1:8080/", 2, 16);
+        assert!(spread.ends_with("&key=0123456789abcdef&replicas=2&vnodes=16"), "{spread}");
     }
 }

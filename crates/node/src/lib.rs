@@ -9,6 +9,7 @@ pub mod client;
 pub mod cluster;
 pub mod echo;
 pub mod events_file;
+pub mod key;
 pub mod logging;
 pub mod net;
 pub mod ready;
@@ -38,6 +39,13 @@ impl NodeError {
     pub fn quiet() -> NodeError {
         NodeError(String::new())
     }
+}
+
+/// 128 bits from the operating system's randomness, for secrets (each `RandomState` holds keys
+/// std drew from it).
+pub fn fresh_secret() -> u128 {
+    let keys = std::collections::hash_map::RandomState::new();
+    u128::from(keys.hash_one(1u8)) << 64 | u128::from(keys.hash_one(2u8))
 }
 
 /// A seed for a role's random choices (a server's id): different in every process.

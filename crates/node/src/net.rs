@@ -22,12 +22,15 @@ use ringside_core::{Addr, Msg};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
+use crate::key::{self, ClusterKey};
 use crate::upgrade;
 use crate::watch::{self, Watch};
 use crate::wire::{BadFrame, Frame, PROTOCOL_VERSION};
@@ -38,8 +41,9 @@ pub type ConnId = u64;
 /// What connection tasks tell the node's task.
 #[derive(Debug)]
 pub enum ConnInput {
-    /// A connection is up; frames for it go into `outbox`. `peer` is the address dialed.
-    Opened { conn: ConnId, peer: Option<Addr>, outbox: mpsc::Sender<Outgoing> },
+    /// A connection is up; frames for it go into `outbox`. `peer` is the address dialed;
+    /// `member` says whether its peer proved it is a member of the cluster.
+    Opened { conn: ConnId, peer: Option<Addr>, member: bool, outbox: mpsc::Sender<Outgoing> },
     /// Dialing `addr` failed.
     DialFailed { addr: Addr, reason: String },
     /// A well-formed frame arrived.
@@ -66,6 +70,8 @@ pub struct NetConfig {
     pub max_frame: usize,
     /// The node's record stream, for observers and the events file; `None` for clients.
     pub watch: Option<Watch>,
+    /// The cluster key every handshake must present, if the cluster has one.
+    pub key: Option<ClusterKey>,
 }
 
 impl NetConfig {
@@ -116,10 +122,14 @@ fn is_client_label(addr: &Addr) -> bool {
 }
 
 /// What an accepted connection's peer is called, from its first well-formed frame.
-fn accepted_peer(frame: &Frame, conn: ConnId) -> Addr {
-    // It counts as coming from where its peer listens, so replies and later messages to that
-    // address reuse it.
-    frame.from.clone().unwrap_or_else(|| client_label(conn))
+fn accepted_peer(frame: &Frame, conn: ConnId, member: bool) -> Addr {
+    // A member counts as coming from where it listens, so replies and later messages to that
+    // address reuse the connection. Anyone else is named by its connection, whatever its
+    // frames claim: a client must not pass for a node.
+    match &frame.from {
+        Some(from) if member => from.clone(),
+        _ => client_label(conn),
+    }
 }
 
 #[derive(Debug)]
@@ -127,6 +137,8 @@ struct Conn {
     outbox: mpsc::Sender<Outgoing>,
     /// The address frames from it count as coming from, once known.
     peer: Option<Addr>,
+    /// Whether its peer proved it is a member.
+    member: bool,
 }
 
 #[derive(Debug)]
@@ -138,8 +150,8 @@ struct Backoff {
 /// Something for the node from the network.
 #[derive(Debug)]
 pub enum Delivery {
-    /// A message from the peer at `from`.
-    Message { from: Addr, id: u64, msg: Msg },
+    /// A message from the peer at `from`; `member` if it proved it is a member.
+    Message { from: Addr, member: bool, id: u64, msg: Msg },
     /// A peer could not be reached.
     Unreachable { addr: Addr, reason: String },
 }
@@ -220,7 +232,7 @@ impl Net {
     /// Takes in what a connection task reported; returns what the node must handle.
     pub fn handle(&mut self, input: ConnInput) -> Option<Delivery> {
         match input {
-            ConnInput::Opened { conn, peer, outbox } => {
+            ConnInput::Opened { conn, peer, member, outbox } => {
                 if let Some(addr) = &peer {
                     self.backoff.remove(addr);
                     for out in self.dialing.remove(addr).unwrap_or_default() {
@@ -229,7 +241,7 @@ impl Net {
                     self.routes.insert(addr.clone(), conn);
                     debug!("connected to {addr}");
                 }
-                self.conns.insert(conn, Conn { outbox, peer });
+                self.conns.insert(conn, Conn { outbox, peer, member });
                 None
             }
             ConnInput::DialFailed { addr, reason } => {
@@ -245,16 +257,17 @@ impl Net {
             }
             ConnInput::Frame { conn, frame } => {
                 let known = self.conns.get_mut(&conn)?;
+                let member = known.member;
                 let from = match &known.peer {
                     Some(peer) => peer.clone(),
                     None => {
-                        let peer = accepted_peer(&frame, conn);
+                        let peer = accepted_peer(&frame, conn, member);
                         known.peer = Some(peer.clone());
                         self.routes.entry(peer.clone()).or_insert(conn);
                         peer
                     }
                 };
-                Some(Delivery::Message { from, id: frame.id, msg: frame.msg })
+                Some(Delivery::Message { from, member, id: frame.id, msg: frame.msg })
             }
             ConnInput::Closed { conn } => {
                 if let Some(Conn { peer: Some(peer), .. }) = self.conns.remove(&conn) {
@@ -290,30 +303,54 @@ async fn accept(mut stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<C
     if !upgrade::screen(&mut stream, HANDSHAKE_TIMEOUT).await {
         return info!("answered {remote}'s HTTP request that was not a WebSocket upgrade with 426");
     }
-    let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(config.websocket()));
+    let mut admitted = None;
+    // The signature is tungstenite's handshake callback, large error type and all.
+    #[allow(clippy::result_large_err)]
+    let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        let verdict = key::admit(request, config.key.as_ref());
+        admitted = Some(verdict);
+        match verdict {
+            Ok(_) => Ok(response),
+            Err(reason) => {
+                let mut refusal = ErrorResponse::new(Some(format!("{reason}\n")));
+                *refusal.status_mut() = StatusCode::UNAUTHORIZED;
+                Err(refusal)
+            }
+        }
+    };
+    let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, check, Some(config.websocket()));
     let ws = match tokio::time::timeout_at(deadline, handshake).await {
         Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => return info!("refused a connection from {remote}: WebSocket handshake failed: {e}"),
+        Ok(Err(e)) => {
+            return match admitted {
+                Some(Err(reason)) => info!("refused a connection from {remote}: {reason} (HTTP 401)"),
+                _ => info!("refused a connection from {remote}: WebSocket handshake failed: {e}"),
+            }
+        }
         Err(_) => {
             return info!("dropped a connection from {remote}: no WebSocket handshake within {HANDSHAKE_TIMEOUT:?}")
         }
     };
+    let member = admitted == Some(Ok(true));
     let conn = next_conn();
     let (outbox, rx) = mpsc::channel(OUTBOX);
-    if inbox.send(ConnInput::Opened { conn, peer: None, outbox }).await.is_ok() {
-        run(ws, conn, remote.to_string(), None, inbox, rx, config).await;
+    if inbox.send(ConnInput::Opened { conn, peer: None, member, outbox }).await.is_ok() {
+        run(ws, conn, remote.to_string(), None, member, inbox, rx, config).await;
     }
 }
 
 async fn dial(addr: Addr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
-    let url = format!("ws://{addr}/");
+    // A node dials as a member; a client (which listens nowhere) as a client.
+    let url = key::dial_url(addr.as_str(), config.local.is_some(), config.key.as_ref());
     let connect = tokio_tungstenite::connect_async_with_config(url, Some(config.websocket()), true);
     let reason = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
         Ok(Ok((ws, _))) => {
             let conn = next_conn();
             let (outbox, rx) = mpsc::channel(OUTBOX);
-            if inbox.send(ConnInput::Opened { conn, peer: Some(addr.clone()), outbox }).await.is_ok() {
-                run(ws, conn, addr.to_string(), Some(addr), inbox, rx, config).await;
+            // The peer is the node listening where we dialed: a member.
+            let opened = ConnInput::Opened { conn, peer: Some(addr.clone()), member: true, outbox };
+            if inbox.send(opened).await.is_ok() {
+                run(ws, conn, addr.to_string(), Some(addr), true, inbox, rx, config).await;
             }
             return;
         }
@@ -324,12 +361,15 @@ async fn dial(addr: Addr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
 }
 
 /// One connection's life: frames in to the inbox, queued frames out, until either side ends.
-/// `dialed` is the address this node dialed; `None` for a connection it accepted.
+/// `dialed` is the address this node dialed; `None` for a connection it accepted. `member`:
+/// whether the peer proved it is a member.
+#[allow(clippy::too_many_arguments)]
 async fn run<S>(
     ws: WebSocketStream<S>,
     conn: ConnId,
     peer: String,
     dialed: Option<Addr>,
+    member: bool,
     inbox: mpsc::Sender<ConnInput>,
     mut outbox: mpsc::Receiver<Outgoing>,
     config: NetConfig,
@@ -346,9 +386,11 @@ async fn run<S>(
                 match incoming {
                     Ok(Message::Text(text)) => match Frame::decode(text.as_str()) {
                         Ok(frame) => {
-                            let known = writer.peer.get_or_insert_with(|| accepted_peer(&frame, conn));
+                            let known = writer.peer.get_or_insert_with(|| accepted_peer(&frame, conn, member));
                             if let Some(watch) = writer.watch.as_ref().filter(|w| w.active()) {
-                                watch.received(frame.from.as_ref().unwrap_or(known).as_str(), text.as_str());
+                                // A client's claimed address is not shown: it names nobody.
+                                let shown = frame.from.as_ref().filter(|_| member).unwrap_or(known);
+                                watch.received(shown.as_str(), text.as_str(), frame.msg.secret());
                             }
                             if inbox.send(ConnInput::Frame { conn, frame }).await.is_err() {
                                 break;
@@ -444,8 +486,8 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
         let text = frame.encode();
         let record = self.watch.as_ref().filter(|w| w.active()).map(|watch| {
             let record = match &self.peer {
-                Some(peer) => watch.send_record(peer.as_str(), &text),
-                None => watch.send_record(client_label(self.conn).as_str(), &text),
+                Some(peer) => watch.send_record(peer.as_str(), &text, frame.msg.secret()),
+                None => watch.send_record(client_label(self.conn).as_str(), &text, frame.msg.secret()),
             };
             (watch, record)
         });

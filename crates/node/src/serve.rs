@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 
-use ringside_core::{Addr, Epoch, Node, Server, ServerConfig, Time, Timing, ViewLeader, ViewLeaderConfig};
+use ringside_core::{Addr, Epoch, Limits, Node, Server, ServerConfig, Time, Timing, ViewLeader, ViewLeaderConfig};
 use tokio::net::TcpListener;
 use tracing::info;
 
@@ -75,13 +75,22 @@ impl<N: Node> Listening<N> {
         events: Option<&Path>,
         make: impl FnOnce(&Addr) -> (N, Identity),
     ) -> Result<(Listening<N>, Addr), NodeError> {
+        let key = listen.key.resolve()?;
+        if key.is_none() && !listen.listen.is_loopback() {
+            // Redis' protected mode: without a key, only this machine may reach the node.
+            return Err(NodeError::new(format!(
+                "listening on {} needs a cluster key ({} or --cluster-key-file): without one a node accepts only this machine",
+                listen.listen,
+                crate::key::ENV
+            )));
+        }
         let file = events.map(EventsFile::create).transpose()?;
         let (listener, addr) = bind(listen, first_port).await?;
         // The role is built first: a server's id goes in the watch's `hello`.
         let (node, role) = make(&addr);
         let watch = Watch::new(&addr, role);
         let events = file.map(|file| file.start(&watch));
-        let config = NetConfig { local: Some(addr.clone()), max_frame: listen.max_frame, watch: Some(watch) };
+        let config = NetConfig { local: Some(addr.clone()), max_frame: listen.max_frame, watch: Some(watch), key };
         let shell = Shell::new(config, |_: Time| node);
         shell.net.listen(listener);
         Ok((Listening { shell, events, stop: crate::stopping(listen.lifeline) }, addr))
@@ -108,7 +117,13 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), NodeError> {
     logging::init();
     let failure_timeout_ms =
         if args.course_timing { Timing::COURSE.failure_timeout_ms } else { args.failure_timeout_ms };
-    let config = ViewLeaderConfig { failure_timeout_ms };
+    let limits = Limits {
+        lock_name_bytes: args.max_lock_name_bytes,
+        locks: args.max_locks,
+        waiters: args.max_waiters,
+        ..Limits::default()
+    };
+    let config = ViewLeaderConfig { failure_timeout_ms, limits };
     let (mut node, addr) = Listening::start(&args.listen, 39000, args.events.as_deref(), |_| {
         (ViewLeader::new(config, Time::ZERO), Identity::ViewLeader)
     })
@@ -131,6 +146,8 @@ pub async fn server(args: ServerArgs) -> Result<(), NodeError> {
         let mut config = ServerConfig::for_timing(addr.clone(), view_leader.clone(), crate::fresh_seed(), &timing);
         config.replicas = usize::from(args.placement.replicas);
         config.vnodes = args.placement.vnodes;
+        config.limits.key_bytes = args.max_key_bytes;
+        config.limits.value_bytes = args.max_value_bytes;
         let server = Server::new(config, Time::ZERO);
         let id = server.id().clone();
         (server, Identity::Server(id))

@@ -5,7 +5,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use ringside_core::{Addr, Event, Node, Time};
+use ringside_core::{Addr, Event, Node, Peer, Time};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
@@ -103,9 +103,10 @@ impl<N: Node> Shell<N> {
 
     fn take(&mut self, input: ConnInput, turn: &mut Turn) {
         match self.net.handle(input) {
-            Some(Delivery::Message { from, id, msg }) => {
+            Some(Delivery::Message { from, member, id, msg }) => {
                 let now = self.now();
-                self.node.handle_message(now, &from, msg);
+                let peer = if member { Peer::Member(&from) } else { Peer::Client(&from) };
+                self.node.handle_message(now, peer, msg);
                 self.drain(Some((&from, id)), turn);
             }
             Some(Delivery::Unreachable { addr, reason }) => turn.unreachable.push((addr, reason)),

@@ -13,13 +13,14 @@
 //! behind loses its place (and is told so and closed) rather than slowing the node or growing
 //! its memory. While nobody watches, no record is built: a frame costs one atomic load.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use ringside_core::{Addr, Event, ServerId};
+use ringside_core::{Addr, Event, ServerId, TxSecret};
 use serde::Deserialize;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -29,6 +30,14 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::{info, warn};
 
 use crate::wire::PROTOCOL_VERSION;
+
+/// `frame` with its transaction secret shown as `"hidden"`: an observer may see that a
+/// prepare, commit or abort carried one, never what it was. The secret's field is matched with
+/// its name, which no JSON string can hold unescaped, so a value holding the same digits stays.
+fn hide<'a>(frame: &'a str, secret: Option<&TxSecret>) -> Cow<'a, str> {
+    let Some(text) = secret.and_then(TxSecret::wire_text) else { return Cow::Borrowed(frame) };
+    Cow::Owned(frame.replace(&format!(r#""secret":"{text}""#), r#""secret":"hidden""#))
+}
 
 /// Records kept for the slowest observer before it is dropped.
 pub const CAPACITY: usize = 16384;
@@ -107,19 +116,21 @@ impl Watch {
         })
     }
 
-    /// `send`: the node wrote `frame` (its exact text) to `peer`. Built before the write
-    /// (which takes the text), published after it.
-    pub fn send_record(&self, peer: &str, frame: &str) -> Utf8Bytes {
-        self.frame_record("send", peer, frame)
+    /// `send`: the node wrote `frame` (its exact text, but for the transaction `secret` it
+    /// carries) to `peer`. Built before the write (which takes the text), published after it.
+    pub fn send_record(&self, peer: &str, frame: &str, secret: Option<&TxSecret>) -> Utf8Bytes {
+        self.frame_record("send", peer, &hide(frame, secret))
     }
 
-    /// `recv`: the node read the well-formed `frame` (its text as received) from `peer`.
-    pub fn received(&self, peer: &str, frame: &str) {
+    /// `recv`: the node read the well-formed `frame` (its text as received, but for the
+    /// transaction `secret` it carries) from `peer`.
+    pub fn received(&self, peer: &str, frame: &str, secret: Option<&TxSecret>) {
+        let frame = hide(frame, secret);
         // Raw line breaks in JSON text can only be whitespace; a record stays one line.
         if frame.contains(['\n', '\r']) {
             self.publish(self.frame_record("recv", peer, &frame.replace(['\n', '\r'], " ")));
         } else {
-            self.publish(self.frame_record("recv", peer, frame));
+            self.publish(self.frame_record("recv", peer, &frame));
         }
     }
 
@@ -255,8 +266,12 @@ mod tests {
         let mut sub = watch.subscribe();
         assert!(watch.active());
         let frame = "{\"v\":1,\n\"id\":2,\"msg\":{\"cmd\":\"query_servers\",\"op\":1}}";
-        watch.received("client#4", frame);
-        watch.publish(watch.send_record("bad\"peer", r#"{"v":1,"id":3,"msg":{"cmd":"print","op":1,"text":"a"}}"#));
+        watch.received("client#4", frame, None);
+        watch.publish(watch.send_record(
+            "bad\"peer",
+            r#"{"v":1,"id":3,"msg":{"cmd":"print","op":1,"text":"a"}}"#,
+            None,
+        ));
         let recv = sub.records.try_recv().expect("a recv record");
         assert!(!recv.contains('\n'), "{recv}");
         let recv = parse(&recv);
@@ -268,6 +283,19 @@ mod tests {
         assert_eq!(parse(&sub.records.try_recv().expect("an event record"))["event"]["event"], "denied");
         drop(sub);
         assert!(!watch.active());
+    }
+
+    #[test]
+    fn records_show_that_a_secret_was_there_but_not_what_it_was() {
+        let secret = TxSecret::new(0xabc);
+        let digits = "00000000000000000000000000000abc";
+        let frame =
+            format!(r#"{{"v":1,"id":4,"msg":{{"cmd":"abort","tx":{{"client":1,"seq":1}},"secret":"{digits}"}}}}"#);
+        let shown = hide(&frame, Some(&secret));
+        assert!(!shown.contains(digits), "{shown}");
+        assert!(shown.contains(r#""secret":"hidden""#), "{shown}");
+        let value = format!(r#"{{"cmd":"set","op":1,"key":"k","value":"\"secret\":\"{digits}\""}}"#);
+        assert_eq!(hide(&value, Some(&secret)), value, "a value holding the digits stays as written");
     }
 
     #[test]

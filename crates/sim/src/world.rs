@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use ringside_core::{
-    Addr, Client, ClientConfig, Command, Event, Msg, OpId, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
+    Addr, Client, ClientConfig, Command, Event, Msg, OpId, Peer, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
     ViewLeaderConfig,
 };
 use serde::Serialize;
@@ -136,8 +136,13 @@ impl Sim {
             clients_started: 0,
             config,
         };
-        let vl =
-            ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: sim.config.timing.failure_timeout_ms }, Time::ZERO);
+        let vl = ViewLeader::new(
+            ViewLeaderConfig {
+                failure_timeout_ms: sim.config.timing.failure_timeout_ms,
+                ..ViewLeaderConfig::default()
+            },
+            Time::ZERO,
+        );
         let addr = Addr::from(VIEW_LEADER);
         sim.nodes.insert(
             addr.clone(),
@@ -360,8 +365,6 @@ impl Sim {
     fn client_config(&self, addr: &Addr, seed: u64, t: &Durations) -> ClientConfig {
         ClientConfig {
             name: Some(addr.0.clone()),
-            seed,
-            view_leader: Addr::from(VIEW_LEADER),
             replicas: self.config.replicas,
             vnodes: self.config.vnodes,
             rpc_timeout_ms: t.rpc_timeout_ms,
@@ -369,6 +372,7 @@ impl Sim {
             backoff_ms: t.backoff_ms,
             backoff_max_ms: t.backoff_max_ms,
             lock_retry_ms: t.lock_retry_ms,
+            ..ClientConfig::new(Addr::from(VIEW_LEADER), seed)
         }
     }
 
@@ -509,8 +513,11 @@ impl Sim {
         if self.trace.enabled() {
             self.trace.push(TraceEntry { t: now, kind: TraceKind::Deliver { id, from: from.clone(), to: to.clone() } });
         }
+        // Clients are the world's only non-members: every node proves its membership.
+        let client = self.nodes.get(&from).is_some_and(|s| s.kind == Kind::Client);
+        let peer = if client { Peer::Client(&from) } else { Peer::Member(&from) };
         if let Some(role) = self.nodes.get_mut(&to).and_then(|s| s.role.as_mut()) {
-            role.node().handle_message(now, &from, msg);
+            role.node().handle_message(now, peer, msg);
         }
         self.drain(&to);
     }
@@ -545,7 +552,7 @@ impl Sim {
             self.observe(addr, e);
         }
         let springs = |t: &ringside_core::Transmit, armed: &Option<TxId>| match &t.msg {
-            Msg::Commit { tx, .. } | Msg::Abort { tx } => armed.is_none_or(|want| want == *tx),
+            Msg::Commit { tx, .. } | Msg::Abort { tx, .. } => armed.is_none_or(|want| want == *tx),
             _ => false,
         };
         if self.traps.get(addr).is_some_and(|armed| sends.iter().any(|t| springs(t, armed))) {

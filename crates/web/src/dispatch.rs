@@ -57,13 +57,15 @@ impl Page {
         let vnodes = self.number("live-vnodes", "virtual nodes", 1..=64)? as u32;
         let admin = self.input_value("live-admin").trim().to_string();
         let token = self.input_value("live-token").trim().to_string();
+        let key = self.input_value("live-key").trim().to_string();
         if !admin.is_empty() && token.is_empty() {
             return Err("the admin endpoint needs the token `ringside cluster` printed".into());
         }
         self.leave_live();
         let mut live = Live::new(Addr(vl), replicas, vnodes);
         let admin = (!admin.is_empty()).then_some((admin.as_str(), token.as_str()));
-        let remote = Remote::connect(&mut live, admin, js_sys::Math::random().to_bits())?;
+        let key = (!key.is_empty()).then_some(key.as_str());
+        let remote = Remote::connect(&mut live, admin, key, js_sys::Math::random().to_bits())?;
         self.enter(Mode::Live(Box::new(RealCluster { live, driver: remote })));
         Ok(())
     }

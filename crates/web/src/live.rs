@@ -663,7 +663,7 @@ mod tests {
             let prepare = frame(
                 t,
                 None,
-                serde_json::json!({"cmd": "prepare", "tx": tx, "epoch": 2, "server": server, "key": "k", "value": "v", "participants": participants}),
+                serde_json::json!({"cmd": "prepare", "tx": tx, "epoch": 2, "server": server, "key": "k", "value": "v", "participants": participants, "secret": "hidden"}),
             );
             live.absorb(rec(t, node, serde_json::json!({"kind": "recv", "peer": "client#2", "frame": prepare})));
         }

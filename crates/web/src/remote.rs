@@ -12,7 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use ringside_core::wire::{Frame, PROTOCOL_VERSION};
-use ringside_core::{Addr, Client, ClientConfig, Command, Event, Node, OpId, OpOutput, ServerId, Time};
+use ringside_core::{Addr, Client, ClientConfig, Command, Event, Node, OpId, OpOutput, Peer, ServerId, Time};
 use ringside_sim::Action;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -44,6 +44,15 @@ enum Incoming {
 }
 
 type Inbox = Rc<RefCell<VecDeque<Incoming>>>;
+
+/// The key of the page client's transaction secrets, from the browser's cryptographic
+/// generator: the client id shows its seed's stream, so the secrets must not follow from it.
+fn secret_key() -> Result<u128, String> {
+    let crypto = web_sys::window().ok_or("no window")?.crypto().map_err(|e| format!("no crypto: {e:?}"))?;
+    let mut bytes = [0u8; 16];
+    crypto.get_random_values_with_u8_array(&mut bytes).map_err(|e| format!("no random values: {e:?}"))?;
+    Ok(u128::from_le_bytes(bytes))
+}
 
 /// A client connection to one node.
 struct Sock {
@@ -84,6 +93,8 @@ pub struct ClusterServer {
 /// The page connected to a cluster.
 pub struct Remote {
     client: Client,
+    /// The cluster key, percent-encoded for a URI, if the cluster has one.
+    key: Option<String>,
     started: f64,
     sockets: HashMap<Addr, Sock>,
     watches: HashMap<Addr, WebSocket>,
@@ -150,14 +161,21 @@ fn open(
 }
 
 impl Remote {
-    /// Connects to the cluster `live` describes, and to its admin endpoint when given one
-    /// (`address`, `token`).
-    pub fn connect(live: &mut Live, admin: Option<(&str, &str)>, seed: u64) -> Result<Remote, String> {
+    /// Connects to the cluster `live` describes with its `key` (if it has one), and to its
+    /// admin endpoint when given one (`address`, `token`).
+    pub fn connect(
+        live: &mut Live,
+        admin: Option<(&str, &str)>,
+        key: Option<&str>,
+        seed: u64,
+    ) -> Result<Remote, String> {
         let mut config = ClientConfig::new(live.view_leader.clone(), seed);
         config.replicas = live.replicas;
         config.vnodes = live.vnodes;
+        config.secret_key = secret_key()?;
         let mut remote = Remote {
             client: Client::new(config, Time::ZERO),
+            key: key.map(|k| String::from(js_sys::encode_uri_component(k))),
             started: perf_now(),
             sockets: HashMap::new(),
             watches: HashMap::new(),
@@ -222,6 +240,14 @@ impl Remote {
         Time((perf_now() - self.started).max(0.0) as u64)
     }
 
+    /// Where the page connects to the node at `addr`: as a client, with the cluster key.
+    fn node_url(&self, addr: &Addr) -> String {
+        match &self.key {
+            Some(key) => format!("ws://{addr}/?key={key}"),
+            None => format!("ws://{addr}/"),
+        }
+    }
+
     /// Whether the admin endpoint can add and kill servers.
     pub fn has_admin(&self) -> bool {
         self.admin.is_some() && self.admin_error.is_none()
@@ -234,7 +260,7 @@ impl Remote {
         }
         let (a, b) = (addr.clone(), addr.clone());
         let ws = open(
-            &format!("ws://{addr}/"),
+            &self.node_url(addr),
             &self.inbox,
             Some(Incoming::Opened(Addr(format!("watch:{addr}")))),
             move |text| Incoming::Record(a.clone(), text),
@@ -378,7 +404,7 @@ impl Remote {
         if !self.sockets.contains_key(to) {
             let (a, b) = (to.clone(), to.clone());
             let Ok(ws) = open(
-                &format!("ws://{to}/"),
+                &self.node_url(to),
                 &self.inbox,
                 Some(Incoming::Opened(to.clone())),
                 move |text| Incoming::Frame(a.clone(), text),
@@ -428,7 +454,8 @@ impl Remote {
                     Ok(frame) => {
                         live.page_recv(wall_us(), &from, &frame);
                         let now = self.now();
-                        self.client.handle_message(now, &from, frame.msg);
+                        // Every socket of the page's client is one it opened to a node.
+                        self.client.handle_message(now, Peer::Member(&from), frame.msg);
                         self.flush(live);
                     }
                     Err(bad) => {

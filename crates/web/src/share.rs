@@ -55,7 +55,7 @@ pub fn export(session: &Session, sim: &Sim) -> String {
     serde_json::to_string_pretty(&file).expect("an export always serializes")
 }
 
-/// The fields of a live link, `#live=ADDR&admin=ADDR&token=T` (and `replicas=`, `vnodes=`
+/// The fields of a live link, `#live=ADDR&admin=ADDR&token=T&key=K` (and `replicas=`, `vnodes=`
 /// when not the page's defaults), as (input id, value).
 pub fn live_link(hash: &str) -> Option<Vec<(&'static str, String)>> {
     let rest = hash.trim_start_matches('#');
@@ -70,6 +70,7 @@ pub fn live_link(hash: &str) -> Option<Vec<(&'static str, String)>> {
                 "live" => "live-vl",
                 "admin" => "live-admin",
                 "token" => "live-token",
+                "key" => "live-key",
                 "replicas" => "live-replicas",
                 "vnodes" => "live-vnodes",
                 _ => return None,

@@ -25,6 +25,7 @@ use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId};
 use crate::msg::{LocalReply, LockAnswer, Msg, Transmit};
 use crate::outbox::Outbox;
+use crate::peer::{members_only, Peer};
 use crate::ring::Ring;
 use crate::rng::Rng;
 use crate::time::{Deadline, Time, Timers};
@@ -43,6 +44,9 @@ pub struct ClientConfig {
     pub name: Option<String>,
     /// Seeds the client id (and so its transaction ids) and the backoff jitter.
     pub seed: u64,
+    /// Keys the secrets its transactions carry. A real process draws it from the operating
+    /// system's randomness: it must not follow from `seed`, whose stream the client id shows.
+    pub secret_key: u128,
     /// Where the view leader listens.
     pub view_leader: Addr,
     /// Replicas per key (R); must match the servers'.
@@ -62,11 +66,14 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Demo timings for a client of the view leader at `view_leader`.
+    /// Demo timings for a client of the view leader at `view_leader`. Its `secret_key`
+    /// follows from `seed`, which is right for a replayable simulation only: a real process
+    /// sets its own.
     pub fn new(view_leader: Addr, seed: u64) -> Self {
         ClientConfig {
             name: None,
             seed,
+            secret_key: u128::from(seed).rotate_left(64) ^ 0x005E_C2E7,
             view_leader,
             replicas: 3,
             vnodes: 1,
@@ -146,6 +153,7 @@ impl Client {
         let mut rng = Rng::new(config.seed);
         let id = rng.next_u64();
         let name = config.name.clone().unwrap_or_else(|| format!("client-{:04x}", id & 0xffff));
+        let coordinator = Coordinator::new(id, config.secret_key);
         Client {
             config,
             name,
@@ -154,7 +162,7 @@ impl Client {
             view: None,
             fetch: None,
             ops: BTreeMap::new(),
-            coordinator: Coordinator::new(id),
+            coordinator,
             timers: Timers::default(),
             out: Outbox::default(),
         }
@@ -594,8 +602,14 @@ fn check_key(key: &str) -> Result<(), ClientError> {
 }
 
 impl Node for Client {
-    fn handle_message(&mut self, now: Time, from: &Addr, msg: Msg) {
+    fn handle_message(&mut self, now: Time, peer: Peer<'_>, msg: Msg) {
+        let from = peer.addr();
         match msg {
+            ref ask @ Msg::DecisionRequest { .. } if !peer.is_member() => {
+                let reason = members_only(ask);
+                self.out.event(Event::BadMessage { from: from.clone(), reason: reason.clone() });
+                self.out.send(from, Msg::Error { op: None, reason });
+            }
             Msg::Reply { op, result } => self.handle_reply(op, result),
             Msg::Servers { op, epoch, servers, rebalancing } => {
                 self.learn_view(now, epoch, &servers);

@@ -1,7 +1,7 @@
 //! The client's tests, fed whole: commands and hand-made answers in, every output checked.
 
 use super::*;
-use crate::id::Version;
+use crate::id::{TxSecret, Version};
 use crate::msg::{NoReason, ReadAnswer, TxState, VoteAnswer};
 use crate::testing::drain;
 use crate::twopc::coordinator::DECISION_RESENDS;
@@ -32,6 +32,11 @@ fn tx(seq: u64) -> TxId {
     TxId { client: Rng::new(SEED).next_u64(), seq }
 }
 
+/// The secret this client gives transaction `tx`.
+fn secret(tx: TxId) -> TxSecret {
+    TxSecret::derive(config().secret_key, tx)
+}
+
 fn to(to: Addr, msg: Msg) -> Transmit {
     Transmit { to, msg }
 }
@@ -53,7 +58,7 @@ fn servers(op: u64, epoch: u64, ids: &[&str]) -> Msg {
 fn with_view(config: ClientConfig) -> Client {
     let mut c = Client::new(config, Time(0));
     let op = c.query_servers(Time(0));
-    c.handle_message(Time(0), &Addr::from(VL), servers(op.0, 3, &["a", "b", "c"]));
+    c.handle_message(Time(0), Peer::Member(&Addr::from(VL)), servers(op.0, 3, &["a", "b", "c"]));
     drain(&mut c);
     c
 }
@@ -72,6 +77,7 @@ fn prepares(tx: TxId, epoch: u64, value: &str, ids: &[&str]) -> Vec<Transmit> {
                 key: "k1".to_string(),
                 value: value.to_string(),
                 participants: members(ids),
+                secret: secret(tx),
             };
             to(addr(id), msg)
         })
@@ -79,12 +85,12 @@ fn prepares(tx: TxId, epoch: u64, value: &str, ids: &[&str]) -> Vec<Transmit> {
 }
 
 fn vote(c: &mut Client, now: u64, tx: TxId, server: &str, vote: VoteAnswer) {
-    c.handle_message(Time(now), &addr(server), Msg::Vote { tx, server: sid(server), vote });
+    c.handle_message(Time(now), Peer::Member(&addr(server)), Msg::Vote { tx, server: sid(server), vote });
 }
 
 fn done(c: &mut Client, now: u64, tx: TxId, ids: &[&str], committed: bool) {
     for id in ids {
-        c.handle_message(Time(now), &addr(id), Msg::Done { tx, server: sid(id), committed });
+        c.handle_message(Time(now), Peer::Member(&addr(id)), Msg::Done { tx, server: sid(id), committed });
     }
 }
 
@@ -111,7 +117,7 @@ fn after_first_backoff(c: &mut Client, now: u64) {
 }
 
 fn getr_reply(c: &mut Client, op: OpId, server: &str, result: ReadAnswer) {
-    c.handle_message(Time(200), &addr(server), Msg::GetRReply { op, server: sid(server), result });
+    c.handle_message(Time(200), Peer::Member(&addr(server)), Msg::GetRReply { op, server: sid(server), result });
 }
 
 fn value(value: &str, version: Version) -> ReadAnswer {
@@ -123,7 +129,7 @@ fn query_servers_reports_and_caches_the_view() {
     let mut c = Client::new(config(), Time(0));
     let op = c.query_servers(Time(0));
     assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op })], vec![]));
-    c.handle_message(Time(10), &Addr::from(VL), servers(op.0, 3, &["a", "b", "c"]));
+    c.handle_message(Time(10), Peer::Member(&Addr::from(VL)), servers(op.0, 3, &["a", "b", "c"]));
     let output = OpOutput::Servers { epoch: Epoch(3), servers: members(&["a", "b", "c"]), rebalancing: false };
     assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(output))]));
     assert_eq!(c.cached_epoch(), Some(Epoch(3)));
@@ -137,7 +143,7 @@ fn setr_without_a_view_asks_the_view_leader_then_prepares_on_each_replica() {
     let op = c.setr(Time(0), "k1".to_string(), "v".to_string()).unwrap();
     assert_eq!(op, OpId(1));
     assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op: OpId(2) })], vec![]));
-    c.handle_message(Time(10), &Addr::from(VL), servers(2, 3, &["a", "b", "c"]));
+    c.handle_message(Time(10), Peer::Member(&Addr::from(VL)), servers(2, 3, &["a", "b", "c"]));
     assert_eq!(drain(&mut c), (prepares(tx(1), 3, "v", &K1_ABC), vec![]));
     assert_eq!(c.poll_timeout(), Some(Time(1_010)));
 }
@@ -153,7 +159,10 @@ fn setr_commits_above_every_replicas_version() {
     vote(&mut c, 120, tx(1), "b", VoteAnswer::Yes { version: 1 });
     assert_eq!(
         drain(&mut c),
-        (to_each(&K1_ABC, Msg::Commit { tx: tx(1), version: 3 }), vec![decided(tx(1), true, &K1_ABC)])
+        (
+            to_each(&K1_ABC, Msg::Commit { tx: tx(1), version: 3, secret: secret(tx(1)) }),
+            vec![decided(tx(1), true, &K1_ABC)]
+        )
     );
     done(&mut c, 130, tx(1), &["a"], true);
     assert_eq!(drain(&mut c), (vec![], vec![]));
@@ -175,7 +184,11 @@ fn setr_aborts_when_a_replica_holds_the_largest_version() {
     vote(&mut c, 110, tx(1), "b", VoteAnswer::Yes { version: crate::MAX_NUMBER });
     vote(&mut c, 110, tx(1), "c", VoteAnswer::Yes { version: 1 });
     let (transmits, events) = drain(&mut c);
-    assert_eq!(transmits, to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), "no commit at a wrapped version");
+    assert_eq!(
+        transmits,
+        to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }),
+        "no commit at a wrapped version"
+    );
     assert_eq!(events, vec![decided(tx(1), false, &K1_ABC)]);
     done(&mut c, 130, tx(1), &K1_ABC, false);
     let (_, events) = drain(&mut c);
@@ -193,7 +206,7 @@ fn a_returned_commit_is_resent_to_the_participant_yet_to_acknowledge_it() {
     drain(&mut c);
     done(&mut c, 130, tx(1), &["a", "b"], true);
     assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 1 }))]));
-    let commit = Msg::Commit { tx: tx(1), version: 1 };
+    let commit = Msg::Commit { tx: tx(1), version: 1, secret: secret(tx(1)) };
     for resend in 1..=DECISION_RESENDS as u64 {
         let due = c.poll_timeout().expect("a resend is due");
         assert_eq!(due, Time(130 + resend * 1_000));
@@ -203,7 +216,7 @@ fn a_returned_commit_is_resent_to_the_participant_yet_to_acknowledge_it() {
     // Then c is left to learn the decision by asking, which the coordinator still answers.
     c.handle_timeout(c.poll_timeout().expect("the last wait"));
     assert_eq!((drain(&mut c), c.idle(), c.poll_timeout()), ((vec![], vec![]), true, None));
-    c.handle_message(Time(5_000), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: None });
+    c.handle_message(Time(5_000), Peer::Member(&addr("c")), Msg::DecisionRequest { tx: tx(1), server: None });
     let reply = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 1 } };
     assert_eq!(drain(&mut c), (vec![to(addr("c"), reply)], vec![]));
 }
@@ -251,7 +264,10 @@ fn a_key_held_by_another_clients_tx_aborts_with_a_conflict() {
     let other = TxId { client: 99, seq: 5 };
     vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
     vote(&mut c, 110, tx(1), "c", VoteAnswer::No { reason: NoReason::KeyBusy { tx: other } });
-    assert_eq!(drain(&mut c), (to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), vec![decided(tx(1), false, &K1_ABC)]));
+    assert_eq!(
+        drain(&mut c),
+        (to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }), vec![decided(tx(1), false, &K1_ABC)])
+    );
     // A vote after the decision changes nothing.
     vote(&mut c, 120, tx(1), "b", VoteAnswer::Yes { version: 0 });
     done(&mut c, 130, tx(1), &K1_ABC, false);
@@ -264,13 +280,16 @@ fn an_epoch_mismatch_aborts_and_retries_with_a_fresh_view() {
     let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
     drain(&mut c);
     vote(&mut c, 110, tx(1), "c", VoteAnswer::No { reason: NoReason::EpochMismatch { epoch: Epoch(4) } });
-    assert_eq!(drain(&mut c), (to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), vec![decided(tx(1), false, &K1_ABC)]));
+    assert_eq!(
+        drain(&mut c),
+        (to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }), vec![decided(tx(1), false, &K1_ABC)])
+    );
     assert_eq!(c.cached_epoch(), None);
     done(&mut c, 200, tx(1), &K1_ABC, false);
     assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, "c is at epoch 4")]));
     after_first_backoff(&mut c, 200);
     assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op: OpId(3) })], vec![]));
-    c.handle_message(Time(400), &Addr::from(VL), servers(3, 4, &["a", "b", "c", "d"]));
+    c.handle_message(Time(400), Peer::Member(&Addr::from(VL)), servers(3, 4, &["a", "b", "c", "d"]));
     assert_eq!(drain(&mut c), (prepares(tx(2), 4, "v", &K1_ABCD), vec![]));
 }
 
@@ -282,13 +301,16 @@ fn a_missing_vote_aborts_and_the_abort_is_resent_to_the_silent() {
     vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
     assert_eq!(c.poll_timeout(), Some(Time(1_100)));
     c.handle_timeout(Time(1_100));
-    assert_eq!(drain(&mut c), (to_each(&K1_ABC, Msg::Abort { tx: tx(1) }), vec![decided(tx(1), false, &K1_ABC)]));
+    assert_eq!(
+        drain(&mut c),
+        (to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }), vec![decided(tx(1), false, &K1_ABC)])
+    );
     assert_eq!(c.cached_epoch(), None);
     done(&mut c, 1_200, tx(1), &["a", "c"], false);
     // b stays silent: the abort goes to it twice more, then the attempt ends anyway.
     c.handle_timeout(Time(2_100));
     c.handle_timeout(Time(3_100));
-    assert_eq!(drain(&mut c), (to_each(&["b", "b"], Msg::Abort { tx: tx(1) }), vec![]));
+    assert_eq!(drain(&mut c), (to_each(&["b", "b"], Msg::Abort { tx: tx(1), secret: secret(tx(1)) }), vec![]));
     c.handle_timeout(Time(4_100));
     assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, "no vote from c, b")]));
 }
@@ -298,7 +320,7 @@ fn setr_with_no_servers_fails_clearly() {
     let mut c = Client::new(config(), Time(0));
     let op = c.setr(Time(0), "k1".to_string(), "v".to_string()).unwrap();
     drain(&mut c);
-    c.handle_message(Time(10), &Addr::from(VL), servers(2, 0, &[]));
+    c.handle_message(Time(10), Peer::Member(&Addr::from(VL)), servers(2, 0, &[]));
     assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Err(OpError::NoServers))]));
 }
 
@@ -312,7 +334,7 @@ fn setr_gives_up_after_max_attempts_with_the_last_reason() {
     assert_eq!(
         drain(&mut c),
         (
-            to_each(&K1_ABC, Msg::Abort { tx: tx(1) }),
+            to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }),
             vec![decided(tx(1), false, &K1_ABC), retrying(op, 2, "the key is rebalancing at a")],
         )
     );
@@ -324,7 +346,10 @@ fn setr_gives_up_after_max_attempts_with_the_last_reason() {
     let gave_up = OpError::GaveUp { attempts: 2, reason: "the key is rebalancing at c".to_string() };
     assert_eq!(
         drain(&mut c),
-        (to_each(&K1_ABC, Msg::Abort { tx: tx(2) }), vec![decided(tx(2), false, &K1_ABC), op_done(op, Err(gave_up))])
+        (
+            to_each(&K1_ABC, Msg::Abort { tx: tx(2), secret: secret(tx(2)) }),
+            vec![decided(tx(2), false, &K1_ABC), op_done(op, Err(gave_up))]
+        )
     );
 }
 
@@ -334,12 +359,12 @@ fn a_decision_request_while_voting_aborts_the_transaction() {
     let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
     drain(&mut c);
     vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
-    c.handle_message(Time(2_110), &addr("a"), Msg::DecisionRequest { tx: tx(1), server: None });
-    let mut expected = to_each(&K1_ABC, Msg::Abort { tx: tx(1) });
+    c.handle_message(Time(2_110), Peer::Member(&addr("a")), Msg::DecisionRequest { tx: tx(1), server: None });
+    let mut expected = to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) });
     expected.push(to(addr("a"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted }));
     assert_eq!(drain(&mut c), (expected, vec![decided(tx(1), false, &K1_ABC)]));
     // Another participant asking later hears the same.
-    c.handle_message(Time(2_120), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: None });
+    c.handle_message(Time(2_120), Peer::Member(&addr("c")), Msg::DecisionRequest { tx: tx(1), server: None });
     done(&mut c, 2_130, tx(1), &K1_ABC, false);
     assert_eq!(
         drain(&mut c),
@@ -360,13 +385,13 @@ fn a_decision_request_after_the_decision_gets_the_decision() {
     }
     drain(&mut c);
     let committed = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 5 } };
-    c.handle_message(Time(2_110), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: None });
+    c.handle_message(Time(2_110), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: None });
     assert_eq!(drain(&mut c), (vec![to(addr("b"), committed.clone())], vec![]));
     done(&mut c, 2_120, tx(1), &K1_ABC, true);
     assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 5 }))]));
     // Still remembered after the operation ended; a transaction never seen gets silence.
-    c.handle_message(Time(2_130), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: None });
-    c.handle_message(Time(2_130), &addr("c"), Msg::DecisionRequest { tx: tx(9), server: None });
+    c.handle_message(Time(2_130), Peer::Member(&addr("c")), Msg::DecisionRequest { tx: tx(1), server: None });
+    c.handle_message(Time(2_130), Peer::Member(&addr("c")), Msg::DecisionRequest { tx: tx(9), server: None });
     assert_eq!(drain(&mut c), (vec![to(addr("c"), committed)], vec![]));
 }
 
@@ -437,19 +462,23 @@ fn lock_get_waits_while_queued_and_reports_deadlock() {
     let op = c.lock_get(Time(0), "L".to_string()).unwrap();
     let ask = Msg::LockGet { op, name: "L".to_string(), requester: "cl".to_string() };
     assert_eq!(drain(&mut c), (vec![to_vl(ask.clone())], vec![]));
-    c.handle_message(Time(10), &Addr::from(VL), Msg::LockReply { op, result: LockAnswer::Retry { position: 2 } });
+    c.handle_message(
+        Time(10),
+        Peer::Member(&Addr::from(VL)),
+        Msg::LockReply { op, result: LockAnswer::Retry { position: 2 } },
+    );
     assert_eq!(drain(&mut c), (vec![], vec![Event::LockWaiting { op, name: "L".to_string(), position: 2 }]));
     assert_eq!(c.poll_timeout(), Some(Time(5_010)));
     c.handle_timeout(Time(5_010));
     assert_eq!(drain(&mut c), (vec![to_vl(ask)], vec![]));
-    c.handle_message(Time(5_020), &Addr::from(VL), Msg::LockReply { op, result: LockAnswer::Granted });
+    c.handle_message(Time(5_020), Peer::Member(&Addr::from(VL)), Msg::LockReply { op, result: LockAnswer::Granted });
     assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Granted))]));
 
     let op = c.lock_get(Time(6_000), "M".to_string()).unwrap();
     let cycle = vec!["cl".to_string(), "x".to_string()];
     c.handle_message(
         Time(6_010),
-        &Addr::from(VL),
+        Peer::Member(&Addr::from(VL)),
         Msg::LockReply { op, result: LockAnswer::Deadlock { cycle: cycle.clone() } },
     );
     let ask = Msg::LockGet { op, name: "M".to_string(), requester: "cl".to_string() };
@@ -473,7 +502,7 @@ fn lock_release_answers_become_results() {
     let mut results = Vec::new();
     for (answer, result) in answers {
         let op = c.lock_release(Time(0), "L".to_string()).unwrap();
-        c.handle_message(Time(10), &Addr::from(VL), Msg::LockReply { op, result: answer });
+        c.handle_message(Time(10), Peer::Member(&Addr::from(VL)), Msg::LockReply { op, result: answer });
         sent.push(to_vl(Msg::LockRelease { op, name: "L".to_string(), requester: "cl".to_string() }));
         results.push(op_done(op, result));
     }
@@ -503,13 +532,13 @@ fn local_rpcs_map_replies_errors_and_silence() {
             to(a.clone(), Msg::QueryAllKeys { op: refused }),
         ]
     );
-    let reply = |c: &mut Client, op, result| c.handle_message(Time(10), &a, Msg::Reply { op, result });
+    let reply = |c: &mut Client, op, result| c.handle_message(Time(10), Peer::Member(&a), Msg::Reply { op, result });
     reply(&mut c, get, LocalReply::Value { value: "v".to_string() });
     reply(&mut c, missing, LocalReply::NotFound { key: "z".to_string() });
     reply(&mut c, print, LocalReply::Ok);
     reply(&mut c, set, LocalReply::Ok);
     reply(&mut c, keys, LocalReply::Keys { keys: vec!["k".to_string()] });
-    c.handle_message(Time(10), &a, Msg::Error { op: Some(refused), reason: "busy".to_string() });
+    c.handle_message(Time(10), Peer::Member(&a), Msg::Error { op: Some(refused), reason: "busy".to_string() });
     assert_eq!(
         drain(&mut c),
         (
@@ -548,7 +577,7 @@ fn empty_keys_and_lock_names_are_refused_before_sending() {
 fn an_unexpected_message_gets_an_error_reply() {
     let mut c = Client::new(config(), Time(0));
     let a = addr("a");
-    c.handle_message(Time(0), &a, Msg::Get { op: OpId(7), key: "k".to_string() });
+    c.handle_message(Time(0), Peer::Member(&a), Msg::Get { op: OpId(7), key: "k".to_string() });
     let reason = "a client does not handle `get`".to_string();
     assert_eq!(
         drain(&mut c),
@@ -572,6 +601,9 @@ fn a_vote_from_a_server_outside_the_participants_does_not_count() {
     vote(&mut c, 120, tx(1), "b", VoteAnswer::Yes { version: 0 });
     assert_eq!(
         drain(&mut c),
-        (to_each(&K1_ABC, Msg::Commit { tx: tx(1), version: 1 }), vec![decided(tx(1), true, &K1_ABC)])
+        (
+            to_each(&K1_ABC, Msg::Commit { tx: tx(1), version: 1, secret: secret(tx(1)) }),
+            vec![decided(tx(1), true, &K1_ABC)]
+        )
     );
 }

@@ -1,6 +1,7 @@
 //! How a server behaves: its identity, its peers and every duration it uses.
 
 use crate::id::{Addr, ServerId};
+use crate::limits::Limits;
 use crate::timing::Timing;
 
 /// How a server behaves.
@@ -30,6 +31,8 @@ pub struct ServerConfig {
     pub replicas: usize,
     /// Virtual nodes per server.
     pub vnodes: u32,
+    /// How large a key and a value may be.
+    pub limits: Limits,
 }
 
 impl ServerConfig {
@@ -56,6 +59,7 @@ impl ServerConfig {
             transfer_batch: 1_000,
             replicas: 3,
             vnodes: 1,
+            limits: Limits::default(),
         }
     }
 }

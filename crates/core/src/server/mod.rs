@@ -24,8 +24,9 @@ use alloc::vec::Vec;
 
 use crate::event::Event;
 use crate::id::{Addr, Epoch, OpId, ServerId, TxId, Version, View};
-use crate::msg::{HeartbeatStatus, LocalReply, Msg, ReadAnswer, Transmit, TxState};
+use crate::msg::{HeartbeatStatus, LocalReply, Msg, ReadAnswer, Transmit};
 use crate::outbox::Outbox;
+use crate::peer::{members_only, Peer};
 use crate::ring::position;
 use crate::rng::Rng;
 use crate::time::{Deadline, Time, Timers};
@@ -209,6 +210,7 @@ impl Server {
             epoch: self.rebalance.current().epoch,
             rebalancing: self.rebalance.key_rebalancing(pos, r),
             version: self.storage.version(&prepare.key),
+            too_large: self.config.limits.entry(&prepare.key, &prepare.value).err(),
         };
         if self.tx.vote(from, prepare, expected, &cx, &mut self.out) {
             self.timers.set(Timer::Decision(tx), now + self.decision_period(false));
@@ -279,16 +281,28 @@ impl Server {
 }
 
 impl Node for Server {
-    fn handle_message(&mut self, now: Time, from: &Addr, msg: Msg) {
+    fn handle_message(&mut self, now: Time, peer: Peer<'_>, msg: Msg) {
+        let from = peer.addr();
         match msg {
+            ref m @ (Msg::HeartbeatReply { .. }
+            | Msg::Transfer { .. }
+            | Msg::TransferAck { .. }
+            | Msg::DecisionRequest { .. })
+                if !peer.is_member() =>
+            {
+                self.refuse(from, None, members_only(m))
+            }
             Msg::Print { op, text } => {
                 self.out.event(Event::Printed { text });
                 self.out.send(from, Msg::Reply { op, result: LocalReply::Ok });
             }
-            Msg::Set { op, key, value } => {
-                let result = self.storage.set(key, value, self.rebalance.current().epoch);
-                self.out.send(from, Msg::Reply { op, result });
-            }
+            Msg::Set { op, key, value } => match self.config.limits.entry(&key, &value) {
+                Ok(()) => {
+                    let result = self.storage.set(key, value, self.rebalance.current().epoch);
+                    self.out.send(from, Msg::Reply { op, result });
+                }
+                Err(too_large) => self.refuse(from, Some(op), too_large.describe()),
+            },
             Msg::Get { op, key } => {
                 let result = self.storage.get_local(key);
                 self.out.send(from, Msg::Reply { op, result });
@@ -302,7 +316,7 @@ impl Node for Server {
                 self.refuse(from, None, String::from("heartbeat replies are taken only from the view leader"));
             }
             Msg::HeartbeatReply { id, status } => self.handle_heartbeat_reply(now, id, status),
-            Msg::Prepare { tx, epoch, server, key, value, participants } => {
+            Msg::Prepare { tx, epoch, server, key, value, participants, secret } => {
                 let pending = Pending {
                     tx,
                     key,
@@ -311,10 +325,15 @@ impl Node for Server {
                     coordinator: from.clone(),
                     participants,
                     phase: PendingPhase::Ready,
+                    secret,
                 };
                 self.vote(now, from, pending, server);
             }
-            Msg::Commit { tx, version } => {
+            // Only the prepare's sender knows its secret: nobody else decides the transaction.
+            Msg::Commit { tx, secret, .. } | Msg::Abort { tx, secret } if !self.tx.secret_fits(&tx, &secret) => {
+                self.refuse(from, None, format!("the secret does not match {tx}'s prepare"));
+            }
+            Msg::Commit { tx, version, .. } => {
                 let known = self.decide(now, tx, Some(version)) || self.tx.committed_version(&tx).is_some();
                 if known {
                     self.out.send(from, Msg::Done { tx, server: self.id.clone(), committed: true });
@@ -323,16 +342,16 @@ impl Node for Server {
                     self.out.send(from, Msg::Error { op: None, reason });
                 }
             }
-            Msg::Abort { tx } => {
+            Msg::Abort { tx, secret } => {
                 if !self.decide(now, tx, None) && self.tx.outcome(&tx).is_none() {
-                    // The abort overtook its prepare: remember it so the prepare is voted down.
-                    self.tx.remember(tx, TxState::Aborted);
+                    // The abort overtook its prepare: the prepare with this secret is voted down.
+                    self.tx.abort_early(tx, secret);
                 }
                 let committed = self.tx.committed_version(&tx).is_some();
                 self.out.send(from, Msg::Done { tx, server: self.id.clone(), committed });
             }
             Msg::DecisionRequest { tx, server } => self.tx.answer_request(from, tx, server, &self.id, &mut self.out),
-            Msg::DecisionReply { tx, state } if self.tx.may_decide(from, &tx) => {
+            Msg::DecisionReply { tx, state } if self.tx.may_decide(peer, &tx) => {
                 if let Some(commit) = self.tx.handle_reply(from, tx, state) {
                     self.decide(now, tx, commit);
                 }

@@ -14,7 +14,7 @@ use crate::client::op::{OpOutput, Stage};
 use crate::client::timer::Timer;
 use crate::error::OpError;
 use crate::event::Event;
-use crate::id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, Version};
+use crate::id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, Version};
 use crate::msg::{Msg, NoReason, TxState, VoteAnswer};
 use crate::outbox::Outbox;
 use crate::time::{Deadline, Time, Timers};
@@ -128,6 +128,8 @@ impl Write {
 pub(crate) struct Coordinator {
     /// The client id, which names its transactions.
     client: u64,
+    /// Keys the transactions' secrets; never sent.
+    secret_key: u128,
     next_tx: u64,
     txs: BTreeMap<TxId, OpId>,
     telling: BTreeMap<TxId, Telling>,
@@ -136,10 +138,11 @@ pub(crate) struct Coordinator {
 }
 
 impl Coordinator {
-    /// The coordinator of client `client`.
-    pub(crate) fn new(client: u64) -> Self {
+    /// The coordinator of client `client`, its secrets keyed by `secret_key`.
+    pub(crate) fn new(client: u64, secret_key: u128) -> Self {
         Coordinator {
             client,
+            secret_key,
             next_tx: 1,
             txs: BTreeMap::new(),
             telling: BTreeMap::new(),
@@ -162,6 +165,11 @@ impl Coordinator {
     /// Whether no returned write's commit is still being told.
     pub(crate) fn told(&self) -> bool {
         self.telling.is_empty()
+    }
+
+    /// What `tx`'s prepare, commit and abort carry.
+    fn secret(&self, tx: TxId) -> TxSecret {
+        TxSecret::derive(self.secret_key, tx)
     }
 
     fn remember(&mut self, tx: TxId, state: TxState) {
@@ -195,6 +203,7 @@ impl Coordinator {
                 key: write.key.clone(),
                 value: write.value.clone(),
                 participants: replicas.clone(),
+                secret: self.secret(tx),
             };
             sends.push((m.addr.clone(), msg));
         }
@@ -207,8 +216,10 @@ impl Coordinator {
         let SetPhase::Voting { tx, participants, .. } = &mut write.phase else { return };
         let (tx, participants) = (*tx, core::mem::take(participants));
         let (state, msg) = match after {
-            AfterDecision::Succeed(version) => (TxState::Committed { version }, Msg::Commit { tx, version }),
-            _ => (TxState::Aborted, Msg::Abort { tx }),
+            AfterDecision::Succeed(version) => {
+                (TxState::Committed { version }, Msg::Commit { tx, version, secret: self.secret(tx) })
+            }
+            _ => (TxState::Aborted, Msg::Abort { tx, secret: self.secret(tx) }),
         };
         write.phase = SetPhase::Finishing {
             tx,
@@ -275,6 +286,7 @@ impl Coordinator {
                         AfterDecision::Retry(format!("expected {server}, found {id}"))
                     }
                     NoReason::Rebalancing => AfterDecision::Retry(format!("the key is rebalancing at {server}")),
+                    NoReason::TooLarge(too_large) => AfterDecision::Fail(OpError::TooLarge(too_large)),
                     NoReason::Aborted => AfterDecision::Retry(format!("{server} ruled the transaction out")),
                     NoReason::Isolated => {
                         step = Step::ForgetView;
@@ -337,7 +349,7 @@ impl Coordinator {
             return;
         }
         telling.resends += 1;
-        let commit = Msg::Commit { tx, version: telling.version };
+        let commit = Msg::Commit { tx, version: telling.version, secret: TxSecret::derive(self.secret_key, tx) };
         for to in unacked_addrs(&telling.participants, &telling.unacked) {
             cx.out.send(&to, commit.clone());
         }
@@ -394,9 +406,10 @@ impl Coordinator {
                     return self.finish(write);
                 }
                 *resends += 1;
+                let secret = TxSecret::derive(self.secret_key, *tx);
                 let msg = match after {
-                    AfterDecision::Succeed(version) => Msg::Commit { tx: *tx, version: *version },
-                    _ => Msg::Abort { tx: *tx },
+                    AfterDecision::Succeed(version) => Msg::Commit { tx: *tx, version: *version, secret },
+                    _ => Msg::Abort { tx: *tx, secret },
                 };
                 for to in unacked_addrs(participants, unacked) {
                     cx.out.send(&to, msg.clone());

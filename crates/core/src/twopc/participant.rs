@@ -12,9 +12,11 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
-use crate::id::{Addr, Epoch, Member, ServerId, TxId, Version};
+use crate::id::{Addr, Epoch, Member, ServerId, TxId, TxSecret, Version};
+use crate::limits::TooLarge;
 use crate::msg::{Msg, NoReason, TxState, VoteAnswer};
 use crate::outbox::Outbox;
+use crate::peer::Peer;
 
 /// Where a prepared transaction stands on a participant (the course's READY state and beyond).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +39,7 @@ pub enum PendingPhase {
 }
 
 /// A transaction prepared on this participant and not yet decided.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pending {
     /// The transaction.
     pub tx: TxId,
@@ -53,6 +55,8 @@ pub struct Pending {
     pub participants: Vec<Member>,
     /// Where it stands.
     pub phase: PendingPhase,
+    /// What its commit or abort must carry; kept inside the core, so no observer shows it.
+    pub(crate) secret: TxSecret,
 }
 
 impl Pending {
@@ -64,6 +68,9 @@ impl Pending {
 
 /// How many decided transactions a participant remembers for late questions; old ones go first.
 const OUTCOMES_KEPT: usize = 1 << 16;
+/// How many aborts that came before their prepare are kept, apart from the outcomes: anyone
+/// may send an abort, and a flood of them must not push real outcomes out.
+const EARLY_ABORTS_KEPT: usize = 1 << 12;
 
 /// What the server knows when a prepare arrives: everything the vote depends on besides the
 /// participant's own transactions.
@@ -79,6 +86,8 @@ pub(crate) struct VoteContext<'a> {
     pub(crate) rebalancing: bool,
     /// The key's stored version (0 when it has none).
     pub(crate) version: Version,
+    /// What is too large about the write, if anything is.
+    pub(crate) too_large: Option<TooLarge>,
 }
 
 /// What a decision timeout led to.
@@ -97,6 +106,10 @@ pub(crate) struct Participant {
     by_key: BTreeMap<String, TxId>,
     outcomes: BTreeMap<TxId, TxState>,
     order: VecDeque<TxId>,
+    /// Aborts that overtook their prepare, with the secret the prepare must carry to be
+    /// voted down by them.
+    early_aborts: BTreeMap<TxId, TxSecret>,
+    early_order: VecDeque<TxId>,
 }
 
 impl Participant {
@@ -125,6 +138,25 @@ impl Participant {
                 }
             }
         }
+    }
+
+    /// An abort for a transaction neither pending nor decided here: its prepare may still be on
+    /// the way, and is voted down if it carries this secret.
+    pub(crate) fn abort_early(&mut self, tx: TxId, secret: TxSecret) {
+        if self.early_aborts.insert(tx, secret).is_none() {
+            self.early_order.push_back(tx);
+            if self.early_order.len() > EARLY_ABORTS_KEPT {
+                if let Some(old) = self.early_order.pop_front() {
+                    self.early_aborts.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Whether a decision carrying `secret` may decide `tx`: it repeats the secret of `tx`'s
+    /// prepare, or `tx` is not pending here (then the decision changes nothing).
+    pub(crate) fn secret_fits(&self, tx: &TxId, secret: &TxSecret) -> bool {
+        self.pending.get(tx).is_none_or(|p| p.secret.matches(secret))
     }
 
     fn prepare(&mut self, pending: Pending) {
@@ -166,6 +198,10 @@ impl Participant {
         let tx = prepare.tx;
         let key = prepare.key.clone();
         let mut prepared = false;
+        if self.early_aborts.get(&tx).is_some_and(|s| s.matches(&prepare.secret)) {
+            self.early_aborts.remove(&tx);
+            self.remember(tx, TxState::Aborted);
+        }
         let answer = if let Some(state) = self.outcome(&tx) {
             match state {
                 // A prepare repeated after the decision: the coordinator has decided already.
@@ -174,6 +210,8 @@ impl Participant {
             }
         } else if self.pending.contains_key(&tx) {
             VoteAnswer::Yes { version: cx.version }
+        } else if let Some(too_large) = &cx.too_large {
+            VoteAnswer::No { reason: NoReason::TooLarge(too_large.clone()) }
         } else if expected != *cx.me {
             VoteAnswer::No { reason: NoReason::WrongServer { id: cx.me.clone() } }
         } else if !cx.serving {
@@ -296,9 +334,13 @@ impl Participant {
         Some(Asked { blocked, newly_blocked })
     }
 
-    /// Whether `from` may tell this participant how `tx` ended: its coordinator or a fellow
-    /// participant. Anyone else could forge an outcome.
-    pub(crate) fn may_decide(&self, from: &Addr, tx: &TxId) -> bool {
-        self.pending.get(tx).is_some_and(|p| p.coordinator == *from || p.participants.iter().any(|m| m.addr == *from))
+    /// Whether `from` may tell this participant how `tx` ended: its coordinator (on the
+    /// connection the prepare came by) or a fellow participant that proved it is a member.
+    /// Anyone else could forge an outcome.
+    pub(crate) fn may_decide(&self, from: Peer<'_>, tx: &TxId) -> bool {
+        let addr = from.addr();
+        self.pending.get(tx).is_some_and(|p| {
+            p.coordinator == *addr || (from.is_member() && p.participants.iter().any(|m| m.addr == *addr))
+        })
     }
 }

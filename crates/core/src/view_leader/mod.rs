@@ -6,9 +6,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::event::Event;
-use crate::id::{Addr, Epoch, Member, ServerId, View};
+use crate::id::{Addr, Epoch, Member, OpId, ServerId, View};
+use crate::limits::Limits;
 use crate::locks::{LockGetOutcome, LockReleaseError, LockTable, Released};
 use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
+use crate::peer::{members_only, Peer};
 use crate::time::{Deadline, Time, Timers};
 use crate::Node;
 
@@ -17,12 +19,14 @@ use crate::Node;
 pub struct ViewLeaderConfig {
     /// A server whose last heartbeat is older than this (ms) is failed, forever.
     pub failure_timeout_ms: u64,
+    /// How long lock names may be and how many locks and waiters are kept.
+    pub limits: Limits,
 }
 
 impl Default for ViewLeaderConfig {
     /// Notices a failure within a few seconds, for a live demo.
     fn default() -> Self {
-        ViewLeaderConfig { failure_timeout_ms: 3_000 }
+        ViewLeaderConfig { failure_timeout_ms: 3_000, limits: Limits::default() }
     }
 }
 
@@ -147,6 +151,11 @@ impl ViewLeader {
         self.transmits.push_back(Transmit { to: to.clone(), msg });
     }
 
+    fn refuse(&mut self, from: &Addr, op: Option<OpId>, reason: String) {
+        self.events.push_back(Event::BadMessage { from: from.clone(), reason: reason.clone() });
+        self.send(from, Msg::Error { op, reason });
+    }
+
     fn rebuild_view(&mut self) {
         self.view.epoch = Epoch(self.view.epoch.0 + 1);
         self.view.members =
@@ -253,6 +262,25 @@ impl ViewLeader {
         }
     }
 
+    /// Why `lock_get` of `name` by `requester` would keep more than the limits allow.
+    fn lock_refusal(&self, name: &str, requester: &str) -> Option<String> {
+        let limits = &self.config.limits;
+        if let Err(too_large) = limits.lock(name, requester) {
+            return Some(too_large.describe());
+        }
+        match self.locks.holder(name) {
+            None if self.locks.len() >= limits.locks => {
+                Some(format!("the view leader keeps at most {} locks, and holds that many", limits.locks))
+            }
+            Some(holder) if holder != requester && !self.locks.queue(name).any(|w| w == requester) => {
+                (self.locks.waiting() >= limits.waiters).then(|| {
+                    format!("the view leader keeps at most {} waiters, and has that many queued", limits.waiters)
+                })
+            }
+            _ => None,
+        }
+    }
+
     fn lock_get(&mut self, name: String, requester: String) -> LockAnswer {
         match self.locks.get(&name, &requester) {
             LockGetOutcome::Granted => {
@@ -290,11 +318,23 @@ impl ViewLeader {
 }
 
 impl Node for ViewLeader {
-    fn handle_message(&mut self, now: Time, from: &Addr, msg: Msg) {
+    fn handle_message(&mut self, now: Time, peer: Peer<'_>, msg: Msg) {
         // A shell may hand us a message before a timer it has not fired yet: failures that
         // are already due happen first, so a late heartbeat cannot revive a failed server.
         self.handle_timeout(now);
+        let from = peer.addr();
         match msg {
+            ref beat @ Msg::Heartbeat { .. } if !peer.is_member() => self.refuse(from, None, members_only(beat)),
+            // A member speaks for its own address only: a heartbeat naming another would keep a
+            // dead server alive from elsewhere, or take over a live one's id.
+            Msg::Heartbeat { addr, .. } if addr != *from => {
+                let reason = format!("a heartbeat's addr must be the sender's own ({from}), not {addr}");
+                self.refuse(from, None, reason);
+            }
+            Msg::Heartbeat { id, addr, .. } if self.servers.get(&id).is_some_and(|r| r.addr != addr) => {
+                let reason = format!("server {id} is alive at another address; its id is not yours to use");
+                self.refuse(from, None, reason);
+            }
             Msg::Heartbeat { id, addr, epoch, stable, rebalanced } => {
                 let beat = Beat { id, addr, known: epoch, known_stable: stable, rebalanced };
                 self.handle_heartbeat(now, from, beat)
@@ -308,10 +348,13 @@ impl Node for ViewLeader {
                 };
                 self.send(from, reply);
             }
-            Msg::LockGet { op, name, requester } => {
-                let result = self.lock_get(name, requester);
-                self.send(from, Msg::LockReply { op, result });
-            }
+            Msg::LockGet { op, name, requester } => match self.lock_refusal(&name, &requester) {
+                None => {
+                    let result = self.lock_get(name, requester);
+                    self.send(from, Msg::LockReply { op, result });
+                }
+                Some(reason) => self.refuse(from, Some(op), reason),
+            },
             Msg::LockRelease { op, name, requester } => {
                 let result = self.lock_release(name, requester);
                 self.send(from, Msg::LockReply { op, result });
@@ -322,8 +365,7 @@ impl Node for ViewLeader {
             }
             other => {
                 let reason = format!("the view leader does not handle `{}`", other.name());
-                self.events.push_back(Event::BadMessage { from: from.clone(), reason: reason.clone() });
-                self.send(from, Msg::Error { op: other.op(), reason });
+                self.refuse(from, other.op(), reason);
             }
         }
     }

@@ -14,7 +14,7 @@ const TIMEOUT: u64 = 3_000;
 type Outputs = (Vec<Transmit>, Vec<Event>);
 
 fn leader() -> ViewLeader {
-    ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: TIMEOUT }, Time::ZERO)
+    ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: TIMEOUT, limits: Limits::default() }, Time::ZERO)
 }
 
 fn id(s: &str) -> ServerId {
@@ -26,7 +26,7 @@ fn addr(s: &str) -> Addr {
 }
 
 fn deliver(vl: &mut ViewLeader, now: u64, from: &str, msg: Msg) -> Outputs {
-    vl.handle_message(Time(now), &addr(from), msg);
+    vl.handle_message(Time(now), Peer::Member(&addr(from)), msg);
     drain(vl)
 }
 
@@ -525,4 +525,56 @@ fn a_newcomer_claiming_a_far_epoch_joins_and_does_not_restart_a_leader_with_a_vi
     assert!(!vl.recovering(), "{events:?}");
     assert_eq!(events, vec![joined("z", "127.0.0.1:9", 3)], "it joins like any new server");
     assert_eq!(vl.epoch(), Epoch(3));
+}
+
+#[test]
+fn only_members_heartbeat_and_each_for_its_own_address_and_id() {
+    let mut vl = leader();
+    deliver(&mut vl, 0, "s1", heartbeat("a", "s1", 0, 0, 0));
+    // A client cannot join.
+    vl.handle_message(Time(10), Peer::Client(&addr("mallory")), heartbeat("m", "mallory", 0, 0, 0));
+    let reason = "`heartbeat` is taken only from members of the cluster".to_string();
+    assert_eq!(
+        drain(&mut vl),
+        (
+            vec![Transmit { to: addr("mallory"), msg: Msg::Error { op: None, reason: reason.clone() } }],
+            vec![Event::BadMessage { from: addr("mallory"), reason }]
+        )
+    );
+    // A member heartbeats for the address it speaks from, not another's.
+    let (sent, _) = deliver(&mut vl, 20, "s2", heartbeat("b", "s3", 0, 0, 0));
+    let reason = "a heartbeat's addr must be the sender's own (s2), not s3".to_string();
+    assert_eq!(sent, vec![Transmit { to: addr("s2"), msg: Msg::Error { op: None, reason } }]);
+    // Nor under a live server's id from elsewhere: that would keep it alive after it died.
+    let (sent, _) = deliver(&mut vl, 30, "s2", heartbeat("a", "s2", 1, 1, 1));
+    let reason = "server a is alive at another address; its id is not yours to use".to_string();
+    assert_eq!(sent, vec![Transmit { to: addr("s2"), msg: Msg::Error { op: None, reason } }]);
+    assert_eq!(vl.view().members, vec![Member { id: id("a"), addr: addr("s1") }]);
+    // So a's failure timeout runs from its own last heartbeat.
+    tick(&mut vl, TIMEOUT + 1);
+    assert!(vl.view().members.is_empty());
+}
+
+#[test]
+fn lock_names_locks_and_waiters_are_bounded() {
+    let limits = Limits { lock_name_bytes: 8, locks: 2, waiters: 1, ..Limits::default() };
+    let mut vl = ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: TIMEOUT, limits }, Time::ZERO);
+    let refused = |op: u64, reason: &str| {
+        vec![Transmit { to: addr("c"), msg: Msg::Error { op: Some(OpId(op)), reason: reason.to_string() } }]
+    };
+    let (sent, _) = deliver(&mut vl, 0, "c", lock_get(1, "123456789", "a"));
+    assert_eq!(sent, refused(1, "the lock name is 9 bytes: at most 8 are kept"));
+    let (sent, _) = deliver(&mut vl, 0, "c", lock_get(2, "x", "123456789"));
+    assert_eq!(sent, refused(2, "the requester is 9 bytes: at most 8 are kept"));
+    deliver(&mut vl, 0, "c", lock_get(3, "x", "a"));
+    deliver(&mut vl, 0, "c", lock_get(4, "y", "a"));
+    let (sent, _) = deliver(&mut vl, 0, "c", lock_get(5, "z", "a"));
+    assert_eq!(sent, refused(5, "the view leader keeps at most 2 locks, and holds that many"));
+    deliver(&mut vl, 0, "c", lock_get(6, "x", "b"));
+    let (sent, _) = deliver(&mut vl, 0, "c", lock_get(7, "x", "d"));
+    assert_eq!(sent, refused(7, "the view leader keeps at most 1 waiters, and has that many queued"));
+    // Asking again while queued is no new waiter; the holder asking again is granted.
+    let (sent, _) = deliver(&mut vl, 0, "c", lock_get(8, "x", "b"));
+    assert!(matches!(sent[0].msg, Msg::LockReply { result: LockAnswer::Retry { position: 1 }, .. }), "{sent:?}");
+    assert_eq!(vl.locks().len(), 2);
 }

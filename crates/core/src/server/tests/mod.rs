@@ -11,8 +11,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::*;
-use crate::id::Member;
-use crate::msg::{Item, NoReason, VoteAnswer};
+use crate::id::{Member, TxSecret};
+use crate::msg::{Item, NoReason, TxState, VoteAnswer};
 use crate::testing::drain;
 
 const VL: &str = "vl";
@@ -68,7 +68,7 @@ fn joined(id: &str, current: View, stable: View, now: Time) -> Server {
     let mut s = Server::new(config(id), Time(0));
     s.handle_timeout(Time(0));
     let epoch = current.epoch.0;
-    s.handle_message(now, &Addr::from(VL), accepted(id, epoch, Some(current), Some(stable)));
+    s.handle_message(now, Peer::Member(&Addr::from(VL)), accepted(id, epoch, Some(current), Some(stable)));
     drain(&mut s);
     s
 }
@@ -90,6 +90,7 @@ fn prepare(tx: TxId, epoch: u64, server: &str, key: &str, value: &str) -> Msg {
         key: key.to_string(),
         value: value.to_string(),
         participants: vec![member("a"), member("b"), member("c")],
+        secret: secret(tx),
     }
 }
 
@@ -152,13 +153,25 @@ fn contents(s: &Server) -> Vec<(&str, &str, Version)> {
 fn local_rpcs_print_set_get_and_list_keys() {
     let mut s = Server::new(config("a"), Time(0));
     let cl = Addr::from(CL);
-    s.handle_message(Time(0), &cl, Msg::Print { op: OpId(1), text: "hello".to_string() });
-    s.handle_message(Time(0), &cl, Msg::Set { op: OpId(2), key: "y".to_string(), value: "1".to_string() });
-    s.handle_message(Time(0), &cl, Msg::Set { op: OpId(3), key: "x".to_string(), value: "2".to_string() });
-    s.handle_message(Time(0), &cl, Msg::Set { op: OpId(4), key: "y".to_string(), value: "3".to_string() });
-    s.handle_message(Time(0), &cl, Msg::Get { op: OpId(5), key: "y".to_string() });
-    s.handle_message(Time(0), &cl, Msg::Get { op: OpId(6), key: "z".to_string() });
-    s.handle_message(Time(0), &cl, Msg::QueryAllKeys { op: OpId(7) });
+    s.handle_message(Time(0), Peer::Client(&cl), Msg::Print { op: OpId(1), text: "hello".to_string() });
+    s.handle_message(
+        Time(0),
+        Peer::Client(&cl),
+        Msg::Set { op: OpId(2), key: "y".to_string(), value: "1".to_string() },
+    );
+    s.handle_message(
+        Time(0),
+        Peer::Client(&cl),
+        Msg::Set { op: OpId(3), key: "x".to_string(), value: "2".to_string() },
+    );
+    s.handle_message(
+        Time(0),
+        Peer::Client(&cl),
+        Msg::Set { op: OpId(4), key: "y".to_string(), value: "3".to_string() },
+    );
+    s.handle_message(Time(0), Peer::Client(&cl), Msg::Get { op: OpId(5), key: "y".to_string() });
+    s.handle_message(Time(0), Peer::Client(&cl), Msg::Get { op: OpId(6), key: "z".to_string() });
+    s.handle_message(Time(0), Peer::Client(&cl), Msg::QueryAllKeys { op: OpId(7) });
     let reply = |op, result| to(Addr::from(CL), Msg::Reply { op: OpId(op), result });
     assert_eq!(
         drain(&mut s),
@@ -189,13 +202,17 @@ fn heartbeats_carry_the_epochs_and_replies_teach_the_view() {
 
     // A reply for another id is not ours; a retry is reported and changes nothing.
     let abc = view(3, &["a", "b", "c"]);
-    s.handle_message(Time(50), &Addr::from(VL), accepted("z", 3, Some(abc.clone()), Some(abc.clone())));
-    s.handle_message(Time(60), &Addr::from(VL), Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Retry });
+    s.handle_message(Time(50), Peer::Member(&Addr::from(VL)), accepted("z", 3, Some(abc.clone()), Some(abc.clone())));
+    s.handle_message(
+        Time(60),
+        Peer::Member(&Addr::from(VL)),
+        Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Retry },
+    );
     assert_eq!(drain(&mut s), (vec![], vec![Event::ToldToRetry]));
     assert_eq!(s.view(), &View::default());
 
     // Learning a settled view: nothing to move, so it says at once that it is rebalanced.
-    s.handle_message(Time(100), &Addr::from(VL), accepted("a", 3, Some(abc.clone()), Some(abc.clone())));
+    s.handle_message(Time(100), Peer::Member(&Addr::from(VL)), accepted("a", 3, Some(abc.clone()), Some(abc.clone())));
     assert_eq!(
         drain(&mut s),
         (
@@ -216,8 +233,8 @@ fn votes_and_reads_only_within_the_lease() {
     drain(&mut s);
     // No heartbeat accepted yet.
     assert_eq!(s.lease(), None);
-    s.handle_message(Time(10), &Addr::from(CL), prepare(tx(1), 0, "a", "k1", "v"));
-    s.handle_message(Time(10), &Addr::from(CL), getr(1, 0, "k1"));
+    s.handle_message(Time(10), Peer::Client(&Addr::from(CL)), prepare(tx(1), 0, "a", "k1", "v"));
+    s.handle_message(Time(10), Peer::Client(&Addr::from(CL)), getr(1, 0, "k1"));
     assert_eq!(
         drain(&mut s),
         (
@@ -228,12 +245,12 @@ fn votes_and_reads_only_within_the_lease() {
 
     // The reply at 1000 answers the heartbeat sent at 0: the lease runs until 0 + 2400.
     let abc = view(3, &["a", "b", "c"]);
-    s.handle_message(Time(1_000), &Addr::from(VL), accepted("a", 3, Some(abc.clone()), Some(abc)));
+    s.handle_message(Time(1_000), Peer::Member(&Addr::from(VL)), accepted("a", 3, Some(abc.clone()), Some(abc)));
     drain(&mut s);
     assert_eq!(s.lease(), Some(Deadline { due: Time(2_400), span_ms: 2_400 }));
-    s.handle_message(Time(2_399), &Addr::from(CL), prepare(tx(2), 3, "a", "k1", "v"));
-    s.handle_message(Time(2_400), &Addr::from(CL), prepare(tx(3), 3, "a", "k3", "v"));
-    s.handle_message(Time(2_400), &Addr::from(CL), getr(2, 3, "k3"));
+    s.handle_message(Time(2_399), Peer::Client(&Addr::from(CL)), prepare(tx(2), 3, "a", "k1", "v"));
+    s.handle_message(Time(2_400), Peer::Client(&Addr::from(CL)), prepare(tx(3), 3, "a", "k3", "v"));
+    s.handle_message(Time(2_400), Peer::Client(&Addr::from(CL)), getr(2, 3, "k3"));
     assert_eq!(
         drain(&mut s),
         (
@@ -247,8 +264,8 @@ fn votes_and_reads_only_within_the_lease() {
     );
 
     // The heartbeat sent on learning the view (at 1000) is accepted: serving again.
-    s.handle_message(Time(2_500), &Addr::from(VL), accepted("a", 3, None, None));
-    s.handle_message(Time(2_500), &Addr::from(CL), getr(3, 3, "k3"));
+    s.handle_message(Time(2_500), Peer::Member(&Addr::from(VL)), accepted("a", 3, None, None));
+    s.handle_message(Time(2_500), Peer::Client(&Addr::from(CL)), getr(3, 3, "k3"));
     assert_eq!(drain(&mut s), (vec![read(3, "a", ReadAnswer::NotFound)], vec![]));
 }
 
@@ -256,8 +273,9 @@ fn votes_and_reads_only_within_the_lease() {
 fn forged_heartbeat_and_decision_replies_are_refused() {
     let mut s = settled("a");
     let stranger = Addr::from("mallory");
-    s.handle_message(Time(100), &stranger, Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied });
-    let reason = String::from("heartbeat replies are taken only from the view leader");
+    let denial = || Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied };
+    s.handle_message(Time(100), Peer::Client(&stranger), denial());
+    let reason = String::from("`heartbeat_reply` is taken only from members of the cluster");
     assert_eq!(
         drain(&mut s),
         (
@@ -265,11 +283,21 @@ fn forged_heartbeat_and_decision_replies_are_refused() {
             vec![Event::BadMessage { from: stranger.clone(), reason }]
         )
     );
+    // A member that is not this server's view leader does not speak for the view either.
+    s.handle_message(Time(100), Peer::Member(&addr("b")), denial());
+    let reason = String::from("heartbeat replies are taken only from the view leader");
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![to(addr("b"), Msg::Error { op: None, reason: reason.clone() })],
+            vec![Event::BadMessage { from: addr("b"), reason }]
+        )
+    );
     // Still serving: the forged denial changed nothing.
-    s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(200), Peer::Client(&Addr::from(CL)), prepare(tx(1), 3, "a", "k1", "v"));
     assert_eq!(drain(&mut s).0, vec![vote(tx(1), "a", yes(0))]);
     // Only the coordinator or a participant may say how the transaction ended.
-    s.handle_message(Time(300), &stranger, Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
+    s.handle_message(Time(300), Peer::Client(&stranger), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
     let reason = String::from("mallory is neither coordinator nor participant of a pending tx0007.1");
     assert_eq!(
         drain(&mut s),
@@ -284,8 +312,12 @@ fn forged_heartbeat_and_decision_replies_are_refused() {
 #[test]
 fn a_denied_server_never_serves_again() {
     let mut s = settled("a");
-    s.handle_message(Time(100), &Addr::from(VL), Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied });
-    s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(
+        Time(100),
+        Peer::Member(&Addr::from(VL)),
+        Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied },
+    );
+    s.handle_message(Time(200), Peer::Client(&Addr::from(CL)), prepare(tx(1), 3, "a", "k1", "v"));
     assert_eq!(
         drain(&mut s),
         (
@@ -295,8 +327,8 @@ fn a_denied_server_never_serves_again() {
     );
     assert_eq!(s.lease(), None, "a denied server has no lease to draw");
     // Even an accepted heartbeat (a stale reply) does not bring it back.
-    s.handle_message(Time(300), &Addr::from(VL), accepted("a", 3, None, None));
-    s.handle_message(Time(300), &Addr::from(CL), getr(1, 3, "k1"));
+    s.handle_message(Time(300), Peer::Member(&Addr::from(VL)), accepted("a", 3, None, None));
+    s.handle_message(Time(300), Peer::Client(&Addr::from(CL)), getr(1, 3, "k1"));
     assert_eq!(drain(&mut s), (vec![read(1, "a", ReadAnswer::Isolated)], vec![]));
 }
 
@@ -304,14 +336,14 @@ fn a_denied_server_never_serves_again() {
 fn getr_answers_value_not_found_pending_and_wrong_epoch() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
-    s.handle_message(Time(100), &cl, Msg::Commit { tx: tx(1), version: 2 });
-    s.handle_message(Time(100), &cl, prepare(tx(2), 3, "a", "k3", "w"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(100), Peer::Client(&cl), Msg::Commit { tx: tx(1), version: 2, secret: secret(tx(1)) });
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(2), 3, "a", "k3", "w"));
     drain(&mut s);
-    s.handle_message(Time(200), &cl, getr(1, 3, "k1"));
-    s.handle_message(Time(200), &cl, getr(2, 3, "k6"));
-    s.handle_message(Time(200), &cl, getr(3, 3, "k3"));
-    s.handle_message(Time(200), &cl, getr(4, 2, "k1"));
+    s.handle_message(Time(200), Peer::Client(&cl), getr(1, 3, "k1"));
+    s.handle_message(Time(200), Peer::Client(&cl), getr(2, 3, "k6"));
+    s.handle_message(Time(200), Peer::Client(&cl), getr(3, 3, "k3"));
+    s.handle_message(Time(200), Peer::Client(&cl), getr(4, 2, "k1"));
     assert_eq!(
         drain(&mut s),
         (
@@ -330,7 +362,7 @@ fn getr_answers_value_not_found_pending_and_wrong_epoch() {
 fn an_unexpected_message_gets_an_error_reply() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(100), &cl, Msg::QueryServers { op: OpId(4) });
+    s.handle_message(Time(100), Peer::Client(&cl), Msg::QueryServers { op: OpId(4) });
     let reason = "a server does not handle `query_servers`".to_string();
     assert_eq!(
         drain(&mut s),
@@ -339,4 +371,9 @@ fn an_unexpected_message_gets_an_error_reply() {
             vec![Event::BadMessage { from: cl, reason }],
         )
     );
+}
+
+/// The secret the test coordinator gives transaction `tx`.
+fn secret(tx: TxId) -> TxSecret {
+    TxSecret::new(u128::from(tx.seq) << 64 | 0x5ec2e7)
 }

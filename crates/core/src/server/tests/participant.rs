@@ -6,13 +6,13 @@ use super::*;
 fn prepare_votes_yes_once_per_key() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(100), &cl, set("k1", "old"));
+    s.handle_message(Time(100), Peer::Client(&cl), set("k1", "old"));
     drain(&mut s);
-    s.handle_message(Time(200), &cl, prepare(tx(1), 3, "a", "k1", "v1"));
-    s.handle_message(Time(210), &cl, prepare(tx(2), 3, "a", "k1", "v2"));
+    s.handle_message(Time(200), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v1"));
+    s.handle_message(Time(210), Peer::Client(&cl), prepare(tx(2), 3, "a", "k1", "v2"));
     // A repeated prepare gets the same vote; another key is independent.
-    s.handle_message(Time(220), &cl, prepare(tx(1), 3, "a", "k1", "v1"));
-    s.handle_message(Time(230), &cl, prepare(tx(3), 3, "a", "k3", "v3"));
+    s.handle_message(Time(220), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v1"));
+    s.handle_message(Time(230), Peer::Client(&cl), prepare(tx(3), 3, "a", "k3", "v3"));
     assert_eq!(
         drain(&mut s),
         (
@@ -38,9 +38,9 @@ fn prepare_votes_yes_once_per_key() {
 fn prepare_votes_no_for_another_server_id_or_epoch() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(100), &cl, prepare(tx(1), 3, "z", "k1", "v"));
-    s.handle_message(Time(100), &cl, prepare(tx(2), 2, "a", "k1", "v"));
-    s.handle_message(Time(100), &cl, prepare(tx(3), 4, "a", "k1", "v"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(1), 3, "z", "k1", "v"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(2), 2, "a", "k1", "v"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(3), 4, "a", "k1", "v"));
     let wrong = NoReason::WrongServer { id: sid("a") };
     let epoch = NoReason::EpochMismatch { epoch: Epoch(3) };
     assert_eq!(
@@ -65,9 +65,9 @@ fn prepare_votes_no_for_another_server_id_or_epoch() {
 fn commit_stores_the_value_at_the_coordinators_version() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
     drain(&mut s);
-    s.handle_message(Time(200), &cl, Msg::Commit { tx: tx(1), version: 5 });
+    s.handle_message(Time(200), Peer::Client(&cl), Msg::Commit { tx: tx(1), version: 5, secret: secret(tx(1)) });
     assert_eq!(
         drain(&mut s),
         (vec![done(tx(1), "a", true)], vec![Event::Committed { tx: tx(1), key: "k1".to_string(), version: 5 }])
@@ -79,13 +79,13 @@ fn commit_stores_the_value_at_the_coordinators_version() {
     assert_eq!(s.pending().count(), 0);
 
     // A repeated commit is acknowledged again; a commit for a transaction never seen is not.
-    s.handle_message(Time(300), &cl, Msg::Commit { tx: tx(1), version: 5 });
-    s.handle_message(Time(300), &cl, Msg::Commit { tx: tx(9), version: 5 });
+    s.handle_message(Time(300), Peer::Client(&cl), Msg::Commit { tx: tx(1), version: 5, secret: secret(tx(1)) });
+    s.handle_message(Time(300), Peer::Client(&cl), Msg::Commit { tx: tx(9), version: 5, secret: secret(tx(9)) });
     let unknown = Msg::Error { op: None, reason: format!("unknown transaction {}", tx(9)) };
     assert_eq!(drain(&mut s), (vec![done(tx(1), "a", true), to(cl.clone(), unknown)], vec![]));
 
     // The key is free again.
-    s.handle_message(Time(400), &cl, prepare(tx(2), 3, "a", "k1", "w"));
+    s.handle_message(Time(400), Peer::Client(&cl), prepare(tx(2), 3, "a", "k1", "w"));
     assert_eq!(drain(&mut s), (vec![vote(tx(2), "a", yes(5))], vec![voted(tx(2), "k1", None)]));
 }
 
@@ -93,16 +93,16 @@ fn commit_stores_the_value_at_the_coordinators_version() {
 fn abort_frees_the_key_and_keeps_the_old_value() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(100), &cl, set("k1", "old"));
-    s.handle_message(Time(100), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(100), Peer::Client(&cl), set("k1", "old"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
     drain(&mut s);
-    s.handle_message(Time(200), &cl, Msg::Abort { tx: tx(1) });
+    s.handle_message(Time(200), Peer::Client(&cl), Msg::Abort { tx: tx(1), secret: secret(tx(1)) });
     assert_eq!(
         drain(&mut s),
         (vec![done(tx(1), "a", false)], vec![Event::Aborted { tx: tx(1), key: Some("k1".to_string()) }])
     );
     assert_eq!(contents(&s), vec![("k1", "old", 1)]);
-    s.handle_message(Time(300), &cl, prepare(tx(2), 3, "a", "k1", "w"));
+    s.handle_message(Time(300), Peer::Client(&cl), prepare(tx(2), 3, "a", "k1", "w"));
     assert_eq!(drain(&mut s), (vec![vote(tx(2), "a", yes(1))], vec![voted(tx(2), "k1", None)]));
 }
 
@@ -110,9 +110,9 @@ fn abort_frees_the_key_and_keeps_the_old_value() {
 fn an_abort_that_overtakes_its_prepare_rules_the_prepare_out() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(100), &cl, Msg::Abort { tx: tx(1) });
+    s.handle_message(Time(100), Peer::Client(&cl), Msg::Abort { tx: tx(1), secret: secret(tx(1)) });
     assert_eq!(drain(&mut s), (vec![done(tx(1), "a", false)], vec![]));
-    s.handle_message(Time(200), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(200), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
     assert_eq!(
         drain(&mut s),
         (vec![vote(tx(1), "a", no(NoReason::Aborted))], vec![voted(tx(1), "k1", Some(NoReason::Aborted))])
@@ -124,7 +124,7 @@ fn an_abort_that_overtakes_its_prepare_rules_the_prepare_out() {
 fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
     let mut s = settled("a");
     let cl = Addr::from(CL);
-    s.handle_message(Time(0), &cl, prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(0), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
     drain(&mut s);
     assert_eq!(s.poll_timeout(), Some(Time(2_000)));
     assert_eq!(s.decision_deadline(&tx(1)), Some(Deadline { due: Time(2_000), span_ms: 2_000 }));
@@ -136,7 +136,7 @@ fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
 
     s.handle_message(
         Time(2_100),
-        &addr("b"),
+        Peer::Member(&addr("b")),
         Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 4 } },
     );
     assert_eq!(drain(&mut s), (vec![], vec![Event::Committed { tx: tx(1), key: "k1".to_string(), version: 4 }]));
@@ -145,8 +145,8 @@ fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
     assert_eq!(s.decision_deadline(&tx(1)), None, "decided: nothing left to wait for");
 
     // The coordinator's late commit is acknowledged; others asking now learn the outcome.
-    s.handle_message(Time(2_200), &cl, Msg::Commit { tx: tx(1), version: 4 });
-    s.handle_message(Time(2_200), &addr("c"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+    s.handle_message(Time(2_200), Peer::Client(&cl), Msg::Commit { tx: tx(1), version: 4, secret: secret(tx(1)) });
+    s.handle_message(Time(2_200), Peer::Member(&addr("c")), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
     let reply = to(addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 4 } });
     assert_eq!(drain(&mut s), (vec![done(tx(1), "a", true), reply], vec![]));
 }
@@ -154,10 +154,10 @@ fn a_silent_coordinator_starts_termination_and_a_committed_peer_decides() {
 #[test]
 fn an_aborted_peer_aborts_the_transaction() {
     let mut s = settled("a");
-    s.handle_message(Time(0), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(0), Peer::Client(&Addr::from(CL)), prepare(tx(1), 3, "a", "k1", "v"));
     s.handle_timeout(Time(2_000));
     drain(&mut s);
-    s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
+    s.handle_message(Time(2_100), Peer::Member(&addr("c")), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
     assert_eq!(drain(&mut s), (vec![], vec![Event::Aborted { tx: tx(1), key: Some("k1".to_string()) }]));
     assert_eq!(s.pending().count(), 0);
 }
@@ -165,13 +165,13 @@ fn an_aborted_peer_aborts_the_transaction() {
 #[test]
 fn every_peer_prepared_blocks_the_transaction() {
     let mut s = settled("a");
-    s.handle_message(Time(0), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(0), Peer::Client(&Addr::from(CL)), prepare(tx(1), 3, "a", "k1", "v"));
     s.handle_timeout(Time(2_000));
     drain(&mut s);
     // An unknown answer (a new process at c's address) counts for nothing.
-    s.handle_message(Time(2_100), &addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
-    s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Unknown });
-    s.handle_message(Time(2_100), &addr("c"), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
+    s.handle_message(Time(2_100), Peer::Member(&addr("b")), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
+    s.handle_message(Time(2_100), Peer::Member(&addr("c")), Msg::DecisionReply { tx: tx(1), state: TxState::Unknown });
+    s.handle_message(Time(2_100), Peer::Member(&addr("c")), Msg::DecisionReply { tx: tx(1), state: TxState::Prepared });
     assert_eq!(drain(&mut s), (vec![], vec![]));
     assert_eq!(s.poll_timeout(), Some(Time(4_000)));
     s.handle_timeout(Time(4_000));
@@ -189,7 +189,7 @@ fn every_peer_prepared_blocks_the_transaction() {
 #[test]
 fn a_decision_request_for_a_transaction_never_prepared_rules_it_out() {
     let mut s = settled("a");
-    s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+    s.handle_message(Time(100), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
     assert_eq!(
         drain(&mut s),
         (
@@ -197,7 +197,7 @@ fn a_decision_request_for_a_transaction_never_prepared_rules_it_out() {
             vec![Event::Aborted { tx: tx(1), key: None }],
         )
     );
-    s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(200), Peer::Client(&Addr::from(CL)), prepare(tx(1), 3, "a", "k1", "v"));
     assert_eq!(
         drain(&mut s),
         (vec![vote(tx(1), "a", no(NoReason::Aborted))], vec![voted(tx(1), "k1", Some(NoReason::Aborted))])
@@ -207,13 +207,13 @@ fn a_decision_request_for_a_transaction_never_prepared_rules_it_out() {
 #[test]
 fn a_decision_request_for_another_server_id_gets_no_news() {
     let mut s = settled("a");
-    s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("z")) });
-    s.handle_message(Time(100), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: None });
+    s.handle_message(Time(100), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: Some(sid("z")) });
+    s.handle_message(Time(100), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: None });
     let unknown = to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Unknown });
     assert_eq!(drain(&mut s), (vec![unknown.clone(), unknown], vec![]));
     // Nothing was ruled out: the prepare still succeeds, and then the answer is "prepared".
-    s.handle_message(Time(200), &Addr::from(CL), prepare(tx(1), 3, "a", "k1", "v"));
-    s.handle_message(Time(300), &addr("b"), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+    s.handle_message(Time(200), Peer::Client(&Addr::from(CL)), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(300), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
     assert_eq!(
         drain(&mut s),
         (
@@ -221,4 +221,71 @@ fn a_decision_request_for_another_server_id_gets_no_news() {
             vec![voted(tx(1), "k1", None)],
         )
     );
+}
+
+#[test]
+fn only_the_prepares_secret_decides_a_transaction() {
+    let mut s = settled("a");
+    let (cl, stranger) = (Addr::from(CL), Addr::from("mallory"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
+    drain(&mut s);
+    let forged = TxSecret::new(1);
+    for msg in [Msg::Commit { tx: tx(1), version: 9, secret: forged }, Msg::Abort { tx: tx(1), secret: forged }] {
+        s.handle_message(Time(200), Peer::Client(&stranger), msg);
+        let reason = String::from("the secret does not match tx0007.1's prepare");
+        assert_eq!(
+            drain(&mut s),
+            (
+                vec![to(stranger.clone(), Msg::Error { op: None, reason: reason.clone() })],
+                vec![Event::BadMessage { from: stranger.clone(), reason }]
+            )
+        );
+    }
+    assert_eq!(s.pending().count(), 1, "still prepared, undecided");
+    s.handle_message(Time(300), Peer::Client(&cl), Msg::Commit { tx: tx(1), version: 1, secret: secret(tx(1)) });
+    assert_eq!(drain(&mut s).0, vec![done(tx(1), "a", true)]);
+    assert_eq!(contents(&s), vec![("k1", "v", 1)]);
+}
+
+#[test]
+fn a_forged_early_abort_does_not_rule_out_the_real_prepare() {
+    let mut s = settled("a");
+    let (cl, stranger) = (Addr::from(CL), Addr::from("mallory"));
+    s.handle_message(Time(100), Peer::Client(&stranger), Msg::Abort { tx: tx(1), secret: TxSecret::new(1) });
+    drain(&mut s);
+    s.handle_message(Time(200), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
+    assert_eq!(drain(&mut s), (vec![vote(tx(1), "a", yes(0))], vec![voted(tx(1), "k1", None)]));
+}
+
+#[test]
+fn only_members_run_the_termination_protocol_and_only_the_coordinator_answers_as_one() {
+    let mut s = settled("a");
+    let (cl, stranger) = (Addr::from(CL), Addr::from("mallory"));
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
+    drain(&mut s);
+    // A client may not ask (asking rules a transaction out on a participant that never saw it).
+    s.handle_message(Time(200), Peer::Client(&stranger), Msg::DecisionRequest { tx: tx(2), server: Some(sid("a")) });
+    let reason = String::from("`decision_request` is taken only from members of the cluster");
+    assert_eq!(drain(&mut s).0, vec![to(stranger.clone(), Msg::Error { op: None, reason })]);
+    // A client claiming a participant's address is still not that participant.
+    let claimed = addr("b");
+    s.handle_message(Time(200), Peer::Client(&claimed), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
+    assert_eq!(s.pending().count(), 1);
+    // The coordinator's own connection may answer.
+    s.handle_message(Time(300), Peer::Client(&cl), Msg::DecisionReply { tx: tx(1), state: TxState::Aborted });
+    assert_eq!(s.pending().count(), 0);
+}
+
+#[test]
+fn keys_and_values_over_the_limits_are_refused_and_nothing_is_kept() {
+    let mut s = settled("a");
+    let cl = Addr::from(CL);
+    let big = "v".repeat(64 * 1024 + 1);
+    s.handle_message(Time(100), Peer::Client(&cl), Msg::Set { op: OpId(1), key: "k".into(), value: big.clone() });
+    let reason = String::from("the value is 65537 bytes: at most 65536 are kept");
+    assert_eq!(drain(&mut s).0, vec![to(cl.clone(), Msg::Error { op: Some(OpId(1)), reason })]);
+    s.handle_message(Time(100), Peer::Client(&cl), prepare(tx(1), 3, "a", &"k".repeat(1025), "v"));
+    let too_large = crate::limits::TooLarge { what: "key".into(), bytes: 1025, limit: 1024 };
+    assert_eq!(drain(&mut s).0, vec![vote(tx(1), "a", no(NoReason::TooLarge(too_large)))]);
+    assert!(s.bucket().is_empty() && s.pending().count() == 0);
 }

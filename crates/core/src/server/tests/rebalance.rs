@@ -27,10 +27,14 @@ fn check_placement() {
 fn holder_learning_d(id: &str) -> (Server, (Vec<Transmit>, Vec<Event>)) {
     let mut s = settled(id);
     for key in ["k0", "k1", "k3", "k6"] {
-        s.handle_message(Time(200), &Addr::from(CL), set(key, &format!("v-{key}")));
+        s.handle_message(Time(200), Peer::Client(&Addr::from(CL)), set(key, &format!("v-{key}")));
     }
     drain(&mut s);
-    s.handle_message(Time(300), &Addr::from(VL), accepted(id, 4, Some(view(4, &["a", "b", "c", "d"])), None));
+    s.handle_message(
+        Time(300),
+        Peer::Member(&Addr::from(VL)),
+        accepted(id, 4, Some(view(4, &["a", "b", "c", "d"])), None),
+    );
     let out = drain(&mut s);
     (s, out)
 }
@@ -53,7 +57,7 @@ fn each_moving_key_is_sent_once_by_its_agreed_sender() {
     drain(&mut d);
     d.handle_message(
         Time(100),
-        &Addr::from(VL),
+        Peer::Member(&Addr::from(VL)),
         accepted("d", 4, Some(view(4, &["a", "b", "c", "d"])), Some(view(3, &["a", "b", "c"]))),
     );
     assert_eq!(
@@ -61,7 +65,7 @@ fn each_moving_key_is_sent_once_by_its_agreed_sender() {
         (vec![heartbeat("d", 4, 3, 4)], vec![learned, Event::RebalanceFinished { epoch: Epoch(4) }])
     );
     // Until the view is stable it does not answer for a key it did not replicate before.
-    d.handle_message(Time(200), &Addr::from(CL), getr(1, 4, "k1"));
+    d.handle_message(Time(200), Peer::Client(&Addr::from(CL)), getr(1, 4, "k1"));
     assert_eq!(drain(&mut d), (vec![read(1, "d", ReadAnswer::Rebalancing)], vec![]));
 }
 
@@ -76,8 +80,9 @@ fn writes_to_a_moving_key_wait_for_the_stable_view() {
         key: String::from(key),
         value: "v".to_string(),
         participants: vec![member("a"), member("d"), member("c")],
+        secret: secret(tx(1)),
     };
-    a.handle_message(Time(400), &cl, moving("k1"));
+    a.handle_message(Time(400), Peer::Client(&cl), moving("k1"));
     let still = Msg::Prepare {
         tx: tx(2),
         epoch: Epoch(4),
@@ -85,8 +90,9 @@ fn writes_to_a_moving_key_wait_for_the_stable_view() {
         key: "k6".to_string(),
         value: "v".to_string(),
         participants: vec![member("c"), member("b"), member("a")],
+        secret: secret(tx(2)),
     };
-    a.handle_message(Time(400), &cl, still);
+    a.handle_message(Time(400), Peer::Client(&cl), still);
     assert_eq!(
         drain(&mut a),
         (
@@ -108,7 +114,7 @@ fn acked_transfers_finish_rebalancing_and_the_stable_view_drops_old_copies() {
         (vec![to(addr("d"), transfer)], vec![Event::TransferSent { epoch: Epoch(4), to: sid("d"), keys: 1 }])
     );
 
-    a.handle_message(Time(1_400), &addr("d"), Msg::TransferAck { epoch: Epoch(4), keys: keys(&["k1"]) });
+    a.handle_message(Time(1_400), Peer::Member(&addr("d")), Msg::TransferAck { epoch: Epoch(4), keys: keys(&["k1"]) });
     assert_eq!(
         drain(&mut a),
         (
@@ -118,12 +124,16 @@ fn acked_transfers_finish_rebalancing_and_the_stable_view_drops_old_copies() {
     );
     assert_eq!((a.rebalanced(), a.unacked_copies()), (Epoch(4), 0));
     // A repeated ack changes nothing.
-    a.handle_message(Time(1_450), &addr("d"), Msg::TransferAck { epoch: Epoch(4), keys: keys(&["k1"]) });
+    a.handle_message(Time(1_450), Peer::Member(&addr("d")), Msg::TransferAck { epoch: Epoch(4), keys: keys(&["k1"]) });
     assert_eq!(drain(&mut a), (vec![], vec![]));
     // Copies stay until every new holder has its copies: the view is stable.
     assert_eq!(a.bucket().keys().collect::<Vec<_>>(), vec!["k0", "k1", "k3", "k6"]);
 
-    a.handle_message(Time(1_500), &Addr::from(VL), accepted("a", 4, None, Some(view(4, &["a", "b", "c", "d"]))));
+    a.handle_message(
+        Time(1_500),
+        Peer::Member(&Addr::from(VL)),
+        accepted("a", 4, None, Some(view(4, &["a", "b", "c", "d"]))),
+    );
     assert_eq!(drain(&mut a), (vec![], vec![Event::CopiesDropped { epoch: Epoch(4), keys: 1 }]));
     assert_eq!(a.bucket().keys().collect::<Vec<_>>(), vec!["k1", "k3", "k6"]);
 }
@@ -134,7 +144,7 @@ fn a_transfer_stores_only_newer_versions_and_acks_every_key() {
     let b = addr("b");
     s.handle_message(
         Time(100),
-        &b,
+        Peer::Member(&b),
         Msg::Transfer { epoch: Epoch(3), items: vec![item("k1", "old", 3), item("k3", "x", 2)] },
     );
     assert_eq!(
@@ -145,7 +155,7 @@ fn a_transfer_stores_only_newer_versions_and_acks_every_key() {
         )
     );
     let items = vec![item("k1", "new", 5), item("k3", "older", 1), item("k6", "fresh", 1)];
-    s.handle_message(Time(200), &b, Msg::Transfer { epoch: Epoch(3), items });
+    s.handle_message(Time(200), Peer::Member(&b), Msg::Transfer { epoch: Epoch(3), items });
     assert_eq!(
         drain(&mut s),
         (
@@ -154,4 +164,15 @@ fn a_transfer_stores_only_newer_versions_and_acks_every_key() {
         )
     );
     assert_eq!(contents(&s), vec![("k1", "new", 5), ("k3", "x", 2), ("k6", "fresh", 1)]);
+}
+
+#[test]
+fn copies_are_taken_only_from_members() {
+    let mut s = settled("a");
+    let stranger = Addr::from("mallory");
+    let items = vec![Item { key: "k1".to_string(), value: "PWNED".to_string(), version: 1000 }];
+    s.handle_message(Time(100), Peer::Client(&stranger), Msg::Transfer { epoch: Epoch(3), items });
+    let reason = String::from("`transfer` is taken only from members of the cluster");
+    assert_eq!(drain(&mut s).0, vec![to(stranger, Msg::Error { op: None, reason })]);
+    assert!(s.bucket().is_empty());
 }
