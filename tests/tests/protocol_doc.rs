@@ -334,14 +334,14 @@ fn every_record_is_what_a_watched_node_builds() {
                     watch.send_record(&str_of("peer"), frame, None)
                 } else {
                     watch.received(&str_of("peer"), frame, None);
-                    watching.records.try_recv().expect("a recv record")
+                    watching.try_recv().expect("a recv record")
                 }
             }
             "event" => {
                 let event: Event = serde_json::from_value(value["event"].clone())
                     .unwrap_or_else(|e| panic!("line {line}: not an event ({e})"));
                 watch.event(&event);
-                watching.records.try_recv().expect("an event record")
+                watching.try_recv().expect("an event record")
             }
             other => panic!("line {line}: unknown kind {other}"),
         };

@@ -70,7 +70,7 @@ async fn write(file: EventsFile, mut sub: Subscription, watch: Watch, mut stop: 
     let mut result = line(&mut out, &watch.hello()).and_then(|()| out.flush());
     while result.is_ok() {
         tokio::select! {
-            record = sub.records.recv() => {
+            record = sub.recv() => {
                 let mut next = Some(record);
                 let (mut written, mut closed) = (0, false);
                 // Everything already queued, then one flush: a burst costs one write.
@@ -87,7 +87,7 @@ async fn write(file: EventsFile, mut sub: Subscription, watch: Watch, mut stop: 
                     if result.is_err() || written >= FLUSH_BATCH {
                         break;
                     }
-                    next = match sub.records.try_recv() {
+                    next = match sub.try_recv() {
                         Ok(record) => Some(Ok(record)),
                         Err(TryRecvError::Lagged(behind)) => Some(Err(RecvError::Lagged(behind))),
                         Err(TryRecvError::Empty | TryRecvError::Closed) => None,
@@ -100,7 +100,7 @@ async fn write(file: EventsFile, mut sub: Subscription, watch: Watch, mut stop: 
             }
             _ = &mut stop => {
                 loop {
-                    result = match sub.records.try_recv() {
+                    result = match sub.try_recv() {
                         Ok(record) => line(&mut out, &record),
                         Err(TryRecvError::Lagged(behind)) => line(&mut out, &lost(behind)),
                         Err(TryRecvError::Empty | TryRecvError::Closed) => break,

@@ -14,13 +14,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use ringside_core::{Addr, Msg};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
@@ -33,7 +34,7 @@ use tracing::{debug, info, warn};
 use crate::key::{self, ClusterKey};
 use crate::upgrade;
 use crate::watch::{self, Watch};
-use crate::wire::{BadFrame, Frame, PROTOCOL_VERSION};
+use crate::wire::{self, BadFrame, Frame, PROTOCOL_VERSION};
 
 /// A connection's number within this process.
 pub type ConnId = u64;
@@ -41,13 +42,13 @@ pub type ConnId = u64;
 /// What connection tasks tell the node's task.
 #[derive(Debug)]
 pub enum ConnInput {
-    /// A connection is up; frames for it go into `outbox`. `peer` is the address dialed;
-    /// `member` says whether its peer proved it is a member of the cluster.
-    Opened { conn: ConnId, peer: Option<Addr>, member: bool, outbox: mpsc::Sender<Outgoing> },
+    /// A connection is up; frames for it go into `outbox`, counted in `queued`. `peer` is the
+    /// address dialed; `member` says whether its peer proved it is a member of the cluster.
+    Opened { conn: ConnId, peer: Option<Addr>, member: bool, outbox: mpsc::Sender<Outgoing>, queued: Queued },
     /// Dialing `addr` failed.
     DialFailed { addr: Addr, reason: String },
-    /// A well-formed frame arrived.
-    Frame { conn: ConnId, frame: Frame },
+    /// A well-formed frame arrived; `_room` holds its bytes of the inbox until it is handled.
+    Frame { conn: ConnId, frame: Frame, _room: OwnedSemaphorePermit },
     /// The connection is gone.
     Closed { conn: ConnId },
 }
@@ -59,6 +60,20 @@ pub struct Outgoing {
     pub msg: Msg,
     /// The frame it answers.
     pub re: Option<u64>,
+    /// About how many bytes it takes as a frame (counted against the connection's queue).
+    pub bytes: usize,
+}
+
+/// How many bytes wait in one connection's queue, shared by the node's task (which adds) and
+/// the connection's (which takes away once a frame is written).
+#[derive(Clone, Debug, Default)]
+pub struct Queued(Arc<QueuedInner>);
+
+#[derive(Debug, Default)]
+struct QueuedInner {
+    bytes: AtomicUsize,
+    /// Set when the node gave up on a peer that stopped reading: the connection closes, saying so.
+    overflowed: AtomicBool,
 }
 
 /// How connections behave.
@@ -94,8 +109,13 @@ const READ_BUFFER: usize = 16 * 1024;
 /// Frames queued per connection before further ones are dropped (a stuck peer must not grow
 /// the node's memory).
 const OUTBOX: usize = 4096;
+/// Bytes queued for one connection before the node decides its peer stopped reading and closes
+/// it: a few MiB, above the largest burst rebalancing sends one peer at once.
+pub const MAX_QUEUED: usize = 8 << 20;
 /// Frames from all connections waiting for the node's task; readers wait when it is full.
 const INBOX: usize = 4096;
+/// Bytes of frames from all connections waiting for the node's task; readers wait beyond it.
+const INBOX_BYTES: usize = 32 << 20;
 const DIAL_TIMEOUT: Duration = Duration::from_secs(2);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -135,6 +155,7 @@ fn accepted_peer(frame: &Frame, conn: ConnId, member: bool) -> Addr {
 #[derive(Debug)]
 struct Conn {
     outbox: mpsc::Sender<Outgoing>,
+    queued: Queued,
     /// The address frames from it count as coming from, once known.
     peer: Option<Addr>,
     /// Whether its peer proved it is a member.
@@ -160,7 +181,7 @@ pub enum Delivery {
 #[derive(Debug)]
 pub struct Net {
     config: NetConfig,
-    inbox: mpsc::Sender<ConnInput>,
+    inbox: Inbox,
     conns: HashMap<ConnId, Conn>,
     routes: HashMap<Addr, ConnId>,
     dialing: HashMap<Addr, Vec<Outgoing>>,
@@ -170,7 +191,8 @@ pub struct Net {
 impl Net {
     /// A routing table and the inbox its connections feed.
     pub fn new(config: NetConfig) -> (Net, mpsc::Receiver<ConnInput>) {
-        let (inbox, rx) = mpsc::channel(INBOX);
+        let (frames, rx) = mpsc::channel(INBOX);
+        let inbox = Inbox { frames, room: Arc::new(Semaphore::new(INBOX_BYTES)) };
         let net = Net {
             config,
             inbox,
@@ -204,9 +226,20 @@ impl Net {
 
     /// Queues `msg` for the peer at `to`, dialing it if needed. Never waits.
     pub fn send(&mut self, to: &Addr, msg: Msg, re: Option<u64>) {
-        let out = Outgoing { msg, re };
-        if let Some(conn) = self.routes.get(to).and_then(|c| self.conns.get(c)) {
-            if conn.outbox.try_send(out).is_err() {
+        let out = Outgoing { bytes: wire::encoded_len(&msg), msg, re };
+        if let Some(&id) = self.routes.get(to) {
+            let Some(conn) = self.conns.get(&id) else { return };
+            let queued = conn.queued.0.bytes.load(Ordering::Relaxed);
+            if queued + out.bytes > MAX_QUEUED {
+                // A peer that stopped reading would grow this node without bound: let it go.
+                warn!("closing the connection with {to}: it stopped reading, {queued} bytes wait for it");
+                conn.queued.0.overflowed.store(true, Ordering::Relaxed);
+                self.drop_conn(id);
+                return;
+            }
+            conn.queued.0.bytes.fetch_add(out.bytes, Ordering::Relaxed);
+            if let Err(e) = conn.outbox.try_send(out) {
+                conn.queued.0.bytes.fetch_sub(e.into_inner().bytes, Ordering::Relaxed);
                 warn!("dropped a message for {to}: its connection is {OUTBOX} frames behind");
             }
             return;
@@ -216,7 +249,7 @@ impl Net {
             return;
         }
         if let Some(queue) = self.dialing.get_mut(to) {
-            if queue.len() < OUTBOX {
+            if queue.len() < OUTBOX && queue.iter().map(|o| o.bytes).sum::<usize>() + out.bytes <= MAX_QUEUED {
                 queue.push(out);
             }
             return;
@@ -232,16 +265,17 @@ impl Net {
     /// Takes in what a connection task reported; returns what the node must handle.
     pub fn handle(&mut self, input: ConnInput) -> Option<Delivery> {
         match input {
-            ConnInput::Opened { conn, peer, member, outbox } => {
+            ConnInput::Opened { conn, peer, member, outbox, queued } => {
                 if let Some(addr) = &peer {
                     self.backoff.remove(addr);
                     for out in self.dialing.remove(addr).unwrap_or_default() {
+                        queued.0.bytes.fetch_add(out.bytes, Ordering::Relaxed);
                         let _ = outbox.try_send(out);
                     }
                     self.routes.insert(addr.clone(), conn);
                     debug!("connected to {addr}");
                 }
-                self.conns.insert(conn, Conn { outbox, peer, member });
+                self.conns.insert(conn, Conn { outbox, queued, peer, member });
                 None
             }
             ConnInput::DialFailed { addr, reason } => {
@@ -255,7 +289,7 @@ impl Net {
                 self.backoff.insert(addr.clone(), Backoff { next_try: Instant::now() + delay, delay });
                 Some(Delivery::Unreachable { addr, reason })
             }
-            ConnInput::Frame { conn, frame } => {
+            ConnInput::Frame { conn, frame, .. } => {
                 let known = self.conns.get_mut(&conn)?;
                 let member = known.member;
                 let from = match &known.peer {
@@ -281,6 +315,15 @@ impl Net {
         }
     }
 
+    /// Ends connection `id`: dropping its outbox ends its task, which closes the socket.
+    fn drop_conn(&mut self, id: ConnId) {
+        if let Some(Conn { peer: Some(peer), .. }) = self.conns.remove(&id) {
+            if self.routes.get(&peer) == Some(&id) {
+                self.routes.remove(&peer);
+            }
+        }
+    }
+
     /// Forgets every dialable peer `keep` rejects: its backoff, and its connection if this node
     /// dialed it.
     pub fn forget_unless(&mut self, keep: impl Fn(&Addr) -> bool) {
@@ -297,7 +340,39 @@ impl Net {
     }
 }
 
-async fn accept(mut stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
+/// Where connection tasks hand what they read: a channel bounded in frames and, through `room`,
+/// in bytes, so that peers sending large frames fast wait instead of growing the node.
+#[derive(Clone, Debug)]
+struct Inbox {
+    frames: mpsc::Sender<ConnInput>,
+    room: Arc<Semaphore>,
+}
+
+/// One connection as its task knows it.
+struct Link {
+    conn: ConnId,
+    /// The peer's address, for logs.
+    peer: String,
+    /// The address this node dialed; `None` for a connection it accepted.
+    dialed: Option<Addr>,
+    /// Whether the peer proved it is a member.
+    member: bool,
+    outbox: mpsc::Receiver<Outgoing>,
+    queued: Queued,
+}
+
+impl Link {
+    /// A new connection's link, and what tells the node's task it is open.
+    fn open(peer: String, dialed: Option<Addr>, member: bool) -> (Link, ConnInput) {
+        let conn = next_conn();
+        let (outbox, rx) = mpsc::channel(OUTBOX);
+        let queued = Queued::default();
+        let opened = ConnInput::Opened { conn, peer: dialed.clone(), member, outbox, queued: queued.clone() };
+        (Link { conn, peer, dialed, member, outbox: rx, queued }, opened)
+    }
+}
+
+async fn accept(mut stream: TcpStream, remote: SocketAddr, inbox: Inbox, config: NetConfig) {
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     if !upgrade::screen(&mut stream, HANDSHAKE_TIMEOUT).await {
@@ -331,51 +406,37 @@ async fn accept(mut stream: TcpStream, remote: SocketAddr, inbox: mpsc::Sender<C
             return info!("dropped a connection from {remote}: no WebSocket handshake within {HANDSHAKE_TIMEOUT:?}")
         }
     };
-    let member = admitted == Some(Ok(true));
-    let conn = next_conn();
-    let (outbox, rx) = mpsc::channel(OUTBOX);
-    if inbox.send(ConnInput::Opened { conn, peer: None, member, outbox }).await.is_ok() {
-        run(ws, conn, remote.to_string(), None, member, inbox, rx, config).await;
+    let (link, opened) = Link::open(remote.to_string(), None, admitted == Some(Ok(true)));
+    if inbox.frames.send(opened).await.is_ok() {
+        run(ws, link, inbox, config).await;
     }
 }
 
-async fn dial(addr: Addr, inbox: mpsc::Sender<ConnInput>, config: NetConfig) {
+async fn dial(addr: Addr, inbox: Inbox, config: NetConfig) {
     // A node dials as a member; a client (which listens nowhere) as a client.
     let url = key::dial_url(addr.as_str(), config.local.is_some(), config.key.as_ref());
     let connect = tokio_tungstenite::connect_async_with_config(url, Some(config.websocket()), true);
     let reason = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
         Ok(Ok((ws, _))) => {
-            let conn = next_conn();
-            let (outbox, rx) = mpsc::channel(OUTBOX);
             // The peer is the node listening where we dialed: a member.
-            let opened = ConnInput::Opened { conn, peer: Some(addr.clone()), member: true, outbox };
-            if inbox.send(opened).await.is_ok() {
-                run(ws, conn, addr.to_string(), Some(addr), true, inbox, rx, config).await;
+            let (link, opened) = Link::open(addr.to_string(), Some(addr), true);
+            if inbox.frames.send(opened).await.is_ok() {
+                run(ws, link, inbox, config).await;
             }
             return;
         }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {DIAL_TIMEOUT:?}"),
     };
-    let _ = inbox.send(ConnInput::DialFailed { addr, reason }).await;
+    let _ = inbox.frames.send(ConnInput::DialFailed { addr, reason }).await;
 }
 
 /// One connection's life: frames in to the inbox, queued frames out, until either side ends.
-/// `dialed` is the address this node dialed; `None` for a connection it accepted. `member`:
-/// whether the peer proved it is a member.
-#[allow(clippy::too_many_arguments)]
-async fn run<S>(
-    ws: WebSocketStream<S>,
-    conn: ConnId,
-    peer: String,
-    dialed: Option<Addr>,
-    member: bool,
-    inbox: mpsc::Sender<ConnInput>,
-    mut outbox: mpsc::Receiver<Outgoing>,
-    config: NetConfig,
-) where
+async fn run<S>(ws: WebSocketStream<S>, link: Link, inbox: Inbox, config: NetConfig)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    let Link { conn, peer, dialed, member, mut outbox, queued } = link;
     let accepted = dialed.is_none();
     let mut writer = Writer { ws, conn, peer: dialed, local: config.local, watch: config.watch };
     let mut observer = false;
@@ -392,7 +453,10 @@ async fn run<S>(
                                 let shown = frame.from.as_ref().filter(|_| member).unwrap_or(known);
                                 watch.received(shown.as_str(), text.as_str(), frame.msg.secret());
                             }
-                            if inbox.send(ConnInput::Frame { conn, frame }).await.is_err() {
+                            // Waits while the node's task has too many bytes of frames to handle.
+                            let bytes = text.len().min(INBOX_BYTES) as u32;
+                            let Ok(room) = Arc::clone(&inbox.room).acquire_many_owned(bytes).await else { break };
+                            if inbox.frames.send(ConnInput::Frame { conn, frame, _room: room }).await.is_err() {
                                 break;
                             }
                         }
@@ -442,16 +506,21 @@ async fn run<S>(
                     }
                 }
             }
-            queued = outbox.recv() => {
-                let Some(first) = queued else {
-                    writer.close_with(CloseCode::Normal, "forgotten".into()).await;
+            next = outbox.recv() => {
+                let Some(first) = next else {
+                    if queued.0.overflowed.load(Ordering::Relaxed) {
+                        let reason = format!("you stopped reading: over {MAX_QUEUED} bytes waited for you");
+                        writer.close_with(CloseCode::Policy, reason).await;
+                    } else {
+                        writer.close_with(CloseCode::Normal, "forgotten".into()).await;
+                    }
                     break;
                 };
                 // Write everything already queued, then flush once: one syscall for a burst.
-                let mut result = writer.feed(first).await;
+                let mut result = writer.feed(first, &queued).await;
                 while result.is_ok() {
                     match outbox.try_recv() {
-                        Ok(next) => result = writer.feed(next).await,
+                        Ok(next) => result = writer.feed(next, &queued).await,
                         Err(_) => break,
                     }
                 }
@@ -461,7 +530,7 @@ async fn run<S>(
             }
         }
     }
-    let _ = inbox.send(ConnInput::Closed { conn }).await;
+    let _ = inbox.frames.send(ConnInput::Closed { conn }).await;
     if let (true, Some(watch)) = (observer, &writer.watch) {
         // What was queued for this connection goes nowhere now: it left the routing table.
         drop(outbox);
@@ -503,7 +572,8 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
         Ok(())
     }
 
-    async fn feed(&mut self, out: Outgoing) -> Result<(), tungstenite::Error> {
+    async fn feed(&mut self, out: Outgoing, queued: &Queued) -> Result<(), tungstenite::Error> {
+        queued.0.bytes.fetch_sub(out.bytes, Ordering::Relaxed);
         self.write(out.msg, out.re, false).await
     }
 

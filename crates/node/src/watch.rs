@@ -9,20 +9,22 @@
 //! {"t":1700000000000000,"node":"127.0.0.1:38000","kind":"send","peer":"127.0.0.1:39000","frame":{"v":1,"id":9,...}}
 //! ```
 //!
-//! The records go out through a broadcast channel of fixed capacity, so an observer that falls
-//! behind loses its place (and is told so and closed) rather than slowing the node or growing
-//! its memory. While nobody watches, no record is built: a frame costs one atomic load.
+//! Each watcher has its own queue, bounded in bytes ([`BUDGET`]); the records in it are shared,
+//! not copied. A watcher that falls that far behind misses records (an observer is told so and
+//! closed; the events file notes the gap) rather than slowing the node or growing its memory.
+//! While nobody watches, no record is built: a frame costs one atomic load.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use ringside_core::{Addr, Event, ServerId, TxSecret};
 use serde::Deserialize;
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -39,8 +41,11 @@ fn hide<'a>(frame: &'a str, secret: Option<&TxSecret>) -> Cow<'a, str> {
     Cow::Owned(frame.replace(&format!(r#""secret":"{text}""#), r#""secret":"hidden""#))
 }
 
-/// Records kept for the slowest observer before it is dropped.
-pub const CAPACITY: usize = 16384;
+/// Bytes of records queued for one watcher before it misses records. The queues share the
+/// records, so the node holds at most about this much however many watch.
+pub const BUDGET: usize = 8 << 20;
+/// What a queued record costs besides its text.
+const PER_RECORD: usize = 64;
 
 /// What a node is, as its `hello` record says.
 #[derive(Clone, Debug)]
@@ -57,8 +62,9 @@ pub struct Watch(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
-    /// Encoded records; `Utf8Bytes` so that each observer's text frame shares the one copy.
-    records: broadcast::Sender<Utf8Bytes>,
+    /// Every watcher's queue of encoded records; `Utf8Bytes` so that each observer's text frame
+    /// shares the one copy.
+    sinks: Mutex<Vec<Sink>>,
     /// Observers and events files subscribed: records are built only while this is above 0.
     watchers: AtomicUsize,
     /// The node's address, as a JSON string.
@@ -66,16 +72,84 @@ struct Shared {
     identity: Identity,
 }
 
+/// A record in a queue, or how many records a watcher missed there.
+type Queued = Result<Utf8Bytes, u64>;
+
+/// One watcher's queue, as the publishing side holds it.
+#[derive(Debug)]
+struct Sink {
+    id: u64,
+    records: mpsc::UnboundedSender<Queued>,
+    /// Bytes queued, taken away by the watcher as it reads.
+    bytes: Arc<AtomicUsize>,
+    /// Records missed since the queue was last full; told once it has drained to half.
+    missed: Option<u64>,
+}
+
+impl Sink {
+    /// Queues `record`, or counts it missed while the watcher is too far behind.
+    fn offer(&mut self, record: &Utf8Bytes) {
+        let queued = self.bytes.load(Ordering::Relaxed);
+        if let Some(missed) = &mut self.missed {
+            if queued > BUDGET / 2 {
+                *missed += 1;
+                return;
+            }
+            let _ = self.records.send(Err(*missed));
+            self.missed = None;
+        }
+        let cost = cost(record);
+        if queued + cost > BUDGET {
+            self.missed = Some(1);
+            return;
+        }
+        self.bytes.fetch_add(cost, Ordering::Relaxed);
+        let _ = self.records.send(Ok(record.clone()));
+    }
+}
+
+fn cost(record: &Utf8Bytes) -> usize {
+    record.len() + PER_RECORD
+}
+
 /// One watcher's place in the stream; unsubscribes when dropped.
 #[derive(Debug)]
 pub struct Subscription {
-    /// The records from the moment of subscribing on.
-    pub records: broadcast::Receiver<Utf8Bytes>,
+    id: u64,
+    records: mpsc::UnboundedReceiver<Queued>,
+    bytes: Arc<AtomicUsize>,
     watch: Watch,
+}
+
+impl Subscription {
+    /// The next record; `Lagged` says how many were missed just before it.
+    pub async fn recv(&mut self) -> Result<Utf8Bytes, RecvError> {
+        match self.records.recv().await {
+            Some(queued) => self.took(queued).map_err(RecvError::Lagged),
+            None => Err(RecvError::Closed),
+        }
+    }
+
+    /// The next record if one is queued.
+    pub fn try_recv(&mut self) -> Result<Utf8Bytes, TryRecvError> {
+        match self.records.try_recv() {
+            Ok(queued) => self.took(queued).map_err(TryRecvError::Lagged),
+            Err(mpsc::error::TryRecvError::Empty) => Err(TryRecvError::Empty),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// A record taken from the queue, or how many were missed.
+    fn took(&self, queued: Queued) -> Result<Utf8Bytes, u64> {
+        let record = queued?;
+        self.bytes.fetch_sub(cost(&record), Ordering::Relaxed);
+        Ok(record)
+    }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        self.watch.0.sinks.lock().expect("no publisher panics").retain(|sink| sink.id != self.id);
         self.watch.0.watchers.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -83,8 +157,8 @@ impl Drop for Subscription {
 impl Watch {
     /// The stream of the node that listens at `node`.
     pub fn new(node: &Addr, identity: Identity) -> Watch {
-        let (records, _) = broadcast::channel(CAPACITY);
-        Watch(Arc::new(Shared { records, watchers: AtomicUsize::new(0), node: json_string(node.as_str()), identity }))
+        let sinks = Mutex::new(Vec::new());
+        Watch(Arc::new(Shared { sinks, watchers: AtomicUsize::new(0), node: json_string(node.as_str()), identity }))
     }
 
     /// Whether anyone watches: check before building a record.
@@ -94,8 +168,14 @@ impl Watch {
 
     /// Starts receiving records.
     pub fn subscribe(&self) -> Subscription {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (tx, records) = mpsc::unbounded_channel();
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let sink = Sink { id, records: tx, bytes: Arc::clone(&bytes), missed: None };
+        self.0.sinks.lock().expect("no publisher panics").push(sink);
         self.0.watchers.fetch_add(1, Ordering::Relaxed);
-        Subscription { records: self.0.records.subscribe(), watch: self.clone() }
+        Subscription { id, records, bytes, watch: self.clone() }
     }
 
     /// `hello`: who this node is. Each watcher's first record.
@@ -159,8 +239,9 @@ impl Watch {
 
     /// Hands a record to every watcher.
     pub fn publish(&self, record: Utf8Bytes) {
-        // Fails only when nobody is subscribed, and then nobody wanted the record.
-        let _ = self.0.records.send(record);
+        for sink in self.0.sinks.lock().expect("no publisher panics").iter_mut() {
+            sink.offer(&record);
+        }
     }
 }
 
@@ -184,7 +265,7 @@ pub fn is_request(text: &str) -> bool {
 }
 
 /// An observer connection's life: `hello`, then every record, until it closes or falls
-/// [`CAPACITY`] records behind.
+/// [`BUDGET`] bytes behind.
 pub async fn observe<S>(mut ws: WebSocketStream<S>, remote: &str, watch: &Watch)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -201,7 +282,7 @@ where
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
-            first = subscription.records.recv() => {
+            first = subscription.recv() => {
                 // Write everything already published, then flush once.
                 let mut next = first;
                 loop {
@@ -220,7 +301,7 @@ where
                         }
                         Err(RecvError::Closed) => return,
                     }
-                    next = match subscription.records.try_recv() {
+                    next = match subscription.try_recv() {
                         Ok(record) => Ok(record),
                         Err(TryRecvError::Lagged(behind)) => Err(RecvError::Lagged(behind)),
                         Err(TryRecvError::Empty | TryRecvError::Closed) => break,
@@ -272,15 +353,15 @@ mod tests {
             r#"{"v":1,"id":3,"msg":{"cmd":"print","op":1,"text":"a"}}"#,
             None,
         ));
-        let recv = sub.records.try_recv().expect("a recv record");
+        let recv = sub.try_recv().expect("a recv record");
         assert!(!recv.contains('\n'), "{recv}");
         let recv = parse(&recv);
         assert_eq!((recv["kind"].as_str(), recv["peer"].as_str()), (Some("recv"), Some("client#4")));
         assert_eq!(recv["frame"]["id"], 2);
-        let send = parse(&sub.records.try_recv().expect("a send record"));
+        let send = parse(&sub.try_recv().expect("a send record"));
         assert_eq!((send["kind"].as_str(), send["peer"].as_str()), (Some("send"), Some("bad\"peer")));
         watch.event(&Event::Denied);
-        assert_eq!(parse(&sub.records.try_recv().expect("an event record"))["event"]["event"], "denied");
+        assert_eq!(parse(&sub.try_recv().expect("an event record"))["event"]["event"], "denied");
         drop(sub);
         assert!(!watch.active());
     }
@@ -296,6 +377,24 @@ mod tests {
         assert!(shown.contains(r#""secret":"hidden""#), "{shown}");
         let value = format!(r#"{{"cmd":"set","op":1,"key":"k","value":"\"secret\":\"{digits}\""}}"#);
         assert_eq!(hide(&value, Some(&secret)), value, "a value holding the digits stays as written");
+    }
+
+    #[test]
+    fn a_watcher_that_does_not_read_misses_records_instead_of_growing_the_node() {
+        let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Identity::ViewLeader);
+        let mut sub = watch.subscribe();
+        let big: Utf8Bytes = "x".repeat(1 << 20).into();
+        for _ in 0..10 {
+            watch.publish(big.clone());
+        }
+        let mut queued = 0;
+        while sub.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, 7, "8 MiB hold seven 1 MiB records");
+        watch.publish(big.clone());
+        assert!(matches!(sub.try_recv(), Err(TryRecvError::Lagged(3))), "then the gap is told");
+        assert!(sub.try_recv().is_ok(), "and records flow again");
     }
 
     #[test]

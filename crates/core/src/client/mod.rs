@@ -439,19 +439,19 @@ impl Client {
 
     // ---- answers
 
-    fn handle_done(&mut self, now: Time, tx: TxId, server: ServerId) {
+    fn handle_done(&mut self, now: Time, tx: TxId, server: ServerId, committed: bool) {
         let cx = &mut coordinator::Cx {
             now,
             rpc_timeout_ms: self.config.rpc_timeout_ms,
             timers: &mut self.timers,
             out: &mut self.out,
         };
-        if self.coordinator.handle_told(tx, &server, cx) {
+        if self.coordinator.handle_told(tx, &server, committed, cx) {
             return;
         }
         let Some(op) = self.coordinator.op_of(&tx) else { return };
         let Some((coordinator, write, mut cx)) = self.write(now, op) else { return };
-        let step = coordinator.handle_done(write, tx, server, &mut cx);
+        let step = coordinator.handle_done(write, tx, server, committed, &mut cx);
         self.apply(now, op, step);
     }
 
@@ -624,7 +624,7 @@ impl Node for Client {
                 let step = coordinator.handle_vote(op, write, tx, server, vote, &mut cx);
                 self.apply(now, op, step);
             }
-            Msg::Done { tx, server, .. } => self.handle_done(now, tx, server),
+            Msg::Done { tx, server, committed } => self.handle_done(now, tx, server, committed),
             Msg::DecisionRequest { tx, .. } => self.handle_decision_request(now, from, tx),
             Msg::GetRReply { op, server, result } => self.handle_getr_reply(now, op, server, result),
             Msg::Error { op: Some(op), reason }

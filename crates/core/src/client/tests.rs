@@ -607,3 +607,20 @@ fn a_vote_from_a_server_outside_the_participants_does_not_count() {
         )
     );
 }
+
+#[test]
+fn setr_returns_only_once_participants_say_they_committed() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    for id in K1_ABC {
+        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version: 0 });
+    }
+    drain(&mut c);
+    // "Done, but not committed" is no acknowledgement of a commit, from anyone.
+    done(&mut c, 120, tx(1), &K1_ABC, false);
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    assert_eq!(c.ops_in_flight(), 1);
+    done(&mut c, 130, tx(1), &["a", "c"], true);
+    assert_eq!(drain(&mut c).1, vec![op_done(op, Ok(OpOutput::Written { version: 1 }))]);
+}

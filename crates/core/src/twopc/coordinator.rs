@@ -301,22 +301,33 @@ impl Coordinator {
 
     /// A participant acknowledged `tx` of a commit already returned; returns whether `tx` was
     /// one (otherwise the acknowledgement is for a write still in flight: see
-    /// [`handle_done`](Self::handle_done)).
-    pub(crate) fn handle_told(&mut self, tx: TxId, server: &ServerId, cx: &mut Cx<'_>) -> bool {
+    /// [`handle_done`](Self::handle_done)). Only an acknowledgement that it committed counts.
+    pub(crate) fn handle_told(&mut self, tx: TxId, server: &ServerId, committed: bool, cx: &mut Cx<'_>) -> bool {
         let Some(telling) = self.telling.get_mut(&tx) else { return false };
-        if telling.unacked.remove(server) && telling.unacked.is_empty() {
+        if committed && telling.unacked.remove(server) && telling.unacked.is_empty() {
             self.telling.remove(&tx);
             cx.timers.cancel(&Timer::Tell(tx));
         }
         true
     }
 
-    /// A participant acknowledged the decision on `tx`, the current transaction of write `op`.
-    pub(crate) fn handle_done(&mut self, write: &mut Write, tx: TxId, server: ServerId, cx: &mut Cx<'_>) -> Step {
+    /// A participant acknowledged the decision on `tx`, the current transaction of write `op`,
+    /// saying whether `committed` there.
+    pub(crate) fn handle_done(
+        &mut self,
+        write: &mut Write,
+        tx: TxId,
+        server: ServerId,
+        committed: bool,
+        cx: &mut Cx<'_>,
+    ) -> Step {
         let SetPhase::Finishing { tx: current, participants, unacked, resends, after } = &mut write.phase else {
             return Step::Wait;
         };
-        if *current != tx || !unacked.remove(&server) {
+        // A commit counts as applied only where the participant says it committed: `setr`
+        // never reports a write that was not applied.
+        let expected = matches!(after, AfterDecision::Succeed(_));
+        if *current != tx || committed != expected || !unacked.remove(&server) {
             return Step::Wait;
         }
         if unacked.is_empty() {
