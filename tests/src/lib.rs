@@ -242,6 +242,18 @@ impl Process {
         self.log.lock().expect("log lock").clone()
     }
 
+    /// Its resident memory (KiB), from `/proc`: a figure the kernel keeps, not a log line.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("its /proc status");
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in kB")
+    }
+
+    /// The raw records it wrote to its events file so far.
+    pub fn events_text(&self) -> String {
+        std::fs::read_to_string(&self.events.lock().expect("events lock").path).unwrap_or_default()
+    }
+
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -366,14 +378,18 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Connects to `addr` (`host:port`).
+    /// Connects to `addr` (`host:port`) as a client, with the tests' cluster key.
     pub fn connect(addr: &str) -> Peer {
-        let (socket, _) =
-            tungstenite::connect(format!("ws://{addr}/?key={CLUSTER_KEY}")).expect("the node accepts WebSockets");
+        Peer::connect_url(&format!("ws://{addr}/?key={CLUSTER_KEY}")).expect("the node accepts WebSockets")
+    }
+
+    /// Connects to `url`; the error is the node's refusal.
+    pub fn connect_url(url: &str) -> tungstenite::Result<Peer> {
+        let (socket, _) = tungstenite::connect(url)?;
         if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = socket.get_ref() {
             tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("a read timeout");
         }
-        Peer { socket }
+        Ok(Peer { socket })
     }
 
     /// Sends a message.
@@ -398,6 +414,18 @@ impl Peer {
                 tungstenite::Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
                 tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => {}
                 other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Sends `msg` in frame `id` and returns the `msg` of the frame that answers it, passing
+    /// over any other.
+    pub fn ask(&mut self, id: u64, msg: Value) -> Value {
+        self.send_text(&serde_json::json!({"v": 1, "id": id, "msg": msg}).to_string());
+        loop {
+            let frame = self.read_json();
+            if frame["re"] == id {
+                return frame["msg"].clone();
             }
         }
     }

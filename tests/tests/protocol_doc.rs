@@ -316,7 +316,7 @@ fn every_record_is_what_a_watched_node_builds() {
         let str_of =
             |field: &str| value[field].as_str().unwrap_or_else(|| panic!("line {line}: no {field}")).to_string();
         let watch = Watch::new(&node, Identity::ViewLeader);
-        let mut watching = watch.subscribe();
+        let mut watching = watch.subscribe(ringside_node::watch::FILE_BUDGET);
         let built = match kind.as_str() {
             "hello" => {
                 let role = match value["id"].as_str() {

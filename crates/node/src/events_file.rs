@@ -48,7 +48,7 @@ impl EventsFile {
     /// Writes every record of `watch` from now on.
     pub fn start(self, watch: &Watch) -> Writing {
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(write(self, watch.subscribe(), watch.clone(), stopped));
+        let task = tokio::spawn(write(self, watch.subscribe(crate::watch::FILE_BUDGET), watch.clone(), stopped));
         Writing { stop, task }
     }
 }

@@ -1,10 +1,8 @@
 //! The `ringside` binary; everything lives in the library so tests can reach the wire types.
-
-/// A node allocates a few small strings and maps per frame; with mimalloc, 100k setr at
-/// concurrency 16 took 13% less wall time than with glibc's malloc here. Transparent huge
-/// pages are off so that a server's resident memory stays what it holds.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+//!
+//! It runs on the system's allocator: mimalloc was faster per frame, but kept the pages a
+//! hostile peer made a node allocate (8 MiB more resident after the attack in
+//! `tests/tests/attacks.rs`, where glibc's gives them back).
 
 fn main() -> std::process::ExitCode {
     ringside_node::main()

@@ -9,8 +9,8 @@
 //! {"t":1700000000000000,"node":"127.0.0.1:38000","kind":"send","peer":"127.0.0.1:39000","frame":{"v":1,"id":9,...}}
 //! ```
 //!
-//! Each watcher has its own queue, bounded in bytes ([`BUDGET`]); the records in it are shared,
-//! not copied. A watcher that falls that far behind misses records (an observer is told so and
+//! Each watcher has its own queue, bounded in bytes (an observer's by [`OBSERVER_BUDGET`], the
+//! events file's by [`FILE_BUDGET`]); the records in it are shared, not copied. A watcher that falls that far behind misses records (an observer is told so and
 //! closed; the events file notes the gap) rather than slowing the node or growing its memory.
 //! While nobody watches, no record is built: a frame costs one atomic load.
 
@@ -41,9 +41,12 @@ fn hide<'a>(frame: &'a str, secret: Option<&TxSecret>) -> Cow<'a, str> {
     Cow::Owned(frame.replace(&format!(r#""secret":"{text}""#), r#""secret":"hidden""#))
 }
 
-/// Bytes of records queued for one watcher before it misses records. The queues share the
-/// records, so the node holds at most about this much however many watch.
-pub const BUDGET: usize = 8 << 20;
+/// Bytes of records queued for an observer (a peer: untrusted, perhaps slow on purpose) before it
+/// misses records. The queues share the records, so the node holds at most about this much
+/// however many observe.
+pub const OBSERVER_BUDGET: usize = 1 << 20;
+/// The same for the node's own events file, which a burst of events may briefly outrun.
+pub const FILE_BUDGET: usize = 32 << 20;
 /// What a queued record costs besides its text.
 const PER_RECORD: usize = 64;
 
@@ -79,6 +82,7 @@ type Queued = Result<Utf8Bytes, u64>;
 #[derive(Debug)]
 struct Sink {
     id: u64,
+    budget: usize,
     records: mpsc::UnboundedSender<Queued>,
     /// Bytes queued, taken away by the watcher as it reads.
     bytes: Arc<AtomicUsize>,
@@ -91,7 +95,7 @@ impl Sink {
     fn offer(&mut self, record: &Utf8Bytes) {
         let queued = self.bytes.load(Ordering::Relaxed);
         if let Some(missed) = &mut self.missed {
-            if queued > BUDGET / 2 {
+            if queued > self.budget / 2 {
                 *missed += 1;
                 return;
             }
@@ -99,7 +103,7 @@ impl Sink {
             self.missed = None;
         }
         let cost = cost(record);
-        if queued + cost > BUDGET {
+        if queued + cost > self.budget {
             self.missed = Some(1);
             return;
         }
@@ -166,13 +170,13 @@ impl Watch {
         self.0.watchers.load(Ordering::Relaxed) > 0
     }
 
-    /// Starts receiving records.
-    pub fn subscribe(&self) -> Subscription {
+    /// Starts receiving records, missing some whenever more than `budget` bytes of them wait.
+    pub fn subscribe(&self, budget: usize) -> Subscription {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         let (tx, records) = mpsc::unbounded_channel();
         let bytes = Arc::new(AtomicUsize::new(0));
-        let sink = Sink { id, records: tx, bytes: Arc::clone(&bytes), missed: None };
+        let sink = Sink { id, budget, records: tx, bytes: Arc::clone(&bytes), missed: None };
         self.0.sinks.lock().expect("no publisher panics").push(sink);
         self.0.watchers.fetch_add(1, Ordering::Relaxed);
         Subscription { id, records, bytes, watch: self.clone() }
@@ -265,12 +269,12 @@ pub fn is_request(text: &str) -> bool {
 }
 
 /// An observer connection's life: `hello`, then every record, until it closes or falls
-/// [`BUDGET`] bytes behind.
+/// [`OBSERVER_BUDGET`] bytes behind.
 pub async fn observe<S>(mut ws: WebSocketStream<S>, remote: &str, watch: &Watch)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let mut subscription = watch.subscribe();
+    let mut subscription = watch.subscribe(OBSERVER_BUDGET);
     info!(target: "ringside::net", "observer {remote} is watching");
     if ws.send(Message::Text(watch.hello())).await.is_err() {
         return info!(target: "ringside::net", "observer {remote} left");
@@ -344,7 +348,7 @@ mod tests {
     fn publishes_only_to_subscribers_and_keeps_records_one_line() {
         let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Identity::ViewLeader);
         assert!(!watch.active());
-        let mut sub = watch.subscribe();
+        let mut sub = watch.subscribe(OBSERVER_BUDGET);
         assert!(watch.active());
         let frame = "{\"v\":1,\n\"id\":2,\"msg\":{\"cmd\":\"query_servers\",\"op\":1}}";
         watch.received("client#4", frame, None);
@@ -382,7 +386,7 @@ mod tests {
     #[test]
     fn a_watcher_that_does_not_read_misses_records_instead_of_growing_the_node() {
         let watch = Watch::new(&Addr::from("127.0.0.1:38000"), Identity::ViewLeader);
-        let mut sub = watch.subscribe();
+        let mut sub = watch.subscribe(8 << 20);
         let big: Utf8Bytes = "x".repeat(1 << 20).into();
         for _ in 0..10 {
             watch.publish(big.clone());

@@ -49,7 +49,8 @@ mod tests {
     #[test]
     fn a_frames_length_is_counted_within_its_envelope() {
         let msg = Msg::Set { op: OpId(1), key: "k".into(), value: "\u{0}".repeat(100) };
-        let frame = Frame { v: 1, id: u64::MAX, re: Some(u64::MAX), from: Some("127.0.0.1:38000".into()), msg: msg.clone() };
+        let frame =
+            Frame { v: 1, id: u64::MAX, re: Some(u64::MAX), from: Some("127.0.0.1:38000".into()), msg: msg.clone() };
         let exact = frame.encode().len();
         assert!(exact <= encoded_len(&msg) && encoded_len(&msg) <= exact + 96, "{exact} vs {}", encoded_len(&msg));
     }

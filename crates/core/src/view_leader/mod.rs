@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::event::Event;
-use crate::id::{Addr, Epoch, Member, OpId, ServerId, View};
+use crate::id::{Addr, Epoch, Member, OpId, ServerId, View, MAX_NUMBER};
 use crate::limits::Limits;
 use crate::locks::{LockGetOutcome, LockReleaseError, LockTable, Released};
 use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
@@ -190,14 +190,17 @@ impl ViewLeader {
         } else if let Some(recovery) = &mut self.recovery {
             recovery.heard.retain(|_, a| *a != addr);
             recovery.heard.insert(id.clone(), addr);
-            recovery.newest = recovery.newest.max(known);
+            if known.0 < MAX_NUMBER {
+                recovery.newest = recovery.newest.max(known);
+            }
             HeartbeatStatus::Retry
-        } else if known > self.view.epoch && self.view.epoch == Epoch(0) {
+        } else if known > self.view.epoch && self.view.epoch == Epoch(0) && known.0 < MAX_NUMBER {
             // A server knows a newer epoch than a leader that never formed a view: this leader
             // restarted and forgot it. Gather every live server for one failure timeout (each
             // heartbeats within it), then form one view above every epoch they knew. A leader
             // with a view of its own is not restarting, whatever epoch a newcomer claims: it
-            // joins like any new server.
+            // joins like any new server. Nor does an epoch at the largest a frame may carry: the
+            // view formed above it could not be sent.
             let heard = BTreeMap::from([(id.clone(), addr)]);
             self.recovery = Some(Recovery { until: now + self.config.failure_timeout_ms, heard, newest: known });
             self.events.push_back(Event::Recovering { epoch: known });

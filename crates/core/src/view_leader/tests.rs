@@ -578,3 +578,18 @@ fn lock_names_locks_and_waiters_are_bounded() {
     assert!(matches!(sent[0].msg, Msg::LockReply { result: LockAnswer::Retry { position: 1 }, .. }), "{sent:?}");
     assert_eq!(vl.locks().len(), 2);
 }
+
+#[test]
+fn an_epoch_at_the_largest_number_never_puts_the_leader_past_it() {
+    let most = crate::id::MAX_NUMBER;
+    // Found by fuzzing: recovering above 2^53 - 1 made a view no peer could read.
+    let mut vl = leader();
+    deliver(&mut vl, 0, "s1", heartbeat("a", "s1", most, 0, 0));
+    assert!(!vl.recovering(), "no recovery above the largest epoch");
+    assert_eq!(vl.epoch(), Epoch(1), "a joins as a new server");
+    let mut vl = leader();
+    deliver(&mut vl, 0, "s1", heartbeat("a", "s1", most - 1, 0, 0));
+    deliver(&mut vl, 10, "s2", heartbeat("b", "s2", most, 0, 0));
+    tick(&mut vl, TIMEOUT);
+    assert_eq!(vl.epoch(), Epoch(most), "formed at most at the largest epoch");
+}
