@@ -425,6 +425,10 @@ async fn dial(addr: Addr, inbox: Inbox, config: NetConfig) {
             }
             return;
         }
+        Ok(Err(tungstenite::Error::Http(refusal))) if refusal.status() == StatusCode::UNAUTHORIZED => {
+            let said = refusal.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            format!("refused (HTTP 401: {}): give the cluster key in {} or --cluster-key-file", said.trim(), key::ENV)
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!("no answer within {DIAL_TIMEOUT:?}"),
     };
