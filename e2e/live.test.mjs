@@ -266,7 +266,7 @@ async function main() {
   }
   // A killed server's sockets fail to reconnect until the view drops it: the browser reports
   // each refused connection as a console error, which is what should happen.
-  const refused = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/' failed/;
+  const refused = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/(\?key=[0-9a-f]+)?' failed/;
   failures.push(...errors.filter((e) => !refused.test(e)));
   if (failures.length > 0) {
     console.error(`e2e live: FAILED:\n${failures.join('\n')}`);
