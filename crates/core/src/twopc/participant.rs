@@ -130,7 +130,9 @@ impl Participant {
 
     /// Records how `tx` ended.
     pub(crate) fn remember(&mut self, tx: TxId, state: TxState) {
-        if self.outcomes.insert(tx, state).is_none() {
+        // The first outcome stands: a transaction decided here never changes its mind.
+        if let alloc::collections::btree_map::Entry::Vacant(slot) = self.outcomes.entry(tx) {
+            slot.insert(state);
             self.order.push_back(tx);
             if self.order.len() > OUTCOMES_KEPT {
                 if let Some(old) = self.order.pop_front() {
@@ -198,7 +200,8 @@ impl Participant {
         let tx = prepare.tx;
         let key = prepare.key.clone();
         let mut prepared = false;
-        if self.early_aborts.get(&tx).is_some_and(|s| s.matches(&prepare.secret)) {
+        // Only while the transaction is undecided here: an outcome is never rewritten.
+        if self.outcome(&tx).is_none() && self.early_aborts.get(&tx).is_some_and(|s| s.matches(&prepare.secret)) {
             self.early_aborts.remove(&tx);
             self.remember(tx, TxState::Aborted);
         }

@@ -289,3 +289,26 @@ fn keys_and_values_over_the_limits_are_refused_and_nothing_is_kept() {
     assert_eq!(drain(&mut s).0, vec![vote(tx(1), "a", no(NoReason::TooLarge(too_large)))]);
     assert!(s.bucket().is_empty() && s.pending().count() == 0);
 }
+
+#[test]
+fn an_early_abort_never_rewrites_a_commit() {
+    // Found by fuzzing: a stranger's abort before the prepare, then a second prepare carrying
+    // the stranger's secret after the commit, turned the committed outcome into aborted.
+    let mut s = settled("a");
+    let (cl, stranger) = (Addr::from(CL), Addr::from("mallory"));
+    let theirs = TxSecret::new(2);
+    s.handle_message(Time(100), Peer::Client(&stranger), Msg::Abort { tx: tx(1), secret: theirs });
+    s.handle_message(Time(110), Peer::Client(&cl), prepare(tx(1), 3, "a", "k1", "v"));
+    s.handle_message(Time(120), Peer::Client(&cl), Msg::Commit { tx: tx(1), version: 1, secret: secret(tx(1)) });
+    drain(&mut s);
+    let Msg::Prepare { tx: t, epoch, server, key, value, participants, .. } = prepare(tx(1), 3, "a", "k1", "w") else {
+        unreachable!()
+    };
+    let replay = Msg::Prepare { tx: t, epoch, server, key, value, participants, secret: theirs };
+    s.handle_message(Time(130), Peer::Client(&stranger), replay);
+    drain(&mut s);
+    s.handle_message(Time(140), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: Some(sid("a")) });
+    let reply = to(addr("b"), Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 1 } });
+    assert_eq!(drain(&mut s).0, vec![reply]);
+    assert_eq!(contents(&s), vec![("k1", "v", 1)]);
+}
