@@ -370,6 +370,15 @@ impl TestCluster {
     pub fn client(&self, args: &[&str]) -> ClientRun {
         client(&self.vl(), args)
     }
+
+    /// The epoch and the view's members (`{id, addr}`, as `query_servers` gives them).
+    pub fn members(&self) -> (u64, Vec<Value>) {
+        let answer = self.client(&["--json", "query_servers"]);
+        assert!(answer.ok, "{answer:?}");
+        let result = answer.json()["result"].clone();
+        let members = result["servers"].as_array().expect("servers").clone();
+        (result["epoch"].as_u64().expect("an epoch"), members)
+    }
 }
 
 /// A raw WebSocket connection to a node, for sending anything at all.

@@ -42,13 +42,6 @@ fn reason(answer: &Value) -> &str {
     answer["reason"].as_str().expect("a reason")
 }
 
-/// Every server of the cluster as a view member, and the epoch.
-fn members(cluster: &TestCluster) -> (u64, Vec<Value>) {
-    let (epoch, _, _) = view(&cluster.vl()).expect("a view");
-    let all = cluster.servers.iter().map(|s| json!({"id": s.id, "addr": s.addr})).collect();
-    (epoch, all)
-}
-
 fn heartbeat(id: &str, addr: &str, epoch: u64) -> Value {
     json!({"cmd": "heartbeat", "id": id, "addr": addr, "epoch": epoch, "stable": 0, "rebalanced": 0})
 }
@@ -74,7 +67,7 @@ fn a_strangers_heartbeat_can_neither_stop_the_cluster_nor_join_it() {
 fn numbers_at_the_top_cannot_wrap_a_key_and_copies_come_only_from_members() {
     let cluster = TestCluster::start(3);
     write(&cluster, "k", "v1");
-    let (epoch, _) = members(&cluster);
+    let (epoch, _) = cluster.members();
     let mut stranger = Peer::connect(&cluster.servers[0].addr);
     let pwned = |version: u64| json!({"cmd": "transfer", "epoch": epoch, "items": [{"key": "k", "value": "PWNED", "version": version}]});
     let answer = stranger.ask(1, pwned(u64::MAX));
@@ -92,7 +85,7 @@ fn numbers_at_the_top_cannot_wrap_a_key_and_copies_come_only_from_members() {
 fn only_a_transactions_coordinator_can_decide_it() {
     let cluster = TestCluster::start(3);
     write(&cluster, "k", "settled"); // once written, every replica serves the stable view
-    let (epoch, all) = members(&cluster);
+    let (epoch, all) = cluster.members();
     let tx = json!({"client": 424_242, "seq": 1});
     let mut coordinator: Vec<Peer> = Vec::new();
     for member in &all {

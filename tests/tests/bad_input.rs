@@ -843,16 +843,6 @@ fn a_thousand_abandoned_connections_do_not_wedge_a_node() {
 
 // ---- a coordinator that vanishes in the middle of two-phase commit
 
-/// The settled view as `query_servers` reports it: the epoch and the members, `{id, addr}`.
-fn members(cluster: &TestCluster) -> (u64, Vec<Value>) {
-    let answer = cluster.client(&["--json", "query_servers"]);
-    assert!(answer.ok, "{answer:?}");
-    let result = answer.json()["result"].clone();
-    let members = result["servers"].as_array().expect("servers").clone();
-    assert_eq!(members.len(), 3, "{result}");
-    (result["epoch"].as_u64().expect("an epoch"), members)
-}
-
 /// The test cluster's server that `member` (`{id, addr}` from the view) names.
 fn server_at<'c>(cluster: &'c TestCluster, member: &Value) -> &'c Process {
     cluster.servers.iter().find(|s| member["addr"] == s.addr.as_str()).expect("a member of the cluster")
@@ -884,7 +874,8 @@ fn prepare_yes(member: &Value, tx: &Value, epoch: u64, key: &str, value: &str, a
 fn a_coordinator_gone_after_one_commit_is_finished_by_the_participants() {
     let cluster = TestCluster::start(3);
     let seeded = Seeded::write(&cluster);
-    let (epoch, all) = members(&cluster);
+    let (epoch, all) = cluster.members();
+    assert_eq!(all.len(), 3, "{all:?}");
     let (key, value) = ("orphan-commit", "decided by the others");
     let tx = json!({"client": 999_999, "seq": 1});
     let started = Instant::now();
@@ -922,7 +913,8 @@ fn a_coordinator_gone_after_one_commit_is_finished_by_the_participants() {
 fn a_coordinator_gone_before_preparing_everyone_is_aborted_by_the_participants() {
     let cluster = TestCluster::start(3);
     let seeded = Seeded::write(&cluster);
-    let (epoch, all) = members(&cluster);
+    let (epoch, all) = cluster.members();
+    assert_eq!(all.len(), 3, "{all:?}");
     let (key, value) = ("orphan-abort", "never written");
     let tx = json!({"client": 999_998, "seq": 1});
     let peers: Vec<Peer> = all[..2].iter().map(|m| prepare_yes(m, &tx, epoch, key, value, &all)).collect();

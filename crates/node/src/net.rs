@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ringside_core::{Addr, Msg};
+use ringside_core::{Addr, Msg, TxSecret};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -34,7 +34,7 @@ use tracing::{debug, info, warn};
 use crate::key::{self, ClusterKey};
 use crate::upgrade;
 use crate::watch::{self, Watch};
-use crate::wire::{self, BadFrame, Frame, PROTOCOL_VERSION};
+use crate::wire::{BadFrame, Frame, PROTOCOL_VERSION};
 
 /// A connection's number within this process.
 pub type ConnId = u64;
@@ -53,15 +53,26 @@ pub enum ConnInput {
     Closed { conn: ConnId },
 }
 
-/// What the node's task hands a connection task.
+/// What the node's task hands a connection task: a frame, encoded once, as it goes out.
 #[derive(Debug)]
 pub struct Outgoing {
-    /// The message.
-    pub msg: Msg,
-    /// The frame it answers.
-    pub re: Option<u64>,
-    /// About how many bytes it takes as a frame (counted against the connection's queue).
-    pub bytes: usize,
+    /// The frame's text; its length is what the connection's queue counts.
+    text: String,
+    /// The transaction secret the message carries, which watchers must not see.
+    secret: Option<TxSecret>,
+}
+
+impl Outgoing {
+    /// `msg` in a frame of its own, answering frame `re`, from a node listening at `local`.
+    fn encode(msg: Msg, re: Option<u64>, local: Option<&Addr>) -> Outgoing {
+        let secret = msg.secret().copied();
+        let frame = Frame { v: PROTOCOL_VERSION, id: next_frame_id(), re, from: local.cloned(), msg };
+        Outgoing { text: frame.encode(), secret }
+    }
+
+    fn bytes(&self) -> usize {
+        self.text.len()
+    }
 }
 
 /// How many bytes wait in one connection's queue, shared by the node's task (which adds) and
@@ -162,6 +173,13 @@ struct Conn {
     member: bool,
 }
 
+/// Frames for a peer being dialed, and their bytes.
+#[derive(Debug)]
+struct Waiting {
+    frames: Vec<Outgoing>,
+    bytes: usize,
+}
+
 #[derive(Debug)]
 struct Backoff {
     next_try: Instant,
@@ -184,7 +202,7 @@ pub struct Net {
     inbox: Inbox,
     conns: HashMap<ConnId, Conn>,
     routes: HashMap<Addr, ConnId>,
-    dialing: HashMap<Addr, Vec<Outgoing>>,
+    dialing: HashMap<Addr, Waiting>,
     backoff: HashMap<Addr, Backoff>,
 }
 
@@ -226,20 +244,20 @@ impl Net {
 
     /// Queues `msg` for the peer at `to`, dialing it if needed. Never waits.
     pub fn send(&mut self, to: &Addr, msg: Msg, re: Option<u64>) {
-        let out = Outgoing { bytes: wire::encoded_len(&msg), msg, re };
+        let out = Outgoing::encode(msg, re, self.config.local.as_ref());
         if let Some(&id) = self.routes.get(to) {
             let Some(conn) = self.conns.get(&id) else { return };
             let queued = conn.queued.0.bytes.load(Ordering::Relaxed);
-            if queued + out.bytes > MAX_QUEUED {
+            if queued + out.bytes() > MAX_QUEUED {
                 // A peer that stopped reading would grow this node without bound: let it go.
                 warn!("closing the connection with {to}: it stopped reading, {queued} bytes wait for it");
                 conn.queued.0.overflowed.store(true, Ordering::Relaxed);
                 self.drop_conn(id);
                 return;
             }
-            conn.queued.0.bytes.fetch_add(out.bytes, Ordering::Relaxed);
+            conn.queued.0.bytes.fetch_add(out.bytes(), Ordering::Relaxed);
             if let Err(e) = conn.outbox.try_send(out) {
-                conn.queued.0.bytes.fetch_sub(e.into_inner().bytes, Ordering::Relaxed);
+                conn.queued.0.bytes.fetch_sub(e.into_inner().bytes(), Ordering::Relaxed);
                 warn!("dropped a message for {to}: its connection is {OUTBOX} frames behind");
             }
             return;
@@ -248,9 +266,10 @@ impl Net {
             debug!("dropped a message for {to}: that client has disconnected");
             return;
         }
-        if let Some(queue) = self.dialing.get_mut(to) {
-            if queue.len() < OUTBOX && queue.iter().map(|o| o.bytes).sum::<usize>() + out.bytes <= MAX_QUEUED {
-                queue.push(out);
+        if let Some(waiting) = self.dialing.get_mut(to) {
+            if waiting.frames.len() < OUTBOX && waiting.bytes + out.bytes() <= MAX_QUEUED {
+                waiting.bytes += out.bytes();
+                waiting.frames.push(out);
             }
             return;
         }
@@ -258,7 +277,7 @@ impl Net {
             debug!("dropped a message for {to}: unreachable, waiting before dialing again");
             return;
         }
-        self.dialing.insert(to.clone(), vec![out]);
+        self.dialing.insert(to.clone(), Waiting { bytes: out.bytes(), frames: vec![out] });
         tokio::spawn(dial(to.clone(), self.inbox.clone(), self.config.clone()));
     }
 
@@ -268,8 +287,8 @@ impl Net {
             ConnInput::Opened { conn, peer, member, outbox, queued } => {
                 if let Some(addr) = &peer {
                     self.backoff.remove(addr);
-                    for out in self.dialing.remove(addr).unwrap_or_default() {
-                        queued.0.bytes.fetch_add(out.bytes, Ordering::Relaxed);
+                    for out in self.dialing.remove(addr).map(|w| w.frames).unwrap_or_default() {
+                        queued.0.bytes.fetch_add(out.bytes(), Ordering::Relaxed);
                         let _ = outbox.try_send(out);
                     }
                     self.routes.insert(addr.clone(), conn);
@@ -554,17 +573,12 @@ struct Writer<S> {
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
     /// Writes one frame, flushed or left for the next flush. Watchers see it once the WebSocket
     /// took it: a frame for a connection already gone is no `send`.
-    async fn write(&mut self, msg: Msg, re: Option<u64>, flush: bool) -> Result<(), tungstenite::Error> {
-        let frame = Frame { v: PROTOCOL_VERSION, id: next_frame_id(), re, from: self.local.clone(), msg };
-        let text = frame.encode();
+    async fn write(&mut self, out: Outgoing, flush: bool) -> Result<(), tungstenite::Error> {
         let record = self.watch.as_ref().filter(|w| w.active()).map(|watch| {
-            let record = match &self.peer {
-                Some(peer) => watch.send_record(peer.as_str(), &text, frame.msg.secret()),
-                None => watch.send_record(client_label(self.conn).as_str(), &text, frame.msg.secret()),
-            };
-            (watch, record)
+            let peer = self.peer.clone().unwrap_or_else(|| client_label(self.conn));
+            (watch, watch.send_record(peer.as_str(), &out.text, out.secret.as_ref()))
         });
-        let message = Message::text(text);
+        let message = Message::text(out.text);
         if flush {
             self.ws.send(message).await?;
         } else {
@@ -577,16 +591,22 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
     }
 
     async fn feed(&mut self, out: Outgoing, queued: &Queued) -> Result<(), tungstenite::Error> {
-        queued.0.bytes.fetch_sub(out.bytes, Ordering::Relaxed);
-        self.write(out.msg, out.re, false).await
+        queued.0.bytes.fetch_sub(out.bytes(), Ordering::Relaxed);
+        self.write(out, false).await
+    }
+
+    /// An error of this connection's own (a bad frame, a close), written at once.
+    async fn error(&mut self, reason: String, re: Option<u64>) -> Result<(), tungstenite::Error> {
+        let out = Outgoing::encode(Msg::Error { op: None, reason }, re, self.local.as_ref());
+        self.write(out, true).await
     }
 
     async fn refuse(&mut self, bad: BadFrame) -> Result<(), tungstenite::Error> {
-        self.write(Msg::Error { op: None, reason: bad.reason }, bad.re, true).await
+        self.error(bad.reason, bad.re).await
     }
 
     async fn close_with(&mut self, code: CloseCode, reason: String) {
-        let _ = self.write(Msg::Error { op: None, reason: reason.clone() }, None, true).await;
+        let _ = self.error(reason.clone(), None).await;
         // Close reasons must fit in a control frame (123 bytes).
         let short: String = reason.chars().take(100).collect();
         let _ = self.ws.close(Some(CloseFrame { code, reason: short.into() })).await;

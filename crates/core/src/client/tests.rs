@@ -94,6 +94,19 @@ fn done(c: &mut Client, now: u64, tx: TxId, ids: &[&str], committed: bool) {
     }
 }
 
+/// A client whose `setr k1=v` (op returned) got a yes from every replica, each at `version`;
+/// its commit is drained.
+fn all_voted_yes(version: Version) -> (Client, OpId) {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    for id in K1_ABC {
+        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version });
+    }
+    drain(&mut c);
+    (c, op)
+}
+
 fn decided(tx: TxId, commit: bool, ids: &[&str]) -> Event {
     Event::TxDecided { tx, key: "k1".to_string(), commit, participants: ids.iter().map(|id| sid(id)).collect() }
 }
@@ -197,13 +210,7 @@ fn setr_aborts_when_a_replica_holds_the_largest_version() {
 
 #[test]
 fn a_returned_commit_is_resent_to_the_participant_yet_to_acknowledge_it() {
-    let mut c = with_view(config());
-    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
-    drain(&mut c);
-    for id in K1_ABC {
-        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version: 0 });
-    }
-    drain(&mut c);
+    let (mut c, op) = all_voted_yes(0);
     done(&mut c, 130, tx(1), &["a", "b"], true);
     assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 1 }))]));
     let commit = Msg::Commit { tx: tx(1), version: 1, secret: secret(tx(1)) };
@@ -377,13 +384,7 @@ fn a_decision_request_while_voting_aborts_the_transaction() {
 
 #[test]
 fn a_decision_request_after_the_decision_gets_the_decision() {
-    let mut c = with_view(config());
-    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
-    drain(&mut c);
-    for id in K1_ABC {
-        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version: 4 });
-    }
-    drain(&mut c);
+    let (mut c, op) = all_voted_yes(4);
     let committed = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 5 } };
     c.handle_message(Time(2_110), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: None });
     assert_eq!(drain(&mut c), (vec![to(addr("b"), committed.clone())], vec![]));
@@ -610,13 +611,7 @@ fn a_vote_from_a_server_outside_the_participants_does_not_count() {
 
 #[test]
 fn setr_returns_only_once_participants_say_they_committed() {
-    let mut c = with_view(config());
-    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
-    drain(&mut c);
-    for id in K1_ABC {
-        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version: 0 });
-    }
-    drain(&mut c);
+    let (mut c, op) = all_voted_yes(0);
     // "Done, but not committed" is no acknowledgement of a commit, from anyone.
     done(&mut c, 120, tx(1), &K1_ABC, false);
     assert_eq!(drain(&mut c), (vec![], vec![]));

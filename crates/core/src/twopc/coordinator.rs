@@ -354,13 +354,14 @@ impl Coordinator {
 
     /// A returned commit's resend timer fired.
     pub(crate) fn tell_timeout(&mut self, tx: TxId, cx: &mut Cx<'_>) {
+        let secret = self.secret(tx);
         let Some(telling) = self.telling.get_mut(&tx) else { return };
         if telling.resends >= DECISION_RESENDS {
             self.telling.remove(&tx);
             return;
         }
         telling.resends += 1;
-        let commit = Msg::Commit { tx, version: telling.version, secret: TxSecret::derive(self.secret_key, tx) };
+        let commit = Msg::Commit { tx, version: telling.version, secret };
         for to in unacked_addrs(&telling.participants, &telling.unacked) {
             cx.out.send(&to, commit.clone());
         }
@@ -417,7 +418,7 @@ impl Coordinator {
                     return self.finish(write);
                 }
                 *resends += 1;
-                let secret = TxSecret::derive(self.secret_key, *tx);
+                let secret = self.secret(*tx);
                 let msg = match after {
                     AfterDecision::Succeed(version) => Msg::Commit { tx: *tx, version: *version, secret },
                     _ => Msg::Abort { tx: *tx, secret },
