@@ -3,7 +3,9 @@
 //! A pure data structure with no time and no messages; the view leader turns its outcomes into
 //! replies. Every lock with an entry has a holder: a release hands the lock straight to the head
 //! of its queue, and an entry left with neither holder nor waiters is dropped so the table only
-//! holds live locks.
+//! holds live locks. A hand-over can give a lock to a requester that waits elsewhere, which
+//! makes the lock's other waiters wait for it: any of them whose wait now closes a cycle leaves
+//! the queue, refused as if it had just asked, so the wait-for graph never holds a cycle.
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
@@ -61,9 +63,33 @@ pub enum Released {
         /// The waiter that now holds the lock, or `None` if no one was waiting and the lock is
         /// gone.
         next_holder: Option<String>,
+        /// Waiters the hand-over took out of the queue, each because waiting for the new
+        /// holder would close a cycle.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        refused: Vec<Refusal>,
     },
     /// A waiter gave up its place in the queue; the holder is unchanged.
     LeftQueue,
+}
+
+/// A waiter taken out of a queue by a hand-over: waiting for the new holder would deadlock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The waiter.
+    pub requester: String,
+    /// The cycle its wait would close, in [`LockGetOutcome::Deadlock`]'s order (it first).
+    pub cycle: Vec<String>,
+}
+
+/// What became of one lock whose holder went away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handover {
+    /// The lock.
+    pub name: String,
+    /// Who holds it now; `None` when no one waited and the lock is gone.
+    pub next_holder: Option<String>,
+    /// Waiters taken out of its queue because waiting for the new holder would deadlock.
+    pub refused: Vec<Refusal>,
 }
 
 /// One lock's state. There is no holder-less state: a lock without a holder has no waiters
@@ -118,8 +144,8 @@ impl LockTable {
     pub fn release(&mut self, name: &str, requester: &str) -> Result<Released, LockReleaseError> {
         let lock = self.locks.get_mut(name).ok_or(LockReleaseError::UnknownLock)?;
         if lock.holder == requester {
-            let next_holder = Self::hand_over(&mut self.locks, name);
-            return Ok(Released::Released { next_holder });
+            let Handover { next_holder, refused, .. } = self.hand_over(name);
+            return Ok(Released::Released { next_holder, refused });
         }
         let index = lock.waiters.iter().position(|w| w == requester).ok_or(LockReleaseError::NotHolderOrWaiter)?;
         lock.waiters.remove(index);
@@ -127,29 +153,16 @@ impl LockTable {
     }
 
     /// Drops every hold and queue place of `requester` (used when a server fails). Returns the
-    /// (lock, new holder) hand-overs that happened, in lock-name order; the new holder is `None`
-    /// where no one was waiting and the lock is gone.
-    pub fn remove_requester(&mut self, requester: &str) -> Vec<(String, Option<String>)> {
-        let mut handovers = Vec::new();
-        // `retain` visits in ascending key order, which gives the promised hand-over order.
-        self.locks.retain(|name, lock| {
+    /// hand-overs that happened, in lock-name order.
+    pub fn remove_requester(&mut self, requester: &str) -> Vec<Handover> {
+        let mut held = Vec::new();
+        for (name, lock) in &mut self.locks {
             lock.waiters.retain(|w| w != requester);
-            if lock.holder != requester {
-                return true;
+            if lock.holder == requester {
+                held.push(name.clone());
             }
-            match lock.waiters.pop_front() {
-                Some(next) => {
-                    handovers.push((name.clone(), Some(next.clone())));
-                    lock.holder = next;
-                    true
-                }
-                None => {
-                    handovers.push((name.clone(), None));
-                    false
-                }
-            }
-        });
-        handovers
+        }
+        held.iter().map(|name| self.hand_over(name)).collect()
     }
 
     /// How many locks are held.
@@ -184,20 +197,29 @@ impl LockTable {
         })
     }
 
-    /// Gives lock `name` (which must exist) to the head of its queue, or removes it when no one
-    /// waits, so that an entry never lingers without a holder.
-    fn hand_over(locks: &mut BTreeMap<String, Lock>, name: &str) -> Option<String> {
-        let lock = locks.get_mut(name)?;
-        match lock.waiters.pop_front() {
-            Some(next) => {
-                lock.holder.clone_from(&next);
-                Some(next)
+    /// Gives lock `name` to the head of its queue, or removes it when no one waits, so that an
+    /// entry never lingers without a holder. The other waiters now wait for the new holder:
+    /// those it waits for, directly or not, would close a cycle and are refused.
+    fn hand_over(&mut self, name: &str) -> Handover {
+        let mut handover = Handover { name: name.into(), next_holder: None, refused: Vec::new() };
+        let Some(lock) = self.locks.get_mut(name) else { return handover };
+        let Some(next) = lock.waiters.pop_front() else {
+            self.locks.remove(name);
+            return handover;
+        };
+        lock.holder.clone_from(&next);
+        let waiters: Vec<String> = lock.waiters.iter().cloned().collect();
+        for waiter in waiters {
+            // Asked one at a time: a waiter taken out takes its edges with it.
+            let Some(path) = self.wait_path(&next, &waiter) else { continue };
+            let cycle = core::iter::once(waiter.as_str()).chain(path).map(String::from).collect();
+            if let Some(lock) = self.locks.get_mut(name) {
+                lock.waiters.retain(|w| *w != waiter);
             }
-            None => {
-                locks.remove(name);
-                None
-            }
+            handover.refused.push(Refusal { requester: waiter, cycle });
         }
+        handover.next_holder = Some(next);
+        handover
     }
 
     /// A wait-for path from `from` to `to`: `[from, ..., last]` where each waits for the next and
@@ -252,7 +274,11 @@ mod tests {
     }
 
     fn released(next_holder: Option<&str>) -> Result<Released, LockReleaseError> {
-        Ok(Released::Released { next_holder: next_holder.map(String::from) })
+        Ok(Released::Released { next_holder: next_holder.map(String::from), refused: vec![] })
+    }
+
+    fn handover(name: &str, next_holder: Option<&str>) -> Handover {
+        Handover { name: name.into(), next_holder: next_holder.map(String::from), refused: vec![] }
     }
 
     fn json<T: Serialize>(value: &T) -> String {
@@ -369,10 +395,7 @@ mod tests {
         assert_eq!(t.get("y", "c"), queued(1));
         assert_eq!(t.get("y", "a"), queued(2));
         assert_eq!(t.get("z", "a"), LockGetOutcome::Granted);
-        assert_eq!(
-            t.remove_requester("a"),
-            vec![(String::from("x"), Some(String::from("b"))), (String::from("z"), None)]
-        );
+        assert_eq!(t.remove_requester("a"), vec![handover("x", Some("b")), handover("z", None)]);
         assert_eq!(t.locks().collect::<Vec<_>>(), vec![("x", Some("b"), vec!["c"]), ("y", Some("d"), vec!["c"])]);
         assert_eq!(t.release("z", "a"), Err(LockReleaseError::UnknownLock));
         assert_eq!(t.remove_requester("nobody"), vec![]);
@@ -395,6 +418,52 @@ mod tests {
         assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
     }
 
+    /// Found by fuzzing: a waiter of two locks handed one of them makes the other waiters of it
+    /// wait for it, which can close a cycle no `lock_get` checked.
+    #[test]
+    fn a_hand_over_that_would_close_a_cycle_refuses_the_waiter_it_closes() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "h"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
+        assert_eq!(t.get("z", "c"), LockGetOutcome::Granted);
+        assert_eq!(t.get("x", "a"), queued(1));
+        assert_eq!(t.get("x", "c"), queued(2));
+        assert_eq!(t.get("y", "a"), queued(1));
+        assert_eq!(t.get("z", "b"), queued(1));
+        // h lets go: a holds x, so c would wait for a, a for b and b for c.
+        let refusal = Refusal { requester: "c".into(), cycle: vec!["c".into(), "a".into(), "b".into()] };
+        assert_eq!(
+            t.release("x", "h"),
+            Ok(Released::Released { next_holder: Some("a".into()), refused: vec![refusal.clone()] })
+        );
+        assert_eq!(queue(&t, "x"), Vec::<&str>::new());
+        // Asking again, c hears the same cycle and is not queued.
+        assert_eq!(t.get("x", "c"), deadlock(&["c", "a", "b"]));
+        // The same when the holder fails instead of letting go.
+        let mut t = LockTable::new();
+        for (name, who) in [("x", "h"), ("y", "b"), ("z", "c")] {
+            assert_eq!(t.get(name, who), LockGetOutcome::Granted);
+        }
+        for (name, who) in [("x", "a"), ("x", "c"), ("y", "a"), ("z", "b")] {
+            assert!(matches!(t.get(name, who), LockGetOutcome::Queued { .. }));
+        }
+        let mut expected = handover("x", Some("a"));
+        expected.refused.push(refusal);
+        assert_eq!(t.remove_requester("h"), vec![expected]);
+    }
+
+    #[test]
+    fn a_hand_over_keeps_waiters_whose_wait_closes_no_cycle() {
+        let mut t = LockTable::new();
+        assert_eq!(t.get("x", "h"), LockGetOutcome::Granted);
+        assert_eq!(t.get("y", "b"), LockGetOutcome::Granted);
+        assert_eq!(t.get("x", "a"), queued(1));
+        assert_eq!(t.get("x", "c"), queued(2));
+        assert_eq!(t.get("y", "a"), queued(1));
+        assert_eq!(t.release("x", "h"), released(Some("a")));
+        assert_eq!(queue(&t, "x"), vec!["c"]);
+    }
+
     #[test]
     fn outcomes_serialize_with_a_tag() {
         assert_eq!(json(&LockGetOutcome::Granted), r#"{"status":"granted"}"#);
@@ -402,7 +471,7 @@ mod tests {
         assert_eq!(json(&deadlock(&["b", "a"])), r#"{"status":"deadlock","cycle":["b","a"]}"#);
         assert_eq!(json(&LockReleaseError::NotHolderOrWaiter), r#"{"error":"not_holder_or_waiter"}"#);
         assert_eq!(
-            json(&Released::Released { next_holder: Some("atm2".into()) }),
+            json(&Released::Released { next_holder: Some("atm2".into()), refused: vec![] }),
             r#"{"status":"released","next_holder":"atm2"}"#
         );
         assert_eq!(json(&Released::LeftQueue), r#"{"status":"left_queue"}"#);

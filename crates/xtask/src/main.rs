@@ -4,10 +4,12 @@
 //! - `cargo xtask demo`: the browser page, served by Trunk at http://127.0.0.1:8080, and a
 //!   real three-server cluster (`ringside cluster`) for its live mode.
 //! - `cargo xtask tour`: the narrated terminal tour of the simulator.
+//! - `cargo xtask fuzz --seconds N`: every fuzz target for N seconds (nightly, cargo-fuzz).
 //!
 //! Std only, so that it builds in seconds on a fresh machine. The page's tools (Trunk,
 //! wasm-bindgen, wasm-opt, Chromium) are installed by [`tools`] when missing.
 
+mod fuzz;
 mod runner;
 mod tools;
 
@@ -25,11 +27,13 @@ Usage: cargo xtask <command>
 
 Commands:
   test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000),
+          10 s of each fuzz target (when nightly is installed),
           then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e tests
           (the simulator, and live mode against a real cluster)
   demo    serve the browser page at http://127.0.0.1:8080 (trunk serve --release), installing its tools first,
           and start a real cluster (ringside cluster --servers 3) whose printed link opens the page on it
   tour    the simulator's narrated terminal tour [--seed S, default 7]
+  fuzz    every fuzz target (fuzz/) for --seconds N each (default 60), on nightly with cargo-fuzz
   help    print this message";
 
 /// Targets the core must build for: a bare-metal one proves `no_std`, wasm32 is the browser's.
@@ -55,6 +59,7 @@ enum Task {
     Test,
     Demo,
     Tour { seed: u64 },
+    Fuzz { seconds: u64 },
 }
 
 fn main() -> ExitCode {
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         }
         Task::Demo => exit_with(demo(&mut runner)),
         Task::Tour { seed } => exit_with(tour(&mut runner, seed)),
+        Task::Fuzz { seconds } => exit_with(fuzz_task(&mut runner, seconds)),
     }
 }
 
@@ -120,6 +126,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Task, String> {
             )),
         },
         "tour" => parse_tour_args(&rest),
+        "fuzz" => parse_fuzz_args(&rest),
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -136,6 +143,23 @@ fn parse_tour_args(args: &[String]) -> Result<Task, String> {
         seed = value.parse().map_err(|_| format!("`--seed` wants a non-negative integer, got `{value}`"))?;
     }
     Ok(Task::Tour { seed })
+}
+
+fn parse_fuzz_args(args: &[String]) -> Result<Task, String> {
+    let mut seconds = fuzz::DEFAULT_SECONDS;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--seconds") {
+            Some("") => args.next().ok_or("`--seconds` needs a value")?.as_str(),
+            Some(inline) if inline.starts_with('=') => &inline[1..],
+            _ => return Err(format!("unknown `fuzz` argument `{arg}`")),
+        };
+        seconds = match value.parse() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(format!("`--seconds` wants a positive integer, got `{value}`")),
+        };
+    }
+    Ok(Task::Fuzz { seconds })
 }
 
 /// The sweep's seed count from `RINGSIDE_SWEEP_SEEDS`; unset or empty means the default.
@@ -194,6 +218,13 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
 
     let seeds = seeds.to_string();
     run.cargo("sweep", &["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds])?;
+
+    // The kept regressions already ran on stable, in `cargo test`; fresh fuzzing needs nightly.
+    if fuzz::have_nightly(run) {
+        fuzz::run_all(run, fuzz::TEST_SECONDS)?;
+    } else {
+        eprintln!("==> fuzz: no nightly toolchain, so no fresh fuzzing (the kept regressions ran in `cargo test`)");
+    }
 
     browser(run)
 }
@@ -257,6 +288,16 @@ fn demo(run: &mut Runner) -> Result<(), Failure> {
     served
 }
 
+/// Every fuzz target for `seconds` each; says how to get nightly when it is missing.
+fn fuzz_task(run: &mut Runner, seconds: u64) -> Result<(), Failure> {
+    if !fuzz::have_nightly(run) {
+        return Err(Failure::Config(
+            "fuzzing needs the nightly toolchain: `rustup toolchain install nightly`, then run again".into(),
+        ));
+    }
+    fuzz::run_all(run, seconds)
+}
+
 /// The simulator's narrated terminal tour.
 fn tour(run: &mut Runner, seed: u64) -> Result<(), Failure> {
     let seed = seed.to_string();
@@ -309,8 +350,29 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_seconds_default_and_override() {
+        assert_eq!(parse(&["fuzz"]), Ok(Task::Fuzz { seconds: 60 }));
+        assert_eq!(parse(&["fuzz", "--seconds", "5"]), Ok(Task::Fuzz { seconds: 5 }));
+        assert_eq!(parse(&["fuzz", "--seconds=7"]), Ok(Task::Fuzz { seconds: 7 }));
+        assert!(parse(&["fuzz", "--seconds", "0"]).is_err());
+        assert!(parse(&["fuzz", "--seconds"]).is_err());
+        assert!(parse(&["fuzz", "10"]).is_err());
+    }
+
+    #[test]
+    fn fuzz_targets_are_the_packages_bins() {
+        let manifest = std::fs::read_to_string(workspace_root().join("fuzz/Cargo.toml")).unwrap();
+        let bins: Vec<&str> = manifest
+            .lines()
+            .filter_map(|line| line.strip_prefix("name = \"")?.strip_suffix('"'))
+            .filter(|name| !name.starts_with("ringside"))
+            .collect();
+        assert_eq!(bins, fuzz::TARGETS);
+    }
+
+    #[test]
     fn usage_names_every_command() {
-        for command in ["test", "demo", "tour", "help"] {
+        for command in ["test", "demo", "tour", "fuzz", "help"] {
             assert!(USAGE.lines().any(|line| line.trim_start().starts_with(command)), "{command}");
         }
     }

@@ -90,7 +90,7 @@ fn outdated<'a>(run: &Runner, binaries: &[&'a str], version: &str) -> Vec<&'a st
 
 /// `cargo install <krate> --version <version>` unless each of `binaries` already reports
 /// that version.
-fn ensure_cargo_install(
+pub(crate) fn ensure_cargo_install(
     run: &mut Runner,
     krate: &str,
     version: &str,

@@ -9,6 +9,7 @@
 //! copy is dropped only after the view leader reports that every new holder has its copies.
 
 use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -297,7 +298,14 @@ impl Rebalancer {
         let mut keys = Vec::with_capacity(items.len());
         let mut stored = 0;
         let total = items.len();
+        let mut refused = None;
         for item in items {
+            // A copy larger than this server keeps is neither stored nor acknowledged, so the
+            // sender keeps it (and says so in its log: limits differ across the cluster).
+            if let Err(too_large) = cx.config.limits.entry(&item.key, &item.value) {
+                refused.get_or_insert(too_large);
+                continue;
+            }
             if cx.storage.store_if_newer(&item.key, item.value, item.version, epoch) {
                 if !self.replicates(position(&item.key), cx.me, cx.config.replicas) {
                     self.strays = true;
@@ -308,6 +316,11 @@ impl Rebalancer {
         }
         cx.out.event(Event::TransferReceived { from: from.clone(), keys: total, stored });
         cx.out.send(from, Msg::TransferAck { epoch, keys });
+        if let Some(too_large) = refused {
+            let reason = format!("copies refused: {}", too_large.describe());
+            cx.out.event(Event::BadMessage { from: from.clone(), reason: reason.clone() });
+            cx.out.send(from, Msg::Error { op: None, reason });
+        }
         // A late or repeated copy for a view that is already stable is dropped at once.
         self.finish_if_done(cx)
     }

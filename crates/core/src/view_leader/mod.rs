@@ -7,8 +7,14 @@ use alloc::vec::Vec;
 
 use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, View, MAX_NUMBER};
+
+/// The newest epoch a restarted leader takes from a server's heartbeat: half the largest number
+/// a frame may carry. A view formed above it still has 2^52 view changes before its epoch could
+/// pass [`MAX_NUMBER`], more than any cluster makes; a server claiming more is believed no
+/// further than that and joins as a new server.
+pub const RECOVERY_CEILING: u64 = MAX_NUMBER / 2;
 use crate::limits::Limits;
-use crate::locks::{LockGetOutcome, LockReleaseError, LockTable, Released};
+use crate::locks::{Handover, LockGetOutcome, LockReleaseError, LockTable, Refusal, Released};
 use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
 use crate::peer::{members_only, Peer};
 use crate::time::{Deadline, Time, Timers};
@@ -190,17 +196,16 @@ impl ViewLeader {
         } else if let Some(recovery) = &mut self.recovery {
             recovery.heard.retain(|_, a| *a != addr);
             recovery.heard.insert(id.clone(), addr);
-            if known.0 < MAX_NUMBER {
+            if known.0 <= RECOVERY_CEILING {
                 recovery.newest = recovery.newest.max(known);
             }
             HeartbeatStatus::Retry
-        } else if known > self.view.epoch && self.view.epoch == Epoch(0) && known.0 < MAX_NUMBER {
+        } else if known > self.view.epoch && self.view.epoch == Epoch(0) && known.0 <= RECOVERY_CEILING {
             // A server knows a newer epoch than a leader that never formed a view: this leader
             // restarted and forgot it. Gather every live server for one failure timeout (each
             // heartbeats within it), then form one view above every epoch they knew. A leader
             // with a view of its own is not restarting, whatever epoch a newcomer claims: it
-            // joins like any new server. Nor does an epoch at the largest a frame may carry: the
-            // view formed above it could not be sent.
+            // joins like any new server. Nor does an epoch above the recovery ceiling.
             let heard = BTreeMap::from([(id.clone(), addr)]);
             self.recovery = Some(Recovery { until: now + self.config.failure_timeout_ms, heard, newest: known });
             self.events.push_back(Event::Recovering { epoch: known });
@@ -258,10 +263,8 @@ impl ViewLeader {
         self.rebuild_view();
         self.events.push_back(Event::ServerFailed { id: id.clone(), epoch: self.view.epoch });
         self.check_stable();
-        for (name, next) in self.locks.remove_requester(id.as_str()) {
-            if let Some(requester) = next {
-                self.events.push_back(Event::LockGranted { name, requester });
-            }
+        for handover in self.locks.remove_requester(id.as_str()) {
+            self.handed_over(handover);
         }
     }
 
@@ -301,13 +304,23 @@ impl ViewLeader {
         }
     }
 
+    /// Says who a lock went to, and which waiters it refused because they would deadlock
+    /// (each hears it when it next asks).
+    fn handed_over(&mut self, handover: Handover) {
+        let Handover { name, next_holder, refused } = handover;
+        if let Some(requester) = next_holder {
+            self.events.push_back(Event::LockGranted { name: name.clone(), requester });
+        }
+        for Refusal { requester, cycle } in refused {
+            self.events.push_back(Event::LockDeadlock { name: name.clone(), requester, cycle });
+        }
+    }
+
     fn lock_release(&mut self, name: String, requester: String) -> LockAnswer {
         match self.locks.release(&name, &requester) {
-            Ok(Released::Released { next_holder }) => {
+            Ok(Released::Released { next_holder, refused }) => {
                 self.events.push_back(Event::LockReleased { name: name.clone(), requester });
-                if let Some(next) = &next_holder {
-                    self.events.push_back(Event::LockGranted { name, requester: next.clone() });
-                }
+                self.handed_over(Handover { name, next_holder: next_holder.clone(), refused });
                 LockAnswer::Released { next_holder }
             }
             Ok(Released::LeftQueue) => {

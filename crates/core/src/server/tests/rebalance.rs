@@ -166,6 +166,31 @@ fn a_transfer_stores_only_newer_versions_and_acks_every_key() {
     assert_eq!(contents(&s), vec![("k1", "new", 5), ("k3", "x", 2), ("k6", "fresh", 1)]);
 }
 
+/// Found by fuzzing: copies skipped the size limits that a write has to pass.
+#[test]
+fn a_copy_over_the_size_limits_is_neither_stored_nor_acknowledged() {
+    let mut s = settled("a");
+    let b = addr("b");
+    let huge = "v".repeat(crate::Limits::default().value_bytes + 1);
+    let items = vec![item("k1", &huge, 3), item("k3", "x", 2)];
+    s.handle_message(Time(100), Peer::Member(&b), Msg::Transfer { epoch: Epoch(3), items });
+    let reason = format!("copies refused: the value is {} bytes: at most 65536 are kept", huge.len());
+    assert_eq!(
+        drain(&mut s),
+        (
+            vec![
+                to(b.clone(), Msg::TransferAck { epoch: Epoch(3), keys: keys(&["k3"]) }),
+                to(b.clone(), Msg::Error { op: None, reason: reason.clone() }),
+            ],
+            vec![
+                Event::TransferReceived { from: b.clone(), keys: 2, stored: 1 },
+                Event::BadMessage { from: b, reason },
+            ],
+        )
+    );
+    assert_eq!(contents(&s), vec![("k3", "x", 2)]);
+}
+
 #[test]
 fn copies_are_taken_only_from_members() {
     let mut s = settled("a");
