@@ -17,6 +17,7 @@ pub mod serve;
 pub mod shell;
 pub mod upgrade;
 pub mod watch;
+pub mod weight;
 pub mod wire;
 
 use std::hash::BuildHasher;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ringside_core::{Addr, Msg, TxSecret};
+use ringside_core::{Addr, Msg};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -34,6 +34,7 @@ use tracing::{debug, info, warn};
 use crate::key::{self, ClusterKey};
 use crate::upgrade;
 use crate::watch::{self, Watch};
+use crate::weight;
 use crate::wire::{BadFrame, Frame, PROTOCOL_VERSION};
 
 /// A connection's number within this process.
@@ -53,25 +54,23 @@ pub enum ConnInput {
     Closed { conn: ConnId },
 }
 
-/// What the node's task hands a connection task: a frame, encoded once, as it goes out.
+/// What the node's task hands a connection task: a message, encoded by the connection's task
+/// as it goes out (so encoding runs beside the protocol, not in its task), and its weight.
 #[derive(Debug)]
 pub struct Outgoing {
-    /// The frame's text; its length is what the connection's queue counts.
-    text: String,
-    /// The transaction secret the message carries, which watchers must not see.
-    secret: Option<TxSecret>,
+    msg: Msg,
+    re: Option<u64>,
+    /// What the connection's queue counts: about the bytes the message holds.
+    weight: usize,
 }
 
 impl Outgoing {
-    /// `msg` in a frame of its own, answering frame `re`, from a node listening at `local`.
-    fn encode(msg: Msg, re: Option<u64>, local: Option<&Addr>) -> Outgoing {
-        let secret = msg.secret().copied();
-        let frame = Frame { v: PROTOCOL_VERSION, id: next_frame_id(), re, from: local.cloned(), msg };
-        Outgoing { text: frame.encode(), secret }
+    fn new(msg: Msg, re: Option<u64>) -> Outgoing {
+        Outgoing { weight: weight::weight(&msg), msg, re }
     }
 
     fn bytes(&self) -> usize {
-        self.text.len()
+        self.weight
     }
 }
 
@@ -244,7 +243,7 @@ impl Net {
 
     /// Queues `msg` for the peer at `to`, dialing it if needed. Never waits.
     pub fn send(&mut self, to: &Addr, msg: Msg, re: Option<u64>) {
-        let out = Outgoing::encode(msg, re, self.config.local.as_ref());
+        let out = Outgoing::new(msg, re);
         if let Some(&id) = self.routes.get(to) {
             let Some(conn) = self.conns.get(&id) else { return };
             let queued = conn.queued.0.bytes.load(Ordering::Relaxed);
@@ -574,11 +573,15 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
     /// Writes one frame, flushed or left for the next flush. Watchers see it once the WebSocket
     /// took it: a frame for a connection already gone is no `send`.
     async fn write(&mut self, out: Outgoing, flush: bool) -> Result<(), tungstenite::Error> {
+        let secret = out.msg.secret().copied();
+        let frame =
+            Frame { v: PROTOCOL_VERSION, id: next_frame_id(), re: out.re, from: self.local.clone(), msg: out.msg };
+        let text = frame.encode();
         let record = self.watch.as_ref().filter(|w| w.active()).map(|watch| {
             let peer = self.peer.clone().unwrap_or_else(|| client_label(self.conn));
-            (watch, watch.send_record(peer.as_str(), &out.text, out.secret.as_ref()))
+            (watch, watch.send_record(peer.as_str(), &text, secret.as_ref()))
         });
-        let message = Message::text(out.text);
+        let message = Message::text(text);
         if flush {
             self.ws.send(message).await?;
         } else {
@@ -597,8 +600,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Writer<S> {
 
     /// An error of this connection's own (a bad frame, a close), written at once.
     async fn error(&mut self, reason: String, re: Option<u64>) -> Result<(), tungstenite::Error> {
-        let out = Outgoing::encode(Msg::Error { op: None, reason }, re, self.local.as_ref());
-        self.write(out, true).await
+        self.write(Outgoing::new(Msg::Error { op: None, reason }, re), true).await
     }
 
     async fn refuse(&mut self, bad: BadFrame) -> Result<(), tungstenite::Error> {
