@@ -45,6 +45,7 @@ pub mod limits;
 pub mod locks;
 pub mod msg;
 pub mod names;
+mod one_line;
 mod outbox;
 pub mod peer;
 pub mod ring;
@@ -68,6 +69,7 @@ pub use id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, 
 pub use limits::Limits;
 pub use msg::{Msg, Transmit};
 pub use names::Names;
+pub use one_line::OneLine;
 pub use peer::Peer;
 pub use rng::Rng;
 pub use server::{Server, ServerConfig};

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::Addr;
 use crate::msg::Msg;
+use crate::one_line::OneLine;
 use crate::tagged::TagFirst;
 
 /// The protocol version this build speaks.
@@ -109,7 +110,8 @@ impl BadFrame {
             serde_json::error::Category::Data => "wrong message shape",
             serde_json::error::Category::Io => "unreadable frame",
         };
-        BadFrame { re: head.and_then(|h| h.id), reason: format!("{kind}: {error}") }
+        // serde's words quote what the peer sent (an unknown command's name): kept to one line.
+        BadFrame { re: head.and_then(|h| h.id), reason: format!("{kind}: {}", OneLine(error)) }
     }
 }
 

@@ -5,7 +5,7 @@
 //! its membership and rebalancing lines while muting per-transaction ones:
 //! `RUST_LOG=info,ringside::tx=warn`.
 
-use ringside_core::Event;
+use ringside_core::{Event, OneLine};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -20,12 +20,13 @@ pub fn init() {
         .init();
 }
 
-/// Logs a role's event in plain words. The words are only written out when the line's target
-/// and level are enabled: a busy server must not format a line per vote to throw it away.
+/// Logs a role's event in plain words, on one line whatever names a peer chose. The words are
+/// only written out when the line's target and level are enabled: a busy server must not format
+/// a line per vote to throw it away.
 pub fn event(event: &Event) {
     macro_rules! log {
         ($level:ident, $target:literal) => {
-            $level!(target: $target, "{event}")
+            $level!(target: $target, "{}", OneLine(event))
         };
     }
     match event {

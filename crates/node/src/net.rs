@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use ringside_core::{Addr, Msg};
+use ringside_core::{Addr, Msg, OneLine};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -417,7 +417,7 @@ async fn accept(mut stream: TcpStream, remote: SocketAddr, inbox: Inbox, config:
         Ok(Err(e)) => {
             return match admitted {
                 Some(Err(reason)) => info!("refused a connection from {remote}: {reason} (HTTP 401)"),
-                _ => info!("refused a connection from {remote}: WebSocket handshake failed: {e}"),
+                _ => info!("refused a connection from {remote}: WebSocket handshake failed: {}", OneLine(&e)),
             }
         }
         Err(_) => {
