@@ -241,6 +241,11 @@ impl OpError {
             OpError::UnknownLock => "unknown lock".into(),
             OpError::NotHolderOrWaiter => "not the holder nor a waiter of this lock".into(),
             OpError::Timeout { peer } => format!("no answer from {}", names.addr(peer)),
+            OpError::Unconfirmed { tx, version } => format!(
+                "unconfirmed: {} was decided to commit at version {version}, but no majority of the replicas \
+                 confirmed it; it may or may not have been applied",
+                names.tx(*tx)
+            ),
             OpError::Remote { reason } => format!("error from peer: {}", names.relabel(reason)),
         }
     }

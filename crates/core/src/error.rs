@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 
-use crate::id::{Addr, TxId};
+use crate::id::{Addr, TxId, Version};
 use crate::limits::TooLarge;
 
 /// A command the client refused before sending anything.
@@ -72,6 +72,14 @@ pub enum OpError {
     },
     /// The key or the value is larger than the replicas keep.
     TooLarge(TooLarge),
+    /// `setr` decided to commit and sent the decision, but fewer than a majority of the replicas
+    /// said they applied it before the resends ran out: the write may have been applied or not.
+    Unconfirmed {
+        /// The transaction.
+        tx: TxId,
+        /// The version it commits at where it is applied.
+        version: Version,
+    },
     /// The peer answered with an error.
     Remote {
         /// Its reason.

@@ -81,6 +81,8 @@ impl History {
             (Call::Write { .. }, Ok(OpOutput::Written { version })) => Outcome::Written { version: *version },
             (Call::Read { .. }, Ok(OpOutput::Value { value, .. })) => Outcome::Read { value: Some(value.clone()) },
             (Call::Read { .. }, Err(OpError::NotFound { .. })) => Outcome::Read { value: None },
+            // Decided to commit, but too few replicas confirmed it: it may count or not.
+            (Call::Write { .. }, Err(OpError::Unconfirmed { .. })) => Outcome::Unknown,
             _ => Outcome::Failed,
         };
     }

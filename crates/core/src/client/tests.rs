@@ -228,6 +228,27 @@ fn a_returned_commit_is_resent_to_the_participant_yet_to_acknowledge_it() {
     assert_eq!(drain(&mut c), (vec![to(addr("c"), reply)], vec![]));
 }
 
+/// Found by fuzzing: a commit no participant confirmed was reported written once the resends
+/// ran out, though every replica might have lost it.
+#[test]
+fn a_commit_fewer_than_a_majority_confirmed_is_not_reported_written() {
+    let (mut c, op) = all_voted_yes(0);
+    done(&mut c, 130, tx(1), &["a"], true);
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    let commit = Msg::Commit { tx: tx(1), version: 1, secret: secret(tx(1)) };
+    for _ in 1..=DECISION_RESENDS {
+        c.handle_timeout(c.poll_timeout().expect("a resend is due"));
+        assert_eq!(drain(&mut c), (to_each(&["c", "b"], commit.clone()), vec![]));
+    }
+    c.handle_timeout(c.poll_timeout().expect("the last wait"));
+    let unconfirmed = Err(OpError::Unconfirmed { tx: tx(1), version: 1 });
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, unconfirmed)]));
+    // The decision stands for whoever asks.
+    c.handle_message(Time(9_000), Peer::Member(&addr("b")), Msg::DecisionRequest { tx: tx(1), server: None });
+    let reply = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 1 } };
+    assert_eq!(drain(&mut c), (vec![to(addr("b"), reply)], vec![]));
+}
+
 #[test]
 fn an_abort_waits_for_every_participant() {
     let mut c = with_view(config());

@@ -368,7 +368,7 @@ impl Coordinator {
         cx.timers.set(Timer::Tell(tx), cx.now + cx.rpc_timeout_ms);
     }
 
-    /// Every acknowledgement is in (or the resends ran out): the write ends as decided.
+    /// Every acknowledgement is in (or the resends of an abort ran out): the write ends as decided.
     fn finish(&mut self, write: &Write) -> Step {
         let SetPhase::Finishing { tx, after, .. } = &write.phase else { return Step::Wait };
         self.txs.remove(tx);
@@ -415,6 +415,13 @@ impl Coordinator {
             }
             SetPhase::Finishing { tx, participants, unacked, resends, after } => {
                 if *resends >= DECISION_RESENDS {
+                    // A commit that a majority applied returned already; fewer may be lost with
+                    // them, so `setr` cannot say it was written.
+                    if let AfterDecision::Succeed(version) = *after {
+                        let tx = *tx;
+                        self.txs.remove(&tx);
+                        return Step::Finish(Err(OpError::Unconfirmed { tx, version }));
+                    }
                     return self.finish(write);
                 }
                 *resends += 1;
