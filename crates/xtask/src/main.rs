@@ -132,34 +132,33 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Task, String> {
 }
 
 fn parse_tour_args(args: &[String]) -> Result<Task, String> {
-    let mut seed = DEFAULT_TOUR_SEED;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let value = match arg.strip_prefix("--seed") {
-            Some("") => args.next().ok_or("`--seed` needs a value")?.as_str(),
-            Some(inline) if inline.starts_with('=') => &inline[1..],
-            _ => return Err(format!("unknown `tour` argument `{arg}`")),
-        };
-        seed = value.parse().map_err(|_| format!("`--seed` wants a non-negative integer, got `{value}`"))?;
-    }
+    let seed = number_flag("tour", "--seed", DEFAULT_TOUR_SEED, 0, args)?;
     Ok(Task::Tour { seed })
 }
 
 fn parse_fuzz_args(args: &[String]) -> Result<Task, String> {
-    let mut seconds = fuzz::DEFAULT_SECONDS;
+    let seconds = number_flag("fuzz", "--seconds", fuzz::DEFAULT_SECONDS, 1, args)?;
+    Ok(Task::Fuzz { seconds })
+}
+
+/// The value of `command`'s only flag, `flag N` or `flag=N` (the last one given), at least
+/// `least`; `default` when absent.
+fn number_flag(command: &str, flag: &str, default: u64, least: u64, args: &[String]) -> Result<u64, String> {
+    let mut number = default;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let value = match arg.strip_prefix("--seconds") {
-            Some("") => args.next().ok_or("`--seconds` needs a value")?.as_str(),
+        let value = match arg.strip_prefix(flag) {
+            Some("") => args.next().ok_or(format!("`{flag}` needs a value"))?.as_str(),
             Some(inline) if inline.starts_with('=') => &inline[1..],
-            _ => return Err(format!("unknown `fuzz` argument `{arg}`")),
+            _ => return Err(format!("unknown `{command}` argument `{arg}`")),
         };
-        seconds = match value.parse() {
-            Ok(n) if n > 0 => n,
-            _ => return Err(format!("`--seconds` wants a positive integer, got `{value}`")),
+        number = match value.parse() {
+            Ok(n) if n >= least => n,
+            _ if least == 0 => return Err(format!("`{flag}` wants a non-negative integer, got `{value}`")),
+            _ => return Err(format!("`{flag}` wants an integer of at least {least}, got `{value}`")),
         };
     }
-    Ok(Task::Fuzz { seconds })
+    Ok(number)
 }
 
 /// The sweep's seed count from `RINGSIDE_SWEEP_SEEDS`; unset or empty means the default.
