@@ -208,15 +208,19 @@ impl LockTable {
             return handover;
         };
         lock.holder.clone_from(&next);
-        let waiters: Vec<String> = lock.waiters.iter().cloned().collect();
-        for waiter in waiters {
-            // Asked one at a time: a waiter taken out takes its edges with it.
-            let Some(path) = self.wait_path(&next, &waiter) else { continue };
-            let cycle = core::iter::once(waiter.as_str()).chain(path).map(String::from).collect();
-            if let Some(lock) = self.locks.get_mut(name) {
-                lock.waiters.retain(|w| *w != waiter);
-            }
-            handover.refused.push(Refusal { requester: waiter, cycle });
+        let waiters: Vec<&str> = self.queue(name).collect();
+        // One search finds every waiter the new holder waits for; taking one out of the queue
+        // takes only its edge to the new holder, which no path from the new holder needs.
+        let closing: Vec<(String, Vec<String>)> = self
+            .wait_paths(&next, &waiters)
+            .into_iter()
+            .map(|(waiter, path)| (String::from(waiter), path.into_iter().map(String::from).collect()))
+            .collect();
+        let waiters = &mut self.locks.get_mut(name).expect("the lock was handed over, not removed").waiters;
+        for (requester, path) in closing {
+            waiters.retain(|w| *w != requester);
+            let cycle = core::iter::once(requester.clone()).chain(path).collect();
+            handover.refused.push(Refusal { requester, cycle });
         }
         handover.next_holder = Some(next);
         handover
@@ -224,12 +228,19 @@ impl LockTable {
 
     /// A wait-for path from `from` to `to`: `[from, ..., last]` where each waits for the next and
     /// `last` waits for `to`. `None` if `to` is unreachable.
+    fn wait_path<'a>(&'a self, from: &'a str, to: &str) -> Option<Vec<&'a str>> {
+        self.wait_paths(from, &[to]).into_values().next()
+    }
+
+    /// [`wait_path`](Self::wait_path) to each of `targets` that `from` reaches, found in one
+    /// search, keyed by target.
     ///
     /// The graph (waiter → holder, one edge per queue place) is rebuilt per call, which costs
     /// O((locks + waiters) · log) and keeps the table free of a second structure to keep in sync.
-    /// The search is an iterative DFS in name order, so the path found is deterministic and deep
-    /// chains cannot overflow the stack.
-    fn wait_path<'a>(&'a self, from: &'a str, to: &str) -> Option<Vec<&'a str>> {
+    /// The search is an iterative DFS in name order, so the paths found are deterministic and
+    /// deep chains cannot overflow the stack. A target is searched through like any requester
+    /// once reached, so each path is the one a search for that target alone would find.
+    fn wait_paths<'a>(&'a self, from: &'a str, targets: &[&str]) -> BTreeMap<&'a str, Vec<&'a str>> {
         let mut waits_for: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for lock in self.locks.values() {
             for waiter in &lock.waiters {
@@ -238,13 +249,19 @@ impl LockTable {
         }
         let successors = |node: &str| waits_for.get(node).into_iter().flatten().copied();
 
+        let mut found = BTreeMap::new();
         let mut path = alloc::vec![from];
         let mut visited = BTreeSet::from([from]);
         let mut stack = alloc::vec![successors(from)];
         while let Some(next) = stack.last_mut() {
             match next.next() {
-                Some(node) if node == to => return Some(path),
                 Some(node) => {
+                    if targets.contains(&node) && !found.contains_key(node) {
+                        found.insert(node, path.clone());
+                        if found.len() == targets.len() {
+                            break;
+                        }
+                    }
                     if visited.insert(node) {
                         path.push(node);
                         stack.push(successors(node));
@@ -256,7 +273,7 @@ impl LockTable {
                 }
             }
         }
-        None
+        found
     }
 }
 
