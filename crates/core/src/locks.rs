@@ -249,6 +249,8 @@ impl LockTable {
         }
         let successors = |node: &str| waits_for.get(node).into_iter().flatten().copied();
 
+        // A set, so that checking each edge against many targets stays O(log targets).
+        let wanted: BTreeSet<&str> = targets.iter().copied().collect();
         let mut found = BTreeMap::new();
         let mut path = alloc::vec![from];
         let mut visited = BTreeSet::from([from]);
@@ -256,9 +258,9 @@ impl LockTable {
         while let Some(next) = stack.last_mut() {
             match next.next() {
                 Some(node) => {
-                    if targets.contains(&node) && !found.contains_key(node) {
+                    if wanted.contains(node) && !found.contains_key(node) {
                         found.insert(node, path.clone());
-                        if found.len() == targets.len() {
+                        if found.len() == wanted.len() {
                             break;
                         }
                     }
