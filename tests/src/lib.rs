@@ -183,10 +183,10 @@ impl Process {
         node
     }
 
-    /// A view leader on `port` with the test failure timeout.
+    /// A view leader on `port` with the test timings.
     pub fn view_leader(port: u16) -> Process {
-        let (port, timeout) = (port.to_string(), FAILURE_MS.to_string());
-        Process::start("viewleader", &["--port", &port, "--failure-timeout-ms", &timeout])
+        let (port, hb, timeout) = (port.to_string(), HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
+        Process::start("viewleader", &["--port", &port, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout])
     }
 
     /// A server on `port` (0: any free port) reporting to `view_leader`, with test timings.
@@ -257,6 +257,13 @@ impl Process {
     /// Whether the process still runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends the process `signal` (`STOP`, `CONT`) with the shell's `kill`.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("sh").args(["-c", &format!("kill -{signal} {pid}")]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {pid} failed");
     }
 
     /// kill -9.

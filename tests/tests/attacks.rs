@@ -283,7 +283,11 @@ fn a_keyed_cluster_refuses_whoever_lacks_its_key() {
     let key = Some(CLUSTER_KEY);
     let (timeout, hb) = (FAILURE_MS.to_string(), HEARTBEAT_MS.to_string());
     let port = free_port().to_string();
-    let view_leader = Process::start_keyed("viewleader", &["--port", &port, "--failure-timeout-ms", &timeout], key);
+    let view_leader = Process::start_keyed(
+        "viewleader",
+        &["--port", &port, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout],
+        key,
+    );
     let vl = view_leader.addr.clone();
     let server_args = |port: &str| {
         ["--port", port, "--viewleader", &vl, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout].map(String::from)

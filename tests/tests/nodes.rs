@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ringside_core::ring::replicas;
 use ringside_core::ServerId;
-use ringside_tests::{client, client_spawn, matches, settled, view, ClientRun, Process, TestCluster};
+use ringside_tests::{client, client_spawn, matches, settled, view, ClientRun, Process, TestCluster, FAILURE_MS};
 use serde_json::json;
 
 /// Replicas per key (the default the servers and clients share).
@@ -589,4 +589,25 @@ fn the_view_leader_restarts_and_recovers_the_view() {
     assert_eq!(release.stderr.trim(), "error: unknown lock");
     let got = cluster.client(&["lock_get", "vault", "teller2"]);
     assert_eq!(got.stdout.trim(), "lock vault granted to teller2", "{got:?}");
+}
+
+/// A view leader stopped (SIGSTOP) for three failure timeouts wakes to heartbeats it has not
+/// read yet and failure timers long past: it gives every server a fresh timeout instead of
+/// failing them all, so the view keeps its servers and every key reads back.
+#[test]
+fn a_view_leader_paused_past_the_failure_timeout_keeps_its_servers() {
+    let cluster = TestCluster::start(3);
+    let vl = cluster.vl();
+    let keys = kv(10);
+    write_all(&vl, &keys);
+    let before = view(&vl).expect("a view");
+    cluster.view_leader.signal("STOP");
+    std::thread::sleep(Duration::from_millis(3 * FAILURE_MS));
+    cluster.view_leader.signal("CONT");
+    cluster.view_leader.await_event(&json!({"event": "leader_paused", "servers": 3}), SETTLE);
+    // Past a failure timeout after the pause: a server failed for it would be out by now.
+    std::thread::sleep(Duration::from_millis(2 * FAILURE_MS));
+    assert!(!cluster.view_leader.has_event(&json!({"event": "server_failed"})), "{:#?}", cluster.view_leader.events());
+    assert_eq!(view(&vl), Some(before), "the same view, epoch and servers");
+    assert_reads(&vl, &keys);
 }

@@ -133,6 +133,10 @@ impl Event {
             Event::Recovering { epoch } => {
                 format!("a server knows epoch {epoch}: restarted, gathering live servers before forming a view")
             }
+            Event::LeaderPaused { late_ms, servers: n } => format!(
+                "was paused: its failure timers fired {late_ms} ms late, so {} got a fresh failure timeout instead of being failed",
+                servers(*n)
+            ),
             Event::Recovered { epoch, servers: n } => format!("recovered the view: epoch {epoch} ({})", servers(*n)),
             Event::RebalancingDone { epoch } => format!("every server finished rebalancing for epoch {epoch}"),
             Event::LockGranted { name, requester } => format!("lock {name} granted to {requester}"),

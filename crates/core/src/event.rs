@@ -47,6 +47,14 @@ pub enum Event {
         /// The newest epoch a server knew.
         epoch: Epoch,
     },
+    /// View leader: its failure timers fired this late (ms) — the leader itself was paused —
+    /// so every live server got a fresh failure timeout instead of being failed.
+    LeaderPaused {
+        /// How late the earliest failure timer was (ms).
+        late_ms: u64,
+        /// How many servers got a fresh timeout.
+        servers: usize,
+    },
     /// View leader: the gathering after a restart is over; one view holds every server heard.
     Recovered {
         /// The new epoch, above every epoch the servers knew.

@@ -66,12 +66,11 @@ pub struct ListenArgs {
 pub struct ViewLeaderArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
-    /// Declare a server failed when its last heartbeat is older than this (ms).
-    #[arg(long, default_value_t = Timing::DEMO.failure_timeout_ms, value_name = "MS")]
-    pub failure_timeout_ms: u64,
-    /// The course's timing: failed after 30 s (overrides --failure-timeout-ms).
-    #[arg(long)]
-    pub course_timing: bool,
+    /// The servers' heartbeat period and the failure timeout: a server is failed once its last
+    /// heartbeat is older than the timeout, and failure timers firing more than a heartbeat
+    /// period late tell the view leader it was paused itself.
+    #[command(flatten)]
+    pub timing: TimingArgs,
     /// Append every frame this node sends and reads, and every event, to FILE as JSON lines
     /// (the records a `watch` connection gets; see docs/protocol.md).
     #[arg(long, value_name = "FILE")]

@@ -149,6 +149,8 @@ impl ClusterProcesses {
     pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<ClusterProcesses, NodeError> {
         let mut args = vec![
             "viewleader".to_string(),
+            "--heartbeat-ms".into(),
+            options.timing.heartbeat_ms.to_string(),
             "--failure-timeout-ms".into(),
             options.timing.failure_timeout_ms.to_string(),
         ];

@@ -39,7 +39,7 @@ pub fn event(event: &Event) {
         | Event::RebalancingDone { .. }
         | Event::ViewLearned { .. }
         | Event::ToldToRetry => log!(info, "ringside::membership"),
-        Event::Denied => log!(warn, "ringside::membership"),
+        Event::Denied | Event::LeaderPaused { .. } => log!(warn, "ringside::membership"),
         Event::LockGranted { .. } | Event::LockQueued { .. } | Event::LockReleased { .. } => {
             log!(info, "ringside::locks")
         }

@@ -115,15 +115,15 @@ impl<N: Node> Listening<N> {
 /// Runs a view leader until the process is stopped.
 pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), NodeError> {
     logging::init();
-    let failure_timeout_ms =
-        if args.course_timing { Timing::COURSE.failure_timeout_ms } else { args.failure_timeout_ms };
+    let timing = args.timing.resolve()?;
+    let failure_timeout_ms = timing.failure_timeout_ms;
     let limits = Limits {
         lock_name_bytes: args.max_lock_name_bytes,
         locks: args.max_locks,
         waiters: args.max_waiters,
         ..Limits::default()
     };
-    let config = ViewLeaderConfig { failure_timeout_ms, limits };
+    let config = ViewLeaderConfig { timing, limits };
     let (mut node, addr) = Listening::start(&args.listen, 39000, args.events.as_deref(), |_| {
         (ViewLeader::new(config, Time::ZERO), Identity::ViewLeader)
     })

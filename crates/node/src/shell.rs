@@ -70,6 +70,9 @@ impl<N: Node> Shell<N> {
         }
         let mut turn = Turn::default();
         tokio::select! {
+            // What already arrived is handled before a timer: after a pause (SIGSTOP, a
+            // sleeping laptop) the heartbeats that waited must count before failure timers.
+            biased;
             input = self.inbox.recv() => {
                 self.take(input?, &mut turn);
                 // Take whatever else already arrived before draining: fewer, fuller writes.

@@ -25,6 +25,14 @@ pub enum Action {
         /// The node.
         node: Addr,
     },
+    /// Pause a node's process (SIGSTOP, a sleeping laptop, a frozen VM) for `ms`: nothing it
+    /// is sent is read and none of its timers fire until then; then it gets everything at once.
+    Stall {
+        /// The node.
+        node: Addr,
+        /// For how long (ms).
+        ms: u64,
+    },
     /// Start a new client process at the next free address.
     AddClient,
     /// A client command, in the vocabulary every front-end shares. The simulator's clients
@@ -86,6 +94,7 @@ impl From<Action> for ActionRecord {
             Action::AddServer => ActionRecord::AddServer,
             Action::Crash { node } => ActionRecord::Crash { node },
             Action::Restart { node } => ActionRecord::Restart { node },
+            Action::Stall { node, ms } => ActionRecord::Stall { node, ms },
             Action::AddClient => ActionRecord::AddClient,
             Action::Client { client, command } => match command {
                 Command::SetR { key, value } => ActionRecord::SetR { client, key, value },
@@ -112,6 +121,7 @@ impl From<ActionRecord> for Action {
             ActionRecord::AddServer => Action::AddServer,
             ActionRecord::Crash { node } => Action::Crash { node },
             ActionRecord::Restart { node } => Action::Restart { node },
+            ActionRecord::Stall { node, ms } => Action::Stall { node, ms },
             ActionRecord::AddClient => Action::AddClient,
             ActionRecord::SetR { client, key, value } => Action::setr(client, key, value),
             ActionRecord::GetR { client, key } => Action::getr(client, key),
@@ -149,6 +159,13 @@ enum ActionRecord {
     Restart {
         /// The node.
         node: Addr,
+    },
+    /// Pause a node's process for `ms`.
+    Stall {
+        /// The node.
+        node: Addr,
+        /// For how long (ms).
+        ms: u64,
     },
     /// Start a new client process at the next free address.
     AddClient,

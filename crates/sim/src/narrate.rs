@@ -22,6 +22,9 @@ pub fn describe_action(action: &Action, names: &Names) -> String {
         Action::AddServer => "a new server process starts".into(),
         Action::Crash { node } => format!("{node} crashes (its memory is gone)"),
         Action::Restart { node } => format!("{node} restarts as a fresh process with a new id"),
+        Action::Stall { node, ms } => {
+            format!("{node} is paused for {ms} ms: it reads nothing and no timer of its fires until then")
+        }
         Action::AddClient => "a new client starts".into(),
         Action::Client { client, command } => format!("{client}: {command}"),
         Action::Partition { side } => {

@@ -59,4 +59,18 @@ pub struct Slot {
     pub incarnation: u32,
     /// When its timer is armed for.
     pub(crate) armed: Option<Time>,
+    /// Until when its process is paused: what it is sent and its timer wait till then.
+    pub stalled_until: Option<Time>,
+}
+
+impl Slot {
+    /// A slot running `role` in its first process.
+    pub(crate) fn new(kind: Kind, role: Role) -> Slot {
+        Slot { kind, role: Some(role), incarnation: 1, armed: None, stalled_until: None }
+    }
+
+    /// Whether its process is paused at `now`.
+    pub fn stalled(&self, now: Time) -> bool {
+        self.stalled_until.is_some_and(|until| until > now)
+    }
 }

@@ -6,7 +6,7 @@ use ringside_core::{Addr, Rng, Time};
 use crate::action::Action;
 use crate::config::{Faults, SimConfig};
 use crate::linearize;
-use crate::world::Sim;
+use crate::world::{Sim, VIEW_LEADER};
 
 /// Virtual time during which the workload and faults happen (ms).
 const WORKLOAD_MS: u64 = 12_000;
@@ -107,6 +107,18 @@ pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
                 sim.schedule(Time((at + rng.range(200, 2_000)).min(WORKLOAD_MS)), Action::Restart { node });
             }
         }
+    }
+    // Paused processes: the view leader and servers for up to three failure timeouts (past
+    // their leases), clients in the middle of whatever they were doing.
+    let pause_ms = 3 * sim.config().timing.failure_timeout_ms;
+    for _ in 0..rng.range(0, 2) {
+        let at = rng.range(1_000, WORKLOAD_MS - pause_ms);
+        let node = match rng.range(0, 2) {
+            0 => Addr::from(VIEW_LEADER),
+            1 => Addr(format!("s{}", rng.range(1, u64::from(servers_started)))),
+            _ => client(&mut rng),
+        };
+        sim.schedule(Time(at), Action::Stall { node, ms: rng.range(50, pause_ms) });
     }
     (sim, keys)
 }

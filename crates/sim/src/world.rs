@@ -137,17 +137,11 @@ impl Sim {
             config,
         };
         let vl = ViewLeader::new(
-            ViewLeaderConfig {
-                failure_timeout_ms: sim.config.timing.failure_timeout_ms,
-                ..ViewLeaderConfig::default()
-            },
+            ViewLeaderConfig { timing: sim.config.timing.membership(), ..ViewLeaderConfig::default() },
             Time::ZERO,
         );
         let addr = Addr::from(VIEW_LEADER);
-        sim.nodes.insert(
-            addr.clone(),
-            Slot { kind: Kind::ViewLeader, role: Some(Role::ViewLeader(vl)), incarnation: 1, armed: None },
-        );
+        sim.nodes.insert(addr.clone(), Slot::new(Kind::ViewLeader, Role::ViewLeader(vl)));
         sim.drain(&addr);
         sim
     }
@@ -295,15 +289,19 @@ impl Sim {
                 self.start_server(&addr);
                 None
             }
+            Action::Stall { node, ms } => {
+                if let Some(slot) = self.nodes.get_mut(&node).filter(|s| s.role.is_some()) {
+                    let until = now + ms;
+                    slot.stalled_until = Some(slot.stalled_until.map_or(until, |u| u.max(until)));
+                }
+                None
+            }
             Action::AddClient => {
                 self.clients_started += 1;
                 let addr = Addr(format!("c{}", self.clients_started));
                 let seed = self.rng.next_u64();
                 let client = Client::new(self.client_config(&addr, seed, &timing), now);
-                self.nodes.insert(
-                    addr.clone(),
-                    Slot { kind: Kind::Client, role: Some(Role::Client(client)), incarnation: 1, armed: None },
-                );
+                self.nodes.insert(addr.clone(), Slot::new(Kind::Client, Role::Client(client)));
                 None
             }
             Action::Crash { node } => {
@@ -311,6 +309,7 @@ impl Sim {
                 if let Some(slot) = self.nodes.get_mut(&node).filter(|s| s.kind != Kind::ViewLeader) {
                     slot.role = None;
                     slot.armed = None;
+                    slot.stalled_until = None;
                     self.history.crashed(&node);
                 }
                 None
@@ -324,6 +323,7 @@ impl Sim {
                         if let Some(slot) = self.nodes.get_mut(&node) {
                             slot.role = Some(Role::Client(client));
                             slot.incarnation += 1;
+                            slot.stalled_until = None;
                         }
                     }
                     _ => {}
@@ -394,10 +394,12 @@ impl Sim {
             role: None,
             incarnation: 0,
             armed: None,
+            stalled_until: None,
         });
         slot.role = Some(Role::Server(server));
         slot.incarnation += 1;
         slot.armed = None;
+        slot.stalled_until = None;
         self.drain(addr);
     }
 
@@ -419,6 +421,11 @@ impl Sim {
         self.queue.push(Reverse(Scheduled { at, seq: self.seq, item }));
     }
 
+    /// Until when the process at `node` is paused, if it is now.
+    fn stalled_until(&self, node: &Addr) -> Option<Time> {
+        self.nodes.get(node).filter(|s| s.stalled(self.now)).and_then(|s| s.stalled_until)
+    }
+
     /// Handles the earliest item. Returns false when nothing is left to happen.
     pub fn step(&mut self) -> bool {
         self.recent.clear();
@@ -427,6 +434,11 @@ impl Sim {
             self.now = self.now.max(next.at);
             match next.item {
                 Item::Deliver(d) => {
+                    // A paused process reads nothing: what it is sent waits, in order.
+                    if let Some(until) = self.stalled_until(&d.to) {
+                        self.push(until, Item::Deliver(d));
+                        continue;
+                    }
                     let Delivery { id, from, to, msg, .. } = *d;
                     self.deliver(id, from, to, msg);
                 }
@@ -435,6 +447,12 @@ impl Sim {
                     let Some(slot) = self.nodes.get_mut(&node) else { continue };
                     // A wake-up for a deadline that moved or a process that died is stale.
                     if slot.armed != Some(next.at) || slot.role.is_none() {
+                        continue;
+                    }
+                    // A paused process's timer fires when it resumes, late.
+                    if let Some(until) = slot.stalled_until.filter(|until| *until > now) {
+                        slot.armed = Some(until);
+                        self.push(until, Item::Wake { node });
                         continue;
                     }
                     slot.armed = None;

@@ -18,13 +18,16 @@ use crate::locks::{Handover, LockGetOutcome, LockReleaseError, LockTable, Refusa
 use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
 use crate::peer::{members_only, Peer};
 use crate::time::{Deadline, Time, Timers};
+use crate::timing::Timing;
 use crate::Node;
 
 /// How a view leader behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewLeaderConfig {
-    /// A server whose last heartbeat is older than this (ms) is failed, forever.
-    pub failure_timeout_ms: u64,
+    /// The cluster's timing: a server whose last heartbeat is older than its failure timeout
+    /// is failed, forever; a failure timer that fires more than a heartbeat period late means
+    /// the leader itself was paused (see [`ViewLeader::handle_timeout`](Node::handle_timeout)).
+    pub timing: Timing,
     /// How long lock names may be and how many locks and waiters are kept.
     pub limits: Limits,
 }
@@ -32,7 +35,7 @@ pub struct ViewLeaderConfig {
 impl Default for ViewLeaderConfig {
     /// Notices a failure within a few seconds, for a live demo.
     fn default() -> Self {
-        ViewLeaderConfig { failure_timeout_ms: 3_000, limits: Limits::default() }
+        ViewLeaderConfig { timing: Timing::DEMO, limits: Limits::default() }
     }
 }
 
@@ -135,7 +138,7 @@ impl ViewLeader {
     /// failure timeout after its last heartbeat.
     pub fn failure_deadline(&self, id: &ServerId) -> Option<Deadline> {
         let due = self.deadlines.at(id)?;
-        Some(Deadline { due, span_ms: self.config.failure_timeout_ms })
+        Some(Deadline { due, span_ms: self.config.timing.failure_timeout_ms })
     }
 
     /// The ids declared failed.
@@ -191,7 +194,7 @@ impl ViewLeader {
                 record.rebalanced = true;
                 self.check_stable();
             }
-            self.deadlines.set(id.clone(), now + self.config.failure_timeout_ms);
+            self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
             self.accepted(known, known_stable)
         } else if let Some(recovery) = &mut self.recovery {
             recovery.heard.retain(|_, a| *a != addr);
@@ -207,7 +210,7 @@ impl ViewLeader {
             // with a view of its own is not restarting, whatever epoch a newcomer claims: it
             // joins like any new server. Nor does an epoch above the recovery ceiling.
             let heard = BTreeMap::from([(id.clone(), addr)]);
-            self.recovery = Some(Recovery { until: now + self.config.failure_timeout_ms, heard, newest: known });
+            self.recovery = Some(Recovery { until: now + self.config.timing.failure_timeout_ms, heard, newest: known });
             self.events.push_back(Event::Recovering { epoch: known });
             HeartbeatStatus::Retry
         } else if self.servers.values().any(|r| r.addr == addr) {
@@ -216,7 +219,7 @@ impl ViewLeader {
         } else {
             self.servers
                 .insert(id.clone(), ServerRecord { addr: addr.clone(), last_heartbeat: now, rebalanced: false });
-            self.deadlines.set(id.clone(), now + self.config.failure_timeout_ms);
+            self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
             self.rebuild_view();
             self.events.push_back(Event::ServerJoined { id: id.clone(), addr, epoch: self.view.epoch });
             self.check_stable();
@@ -241,7 +244,7 @@ impl ViewLeader {
             if !taken && !self.failed.contains(&id) && !self.servers.contains_key(&id) {
                 self.servers
                     .insert(id.clone(), ServerRecord { addr: addr.clone(), last_heartbeat: now, rebalanced: false });
-                self.deadlines.set(id.clone(), now + self.config.failure_timeout_ms);
+                self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
                 joined.push((id, addr));
             }
         }
@@ -253,6 +256,29 @@ impl ViewLeader {
             self.events.push_back(Event::ServerJoined { id, addr, epoch });
         }
         self.check_stable();
+    }
+
+    /// A failure timer due more than a heartbeat period ago that has not fired: this leader
+    /// was not running (a stopped process, a sleeping laptop, a frozen VM), and heartbeats sent
+    /// meanwhile may still be waiting to be read. Failing servers now would fail them for the
+    /// leader's own silence, so every member gets a fresh failure timeout instead (and a
+    /// restarted leader's gathering is stretched by the same). A server that really died is
+    /// failed one timeout later; a server paused past its lease still stops serving on its own.
+    fn notice_pause(&mut self, now: Time) {
+        let Some(due) = self.deadlines.next() else { return };
+        let late_ms = now.0.saturating_sub(due.0);
+        if late_ms <= self.config.timing.heartbeat_ms {
+            return;
+        }
+        let fresh = now + self.config.timing.failure_timeout_ms;
+        let ids: Vec<ServerId> = self.servers.keys().cloned().collect();
+        for id in &ids {
+            self.deadlines.set(id.clone(), fresh);
+        }
+        if let Some(recovery) = &mut self.recovery {
+            recovery.until = recovery.until.max(fresh);
+        }
+        self.events.push_back(Event::LeaderPaused { late_ms, servers: ids.len() });
     }
 
     fn fail(&mut self, id: ServerId) {
@@ -387,6 +413,7 @@ impl Node for ViewLeader {
     }
 
     fn handle_timeout(&mut self, now: Time) {
+        self.notice_pause(now);
         let mut expired = Vec::new();
         while let Some(id) = self.deadlines.pop_expired(now) {
             expired.push(id);

@@ -9,12 +9,14 @@ use alloc::string::ToString;
 use alloc::vec;
 
 const TIMEOUT: u64 = 3_000;
+const HEARTBEAT: u64 = 500;
+const TIMING: Timing = Timing { heartbeat_ms: HEARTBEAT, failure_timeout_ms: TIMEOUT };
 
 /// Everything one input made the leader send, then everything it reported, in order.
 type Outputs = (Vec<Transmit>, Vec<Event>);
 
 fn leader() -> ViewLeader {
-    ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: TIMEOUT, limits: Limits::default() }, Time::ZERO)
+    ViewLeader::new(ViewLeaderConfig { timing: TIMING, limits: Limits::default() }, Time::ZERO)
 }
 
 fn id(s: &str) -> ServerId {
@@ -235,6 +237,45 @@ fn silent_server_fails_after_the_timeout_and_is_denied_forever() {
 }
 
 #[test]
+fn a_leader_paused_past_the_timeout_gives_every_server_a_fresh_one_instead_of_failing_it() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    join(&mut vl, 200, "a2", "s2");
+    let members = view(2, &[("a1", "s1"), ("a2", "s2")]);
+    // Stopped from 1,000 ms to 10,000 ms: the first timer fires 7,000 ms late.
+    let paused = Event::LeaderPaused { late_ms: 10_000 - TIMEOUT, servers: 2 };
+    assert_eq!(tick(&mut vl, 10_000), (vec![], vec![paused]));
+    assert_eq!(vl.view(), &members, "nobody failed for the leader's own silence");
+    assert!(vl.failed().is_empty());
+    let fresh = Some(Deadline { due: Time(10_000 + TIMEOUT), span_ms: TIMEOUT });
+    assert_eq!((vl.failure_deadline(&id("a1")), vl.failure_deadline(&id("a2"))), (fresh, fresh));
+    // The heartbeats that waited through the pause count; a server that really died is failed
+    // one timeout after the pause, on time.
+    assert_eq!(
+        deliver(&mut vl, 10_001, "s2", heartbeat("a2", "s2", 2, 0, 0)),
+        (vec![hb_reply("s2", "a2", ok(2, None, None))], vec![])
+    );
+    assert_eq!(tick(&mut vl, 10_000 + TIMEOUT), (vec![], vec![failed("a1", 3)]));
+    assert_eq!(vl.view(), &view(3, &[("a2", "s2")]));
+}
+
+#[test]
+fn a_message_after_a_pause_refreshes_the_timers_before_it_is_handled() {
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    // The shell hands over the heartbeat that waited before firing the timer it also owes.
+    let late = TIMEOUT + HEARTBEAT + 1;
+    let (sent, events) = deliver(&mut vl, late, "s1", heartbeat("a1", "s1", 1, 0, 1));
+    assert_eq!(events, vec![Event::LeaderPaused { late_ms: HEARTBEAT + 1, servers: 1 }, done(1)]);
+    assert_eq!(sent, vec![hb_reply("s1", "a1", ok(1, None, Some(view(1, &[("a1", "s1")]))))]);
+    // Late by a heartbeat period or less is an ordinary late heartbeat: the server is failed.
+    let mut vl = leader();
+    join(&mut vl, 0, "a1", "s1");
+    let (_, events) = deliver(&mut vl, TIMEOUT + HEARTBEAT, "s1", heartbeat("a1", "s1", 1, 0, 1));
+    assert_eq!(events[0], failed("a1", 2));
+}
+
+#[test]
 fn early_timeout_does_nothing() {
     let mut vl = leader();
     join(&mut vl, 0, "a1", "s1");
@@ -266,7 +307,7 @@ fn servers_failing_together_each_bump_the_epoch() {
     join(&mut vl, 0, "a1", "s1");
     join(&mut vl, 0, "a2", "s2");
     // The empty view has nothing to rebalance, so it is stable at once.
-    assert_eq!(tick(&mut vl, 5_000), (vec![], vec![failed("a1", 3), failed("a2", 4), done(4)]));
+    assert_eq!(tick(&mut vl, TIMEOUT), (vec![], vec![failed("a1", 3), failed("a2", 4), done(4)]));
     assert_eq!(vl.view(), &view(4, &[]));
     assert_eq!(vl.stable(), &view(4, &[]));
     assert!(!vl.rebalancing());
@@ -558,7 +599,7 @@ fn only_members_heartbeat_and_each_for_its_own_address_and_id() {
 #[test]
 fn lock_names_locks_and_waiters_are_bounded() {
     let limits = Limits { lock_name_bytes: 8, locks: 2, waiters: 1, ..Limits::default() };
-    let mut vl = ViewLeader::new(ViewLeaderConfig { failure_timeout_ms: TIMEOUT, limits }, Time::ZERO);
+    let mut vl = ViewLeader::new(ViewLeaderConfig { timing: TIMING, limits }, Time::ZERO);
     let refused = |op: u64, reason: &str| {
         vec![Transmit { to: addr("c"), msg: Msg::Error { op: Some(OpId(op)), reason: reason.to_string() } }]
     };
