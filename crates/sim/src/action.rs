@@ -64,6 +64,27 @@ pub enum Action {
         /// Only this transaction's decision springs the trap (any, if none).
         tx: Option<TxId>,
     },
+    /// Crash a client inside its next transaction: once it has sent `after` of that
+    /// transaction's prepares (`during: prepare`) or of its decision messages
+    /// (`during: decision`); the rest never leave. A client dying while it tells.
+    CrashInTransaction {
+        /// The client.
+        client: Addr,
+        /// Which of its messages the crash cuts.
+        during: During,
+        /// How many of them get out first.
+        after: u32,
+    },
+}
+
+/// The messages of a transaction a [`Action::CrashInTransaction`] cuts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum During {
+    /// Phase one: the prepares.
+    Prepare,
+    /// Phase two: the commit or abort messages.
+    Decision,
 }
 
 impl Action {
@@ -111,6 +132,9 @@ impl From<Action> for ActionRecord {
             Action::Heal => ActionRecord::Heal,
             Action::SetFaults { faults } => ActionRecord::SetFaults { faults },
             Action::CrashCoordinator { client, tx } => ActionRecord::CrashCoordinator { client, tx },
+            Action::CrashInTransaction { client, during, after } => {
+                ActionRecord::CrashInTransaction { client, during, after }
+            }
         }
     }
 }
@@ -136,6 +160,9 @@ impl From<ActionRecord> for Action {
             ActionRecord::Heal => Action::Heal,
             ActionRecord::SetFaults { faults } => Action::SetFaults { faults },
             ActionRecord::CrashCoordinator { client, tx } => Action::CrashCoordinator { client, tx },
+            ActionRecord::CrashInTransaction { client, during, after } => {
+                Action::CrashInTransaction { client, during, after }
+            }
         }
     }
 }
@@ -229,6 +256,15 @@ enum ActionRecord {
         /// Only this transaction's decision springs the trap (any, if none).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tx: Option<TxId>,
+    },
+    /// Crash a client inside its next transaction, after `after` of its messages `during`.
+    CrashInTransaction {
+        /// The client.
+        client: Addr,
+        /// Which of its messages the crash cuts.
+        during: During,
+        /// How many of them get out first.
+        after: u32,
     },
 }
 

@@ -29,10 +29,10 @@ pub mod sweep;
 pub mod trace;
 pub mod world;
 
-pub use action::{Action, Tamper};
+pub use action::{Action, During, Tamper};
 pub use config::{Durations, Faults, SimConfig};
 pub use invariants::Violation;
 pub use session::{Input, Session, Setup};
 pub use slot::{Kind, Role, Slot};
 pub use trace::{Trace, TraceEntry, TraceKind};
-pub use world::{InFlight, Sim, VIEW_LEADER};
+pub use world::{InFlight, Sim, Trap, VIEW_LEADER};

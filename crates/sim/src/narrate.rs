@@ -3,7 +3,7 @@
 use ringside_core::msg::HeartbeatStatus;
 use ringside_core::{Addr, Event, Msg, Names};
 
-use crate::action::Action;
+use crate::action::{Action, During};
 use crate::config::Faults;
 use crate::trace::{TraceEntry, TraceKind};
 
@@ -38,6 +38,13 @@ pub fn describe_action(action: &Action, names: &Names) -> String {
         }
         Action::CrashCoordinator { client, tx: Some(tx) } => {
             format!("{client} is set to crash the moment it would send its decision for {}", names.tx(*tx))
+        }
+        Action::CrashInTransaction { client, during, after } => {
+            let what = match during {
+                During::Prepare => "prepares",
+                During::Decision => "decision messages",
+            };
+            format!("{client} is set to crash inside its next transaction, after sending {after} of its {what}")
         }
     }
 }

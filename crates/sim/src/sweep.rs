@@ -3,7 +3,7 @@
 
 use ringside_core::{Addr, Rng, Time};
 
-use crate::action::Action;
+use crate::action::{Action, During};
 use crate::config::{Faults, SimConfig};
 use crate::linearize;
 use crate::world::{Sim, VIEW_LEADER};
@@ -119,6 +119,15 @@ pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
             _ => client(&mut rng),
         };
         sim.schedule(Time(at), Action::Stall { node, ms: rng.range(50, pause_ms) });
+    }
+    // Clients dying inside a transaction: part-way through its prepares, or while telling its
+    // decision (after none, some or all of it); each comes back as a fresh process.
+    for _ in 0..rng.range(0, 2) {
+        let at = rng.range(800, WORKLOAD_MS);
+        let during = if rng.chance(500_000) { During::Prepare } else { During::Decision };
+        let (node, after) = (client(&mut rng), rng.range(0, 3) as u32);
+        sim.schedule(Time(at), Action::CrashInTransaction { client: node.clone(), during, after });
+        sim.schedule(Time((at + rng.range(500, 3_000)).min(WORKLOAD_MS)), Action::Restart { node });
     }
     (sim, keys)
 }

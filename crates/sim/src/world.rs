@@ -14,7 +14,7 @@ use ringside_core::{
 };
 use serde::Serialize;
 
-use crate::action::{Action, Tamper};
+use crate::action::{Action, During, Tamper};
 use crate::config::{Durations, Faults, SimConfig};
 use crate::history::History;
 use crate::invariants::{Checker, Violation};
@@ -79,6 +79,42 @@ pub struct InFlight {
     pub msg: Msg,
 }
 
+/// A client armed to crash inside a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trap {
+    /// Only this transaction springs it (any, if none).
+    pub tx: Option<TxId>,
+    /// Which of the transaction's messages the crash cuts.
+    pub during: During,
+    /// How many of them get out first.
+    pub after: u32,
+}
+
+impl Trap {
+    /// Where in `sends` the process dies, if this batch springs the trap: everything before
+    /// the index goes out.
+    fn cut(&self, sends: &[ringside_core::Transmit]) -> Option<usize> {
+        let mut seen = 0;
+        let mut last = None;
+        for (i, t) in sends.iter().enumerate() {
+            let tx = match (&t.msg, self.during) {
+                (Msg::Prepare { tx, .. }, During::Prepare) => tx,
+                (Msg::Commit { tx, .. } | Msg::Abort { tx, .. }, During::Decision) => tx,
+                _ => continue,
+            };
+            if self.tx.is_some_and(|want| want != *tx) {
+                continue;
+            }
+            if seen == self.after {
+                return Some(i);
+            }
+            seen += 1;
+            last = Some(i + 1);
+        }
+        last
+    }
+}
+
 /// The address of the view leader in every simulated world.
 pub const VIEW_LEADER: &str = "vl";
 
@@ -95,7 +131,7 @@ pub struct Sim {
     /// Nodes cut off from the rest, if a partition is in place.
     partition: Option<BTreeSet<Addr>>,
     /// Clients to crash the moment they would send a 2PC decision (of one transaction, or any).
-    traps: BTreeMap<Addr, Option<TxId>>,
+    traps: BTreeMap<Addr, Trap>,
     faults: Faults,
     trace: Trace,
     checker: Checker,
@@ -353,8 +389,12 @@ impl Sim {
                 self.faults = faults;
                 None
             }
+            Action::CrashInTransaction { client, during, after } => {
+                self.traps.insert(client, Trap { tx: None, during, after });
+                None
+            }
             Action::CrashCoordinator { client, tx } => {
-                self.traps.insert(client, tx);
+                self.traps.insert(client, Trap { tx, during: During::Decision, after: 0 });
                 None
             }
         };
@@ -499,7 +539,7 @@ impl Sim {
     }
 
     /// Clients armed to crash before sending their next 2PC decision.
-    pub fn traps(&self) -> &BTreeMap<Addr, Option<TxId>> {
+    pub fn traps(&self) -> &BTreeMap<Addr, Trap> {
         &self.traps
     }
 
@@ -569,14 +609,13 @@ impl Sim {
         for e in events.drain(..) {
             self.observe(addr, e);
         }
-        let springs = |t: &ringside_core::Transmit, armed: &Option<TxId>| match &t.msg {
-            Msg::Commit { tx, .. } | Msg::Abort { tx, .. } => armed.is_none_or(|want| want == *tx),
-            _ => false,
-        };
-        if self.traps.get(addr).is_some_and(|armed| sends.iter().any(|t| springs(t, armed))) {
-            // The trap springs: the process dies with its decision unsent.
+        if let Some(cut) = self.traps.get(addr).and_then(|trap| trap.cut(&sends)) {
+            // The trap springs: what comes before the cut leaves, then the process dies.
             self.traps.remove(addr);
-            sends.clear();
+            sends.truncate(cut);
+            for t in sends.drain(..) {
+                self.send(addr.clone(), t.to, t.msg);
+            }
             self.sends = sends;
             self.events = events;
             self.act(Action::Crash { node: addr.clone() });

@@ -1,8 +1,9 @@
-//! Paused processes (SIGSTOP, a sleeping laptop, a frozen VM): nothing they are sent is read and
-//! none of their timers fire until they resume, and then everything comes at once.
+//! Processes that pause or die at awkward moments. A paused process (SIGSTOP, a sleeping
+//! laptop, a frozen VM) reads nothing and fires no timer until it resumes, and then gets
+//! everything at once; a client may die part-way through sending its transaction's messages.
 
 use ringside_core::{Addr, Event, OpOutput, Time};
-use ringside_sim::{Action, Sim, SimConfig};
+use ringside_sim::{Action, During, Sim, SimConfig};
 
 fn settled_cluster(seed: u64, servers: usize) -> Sim {
     let mut sim = Sim::with_cluster(SimConfig::new(seed), servers, 1);
@@ -85,4 +86,39 @@ fn a_server_paused_past_its_lease_is_failed_and_nothing_is_lost() {
     assert!(sim.run_while_not(limit, |s| s.settled()));
     assert_eq!(sim.view_leader().view().members.len(), 3);
     assert_keys_read_back(&mut sim, 8);
+}
+
+/// Starts `setr k v` on a client armed to die inside it, and runs until the key is free again
+/// on every server (or a minute passes); returns the events seen.
+fn setr_with_crash(sim: &mut Sim, during: During, after: u32) -> Vec<(Addr, Event)> {
+    sim.act(Action::CrashInTransaction { client: Addr::from("c1"), during, after });
+    sim.act(Action::setr(Addr::from("c1"), "k".into(), "v".into()));
+    let mut seen = run_for(sim, 100);
+    assert!(sim.clients().all(|(a, _)| a.as_str() != "c1"), "the client died inside its transaction");
+    let limit = sim.now() + 60_000;
+    while sim.now() < limit && sim.servers().any(|(_, s)| s.pending().count() > 0) {
+        seen.extend(run_for(sim, 100));
+    }
+    seen
+}
+
+#[test]
+fn a_client_dying_after_one_prepare_leaves_nothing_pending() {
+    let mut sim = settled_cluster(13, 3);
+    let seen = setr_with_crash(&mut sim, During::Prepare, 1);
+    let voted = seen.iter().filter(|(_, e)| matches!(e, Event::Voted { yes: true, .. })).count();
+    assert_eq!(voted, 1, "only one participant heard a prepare");
+    assert!(sim.servers().all(|(_, s)| s.pending().count() == 0), "the prepared one found out it aborted");
+    assert!(seen.iter().any(|(_, e)| matches!(e, Event::Aborted { .. })));
+    assert!(!sim.servers().any(|(_, s)| s.bucket().contains_key("k")), "nothing was written");
+}
+
+#[test]
+fn a_client_dying_while_it_tells_a_commit_leaves_it_committed_everywhere() {
+    let mut sim = settled_cluster(14, 3);
+    let seen = setr_with_crash(&mut sim, During::Decision, 1);
+    let committed = |e: &Event| matches!(e, Event::Committed { .. });
+    assert_eq!(seen.iter().filter(|(_, e)| committed(e)).count(), 3, "the one told taught the others");
+    assert!(seen.iter().any(|(_, e)| matches!(e, Event::TerminationStarted { .. })));
+    assert!(sim.servers().all(|(_, s)| s.bucket().get("k").is_some_and(|v| v.value == "v")));
 }
