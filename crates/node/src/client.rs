@@ -1,6 +1,8 @@
 //! `ringside client`: one command against a cluster, run by the core's client (and 2PC
 //! coordinator) in a shell, with the answer printed in words or as JSON.
 
+use std::time::Duration;
+
 use ringside_core::{Addr, Client, ClientConfig, Command, Event, OpError, OpOutput};
 use serde_json::json;
 
@@ -9,6 +11,9 @@ use crate::net::NetConfig;
 use crate::shell::{Shell, Turn};
 use crate::wire::CLIENT_MAX_FRAME;
 use crate::NodeError;
+
+/// How long a finished command waits for its connections' close frames to go out.
+const CLOSE_PATIENCE: Duration = Duration::from_millis(500);
 
 /// Runs one command; `Err` carries the one-line reason and makes the exit code non-zero.
 pub async fn run(args: ClientArgs) -> Result<(), NodeError> {
@@ -40,10 +45,12 @@ pub async fn run(args: ClientArgs) -> Result<(), NodeError> {
         for event in turn.events {
             match event {
                 Event::OpDone { op: done, result } if done == op => {
-                    report(&args, &command, &result)?;
+                    let reported = report(&args, &command, &result);
                     // A write returns once a majority applied it; the rest are still being
                     // told, and this process is their coordinator.
                     while !shell.node.idle() && shell.turn().await.is_some() {}
+                    shell.close(CLOSE_PATIENCE).await;
+                    reported?;
                     return result.map(drop).map_err(|_| NodeError::quiet());
                 }
                 Event::LockWaiting { name, position, .. } => eprintln!(

@@ -84,6 +84,8 @@ struct QueuedInner {
     bytes: AtomicUsize,
     /// Set when the node gave up on a peer that stopped reading: the connection closes, saying so.
     overflowed: AtomicBool,
+    /// Set when the process is leaving: the connection closes with a plain goodbye.
+    leaving: AtomicBool,
 }
 
 /// How connections behave.
@@ -342,6 +344,18 @@ impl Net {
         }
     }
 
+    /// Closes every connection with a close frame, as a process that is done does; returns how
+    /// many were open (each reports `Closed` once its close frame is out).
+    pub fn close_all(&mut self) -> usize {
+        self.routes.clear();
+        self.dialing.clear();
+        let conns = std::mem::take(&mut self.conns);
+        for conn in conns.values() {
+            conn.queued.0.leaving.store(true, Ordering::Relaxed);
+        }
+        conns.len()
+    }
+
     /// Forgets every dialable peer `keep` rejects: its backoff, and its connection if this node
     /// dialed it.
     pub fn forget_unless(&mut self, keep: impl Fn(&Addr) -> bool) {
@@ -533,6 +547,10 @@ where
                     if queued.0.overflowed.load(Ordering::Relaxed) {
                         let reason = format!("you stopped reading: over {MAX_QUEUED} bytes waited for you");
                         writer.close_with(CloseCode::Policy, reason).await;
+                    } else if queued.0.leaving.load(Ordering::Relaxed) {
+                        // Nothing went wrong: a close frame alone, so the peer logs no error.
+                        let bye = CloseFrame { code: CloseCode::Normal, reason: "done".into() };
+                        let _ = writer.ws.close(Some(bye)).await;
                     } else {
                         writer.close_with(CloseCode::Normal, "forgotten".into()).await;
                     }

@@ -90,6 +90,20 @@ impl<N: Node> Shell<N> {
         Some(turn)
     }
 
+    /// Closes every connection cleanly, waiting at most `patience` for the close frames to go
+    /// out: a process that exits with its sockets open looks, to its peers, like one that died.
+    pub async fn close(&mut self, patience: Duration) {
+        let mut open = self.net.close_all();
+        let deadline = Instant::now() + patience;
+        while open > 0 {
+            match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
+                Ok(Some(ConnInput::Closed { .. })) => open -= 1,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
     /// Sends what the role wants sent and collects its events. Call after every command given
     /// to the role directly.
     pub fn drain(&mut self, answering: Option<(&Addr, u64)>, turn: &mut Turn) {
