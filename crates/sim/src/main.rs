@@ -193,6 +193,8 @@ fn run(name: Option<String>, seed: u64, trace: bool, all: bool, list: bool) -> E
 
 fn run_sweep(seeds: u64, start: u64, narrate_runs: bool) -> ExitCode {
     let (mut ops, mut violations, mut nonlin, mut deliveries) = (0, 0, 0, 0);
+    // Classic 2PC may block: how long decisions came late, and how many never came.
+    let (mut longest_late_ms, mut blocked, mut blocking_seeds) = (0, 0, 0);
     let begun = Instant::now();
     for seed in start..start + seeds {
         let (out, sim) = sweep::run_seed(seed, narrate_runs);
@@ -204,6 +206,9 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool) -> ExitCode {
         }
         ops += out.ops;
         deliveries += out.deliveries;
+        longest_late_ms = longest_late_ms.max(out.longest_late_ms);
+        blocked += out.blocked;
+        blocking_seeds += usize::from(out.blocked > 0);
         if let Some(v) = out.violation {
             violations += 1;
             nonlin += usize::from(out.nonlinearizable);
@@ -211,7 +216,8 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool) -> ExitCode {
         }
     }
     println!(
-        "seeds={seeds} violations={violations} ops={ops} nonlinearizable={nonlin} deliveries={deliveries} wall={:.1}s",
+        "seeds={seeds} violations={violations} ops={ops} nonlinearizable={nonlin} deliveries={deliveries} \
+         longest_late_decision_ms={longest_late_ms} blocked_at_end={blocked} seeds_with_blocked={blocking_seeds} wall={:.1}s",
         begun.elapsed().as_secs_f64()
     );
     if violations == 0 {

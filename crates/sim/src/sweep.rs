@@ -27,6 +27,10 @@ pub struct SeedOutcome {
     pub violation: Option<String>,
     /// Whether the problem was a linearizability failure.
     pub nonlinearizable: bool,
+    /// The longest a participant waited past its decision timeout for a decision it got (ms).
+    pub longest_late_ms: u64,
+    /// Participants still undecided at the end: blocked transactions.
+    pub blocked: usize,
 }
 
 fn pick<T: Copy>(rng: &mut Rng, options: &[T]) -> T {
@@ -161,12 +165,15 @@ pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
     let rested = rested && sim.run_while_not(limit, |s| s.settled());
     sim.check_at_rest();
 
+    let (longest_late_ms, blocked, _) = sim.late_decisions();
     let mut outcome = SeedOutcome {
         seed,
         ops: sim.history().len(),
         deliveries: sim.deliveries(),
         violation: None,
         nonlinearizable: false,
+        longest_late_ms,
+        blocked,
     };
     if let Some(v) = sim.violation() {
         outcome.violation = Some(v.to_string());

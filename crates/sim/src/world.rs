@@ -136,6 +136,11 @@ pub struct Sim {
     trace: Trace,
     checker: Checker,
     history: History,
+    /// Transactions whose participant started the termination protocol, and when: the
+    /// decision was late there. Taken out once the participant learns it, or dies.
+    late: BTreeMap<(Addr, TxId), Time>,
+    /// The longest any participant waited, past its decision timeout, for a decision it got.
+    longest_late_ms: u64,
     /// Events of the last step, for observers (the browser's log, tests).
     recent: Vec<(Addr, Event)>,
     /// Scratch buffers for draining a node, kept to avoid allocating per step.
@@ -159,6 +164,8 @@ impl Sim {
             nodes: BTreeMap::new(),
             partition: None,
             traps: BTreeMap::new(),
+            late: BTreeMap::new(),
+            longest_late_ms: 0,
             faults: config.faults,
             trace: Trace::new(config.trace),
             checker: Checker::new(config.seed, config.replicas, config.vnodes),
@@ -342,6 +349,8 @@ impl Sim {
             }
             Action::Crash { node } => {
                 self.checker.server_gone(now, &node, &self.nodes);
+                // A dead participant waits for nothing any more.
+                self.late.retain(|(at, _), _| *at != node);
                 if let Some(slot) = self.nodes.get_mut(&node).filter(|s| s.kind != Kind::ViewLeader) {
                     slot.role = None;
                     slot.armed = None;
@@ -538,6 +547,18 @@ impl Sim {
         true
     }
 
+    /// The longest a live participant waited past its decision timeout for a decision it
+    /// got (ms), and how many still wait now (each for how long, at most).
+    pub fn late_decisions(&self) -> (u64, usize, u64) {
+        // Only members of the view count: a server failed while it waited serves nobody.
+        let view = self.view_leader().view();
+        let members: BTreeMap<&Addr, &Server> = self.servers().filter(|(_, s)| view.contains(s.id())).collect();
+        let pending = |at: &Addr, tx: &TxId| members.get(at).is_some_and(|s| s.pending().any(|p| p.tx == *tx));
+        let waiting: Vec<u64> =
+            self.late.iter().filter(|((at, tx), _)| pending(at, tx)).map(|(_, since)| self.now.0 - since.0).collect();
+        (self.longest_late_ms, waiting.len(), waiting.iter().copied().max().unwrap_or(0))
+    }
+
     /// Clients armed to crash before sending their next 2PC decision.
     pub fn traps(&self) -> &BTreeMap<Addr, Trap> {
         &self.traps
@@ -667,6 +688,17 @@ impl Sim {
 
     fn observe(&mut self, node: &Addr, event: Event) {
         let now = self.now;
+        match &event {
+            Event::TerminationStarted { tx, .. } => {
+                self.late.entry((node.clone(), *tx)).or_insert(now);
+            }
+            Event::Committed { tx, .. } | Event::Aborted { tx, .. } => {
+                if let Some(since) = self.late.remove(&(node.clone(), *tx)) {
+                    self.longest_late_ms = self.longest_late_ms.max(now.0 - since.0);
+                }
+            }
+            _ => {}
+        }
         if let Event::OpDone { op, result } = &event {
             self.history.completed(node, *op, now, result);
         }

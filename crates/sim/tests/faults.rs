@@ -121,4 +121,16 @@ fn a_client_dying_while_it_tells_a_commit_leaves_it_committed_everywhere() {
     assert_eq!(seen.iter().filter(|(_, e)| committed(e)).count(), 3, "the one told taught the others");
     assert!(seen.iter().any(|(_, e)| matches!(e, Event::TerminationStarted { .. })));
     assert!(sim.servers().all(|(_, s)| s.bucket().get("k").is_some_and(|v| v.value == "v")));
+    let (longest_late_ms, blocked, _) = sim.late_decisions();
+    assert!(longest_late_ms > 0, "the two left waiting decided only after asking");
+    assert_eq!(blocked, 0);
+}
+
+#[test]
+fn a_client_dying_before_it_tells_anyone_leaves_every_participant_blocked() {
+    let mut sim = settled_cluster(15, 3);
+    setr_with_crash(&mut sim, During::Decision, 0);
+    let (_, blocked, waiting_ms) = sim.late_decisions();
+    assert_eq!(blocked, 3, "classic 2PC: every participant is prepared and nobody may decide");
+    assert!(waiting_ms >= 50_000, "still undecided after {waiting_ms} ms");
 }
