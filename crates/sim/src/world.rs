@@ -499,7 +499,7 @@ impl Sim {
                         continue;
                     }
                     // A paused process's timer fires when it resumes, late.
-                    if let Some(until) = slot.stalled_until.filter(|until| *until > now) {
+                    if let Some(until) = slot.stalled_until.filter(|_| slot.stalled(now)) {
                         slot.armed = Some(until);
                         self.push(until, Item::Wake { node });
                         continue;

@@ -271,14 +271,13 @@ impl ViewLeader {
             return;
         }
         let fresh = now + self.config.timing.failure_timeout_ms;
-        let ids: Vec<ServerId> = self.servers.keys().cloned().collect();
-        for id in &ids {
+        for id in self.servers.keys() {
             self.deadlines.set(id.clone(), fresh);
         }
         if let Some(recovery) = &mut self.recovery {
             recovery.until = recovery.until.max(fresh);
         }
-        self.events.push_back(Event::LeaderPaused { late_ms, servers: ids.len() });
+        self.events.push_back(Event::LeaderPaused { late_ms, servers: self.servers.len() });
     }
 
     fn fail(&mut self, id: ServerId) {
