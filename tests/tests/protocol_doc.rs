@@ -147,9 +147,11 @@ fn samples() -> Vec<Msg> {
             epoch: Epoch(1),
             stable: Epoch(1),
             rebalanced: Epoch(1),
+            sent: Time(1),
         },
         Msg::HeartbeatReply {
             id: member.id.clone(),
+            sent: Time(1),
             status: HeartbeatStatus::Ok {
                 epoch: Epoch(1),
                 view: Some(View { epoch: Epoch(1), members: vec![member.clone()] }),

@@ -2,7 +2,7 @@
 //! public crates.
 
 use ringside_core::msg::{HeartbeatStatus, LockAnswer, Msg, VoteAnswer};
-use ringside_core::{Addr, Epoch, Event, Member, Names, OpId, ServerId, TxId, View};
+use ringside_core::{Addr, Epoch, Event, Member, Names, OpId, ServerId, Time, TxId, View};
 use ringside_sim::{narrate, scenario, TraceKind};
 use serde_json::json;
 
@@ -14,13 +14,16 @@ fn messages_are_json_tagged_by_cmd() {
         epoch: Epoch(2),
         stable: Epoch(2),
         rebalanced: Epoch(1),
+        sent: Time(1500),
     };
     assert_eq!(
         serde_json::to_value(&hb).unwrap(),
-        json!({"cmd": "heartbeat", "id": "3fa2c1d0", "addr": "127.0.0.1:38000", "epoch": 2, "stable": 2, "rebalanced": 1})
+        json!({"cmd": "heartbeat", "id": "3fa2c1d0", "addr": "127.0.0.1:38000", "epoch": 2, "stable": 2, "rebalanced": 1,
+            "sent": 1500})
     );
     let reply = Msg::HeartbeatReply {
         id: ServerId::from("3fa2c1d0"),
+        sent: Time(1500),
         status: HeartbeatStatus::Ok {
             epoch: Epoch(3),
             view: Some(View {
@@ -32,7 +35,7 @@ fn messages_are_json_tagged_by_cmd() {
     };
     assert_eq!(
         serde_json::to_value(&reply).unwrap(),
-        json!({"cmd": "heartbeat_reply", "id": "3fa2c1d0", "status": {"status": "ok", "epoch": 3,
+        json!({"cmd": "heartbeat_reply", "id": "3fa2c1d0", "sent": 1500, "status": {"status": "ok", "epoch": 3,
             "view": {"epoch": 3, "members": [{"id": "a", "addr": "x:1"}]}, "stable": null}})
     );
     let vote =

@@ -337,6 +337,7 @@ fn servers(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::time::Time;
     use alloc::string::ToString;
     use alloc::vec;
 
@@ -426,7 +427,7 @@ mod tests {
         );
         let view = View { epoch: Epoch(2), members: vec![] };
         let status = HeartbeatStatus::Ok { epoch: Epoch(2), view: Some(view.clone()), stable: Some(view) };
-        let reply = Msg::HeartbeatReply { id: ServerId::from("s1"), status };
+        let reply = Msg::HeartbeatReply { id: ServerId::from("s1"), sent: Time(0), status };
         assert_eq!(reply.summary(), "heartbeat ok, epoch 2, view of 0 servers, epoch 2 fully rebalanced");
         assert_eq!(
             Msg::LockReply {

@@ -81,6 +81,11 @@ pub(crate) fn bounded_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<
     bounded(d, "version")
 }
 
+/// Reads a [`Time`](crate::time::Time) from the wire (for `#[serde(deserialize_with)]`).
+pub(crate) fn bounded_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<crate::time::Time, D::Error> {
+    bounded(d, "time").map(crate::time::Time)
+}
+
 /// The view's version: 0 before any server joined, +1 per join and per failure.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, Version, View};
 use crate::limits::TooLarge;
 use crate::tagged::tagged_enum;
+use crate::time::Time;
 
 tagged_enum! {
     /// A message between two roles.
@@ -61,11 +62,18 @@ tagged_enum! {
             stable: Epoch,
             /// The newest epoch for which the sender finished its own part of rebalancing.
             rebalanced: Epoch,
+            /// The sender's clock when it sent this; the reply echoes it, so the sender knows
+            /// which heartbeat an acceptance is for and extends its lease from then.
+            #[serde(deserialize_with = "crate::id::bounded_time")]
+            sent: Time,
         },
         /// View leader → server.
         HeartbeatReply {
             /// Whose heartbeat this answers.
             id: ServerId,
+            /// The heartbeat's `sent`, echoed.
+            #[serde(deserialize_with = "crate::id::bounded_time")]
+            sent: Time,
             /// Accepted, denied or told to retry.
             status: HeartbeatStatus,
         },

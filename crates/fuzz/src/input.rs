@@ -11,6 +11,7 @@ use ringside_core::limits::TooLarge;
 use ringside_core::msg::{
     HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer,
 };
+use ringside_core::time::Time;
 
 /// Addresses the roles under test use: the view leader, the servers and a client.
 pub const ADDRS: [&str; 6] = ["vl", "s1", "s2", "s3", "s4", "c1"];
@@ -256,8 +257,8 @@ pub enum MsgIn {
     Get { op: Op, key: Text },
     QueryAllKeys { op: Op },
     Reply { op: Op, result: LocalReplyIn },
-    Heartbeat { id: Who, addr: Place, epoch: Num, stable: Num, rebalanced: Num },
-    HeartbeatReply { id: Who, status: StatusIn },
+    Heartbeat { id: Who, addr: Place, epoch: Num, stable: Num, rebalanced: Num, sent: Num },
+    HeartbeatReply { id: Who, sent: Num, status: StatusIn },
     QueryServers { op: Op },
     Servers { op: Op, view: ViewIn, rebalancing: bool },
     LockGet { op: Op, name: Text, requester: Text },
@@ -348,14 +349,17 @@ impl MsgIn {
             MsgIn::Get { op, key } => Msg::Get { op: op.get(seen), key: key.get() },
             MsgIn::QueryAllKeys { op } => Msg::QueryAllKeys { op: op.get(seen) },
             MsgIn::Reply { op, result } => Msg::Reply { op: op.get(seen), result: result.get() },
-            MsgIn::Heartbeat { id, addr, epoch, stable, rebalanced } => Msg::Heartbeat {
+            MsgIn::Heartbeat { id, addr, epoch, stable, rebalanced, sent } => Msg::Heartbeat {
                 id: id.get(seen),
                 addr: addr.get(),
                 epoch: epoch.epoch(),
                 stable: stable.epoch(),
                 rebalanced: rebalanced.epoch(),
+                sent: Time(sent.get()),
             },
-            MsgIn::HeartbeatReply { id, status } => Msg::HeartbeatReply { id: id.get(seen), status: status.get(seen) },
+            MsgIn::HeartbeatReply { id, sent, status } => {
+                Msg::HeartbeatReply { id: id.get(seen), sent: Time(sent.get()), status: status.get(seen) }
+            }
             MsgIn::QueryServers { op } => Msg::QueryServers { op: op.get(seen) },
             MsgIn::Servers { op, view, rebalancing } => {
                 let view = view.get(seen);

@@ -27,7 +27,7 @@ pub fn weight(msg: &Msg) -> usize {
             LocalReply::Keys { keys } => strings(keys),
         },
         Msg::Heartbeat { id, addr, .. } => id.0.len() + addr.0.len(),
-        Msg::HeartbeatReply { id, status } => {
+        Msg::HeartbeatReply { id, status, .. } => {
             id.0.len()
                 + match status {
                     HeartbeatStatus::Ok { view, stable, .. } => {

@@ -3,17 +3,15 @@
 //! A server that cannot reach the view leader may already have been declared failed and its
 //! keys copied elsewhere; if it went on voting it would accept writes nobody will ever read.
 //! So every accepted heartbeat extends the right to serve until `lease_ms` after it was sent,
-//! and a server the view leader denied never serves again.
-
-use alloc::collections::VecDeque;
+//! and a server the view leader denied never serves again. The reply echoes the heartbeat's
+//! send time: a reply held up in the network, or read only after this process was paused,
+//! extends the lease from when its heartbeat left, never from a later one.
 
 use crate::time::Time;
 
 /// The lease's state.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Lease {
-    /// Send times of heartbeats not answered yet, oldest first.
-    unanswered: VecDeque<Time>,
     /// Until when this server may vote and answer reads.
     until: Option<Time>,
     /// The view leader declared this id failed: it never serves again.
@@ -21,23 +19,10 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    /// A heartbeat went out at `now`.
-    pub(crate) fn sent(&mut self, now: Time, lease_ms: u64) {
-        // Older unanswered heartbeats can no longer extend the lease beyond now.
-        while self.unanswered.front().is_some_and(|t| *t + lease_ms <= now) {
-            self.unanswered.pop_front();
-        }
-        self.unanswered.push_back(now);
-    }
-
-    /// The view leader accepted a heartbeat.
-    pub(crate) fn accepted(&mut self, lease_ms: u64) {
-        // Replies carry no send time; crediting the oldest unanswered heartbeat can only make
-        // the lease shorter than the truth, never longer.
-        if let Some(sent) = self.unanswered.pop_front() {
-            let until = sent + lease_ms;
-            self.until = Some(self.until.map_or(until, |t| t.max(until)));
-        }
+    /// The view leader accepted the heartbeat this server sent at `sent`.
+    pub(crate) fn accepted(&mut self, sent: Time, lease_ms: u64) {
+        let until = sent + lease_ms;
+        self.until = Some(self.until.map_or(until, |t| t.max(until)));
     }
 
     /// The view leader denied this id: it was declared failed.
@@ -66,34 +51,27 @@ mod tests {
         let mut lease = Lease::default();
         assert!(!lease.serving(Time(0)));
         assert_eq!(lease.until(), None);
-        lease.sent(Time(0), 100);
-        lease.sent(Time(50), 100);
-        lease.accepted(100);
-        assert_eq!(lease.until(), Some(Time(100)));
-        assert!(lease.serving(Time(99)));
-        assert!(!lease.serving(Time(100)));
-        // The second reply is credited to the heartbeat sent at 50.
-        lease.accepted(100);
+        lease.accepted(Time(50), 100);
+        assert_eq!(lease.until(), Some(Time(150)));
         assert!(lease.serving(Time(149)));
         assert!(!lease.serving(Time(150)));
     }
 
     #[test]
-    fn heartbeats_older_than_a_lease_no_longer_count() {
+    fn a_late_reply_to_an_old_heartbeat_never_shortens_nor_stretches_the_lease() {
         let mut lease = Lease::default();
-        lease.sent(Time(0), 100);
-        lease.sent(Time(100), 100);
-        // The reply cannot be for the heartbeat at 0 any more: it extends from 100.
-        lease.accepted(100);
+        lease.accepted(Time(100), 100);
+        // The reply to the heartbeat sent at 0 arrives last: the lease still runs from 100.
+        lease.accepted(Time(0), 100);
         assert!(lease.serving(Time(199)));
+        assert!(!lease.serving(Time(200)));
     }
 
     #[test]
     fn a_denied_server_never_serves_again() {
         let mut lease = Lease::default();
-        lease.sent(Time(0), 100);
         lease.deny();
-        lease.accepted(100);
+        lease.accepted(Time(0), 100);
         assert!(!lease.serving(Time(10)));
         assert_eq!(lease.until(), None);
     }

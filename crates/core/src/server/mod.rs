@@ -177,19 +177,20 @@ impl Server {
             epoch: self.rebalance.current().epoch,
             stable: self.rebalance.stable().epoch,
             rebalanced: self.rebalance.rebalanced(),
+            sent: now,
         };
         self.out.send(&self.config.view_leader, msg);
-        self.lease.sent(now, self.config.lease_ms);
         self.timers.set(Timer::Heartbeat, now + self.config.heartbeat_ms);
     }
 
-    fn handle_heartbeat_reply(&mut self, now: Time, id: ServerId, status: HeartbeatStatus) {
-        if id != self.id {
+    fn handle_heartbeat_reply(&mut self, now: Time, id: ServerId, sent: Time, status: HeartbeatStatus) {
+        // A reply naming a time not yet come is not an answer to anything this server sent.
+        if id != self.id || sent > now {
             return;
         }
         match status {
             HeartbeatStatus::Ok { view, stable, .. } => {
-                self.lease.accepted(self.config.lease_ms);
+                self.lease.accepted(sent, self.config.lease_ms);
                 self.rebalance_step(now, |rebalance, cx| rebalance.learn(now, view, stable, cx));
             }
             HeartbeatStatus::Denied => {
@@ -315,7 +316,7 @@ impl Node for Server {
             Msg::HeartbeatReply { .. } if *from != self.config.view_leader => {
                 self.refuse(from, None, String::from("heartbeat replies are taken only from the view leader"));
             }
-            Msg::HeartbeatReply { id, status } => self.handle_heartbeat_reply(now, id, status),
+            Msg::HeartbeatReply { id, sent, status } => self.handle_heartbeat_reply(now, id, sent, status),
             Msg::Prepare { tx, epoch, server, key, value, participants, secret } => {
                 let pending = Pending {
                     tx,

@@ -57,6 +57,7 @@ struct Beat {
     known: Epoch,
     known_stable: Epoch,
     rebalanced: Epoch,
+    sent: Time,
 }
 
 /// A restarted view leader's first failure timeout: it gathers the servers still alive before
@@ -184,7 +185,7 @@ impl ViewLeader {
     }
 
     fn handle_heartbeat(&mut self, now: Time, from: &Addr, beat: Beat) {
-        let Beat { id, addr, known, known_stable, rebalanced } = beat;
+        let Beat { id, addr, known, known_stable, rebalanced, sent } = beat;
         let status = if self.failed.contains(&id) {
             self.events.push_back(Event::HeartbeatDenied { id: id.clone() });
             HeartbeatStatus::Denied
@@ -225,7 +226,7 @@ impl ViewLeader {
             self.check_stable();
             self.accepted(known, known_stable)
         };
-        self.send(from, Msg::HeartbeatReply { id, status });
+        self.send(from, Msg::HeartbeatReply { id, sent, status });
     }
 
     fn accepted(&self, known: Epoch, known_stable: Epoch) -> HeartbeatStatus {
@@ -376,8 +377,8 @@ impl Node for ViewLeader {
                 let reason = format!("server {id} is alive at another address; its id is not yours to use");
                 self.refuse(from, None, reason);
             }
-            Msg::Heartbeat { id, addr, epoch, stable, rebalanced } => {
-                let beat = Beat { id, addr, known: epoch, known_stable: stable, rebalanced };
+            Msg::Heartbeat { id, addr, epoch, stable, rebalanced, sent } => {
+                let beat = Beat { id, addr, known: epoch, known_stable: stable, rebalanced, sent };
                 self.handle_heartbeat(now, from, beat)
             }
             Msg::QueryServers { op } => {

@@ -45,6 +45,7 @@ fn heartbeat(id_: &str, at: &str, epoch: u64, stable: u64, rebalanced: u64) -> M
         epoch: Epoch(epoch),
         stable: Epoch(stable),
         rebalanced: Epoch(rebalanced),
+        sent: Time(7),
     }
 }
 
@@ -57,7 +58,7 @@ fn ok(epoch: u64, view: Option<View>, stable: Option<View>) -> HeartbeatStatus {
 }
 
 fn hb_reply(to: &str, id_: &str, status: HeartbeatStatus) -> Transmit {
-    Transmit { to: addr(to), msg: Msg::HeartbeatReply { id: id(id_), status } }
+    Transmit { to: addr(to), msg: Msg::HeartbeatReply { id: id(id_), sent: Time(7), status } }
 }
 
 fn joined(id_: &str, at: &str, epoch: u64) -> Event {

@@ -47,19 +47,22 @@ fn to(to: Addr, msg: Msg) -> Transmit {
     Transmit { to, msg }
 }
 
-fn heartbeat(id: &str, epoch: u64, stable: u64, rebalanced: u64) -> Transmit {
+fn heartbeat(id: &str, epoch: u64, stable: u64, rebalanced: u64, sent: u64) -> Transmit {
     let msg = Msg::Heartbeat {
         id: sid(id),
         addr: addr(id),
         epoch: Epoch(epoch),
         stable: Epoch(stable),
         rebalanced: Epoch(rebalanced),
+        sent: Time(sent),
     };
     to(Addr::from(VL), msg)
 }
 
-fn accepted(id: &str, epoch: u64, current: Option<View>, stable: Option<View>) -> Msg {
-    Msg::HeartbeatReply { id: sid(id), status: HeartbeatStatus::Ok { epoch: Epoch(epoch), view: current, stable } }
+/// The view leader's acceptance of the heartbeat `id` sent at `sent`.
+fn accepted(id: &str, sent: u64, epoch: u64, current: Option<View>, stable: Option<View>) -> Msg {
+    let status = HeartbeatStatus::Ok { epoch: Epoch(epoch), view: current, stable };
+    Msg::HeartbeatReply { id: sid(id), sent: Time(sent), status }
 }
 
 /// A server whose first heartbeat (sent at 0) was accepted at `now` with these views, so its
@@ -68,7 +71,7 @@ fn joined(id: &str, current: View, stable: View, now: Time) -> Server {
     let mut s = Server::new(config(id), Time(0));
     s.handle_timeout(Time(0));
     let epoch = current.epoch.0;
-    s.handle_message(now, Peer::Member(&Addr::from(VL)), accepted(id, epoch, Some(current), Some(stable)));
+    s.handle_message(now, Peer::Member(&Addr::from(VL)), accepted(id, 0, epoch, Some(current), Some(stable)));
     drain(&mut s);
     s
 }
@@ -197,33 +200,41 @@ fn heartbeats_carry_the_epochs_and_replies_teach_the_view() {
     let mut s = Server::new(config("a"), Time(0));
     assert_eq!(s.poll_timeout(), Some(Time(0)));
     s.handle_timeout(Time(0));
-    assert_eq!(drain(&mut s), (vec![heartbeat("a", 0, 0, 0)], vec![]));
+    assert_eq!(drain(&mut s), (vec![heartbeat("a", 0, 0, 0, 0)], vec![]));
     assert_eq!(s.poll_timeout(), Some(Time(10_000)));
 
     // A reply for another id is not ours; a retry is reported and changes nothing.
     let abc = view(3, &["a", "b", "c"]);
-    s.handle_message(Time(50), Peer::Member(&Addr::from(VL)), accepted("z", 3, Some(abc.clone()), Some(abc.clone())));
+    s.handle_message(
+        Time(50),
+        Peer::Member(&Addr::from(VL)),
+        accepted("z", 0, 3, Some(abc.clone()), Some(abc.clone())),
+    );
     s.handle_message(
         Time(60),
         Peer::Member(&Addr::from(VL)),
-        Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Retry },
+        Msg::HeartbeatReply { id: sid("a"), sent: Time(0), status: HeartbeatStatus::Retry },
     );
     assert_eq!(drain(&mut s), (vec![], vec![Event::ToldToRetry]));
     assert_eq!(s.view(), &View::default());
 
     // Learning a settled view: nothing to move, so it says at once that it is rebalanced.
-    s.handle_message(Time(100), Peer::Member(&Addr::from(VL)), accepted("a", 3, Some(abc.clone()), Some(abc.clone())));
+    s.handle_message(
+        Time(100),
+        Peer::Member(&Addr::from(VL)),
+        accepted("a", 0, 3, Some(abc.clone()), Some(abc.clone())),
+    );
     assert_eq!(
         drain(&mut s),
         (
-            vec![heartbeat("a", 3, 3, 3)],
+            vec![heartbeat("a", 3, 3, 3, 100)],
             vec![Event::ViewLearned { epoch: Epoch(3), servers: 3 }, Event::RebalanceFinished { epoch: Epoch(3) }],
         )
     );
     assert_eq!((s.view(), s.stable_view(), s.rebalanced()), (&abc, &abc, Epoch(3)));
     assert_eq!(s.poll_timeout(), Some(Time(10_100)));
     s.handle_timeout(Time(10_100));
-    assert_eq!(drain(&mut s), (vec![heartbeat("a", 3, 3, 3)], vec![]));
+    assert_eq!(drain(&mut s), (vec![heartbeat("a", 3, 3, 3, 10_100)], vec![]));
 }
 
 #[test]
@@ -245,7 +256,7 @@ fn votes_and_reads_only_within_the_lease() {
 
     // The reply at 1000 answers the heartbeat sent at 0: the lease runs until 0 + 2400.
     let abc = view(3, &["a", "b", "c"]);
-    s.handle_message(Time(1_000), Peer::Member(&Addr::from(VL)), accepted("a", 3, Some(abc.clone()), Some(abc)));
+    s.handle_message(Time(1_000), Peer::Member(&Addr::from(VL)), accepted("a", 0, 3, Some(abc.clone()), Some(abc)));
     drain(&mut s);
     assert_eq!(s.lease(), Some(Deadline { due: Time(2_400), span_ms: 2_400 }));
     s.handle_message(Time(2_399), Peer::Client(&Addr::from(CL)), prepare(tx(2), 3, "a", "k1", "v"));
@@ -264,7 +275,7 @@ fn votes_and_reads_only_within_the_lease() {
     );
 
     // The heartbeat sent on learning the view (at 1000) is accepted: serving again.
-    s.handle_message(Time(2_500), Peer::Member(&Addr::from(VL)), accepted("a", 3, None, None));
+    s.handle_message(Time(2_500), Peer::Member(&Addr::from(VL)), accepted("a", 1_000, 3, None, None));
     s.handle_message(Time(2_500), Peer::Client(&Addr::from(CL)), getr(3, 3, "k3"));
     assert_eq!(drain(&mut s), (vec![read(3, "a", ReadAnswer::NotFound)], vec![]));
 }
@@ -273,7 +284,7 @@ fn votes_and_reads_only_within_the_lease() {
 fn forged_heartbeat_and_decision_replies_are_refused() {
     let mut s = settled("a");
     let stranger = Addr::from("mallory");
-    let denial = || Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied };
+    let denial = || Msg::HeartbeatReply { id: sid("a"), sent: Time(0), status: HeartbeatStatus::Denied };
     s.handle_message(Time(100), Peer::Client(&stranger), denial());
     let reason = String::from("`heartbeat_reply` is taken only from members of the cluster");
     assert_eq!(
@@ -315,7 +326,7 @@ fn a_denied_server_never_serves_again() {
     s.handle_message(
         Time(100),
         Peer::Member(&Addr::from(VL)),
-        Msg::HeartbeatReply { id: sid("a"), status: HeartbeatStatus::Denied },
+        Msg::HeartbeatReply { id: sid("a"), sent: Time(0), status: HeartbeatStatus::Denied },
     );
     s.handle_message(Time(200), Peer::Client(&Addr::from(CL)), prepare(tx(1), 3, "a", "k1", "v"));
     assert_eq!(
@@ -327,7 +338,7 @@ fn a_denied_server_never_serves_again() {
     );
     assert_eq!(s.lease(), None, "a denied server has no lease to draw");
     // Even an accepted heartbeat (a stale reply) does not bring it back.
-    s.handle_message(Time(300), Peer::Member(&Addr::from(VL)), accepted("a", 3, None, None));
+    s.handle_message(Time(300), Peer::Member(&Addr::from(VL)), accepted("a", 0, 3, None, None));
     s.handle_message(Time(300), Peer::Client(&Addr::from(CL)), getr(1, 3, "k1"));
     assert_eq!(drain(&mut s), (vec![read(1, "a", ReadAnswer::Isolated)], vec![]));
 }

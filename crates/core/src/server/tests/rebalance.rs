@@ -33,7 +33,7 @@ fn holder_learning_d(id: &str) -> (Server, (Vec<Transmit>, Vec<Event>)) {
     s.handle_message(
         Time(300),
         Peer::Member(&Addr::from(VL)),
-        accepted(id, 4, Some(view(4, &["a", "b", "c", "d"])), None),
+        accepted(id, 0, 4, Some(view(4, &["a", "b", "c", "d"])), None),
     );
     let out = drain(&mut s);
     (s, out)
@@ -58,11 +58,11 @@ fn each_moving_key_is_sent_once_by_its_agreed_sender() {
     d.handle_message(
         Time(100),
         Peer::Member(&Addr::from(VL)),
-        accepted("d", 4, Some(view(4, &["a", "b", "c", "d"])), Some(view(3, &["a", "b", "c"]))),
+        accepted("d", 0, 4, Some(view(4, &["a", "b", "c", "d"])), Some(view(3, &["a", "b", "c"]))),
     );
     assert_eq!(
         drain(&mut d),
-        (vec![heartbeat("d", 4, 3, 4)], vec![learned, Event::RebalanceFinished { epoch: Epoch(4) }])
+        (vec![heartbeat("d", 4, 3, 4, 100)], vec![learned, Event::RebalanceFinished { epoch: Epoch(4) }])
     );
     // Until the view is stable it does not answer for a key it did not replicate before.
     d.handle_message(Time(200), Peer::Client(&Addr::from(CL)), getr(1, 4, "k1"));
@@ -118,7 +118,7 @@ fn acked_transfers_finish_rebalancing_and_the_stable_view_drops_old_copies() {
     assert_eq!(
         drain(&mut a),
         (
-            vec![heartbeat("a", 4, 3, 4)],
+            vec![heartbeat("a", 4, 3, 4, 1_400)],
             vec![Event::TransferAcked { from: sid("d"), keys: 1 }, Event::RebalanceFinished { epoch: Epoch(4) }],
         )
     );
@@ -132,7 +132,7 @@ fn acked_transfers_finish_rebalancing_and_the_stable_view_drops_old_copies() {
     a.handle_message(
         Time(1_500),
         Peer::Member(&Addr::from(VL)),
-        accepted("a", 4, None, Some(view(4, &["a", "b", "c", "d"]))),
+        accepted("a", 0, 4, None, Some(view(4, &["a", "b", "c", "d"]))),
     );
     assert_eq!(drain(&mut a), (vec![], vec![Event::CopiesDropped { epoch: Epoch(4), keys: 1 }]));
     assert_eq!(a.bucket().keys().collect::<Vec<_>>(), vec!["k1", "k3", "k6"]);
