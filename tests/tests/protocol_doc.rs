@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use ringside_core::msg::{
-    HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer,
+    HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, Proposal, ReadAnswer, TxState, VoteAnswer,
 };
 use ringside_core::{
     Addr, Epoch, Event, Member, Node, OpId, Peer, Server, ServerConfig, ServerId, Time, TxId, TxSecret, View,
@@ -178,6 +178,10 @@ fn samples() -> Vec<Msg> {
         Msg::Done { tx, server: member.id.clone(), committed: true },
         Msg::DecisionRequest { tx, server: None },
         Msg::DecisionReply { tx, state: TxState::Aborted },
+        Msg::Takeover { tx, server: member.id.clone(), ballot: 1 },
+        Msg::Promise { tx, server: member.id.clone(), ballot: 1, accepted: None },
+        Msg::Accept { tx, server: member.id.clone(), proposal: Proposal { ballot: 1, version: None } },
+        Msg::Accepted { tx, server: member.id.clone(), ballot: 1 },
         Msg::GetR { op: OpId(1), epoch: Epoch(1), key: "k".into() },
         Msg::GetRReply { op: OpId(1), server: member.id.clone(), result: ReadAnswer::NotFound },
         Msg::Transfer { epoch: Epoch(1), items: vec![Item { key: "k".into(), value: "v".into(), version: 1 }] },
@@ -205,6 +209,10 @@ fn samples() -> Vec<Msg> {
             | Msg::Done { .. }
             | Msg::DecisionRequest { .. }
             | Msg::DecisionReply { .. }
+            | Msg::Takeover { .. }
+            | Msg::Promise { .. }
+            | Msg::Accept { .. }
+            | Msg::Accepted { .. }
             | Msg::GetR { .. }
             | Msg::GetRReply { .. }
             | Msg::Transfer { .. }

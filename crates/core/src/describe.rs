@@ -15,7 +15,7 @@ use crate::client::op::OpOutput;
 use crate::error::OpError;
 use crate::event::Event;
 use crate::id::{ServerId, MAX_NUMBER};
-use crate::msg::{HeartbeatStatus, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer};
+use crate::msg::{HeartbeatStatus, LocalReply, LockAnswer, Msg, NoReason, Proposal, ReadAnswer, TxState, VoteAnswer};
 use crate::names::Names;
 
 /// Why a failed server stays out, wherever its refusal is narrated: a partition that heals does
@@ -86,6 +86,13 @@ impl Msg {
             }
             Msg::DecisionRequest { tx, .. } => format!("what became of {}?", names.tx(*tx)),
             Msg::DecisionReply { tx, state } => format!("{}: {state}", names.tx(*tx)),
+            Msg::Takeover { tx, ballot, .. } => format!("take over {} at ballot {ballot}?", names.tx(*tx)),
+            Msg::Promise { tx, ballot, accepted, .. } => match accepted {
+                Some(p) => format!("promise ballot {ballot} on {}; accepted {p}", names.tx(*tx)),
+                None => format!("promise ballot {ballot} on {}; accepted nothing", names.tx(*tx)),
+            },
+            Msg::Accept { tx, proposal, .. } => format!("accept {proposal} for {}?", names.tx(*tx)),
+            Msg::Accepted { tx, ballot, .. } => format!("accepted ballot {ballot} of {}", names.tx(*tx)),
             Msg::GetR { key, epoch, .. } => format!("getr {key} (epoch {epoch})"),
             Msg::GetRReply { result, .. } => result.describe_with(names),
             Msg::Transfer { epoch, items } => {
@@ -93,6 +100,16 @@ impl Msg {
             }
             Msg::TransferAck { keys, .. } => format!("stored {}", plural(keys.len(), "copy", "copies")),
             Msg::Error { reason, .. } => format!("error: {}", names.relabel(reason)),
+        }
+    }
+}
+
+/// `commit at version 4 (ballot 1)`, `abort (ballot 2)`.
+impl fmt::Display for Proposal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.version {
+            Some(version) => write!(f, "commit at version {version} (ballot {})", self.ballot),
+            None => write!(f, "abort (ballot {})", self.ballot),
         }
     }
 }
@@ -182,6 +199,9 @@ impl Event {
             }
             Event::Blocked { tx: t, key } => {
                 format!("BLOCKED on {} ({key}): all prepared, only the coordinator knows", tx(*t))
+            }
+            Event::NoMajority { tx: t, key } => {
+                format!("BLOCKED on {} ({key}): no majority of the participants answers its takeover", tx(*t))
             }
             Event::TxDecided { tx: t, key, commit, .. } => {
                 format!("decides {} for {} ({key})", if *commit { "COMMIT" } else { "ABORT" }, tx(*t))

@@ -202,6 +202,15 @@ pub enum Event {
         /// The key.
         key: String,
     },
+    /// Server (Paxos Commit): its takeovers of a transaction found no majority of participants
+    /// for several rounds. The transaction stays pending and the key locked until enough of
+    /// them answer; it keeps trying.
+    NoMajority {
+        /// The transaction.
+        tx: TxId,
+        /// The key.
+        key: String,
+    },
 
     /// Client: a 2PC decision was taken.
     TxDecided {

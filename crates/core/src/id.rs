@@ -81,6 +81,21 @@ pub(crate) fn bounded_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<
     bounded(d, "version")
 }
 
+/// Reads a Paxos Commit ballot from the wire (for `#[serde(deserialize_with)]`).
+pub(crate) fn bounded_ballot<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    bounded(d, "ballot")
+}
+
+/// Reads an optional [`Version`] from the wire (for `#[serde(deserialize_with)]`).
+pub(crate) fn bounded_optional_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Version>, D::Error> {
+    match Option::<u64>::deserialize(d)? {
+        Some(n) if n > MAX_NUMBER => {
+            Err(serde::de::Error::custom(format_args!("version {n} is out of range: at most {MAX_NUMBER}")))
+        }
+        v => Ok(v),
+    }
+}
+
 /// Reads a [`Time`](crate::time::Time) from the wire (for `#[serde(deserialize_with)]`).
 pub(crate) fn bounded_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<crate::time::Time, D::Error> {
     bounded(d, "time").map(crate::time::Time)

@@ -75,6 +75,7 @@ pub use rng::Rng;
 pub use server::{Server, ServerConfig};
 pub use time::{Deadline, Time};
 pub use timing::Timing;
+pub use twopc::CommitProtocol;
 pub use view_leader::{ViewLeader, ViewLeaderConfig};
 
 /// The shape every role shares, so a shell can drive any of them the same way.

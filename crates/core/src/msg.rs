@@ -189,6 +189,52 @@ tagged_enum! {
             state: TxState,
         },
 
+        /// Participant whose decision is late → the other participants (Paxos Commit, phase 1):
+        /// promise to accept nothing below `ballot`, and say what you accepted.
+        Takeover {
+            /// The transaction.
+            tx: TxId,
+            /// The participant asked; another process at its address does not answer for it.
+            server: ServerId,
+            /// The taker-over's ballot: above every one it knows of, and never 0 (the
+            /// coordinator's).
+            #[serde(deserialize_with = "crate::id::bounded_ballot")]
+            ballot: u64,
+        },
+        /// The answer to a takeover: promised, with the proposal accepted so far.
+        Promise {
+            /// The transaction.
+            tx: TxId,
+            /// The promising participant.
+            server: ServerId,
+            /// The ballot promised.
+            #[serde(deserialize_with = "crate::id::bounded_ballot")]
+            ballot: u64,
+            /// What it accepted before, if anything.
+            accepted: Option<Proposal>,
+        },
+        /// A taker-over whose ballot a majority promised → the other participants (phase 2):
+        /// accept this outcome.
+        Accept {
+            /// The transaction.
+            tx: TxId,
+            /// The participant asked.
+            server: ServerId,
+            /// The outcome proposed, at the taker-over's ballot.
+            proposal: Proposal,
+        },
+        /// Participant → whoever proposed at `ballot`: accepted. At ballot 0 it answers the
+        /// coordinator's `commit`, which in Paxos Commit is the first ballot's proposal.
+        Accepted {
+            /// The transaction.
+            tx: TxId,
+            /// The accepting participant.
+            server: ServerId,
+            /// The ballot accepted.
+            #[serde(deserialize_with = "crate::id::bounded_ballot")]
+            ballot: u64,
+        },
+
         /// Client → replica: the key's committed value, placed in this epoch.
         #[serde(rename = "getr")]
         GetR {
@@ -362,6 +408,17 @@ pub enum NoReason {
     TooLarge(TooLarge),
 }
 
+/// An outcome proposed in Paxos Commit at a ballot: commit at a version, or abort.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The ballot it was proposed at (0: the coordinator's commit).
+    #[serde(deserialize_with = "crate::id::bounded_ballot")]
+    pub ballot: u64,
+    /// The version to commit at; `null` to abort.
+    #[serde(deserialize_with = "crate::id::bounded_optional_version")]
+    pub version: Option<Version>,
+}
+
 /// What a node knows of a transaction, for the termination protocol.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -446,6 +503,10 @@ impl Msg {
             Msg::Done { .. } => "done",
             Msg::DecisionRequest { .. } => "decision_request",
             Msg::DecisionReply { .. } => "decision_reply",
+            Msg::Takeover { .. } => "takeover",
+            Msg::Promise { .. } => "promise",
+            Msg::Accept { .. } => "accept",
+            Msg::Accepted { .. } => "accepted",
             Msg::GetR { .. } => "getr",
             Msg::GetRReply { .. } => "getr_reply",
             Msg::Transfer { .. } => "transfer",

@@ -53,7 +53,9 @@ pub fn event(event: &Event) {
         Event::Voted { .. } | Event::Committed { .. } | Event::Aborted { .. } | Event::TxDecided { .. } => {
             log!(info, "ringside::tx")
         }
-        Event::TerminationStarted { .. } | Event::Blocked { .. } => log!(warn, "ringside::tx"),
+        Event::TerminationStarted { .. } | Event::Blocked { .. } | Event::NoMajority { .. } => {
+            log!(warn, "ringside::tx")
+        }
         Event::Printed { .. } => log!(info, "ringside::print"),
         Event::BadMessage { .. } => log!(warn, "ringside::net"),
         Event::OpRetrying { .. } | Event::LockWaiting { .. } | Event::OpDone { .. } => log!(info, "ringside::client"),

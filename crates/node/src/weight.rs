@@ -46,7 +46,12 @@ pub fn weight(msg: &Msg) -> usize {
         Msg::Prepare { server, key, value, participants, .. } => {
             server.0.len() + key.len() + value.len() + members(participants)
         }
-        Msg::Vote { server, .. } | Msg::Done { server, .. } => server.0.len(),
+        Msg::Vote { server, .. }
+        | Msg::Done { server, .. }
+        | Msg::Takeover { server, .. }
+        | Msg::Promise { server, .. }
+        | Msg::Accept { server, .. }
+        | Msg::Accepted { server, .. } => server.0.len(),
         Msg::GetRReply { server, result, .. } => {
             server.0.len()
                 + match result {

@@ -1,6 +1,7 @@
 //! How a simulated world is set up: its network faults and every duration the roles use.
 
 use ringside_core::Timing;
+use ringside_core::CommitProtocol;
 use serde::{Deserialize, Serialize};
 
 /// Network faults, as chances per million messages (integers keep runs identical everywhere).
@@ -83,6 +84,9 @@ pub struct SimConfig {
     pub trace: bool,
     /// Check invariants after every step.
     pub check: bool,
+    /// How the servers decide a transaction whose coordinator went silent.
+    #[serde(default)]
+    pub commit: CommitProtocol,
 }
 
 impl SimConfig {
@@ -97,6 +101,7 @@ impl SimConfig {
             timing: Durations::default(),
             trace: true,
             check: true,
+            commit: CommitProtocol::default(),
         }
     }
 }

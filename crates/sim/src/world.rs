@@ -435,6 +435,7 @@ impl Sim {
             transfer_batch: 1_000,
             replicas: self.config.replicas,
             vnodes: self.config.vnodes,
+            commit: self.config.commit,
             ..ServerConfig::for_timing(addr.clone(), Addr::from(VIEW_LEADER), seed, &t.membership())
         };
         let server = Server::new(config, self.now);

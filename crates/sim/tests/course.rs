@@ -2,7 +2,7 @@
 //! the real roles in the simulator with invariants checked after every step.
 
 use ringside_core::msg::Msg;
-use ringside_core::{Addr, Event, OpError, OpOutput};
+use ringside_core::{Addr, CommitProtocol, Event, OpError, OpOutput};
 use ringside_sim::{Action, Sim, SimConfig, Tamper};
 
 fn c(n: u32) -> Addr {
@@ -351,8 +351,14 @@ fn deadlock_is_detected_with_its_cycle() {
 
 /// Runs a setr from c1 with a cached view, lets `tamper` act on its in-flight messages, then
 /// crashes c1 and lets the participants' termination protocol play out.
-fn coordinator_crash(seed: u64, until_commits: bool, tamper: impl Fn(&mut Sim, &[ringside_sim::InFlight])) -> Sim {
-    let mut sim = cluster(seed, 3, 2);
+fn coordinator_crash(
+    seed: u64,
+    commit: CommitProtocol,
+    until_commits: bool,
+    tamper: impl Fn(&mut Sim, &[ringside_sim::InFlight]),
+) -> Sim {
+    let mut sim = Sim::with_cluster(SimConfig { commit, ..SimConfig::new(seed) }, 3, 2);
+    settle_with(&mut sim, 3);
     setr(&mut sim, 1, "x", "old").unwrap();
     sim.act(Action::setr(c(1), "x".into(), "new".into()));
     let limit = sim.now() + 1_000;
@@ -381,7 +387,7 @@ fn outcomes(sim: &Sim) -> (usize, usize) {
 #[test]
 fn coordinator_crash_after_one_commit_is_resolved_to_commit() {
     // Only one commit message gets out before the coordinator dies.
-    let sim = coordinator_crash(30, true, |sim, flight| {
+    let sim = coordinator_crash(30, CommitProtocol::Classic, true, |sim, flight| {
         for m in flight.iter().filter(|m| matches!(m.msg, Msg::Commit { .. })).skip(1) {
             sim.tamper(m.id, Tamper::Drop);
         }
@@ -394,7 +400,7 @@ fn coordinator_crash_after_one_commit_is_resolved_to_commit() {
 #[test]
 fn coordinator_crash_with_an_unprepared_participant_is_resolved_to_abort() {
     // One prepare never arrives: that participant rules the transaction out when asked.
-    let sim = coordinator_crash(31, false, |sim, flight| {
+    let sim = coordinator_crash(31, CommitProtocol::Classic, false, |sim, flight| {
         let first = flight.iter().find(|m| matches!(m.msg, Msg::Prepare { .. })).unwrap();
         sim.tamper(first.id, Tamper::Drop);
     });
@@ -405,9 +411,31 @@ fn coordinator_crash_with_an_unprepared_participant_is_resolved_to_abort() {
 
 #[test]
 fn coordinator_crash_with_everyone_prepared_blocks() {
-    let mut sim = coordinator_crash(32, false, |_, _| {});
+    let mut sim = coordinator_crash(32, CommitProtocol::Classic, false, |_, _| {});
     assert_eq!(outcomes(&sim), (3, 3), "all three participants are prepared and blocked");
     // A reader sees the pending write and, after its retries, says why it gave up.
     let result = getr(&mut sim, 2, "x");
     assert!(matches!(&result, Err(OpError::GaveUp { reason, .. }) if reason.contains("pending")), "{result:?}");
+}
+
+#[test]
+fn paxos_commit_resolves_the_case_that_blocks_classic_two_phase_commit() {
+    let mut sim = coordinator_crash(32, CommitProtocol::Paxos, false, |_, _| {});
+    assert_eq!(outcomes(&sim), (0, 0), "a takeover decided it");
+    let values: Vec<&str> = sim.servers().map(|(_, s)| s.bucket()["x"].value.as_str()).collect();
+    assert_eq!(values, vec!["old"; 3], "nobody had accepted the commit: it is aborted");
+    assert_eq!(getr(&mut sim, 2, "x").map(|o| o.to_string()), Ok("old (version 1)".to_string()));
+}
+
+#[test]
+fn paxos_commit_keeps_a_commit_a_majority_accepted() {
+    // Two of the three commits get out: the commit was chosen, and the takeover finds it.
+    let sim = coordinator_crash(33, CommitProtocol::Paxos, true, |sim, flight| {
+        for m in flight.iter().filter(|m| matches!(m.msg, Msg::Commit { .. })).skip(2) {
+            sim.tamper(m.id, Tamper::Drop);
+        }
+    });
+    assert_eq!(outcomes(&sim), (0, 0));
+    let values: Vec<&str> = sim.servers().map(|(_, s)| s.bucket()["x"].value.as_str()).collect();
+    assert_eq!(values, vec!["new"; 3]);
 }

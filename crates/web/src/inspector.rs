@@ -225,12 +225,16 @@ fn server(s: &Server, names: &Names, clocks: &Clocks) -> String {
                 PendingPhase::Ready => "READY".to_string(),
                 PendingPhase::Asking { round, .. } => format!("READY (asking, round {round})"),
                 PendingPhase::Blocked { .. } => "BLOCKED".to_string(),
+                PendingPhase::Recovering { ballot, .. } if p.is_blocked() => format!("BLOCKED (ballot {ballot})"),
+                PendingPhase::Recovering { ballot, proposal: None, .. } => format!("TAKING OVER (ballot {ballot})"),
+                PendingPhase::Recovering { ballot, proposal: Some(_), .. } => format!("PROPOSING (ballot {ballot})"),
             };
             let timer = clocks.decision(s.id(), p.tx).map_or(String::new(), |c| {
                 let next = match p.phase {
                     PendingPhase::Ready => "starts the termination protocol in",
                     PendingPhase::Asking { .. } => "asks again in",
                     PendingPhase::Blocked { .. } => "asks the coordinator again in",
+                    PendingPhase::Recovering { .. } => "tries a higher ballot in",
                 };
                 c.bar(&format!("{next} {}", c.words()))
             });

@@ -628,7 +628,7 @@ impl Journal {
                 (tx, TxPhase::Commit)
             }
             Event::Aborted { tx, .. } => (tx, TxPhase::Abort),
-            Event::Blocked { tx, .. } => (tx, TxPhase::Blocked),
+            Event::Blocked { tx, .. } | Event::NoMajority { tx, .. } => (tx, TxPhase::Blocked),
             Event::TerminationStarted { tx, .. } => {
                 if let Some(row) = self.txs.get_mut(tx) {
                     row.asking = true;

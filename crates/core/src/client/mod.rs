@@ -439,19 +439,19 @@ impl Client {
 
     // ---- answers
 
-    fn handle_done(&mut self, now: Time, tx: TxId, server: ServerId, committed: bool) {
+    fn handle_done(&mut self, now: Time, tx: TxId, server: ServerId, committed: bool, accepted: bool) {
         let cx = &mut coordinator::Cx {
             now,
             rpc_timeout_ms: self.config.rpc_timeout_ms,
             timers: &mut self.timers,
             out: &mut self.out,
         };
-        if self.coordinator.handle_told(tx, &server, committed, cx) {
+        if self.coordinator.handle_told(tx, &server, committed, accepted, cx) {
             return;
         }
         let Some(op) = self.coordinator.op_of(&tx) else { return };
         let Some((coordinator, write, mut cx)) = self.write(now, op) else { return };
-        let step = coordinator.handle_done(write, tx, server, committed, &mut cx);
+        let step = coordinator.handle_done(write, tx, server, committed, accepted, &mut cx);
         self.apply(now, op, step);
     }
 
@@ -624,7 +624,9 @@ impl Node for Client {
                 let step = coordinator.handle_vote(op, write, tx, server, vote, &mut cx);
                 self.apply(now, op, step);
             }
-            Msg::Done { tx, server, committed } => self.handle_done(now, tx, server, committed),
+            Msg::Done { tx, server, committed } => self.handle_done(now, tx, server, committed, false),
+            // Paxos Commit: a participant accepted this client's commit (ballot 0).
+            Msg::Accepted { tx, server, ballot: 0 } => self.handle_done(now, tx, server, true, true),
             Msg::DecisionRequest { tx, .. } => self.handle_decision_request(now, from, tx),
             Msg::GetRReply { op, server, result } => self.handle_getr_reply(now, op, server, result),
             Msg::Error { op: Some(op), reason }

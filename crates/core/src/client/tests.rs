@@ -640,3 +640,30 @@ fn setr_returns_only_once_participants_say_they_committed() {
     done(&mut c, 130, tx(1), &["a", "c"], true);
     assert_eq!(drain(&mut c).1, vec![op_done(op, Ok(OpOutput::Written { version: 1 }))]);
 }
+
+#[test]
+fn a_paxos_commit_returns_once_a_majority_accepted_and_tells_them_it_was_chosen() {
+    let (mut c, op) = all_voted_yes(0);
+    let accepted = |c: &mut Client, now, id| {
+        c.handle_message(Time(now), Peer::Member(&addr(id)), Msg::Accepted { tx: tx(1), server: sid(id), ballot: 0 });
+    };
+    accepted(&mut c, 120, "a");
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    accepted(&mut c, 130, "c");
+    // Chosen: a and c apply it once told, and so does b, which has not answered yet.
+    let chosen = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 1 } };
+    assert_eq!(
+        drain(&mut c),
+        (to_each(&K1_ABC, chosen.clone()), vec![op_done(op, Ok(OpOutput::Written { version: 1 }))])
+    );
+    // b's acceptance answers the commit it was sent first: it has been told already.
+    accepted(&mut c, 140, "b");
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    assert!(c.idle());
+    // An acceptance of any other ballot is no business of a client.
+    c.handle_message(Time(150), Peer::Member(&addr("a")), Msg::Accepted { tx: tx(1), server: sid("a"), ballot: 4 });
+    assert_eq!(
+        drain(&mut c).0,
+        vec![to(addr("a"), Msg::Error { op: None, reason: "a client does not handle `accepted`".to_string() })]
+    );
+}

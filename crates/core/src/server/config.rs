@@ -3,6 +3,7 @@
 use crate::id::{Addr, ServerId};
 use crate::limits::Limits;
 use crate::timing::Timing;
+use crate::twopc::CommitProtocol;
 
 /// How a server behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct ServerConfig {
     pub vnodes: u32,
     /// How large a key and a value may be.
     pub limits: Limits,
+    /// How a transaction whose coordinator went silent is decided.
+    pub commit: CommitProtocol,
 }
 
 impl ServerConfig {
@@ -60,6 +63,7 @@ impl ServerConfig {
             replicas: 3,
             vnodes: 1,
             limits: Limits::default(),
+            commit: CommitProtocol::default(),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! - `storage`: the bucket of versioned key/value pairs and the local RPCs on it;
 //! - `lease`: heartbeats and the lease that lets the server vote and answer reads;
 //! - `rebalance`: the current and stable views, and the copies that move between them;
-//! - the 2PC participant in `crate::twopc::participant`: votes, decisions, termination.
+//! - the 2PC participant in `crate::twopc::participant`: votes, decisions, termination, and
+//!   in `crate::twopc::paxos` the takeover of Paxos Commit.
 //!
 //! [`Server`] owns one of each, hands every message to the part it concerns, and gives a part
 //! what it needs of the others as arguments.
@@ -31,7 +32,8 @@ use crate::ring::position;
 use crate::rng::Rng;
 use crate::time::{Deadline, Time, Timers};
 use crate::twopc::participant::{Participant, VoteContext};
-use crate::twopc::{Pending, PendingPhase};
+use crate::twopc::paxos::CommitAnswer;
+use crate::twopc::{CommitProtocol, Pending, PendingPhase};
 use crate::Node;
 
 pub use config::ServerConfig;
@@ -205,6 +207,7 @@ impl Server {
 
     fn vote(&mut self, now: Time, from: &Addr, prepare: Pending, expected: ServerId) {
         let (tx, pos, r) = (prepare.tx, position(&prepare.key), self.config.replicas);
+        let wait = self.first_decision_wait(&prepare);
         let cx = VoteContext {
             me: &self.id,
             serving: self.lease.serving(now),
@@ -214,7 +217,19 @@ impl Server {
             too_large: self.config.limits.entry(&prepare.key, &prepare.value).err(),
         };
         if self.tx.vote(from, prepare, expected, &cx, &mut self.out) {
-            self.timers.set(Timer::Decision(tx), now + self.decision_period(false));
+            self.timers.set(Timer::Decision(tx), now + wait);
+        }
+    }
+
+    /// How long a newly prepared transaction waits for its decision. In Paxos Commit the
+    /// participants take over one after another, by their place in the prepare, so that one
+    /// ballot usually suffices.
+    fn first_decision_wait(&self, prepare: &Pending) -> u64 {
+        let t = self.config.decision_timeout_ms;
+        let (n, place) = (prepare.participants.len(), prepare.participants.iter().position(|m| m.id == self.id));
+        match (self.config.commit, place) {
+            (CommitProtocol::Paxos, Some(place)) if n > 0 => t + t * place as u64 / n as u64,
+            _ => t,
         }
     }
 
@@ -241,7 +256,15 @@ impl Server {
 
     /// The decision timer of a prepared transaction fired: ask around.
     fn decision_timeout(&mut self, now: Time, tx: TxId) {
-        let Some(asked) = self.tx.decision_timeout(tx, &self.id, &mut self.out) else { return };
+        let asked = match self.config.commit {
+            CommitProtocol::Classic => self.tx.decision_timeout(tx, &self.id, &mut self.out),
+            CommitProtocol::Paxos => self.tx.lead(tx, &self.id, &mut self.out),
+        };
+        let Some(asked) = asked else { return };
+        if let Some(commit) = asked.decided {
+            self.decide(now, tx, commit);
+            return;
+        }
         self.timers.set(Timer::Decision(tx), now + self.decision_period(asked.blocked));
         if let Some(key) = asked.newly_blocked {
             // The key's committed value can move now; a late commit will be forwarded.
@@ -288,10 +311,20 @@ impl Node for Server {
             ref m @ (Msg::HeartbeatReply { .. }
             | Msg::Transfer { .. }
             | Msg::TransferAck { .. }
-            | Msg::DecisionRequest { .. })
+            | Msg::DecisionRequest { .. }
+            | Msg::Takeover { .. }
+            | Msg::Promise { .. }
+            | Msg::Accept { .. }
+            | Msg::Accepted { .. })
                 if !peer.is_member() =>
             {
                 self.refuse(from, None, members_only(m))
+            }
+            ref m @ (Msg::Takeover { .. } | Msg::Promise { .. } | Msg::Accept { .. } | Msg::Accepted { .. })
+                if self.config.commit == CommitProtocol::Classic =>
+            {
+                let reason = format!("this server runs classic two-phase commit, which has no `{}`", m.name());
+                self.refuse(from, None, reason)
             }
             Msg::Print { op, text } => {
                 self.out.event(Event::Printed { text });
@@ -326,6 +359,8 @@ impl Node for Server {
                     coordinator: from.clone(),
                     participants,
                     phase: PendingPhase::Ready,
+                    promised: 0,
+                    accepted: None,
                     secret,
                 };
                 self.vote(now, from, pending, server);
@@ -333,6 +368,17 @@ impl Node for Server {
             // Only the prepare's sender knows its secret: nobody else decides the transaction.
             Msg::Commit { tx, secret, .. } | Msg::Abort { tx, secret } if !self.tx.secret_fits(&tx, &secret) => {
                 self.refuse(from, None, format!("the secret does not match {tx}'s prepare"));
+            }
+            Msg::Commit { tx, version, .. } if self.config.commit == CommitProtocol::Paxos => {
+                let server = self.id.clone();
+                let reply = match self.tx.accept_commit(tx, version) {
+                    CommitAnswer::Accepted => Msg::Accepted { tx, server, ballot: 0 },
+                    CommitAnswer::Known { committed } => Msg::Done { tx, server, committed },
+                    // Left unanswered: the coordinator hears the outcome when it asks again.
+                    CommitAnswer::Refused => return,
+                    CommitAnswer::Unknown => Msg::Error { op: None, reason: format!("unknown transaction {tx}") },
+                };
+                self.out.send(from, reply);
             }
             Msg::Commit { tx, version, .. } => {
                 let known = self.decide(now, tx, Some(version)) || self.tx.committed_version(&tx).is_some();
@@ -352,6 +398,8 @@ impl Node for Server {
                 self.out.send(from, Msg::Done { tx, server: self.id.clone(), committed });
             }
             Msg::DecisionRequest { tx, server } => self.tx.answer_request(from, tx, server, &self.id, &mut self.out),
+            // A decision told again (by the coordinator and by a taker-over) is no news.
+            Msg::DecisionReply { tx, .. } if self.tx.outcome(&tx).is_some() => {}
             Msg::DecisionReply { tx, state } if self.tx.may_decide(peer, &tx) => {
                 if let Some(commit) = self.tx.handle_reply(from, tx, state) {
                     self.decide(now, tx, commit);
@@ -360,6 +408,24 @@ impl Node for Server {
             Msg::DecisionReply { tx, .. } => {
                 let reason = format!("{from} is neither coordinator nor participant of a pending {tx}");
                 self.refuse(from, None, reason);
+            }
+            Msg::Takeover { tx, server, ballot } => {
+                self.tx.answer_takeover(from, tx, &server, ballot, &self.id, &mut self.out)
+            }
+            Msg::Accept { tx, server, proposal } => {
+                self.tx.answer_accept(from, tx, &server, proposal, &self.id, &mut self.out)
+            }
+            Msg::Promise { tx, server, ballot, accepted } => {
+                if let Some(commit) =
+                    self.tx.handle_promise(from, tx, server, ballot, accepted, &self.id, &mut self.out)
+                {
+                    self.decide(now, tx, commit);
+                }
+            }
+            Msg::Accepted { tx, server, ballot } => {
+                if let Some(commit) = self.tx.handle_accepted(from, tx, server, ballot, &self.id, &mut self.out) {
+                    self.decide(now, tx, commit);
+                }
             }
             Msg::GetR { op, epoch, key } => {
                 let result = self.read(now, epoch, &key);

@@ -60,8 +60,16 @@ pub(crate) enum SetPhase {
     Backoff(Deadline),
     /// Prepares sent; collecting votes (yes votes carry each replica's version).
     Voting { tx: TxId, participants: Vec<Member>, yes: BTreeMap<ServerId, Version> },
-    /// Decided; waiting for acknowledgements.
-    Finishing { tx: TxId, participants: Vec<Member>, unacked: BTreeSet<ServerId>, resends: u32, after: AfterDecision },
+    /// Decided; waiting for acknowledgements. `learners` accepted the commit (Paxos Commit)
+    /// without applying it yet: they apply it once told it was chosen.
+    Finishing {
+        tx: TxId,
+        participants: Vec<Member>,
+        unacked: BTreeSet<ServerId>,
+        learners: BTreeSet<ServerId>,
+        resends: u32,
+        after: AfterDecision,
+    },
 }
 
 /// What happens once the decision is acknowledged (see [`Stage::Deciding`]).
@@ -225,6 +233,7 @@ impl Coordinator {
             tx,
             participants: participants.clone(),
             unacked: participants.iter().map(|m| m.id.clone()).collect(),
+            learners: BTreeSet::new(),
             resends: 0,
             after,
         };
@@ -302,9 +311,27 @@ impl Coordinator {
     /// A participant acknowledged `tx` of a commit already returned; returns whether `tx` was
     /// one (otherwise the acknowledgement is for a write still in flight: see
     /// [`handle_done`](Self::handle_done)). Only an acknowledgement that it committed counts.
-    pub(crate) fn handle_told(&mut self, tx: TxId, server: &ServerId, committed: bool, cx: &mut Cx<'_>) -> bool {
+    /// `accepted`: the participant accepted the commit (Paxos Commit) rather than applied it.
+    pub(crate) fn handle_told(
+        &mut self,
+        tx: TxId,
+        server: &ServerId,
+        committed: bool,
+        accepted: bool,
+        cx: &mut Cx<'_>,
+    ) -> bool {
         let Some(telling) = self.telling.get_mut(&tx) else { return false };
-        if committed && telling.unacked.remove(server) && telling.unacked.is_empty() {
+        if !committed || !telling.unacked.remove(server) {
+            return true;
+        }
+        // It was told the commit was chosen when the write returned; an acceptance that
+        // answers a resend says that message was lost, so it is told again.
+        if accepted && telling.resends > 0 {
+            if let Some(m) = telling.participants.iter().find(|m| m.id == *server) {
+                cx.out.send(&m.addr, Msg::DecisionReply { tx, state: TxState::Committed { version: telling.version } });
+            }
+        }
+        if telling.unacked.is_empty() {
             self.telling.remove(&tx);
             cx.timers.cancel(&Timer::Tell(tx));
         }
@@ -312,23 +339,44 @@ impl Coordinator {
     }
 
     /// A participant acknowledged the decision on `tx`, the current transaction of write `op`,
-    /// saying whether `committed` there.
+    /// saying whether `committed` there — or, `accepted`, that it accepted the commit at ballot
+    /// 0 of Paxos Commit, which it applies once told the commit was chosen.
     pub(crate) fn handle_done(
         &mut self,
         write: &mut Write,
         tx: TxId,
         server: ServerId,
         committed: bool,
+        accepted: bool,
         cx: &mut Cx<'_>,
     ) -> Step {
-        let SetPhase::Finishing { tx: current, participants, unacked, resends, after } = &mut write.phase else {
+        let SetPhase::Finishing { tx: current, participants, unacked, learners, resends, after } = &mut write.phase
+        else {
             return Step::Wait;
         };
+        let expected = matches!(after, AfterDecision::Succeed(_));
+        if *current != tx {
+            return Step::Wait;
+        }
         // A commit counts as applied only where the participant says it committed: `setr`
         // never reports a write that was not applied.
-        let expected = matches!(after, AfterDecision::Succeed(_));
-        if *current != tx || committed != expected || !unacked.remove(&server) {
+        if committed != expected || !unacked.remove(&server) {
             return Step::Wait;
+        }
+        if accepted {
+            learners.insert(server);
+        }
+        let chosen = 2 * (participants.len() - unacked.len()) > participants.len();
+        if let (AfterDecision::Succeed(version), true) = (&*after, chosen || unacked.is_empty()) {
+            // Chosen: a majority accepted it. Who accepted it, and who has not answered yet,
+            // apply it once told so.
+            if !learners.is_empty() {
+                let told = Msg::DecisionReply { tx, state: TxState::Committed { version: *version } };
+                for m in participants.iter().filter(|m| learners.contains(&m.id) || unacked.contains(&m.id)) {
+                    cx.out.send(&m.addr, told.clone());
+                }
+                learners.clear();
+            }
         }
         if unacked.is_empty() {
             return self.finish(write);
@@ -337,7 +385,7 @@ impl Coordinator {
         // waiting finds it there through the termination protocol. So the write returns now,
         // and the rest are told in the background.
         let AfterDecision::Succeed(version) = *after else { return Step::Wait };
-        if 2 * (participants.len() - unacked.len()) <= participants.len() {
+        if !chosen {
             return Step::Wait;
         }
         let telling = Telling {
@@ -413,7 +461,7 @@ impl Coordinator {
                 self.decide(op, write, AfterDecision::Retry(reason), cx);
                 Step::ForgetView
             }
-            SetPhase::Finishing { tx, participants, unacked, resends, after } => {
+            SetPhase::Finishing { tx, participants, unacked, resends, after, .. } => {
                 if *resends >= DECISION_RESENDS {
                     // A commit that a majority applied returned already; fewer may be lost with
                     // them, so `setr` cannot say it was written.

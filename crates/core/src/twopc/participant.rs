@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, ServerId, TxId, TxSecret, Version};
 use crate::limits::TooLarge;
-use crate::msg::{Msg, NoReason, TxState, VoteAnswer};
+use crate::msg::{Msg, NoReason, Proposal, TxState, VoteAnswer};
 use crate::outbox::Outbox;
 use crate::peer::Peer;
 
@@ -36,6 +36,22 @@ pub enum PendingPhase {
         /// Participants that answered "prepared" too.
         prepared: Vec<ServerId>,
     },
+    /// Paxos Commit: the coordinator went silent and this participant leads a ballot to
+    /// decide the transaction.
+    Recovering {
+        /// Rounds so far, each with a higher ballot.
+        round: u32,
+        /// This round's ballot.
+        ballot: u64,
+        /// Participants that promised it, this one included.
+        promised_by: Vec<ServerId>,
+        /// The highest-ballot proposal they had accepted.
+        best: Option<Proposal>,
+        /// What this ballot proposes, once a majority promised: `best`'s outcome, or abort.
+        proposal: Option<Proposal>,
+        /// Participants that accepted the proposal.
+        accepted_by: Vec<ServerId>,
+    },
 }
 
 /// A transaction prepared on this participant and not yet decided.
@@ -55,14 +71,23 @@ pub struct Pending {
     pub participants: Vec<Member>,
     /// Where it stands.
     pub phase: PendingPhase,
+    /// Paxos Commit: the highest ballot this participant promised (0: only the coordinator's).
+    pub promised: u64,
+    /// Paxos Commit: the outcome this participant accepted, at the highest ballot it did.
+    pub accepted: Option<Proposal>,
     /// What its commit or abort must carry; kept inside the core, so no observer shows it.
     pub(crate) secret: TxSecret,
 }
 
 impl Pending {
-    /// Whether the termination protocol gave up deciding it.
+    /// Whether the termination protocol gave up deciding it (classic), or its takeovers have
+    /// found no majority for a while (Paxos Commit: too many participants are unreachable).
     pub fn is_blocked(&self) -> bool {
-        matches!(self.phase, PendingPhase::Blocked { .. })
+        match self.phase {
+            PendingPhase::Blocked { .. } => true,
+            PendingPhase::Recovering { round, .. } => round > crate::twopc::paxos::ROUNDS_BEFORE_BLOCKED,
+            _ => false,
+        }
     }
 }
 
@@ -97,12 +122,15 @@ pub(crate) struct Asked {
     pub(crate) blocked: bool,
     /// The key of a transaction that became blocked just now: its copies may move.
     pub(crate) newly_blocked: Option<String>,
+    /// The outcome reached at once (a takeover that needs no other participant), for the
+    /// server to apply: `Some(Some(version))` to commit, `Some(None)` to abort.
+    pub(crate) decided: Option<Option<Version>>,
 }
 
 /// The participant's transactions: pending ones (one per key at most) and remembered outcomes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Participant {
-    pending: BTreeMap<TxId, Pending>,
+    pub(super) pending: BTreeMap<TxId, Pending>,
     by_key: BTreeMap<String, TxId>,
     outcomes: BTreeMap<TxId, TxState>,
     order: VecDeque<TxId>,
@@ -274,13 +302,17 @@ impl Participant {
         } else if self.pending.contains_key(&tx) {
             TxState::Prepared
         } else {
-            // Never prepared here: rule it out, so a prepare arriving late is voted down and
-            // the asker may safely abort.
-            self.remember(tx, TxState::Aborted);
-            out.event(Event::Aborted { tx, key: None });
-            TxState::Aborted
+            self.rule_out(tx, out)
         };
         out.send(from, Msg::DecisionReply { tx, state });
+    }
+
+    /// `tx` was never prepared here and someone asks about it: rule it out, so a prepare
+    /// arriving late is voted down and the asker may safely abort.
+    pub(super) fn rule_out(&mut self, tx: TxId, out: &mut Outbox) -> TxState {
+        self.remember(tx, TxState::Aborted);
+        out.event(Event::Aborted { tx, key: None });
+        TxState::Aborted
     }
 
     /// An answer to this participant's question about `tx`. Returns the decision it carries
@@ -310,7 +342,8 @@ impl Participant {
         let others = p.participants.iter().filter(|m| m.id != *me).count();
         let mut newly_blocked = false;
         p.phase = match core::mem::replace(&mut p.phase, PendingPhase::Ready) {
-            PendingPhase::Ready => {
+            // A server runs one protocol: a Paxos takeover never reaches the classic one.
+            PendingPhase::Ready | PendingPhase::Recovering { .. } => {
                 out.event(Event::TerminationStarted { tx, key: p.key.clone() });
                 PendingPhase::Asking { round: 1, prepared: Vec::new() }
             }
@@ -334,7 +367,7 @@ impl Participant {
             out.event(Event::Blocked { tx, key: key.clone() });
             key
         });
-        Some(Asked { blocked, newly_blocked })
+        Some(Asked { blocked, newly_blocked, decided: None })
     }
 
     /// Whether `from` may tell this participant how `tx` ended: its coordinator (on the

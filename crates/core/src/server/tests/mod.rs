@@ -3,6 +3,7 @@
 //! `rebalance.rs` here; this file holds the shared helpers and the rest.
 
 mod participant;
+mod paxos;
 mod rebalance;
 
 use alloc::format;
@@ -39,6 +40,8 @@ fn config(id: &str) -> ServerConfig {
         id: Some(sid(id)),
         // Periodic heartbeats stay out of the outputs of tests that run for a few seconds.
         heartbeat_ms: 10_000,
+        // The classic protocol's tests; Paxos Commit's are in `paxos`, with `paxos_config`.
+        commit: CommitProtocol::Classic,
         ..ServerConfig::new(addr(id), Addr::from(VL), 1)
     }
 }
