@@ -1,7 +1,7 @@
 //! How a simulated world is set up: its network faults and every duration the roles use.
 
-use ringside_core::Timing;
 use ringside_core::CommitProtocol;
+use ringside_core::Timing;
 use serde::{Deserialize, Serialize};
 
 /// Network faults, as chances per million messages (integers keep runs identical everywhere).

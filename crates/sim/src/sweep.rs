@@ -1,7 +1,7 @@
 //! The seed sweep: per seed a random cluster, workload and fault mix; invariants after every
 //! step, the placement and durability checks at rest, and linearizability of the history.
 
-use ringside_core::{Addr, Rng, Time};
+use ringside_core::{Addr, CommitProtocol, Rng, ServerId, Time};
 
 use crate::action::{Action, During};
 use crate::config::{Faults, SimConfig};
@@ -177,6 +177,8 @@ pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
     };
     if let Some(v) = sim.violation() {
         outcome.violation = Some(v.to_string());
+    } else if let Some(stuck) = undecided_with_a_majority(&sim) {
+        outcome.violation = Some(format!("seed {seed}: {stuck}"));
     } else if !rested {
         outcome.violation =
             Some(format!("seed {seed}: the world did not come to rest within {SETTLE_MS} ms after faults stopped"));
@@ -203,6 +205,40 @@ pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
         ));
     }
     (outcome, sim)
+}
+
+/// Decision timeouts a participant may wait past its own, counted from when faults stop at
+/// the latest, before Paxos Commit must have decided its transaction if a majority of the
+/// participants live: a blocked transaction's takeover comes every four decision timeouts,
+/// and one more covers its round's messages.
+const BLOCKED_BOUND_ROUNDS: u64 = 5;
+
+/// With Paxos Commit, a participant of a member still waiting past the bound although a
+/// majority of its transaction's participants are alive: only the loss of a majority may
+/// block one.
+fn undecided_with_a_majority(sim: &Sim) -> Option<String> {
+    if sim.config().commit != CommitProtocol::Paxos {
+        return None;
+    }
+    let bound = BLOCKED_BOUND_ROUNDS * sim.config().timing.decision_timeout_ms;
+    let view = sim.view_leader().view();
+    let alive = |id: &ServerId| sim.servers().any(|(_, s)| s.id() == id);
+    sim.servers().filter(|(_, s)| view.contains(s.id())).find_map(|(at, s)| {
+        s.pending().find_map(|p| {
+            let since = sim.late_since(at, &p.tx)?.0.max(WORKLOAD_MS);
+            let waited = sim.now().0.saturating_sub(since);
+            let live = p.participants.iter().filter(|m| alive(&m.id)).count();
+            (waited > bound && 2 * live > p.participants.len()).then(|| {
+                format!(
+                    "{} is still undecided at {at} ({}) {waited} ms after faults stopped, with {live} of its {} \
+                     participants alive",
+                    p.tx,
+                    p.key,
+                    p.participants.len(),
+                )
+            })
+        })
+    })
 }
 
 /// The history minus keys whose every up-to-date copy was lost: the spec allows that loss once

@@ -560,6 +560,12 @@ impl Sim {
         (self.longest_late_ms, waiting.len(), waiting.iter().copied().max().unwrap_or(0))
     }
 
+    /// Since when the participant at `at` has waited past its decision timeout for `tx`, if
+    /// it still does.
+    pub fn late_since(&self, at: &Addr, tx: &TxId) -> Option<Time> {
+        self.late.get(&(at.clone(), *tx)).copied()
+    }
+
     /// Clients armed to crash before sending their next 2PC decision.
     pub fn traps(&self) -> &BTreeMap<Addr, Trap> {
         &self.traps

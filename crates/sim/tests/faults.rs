@@ -2,11 +2,15 @@
 //! laptop, a frozen VM) reads nothing and fires no timer until it resumes, and then gets
 //! everything at once; a client may die part-way through sending its transaction's messages.
 
-use ringside_core::{Addr, Event, OpOutput, Time};
+use ringside_core::{Addr, CommitProtocol, Event, OpOutput, Time};
 use ringside_sim::{Action, During, Sim, SimConfig};
 
 fn settled_cluster(seed: u64, servers: usize) -> Sim {
-    let mut sim = Sim::with_cluster(SimConfig::new(seed), servers, 1);
+    settled_with(SimConfig::new(seed), servers)
+}
+
+fn settled_with(config: SimConfig, servers: usize) -> Sim {
+    let mut sim = Sim::with_cluster(config, servers, 1);
     let limit = sim.now() + 20_000;
     assert!(sim.run_while_not(limit, |s| s.view_leader().view().members.len() == servers && s.settled()));
     sim
@@ -115,7 +119,7 @@ fn a_client_dying_after_one_prepare_leaves_nothing_pending() {
 
 #[test]
 fn a_client_dying_while_it_tells_a_commit_leaves_it_committed_everywhere() {
-    let mut sim = settled_cluster(14, 3);
+    let mut sim = settled_with(SimConfig { commit: CommitProtocol::Classic, ..SimConfig::new(14) }, 3);
     let seen = setr_with_crash(&mut sim, During::Decision, 1);
     let committed = |e: &Event| matches!(e, Event::Committed { .. });
     assert_eq!(seen.iter().filter(|(_, e)| committed(e)).count(), 3, "the one told taught the others");
@@ -128,9 +132,21 @@ fn a_client_dying_while_it_tells_a_commit_leaves_it_committed_everywhere() {
 
 #[test]
 fn a_client_dying_before_it_tells_anyone_leaves_every_participant_blocked() {
-    let mut sim = settled_cluster(15, 3);
+    let mut sim = settled_with(SimConfig { commit: CommitProtocol::Classic, ..SimConfig::new(15) }, 3);
     setr_with_crash(&mut sim, During::Decision, 0);
     let (_, blocked, waiting_ms) = sim.late_decisions();
     assert_eq!(blocked, 3, "classic 2PC: every participant is prepared and nobody may decide");
     assert!(waiting_ms >= 50_000, "still undecided after {waiting_ms} ms");
+}
+
+#[test]
+fn with_paxos_commit_a_client_dying_before_it_tells_anyone_blocks_nobody() {
+    let mut sim = settled_cluster(15, 3);
+    let seen = setr_with_crash(&mut sim, During::Decision, 0);
+    let (longest_late_ms, blocked, _) = sim.late_decisions();
+    assert_eq!(blocked, 0, "a takeover decided it");
+    let decision_ms = sim.config().timing.decision_timeout_ms;
+    assert!(longest_late_ms <= decision_ms, "decided {longest_late_ms} ms past the decision timeout");
+    assert_eq!(seen.iter().filter(|(_, e)| matches!(e, Event::Aborted { key: Some(_), .. })).count(), 3);
+    assert!(!sim.servers().any(|(_, s)| s.bucket().contains_key("k")), "nobody had accepted the commit");
 }
