@@ -511,7 +511,7 @@ fn messages_for_another_role_get_error_replies() {
         (
             "heartbeat",
             json!({"cmd": "heartbeat", "id": "evil", "addr": "127.0.0.1:1", "epoch": 999,
-            "stable": 999, "rebalanced": 999}),
+            "stable": 999, "rebalanced": 999, "sent": 1}),
             None,
         ),
         ("vote", json!({"cmd": "vote", "tx": tx, "server": ids[0], "vote": {"vote": "yes", "version": 0}}), None),
@@ -589,7 +589,7 @@ fn a_forged_heartbeat_reply_does_not_take_a_server_out_of_service() {
     let id = server.id.clone().expect("a server id");
     let mut ws = Ws::connect(&server.addr);
     ws.send_json(
-        &json!({"v": 1, "id": 1, "msg": {"cmd": "heartbeat_reply", "id": id, "status": {"status": "denied"}}}),
+        &json!({"v": 1, "id": 1, "msg": {"cmd": "heartbeat_reply", "id": id, "sent": 0, "status": {"status": "denied"}}}),
     );
     // Whatever it answers, a read of the server's own replica must still be served.
     let (key, value) = seeded.first();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use ringside_core::ring::Ring;
-use ringside_core::{Addr, Client, ClientConfig, Event, OpId, OpOutput, ServerId, Timing};
+use ringside_core::{Addr, Client, ClientConfig, CommitProtocol, Event, OpId, OpOutput, ServerId, Timing};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -87,6 +87,7 @@ pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
         timing: Timing::DEMO,
         replicas: 3,
         vnodes: 1,
+        commit: CommitProtocol::default(),
         env: Vec::new(),
         events_dir: None,
         key: None,

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use ringside_core::{Command, Limits, Timing};
+use ringside_core::{Command, CommitProtocol, Limits, Timing};
 
 use crate::key::KeyArgs;
 use crate::wire::DEFAULT_MAX_FRAME;
@@ -133,6 +133,16 @@ pub struct ServerArgs {
     /// Longest value kept, in bytes.
     #[arg(long, default_value_t = Limits::default().value_bytes, value_name = "BYTES")]
     pub max_value_bytes: usize,
+    /// How a transaction whose coordinator went silent is decided: `paxos` (Paxos Commit: the
+    /// participants take over and decide while a majority of them live) or `classic` (the
+    /// course's two-phase commit, which blocks when every participant is prepared).
+    #[arg(long, default_value = "paxos", value_name = "PROTOCOL", value_parser = commit_protocol)]
+    pub commit: CommitProtocol,
+}
+
+/// Reads `--commit`.
+fn commit_protocol(name: &str) -> Result<CommitProtocol, String> {
+    CommitProtocol::from_name(name).ok_or_else(|| format!("`{name}` is no commit protocol: use paxos or classic"))
 }
 
 /// `ringside client`.
@@ -236,6 +246,9 @@ pub struct ClusterArgs {
     /// 127.0.0.1; without it, the first free port from 39100 up.
     #[arg(long, value_name = "N")]
     pub admin_port: Option<u16>,
+    /// The servers' commit protocol: `paxos` or `classic` (see `ringside server --help`).
+    #[arg(long, default_value = "paxos", value_name = "PROTOCOL", value_parser = commit_protocol)]
+    pub commit: CommitProtocol,
     /// The browser page the printed `page:` link opens, watching this cluster.
     #[arg(long, default_value = "http://127.0.0.1:8080/", value_name = "URL")]
     pub page_url: String,

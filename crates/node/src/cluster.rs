@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use ringside_core::{Addr, Timing};
+use ringside_core::{Addr, CommitProtocol, Timing};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
@@ -32,6 +32,8 @@ pub struct Options {
     pub replicas: u16,
     /// Virtual nodes per server.
     pub vnodes: u32,
+    /// The servers' commit protocol.
+    pub commit: CommitProtocol,
     /// Extra environment for the children (a log filter, say).
     pub env: Vec<(String, String)>,
     /// Where each node appends its records, as `<label>.jsonl`.
@@ -182,6 +184,8 @@ impl ClusterProcesses {
             &o.replicas.to_string(),
             "--vnodes",
             &o.vnodes.to_string(),
+            "--commit",
+            o.commit.name(),
         ]
         .map(String::from)
         .to_vec();
@@ -310,6 +314,7 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
         timing: args.timing.resolve()?,
         replicas: args.placement.replicas,
         vnodes: args.placement.vnodes,
+        commit: args.commit,
         env: Vec::new(),
         events_dir: args.events_dir,
         key: Some(key.clone()),

@@ -148,6 +148,7 @@ pub async fn server(args: ServerArgs) -> Result<(), NodeError> {
         config.vnodes = args.placement.vnodes;
         config.limits.key_bytes = args.max_key_bytes;
         config.limits.value_bytes = args.max_value_bytes;
+        config.commit = args.commit;
         let server = Server::new(config, Time::ZERO);
         let id = server.id().clone();
         (server, Identity::Server(id))
@@ -155,11 +156,12 @@ pub async fn server(args: ServerArgs) -> Result<(), NodeError> {
     .await?;
     info!(
         target: "ringside::node",
-        "server {} listening on {addr}, view leader {view_leader}, R={} vnodes={}, heartbeat every {} ms",
+        "server {} listening on {addr}, view leader {view_leader}, R={} vnodes={}, heartbeat every {} ms, {} commit",
         node.shell.node.id(),
         args.placement.replicas,
         args.placement.vnodes,
-        timing.heartbeat_ms
+        timing.heartbeat_ms,
+        args.commit.name()
     );
     Ready::Server { id: node.shell.node.id().clone(), addr }.announce();
     let mut known = (Epoch(0), Epoch(0));

@@ -2,7 +2,7 @@
 //! a session rebuilds the same world bit for bit, natively or in the browser — which is how the
 //! page steps back, shares a run by URL, and proves that both targets agree.
 
-use ringside_core::{Addr, Time};
+use ringside_core::{Addr, CommitProtocol, Time};
 use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Tamper};
@@ -32,11 +32,14 @@ pub struct Setup {
     pub clients: usize,
     /// Virtual nodes per server.
     pub vnodes: u32,
+    /// How the servers decide a transaction whose coordinator went silent.
+    #[serde(default)]
+    pub commit: CommitProtocol,
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { seed: 1, servers: 3, clients: 2, vnodes: 1 }
+        Setup { seed: 1, servers: 3, clients: 2, vnodes: 1, commit: CommitProtocol::default() }
     }
 }
 
@@ -56,6 +59,7 @@ impl Setup {
     pub fn world(&self) -> Sim {
         let mut config = SimConfig::new(self.seed);
         config.vnodes = self.vnodes;
+        config.commit = self.commit;
         Sim::with_cluster(config, self.servers, self.clients)
     }
 }

@@ -110,6 +110,7 @@ impl Page {
                     servers: self.number("servers", "servers", 0..=64)? as usize,
                     clients: self.number("clients", "clients", 0..=64)? as usize,
                     vnodes: self.number("vnodes", "virtual nodes", 1..=64)? as u32,
+                    commit: self.commit_protocol()?,
                 };
                 self.app.reset(setup)?;
                 self.set_select("lesson-pick", "");

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use ringside_core::twopc::PendingPhase;
-use ringside_core::{Addr, Client, Names, Server, Stage, ViewLeader};
+use ringside_core::{Addr, Client, CommitProtocol, Names, Server, Stage, ViewLeader};
 use ringside_sim::{Kind, Role, Sim};
 
 use crate::app::Focus;
@@ -207,11 +207,15 @@ fn server(s: &Server, names: &Names, clocks: &Clocks) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
-        "<p>id <b>{}</b> · epoch {} · rebalanced {} · {} copies unacknowledged</p>",
+        "<p>id <b>{}</b> · epoch {} · rebalanced {} · {} copies unacknowledged · {}</p>",
         esc(&s.id().0),
         s.view().epoch.0,
         s.stable_view().epoch.0,
-        s.unacked_copies()
+        s.unacked_copies(),
+        match s.commit_protocol() {
+            CommitProtocol::Paxos => "Paxos Commit: takes over a transaction left undecided",
+            CommitProtocol::Classic => "classic 2PC: asks around, may block",
+        }
     );
     h.push_str(&lease(clocks.lease(s.id())));
     let pending: Vec<_> = s.pending().collect();
@@ -247,11 +251,18 @@ fn server(s: &Server, names: &Names, clocks: &Clocks) -> String {
             );
         }
         h.push_str("</table>");
-        h.push_str(
-            "<p class=\"hint\">A READY participant may not decide alone: if the decision does not come \
-             within the decision timeout, it asks the coordinator and the other participants how the \
-             transaction ended.</p>",
-        );
+        h.push_str(match s.commit_protocol() {
+            CommitProtocol::Classic => {
+                "<p class=\"hint\">A READY participant may not decide alone: if the decision does not come \
+                 within the decision timeout, it asks the coordinator and the other participants how the \
+                 transaction ended.</p>"
+            }
+            CommitProtocol::Paxos => {
+                "<p class=\"hint\">A READY participant may not decide alone: if the decision does not come \
+                 within its decision timeout, it takes over with a ballot of its own — a majority of the \
+                 participants promise, and it finishes a commit any of them accepted, or aborts.</p>"
+            }
+        });
     }
     let bucket = s.bucket();
     let _ = write!(

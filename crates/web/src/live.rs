@@ -533,7 +533,7 @@ mod tests {
         let hb = frame(
             7,
             Some(S1),
-            serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0}),
+            serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0, "sent": 0}),
         );
         live.absorb(rec(2_000, S1, serde_json::json!({"kind": "send", "peer": VL, "frame": hb})));
         live.absorb(rec(2_150, VL, serde_json::json!({"kind": "recv", "peer": S1, "frame": hb})));
@@ -541,7 +541,7 @@ mod tests {
         let hb2 = frame(
             8,
             Some(S2),
-            serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0}),
+            serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0, "sent": 0}),
         );
         live.absorb(rec(3_100, VL, serde_json::json!({"kind": "recv", "peer": S2, "frame": hb2})));
         live.absorb(rec(3_000, S2, serde_json::json!({"kind": "send", "peer": VL, "frame": hb2})));
@@ -561,7 +561,7 @@ mod tests {
         let hb = frame(
             7,
             Some(S2),
-            serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0}),
+            serde_json::json!({"cmd": "heartbeat", "id": "cd", "addr": S2, "epoch": 0, "stable": 0, "rebalanced": 0, "sent": 0}),
         );
         live.absorb(rec(2_000, S2, serde_json::json!({"kind": "send", "peer": VL, "frame": hb})));
         let got = serde_json::json!({"event": "transfer_received", "from": S2, "keys": 2, "stored": 2});
@@ -644,7 +644,7 @@ mod tests {
             let hb = frame(
                 i + 1,
                 Some(S1),
-                serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0}),
+                serde_json::json!({"cmd": "heartbeat", "id": "ab", "addr": S1, "epoch": 0, "stable": 0, "rebalanced": 0, "sent": 0}),
             );
             live.absorb(rec(2_000 + i, S1, serde_json::json!({"kind": "send", "peer": VL, "frame": hb})));
         }

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use ringside_core::Addr;
+use ringside_core::{Addr, CommitProtocol};
 use ringside_sim::{Session, Setup};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -335,6 +335,12 @@ impl Page {
             Ok(n) if range.contains(&n) => Ok(n),
             _ => Err(format!("{what} must be a whole number from {} to {}, not “{text}”", range.start(), range.end())),
         }
+    }
+
+    /// The commit protocol picked for a new run.
+    pub(crate) fn commit_protocol(&self) -> Result<CommitProtocol, String> {
+        let name = self.select_value("commit");
+        CommitProtocol::from_name(&name).ok_or_else(|| format!("no commit protocol “{name}”"))
     }
 
     /// The simulated client picked in the controls.

@@ -248,8 +248,8 @@ mod tests {
 
     #[test]
     fn no_timer_reads_more_than_its_span_when_a_step_passed_the_moment_drawn() {
-        // Lesson 7's third step ends with the world a millisecond past the moment drawn.
-        let app = crate::testing::lesson_after(6, 3);
+        // Lesson 8's third step ends with the world a millisecond past the moment drawn.
+        let app = crate::testing::lesson_after(7, 3);
         let clocks = Clocks::read(&app.sim, app.shown);
         assert!(clocks.at >= app.sim.now().0 as f64);
         for (_, c) in clocks.heartbeats.iter().chain(&clocks.leases) {

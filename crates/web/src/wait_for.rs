@@ -205,10 +205,10 @@ mod tests {
         Edge { waiter: waiter.into(), holder: holder.into(), lock: lock.into(), refused }
     }
 
-    /// Lesson 7 after `steps` steps, and its view leader's graph.
-    fn lesson_seven(steps: usize) -> (App, Graph) {
+    /// Lesson 8 after `steps` steps, and its view leader's graph.
+    fn lesson_eight(steps: usize) -> (App, Graph) {
         let mut app = App::new(Session::default());
-        app.start_lesson(6).unwrap();
+        app.start_lesson(7).unwrap();
         for _ in 0..steps {
             app.lesson_step_now();
         }
@@ -217,19 +217,19 @@ mod tests {
     }
 
     #[test]
-    fn lesson_seven_draws_the_wait_and_the_refused_cycle() {
-        let (_, g) = lesson_seven(1);
+    fn lesson_eight_draws_the_wait_and_the_refused_cycle() {
+        let (_, g) = lesson_eight(1);
         assert_eq!(g.edges, vec![]);
         assert_eq!(g.nodes, vec![("c1".into(), vec!["a".into()]), ("c2".into(), vec!["b".into()])]);
-        let (_, g) = lesson_seven(2);
+        let (_, g) = lesson_eight(2);
         assert_eq!(g.edges, vec![edge("c1", "c2", "b", false)], "c1 waits for c2 on lock b");
-        let (app, g) = lesson_seven(3);
+        let (app, g) = lesson_eight(3);
         assert_eq!(g.edges, vec![edge("c1", "c2", "b", false), edge("c2", "c1", "a", true)]);
         assert_eq!(app.journal.refused.as_ref().map(|r| r.cycle.clone()), Some(vec!["c2".into(), "c1".into()]));
         let svg = g.svg();
         assert!(svg.contains("waits for b") && svg.contains("wants a: refused") && svg.contains("holds a"), "{svg}");
         // Once c2 released b, c1 holds it: nobody waits, and the refusal no longer closes a cycle.
-        let (_, g) = lesson_seven(LESSONS[6].steps.len());
+        let (_, g) = lesson_eight(LESSONS[7].steps.len());
         assert_eq!(g.edges, vec![]);
         assert_eq!(g.nodes, vec![("c1".into(), vec!["a".into(), "b".into()])]);
     }

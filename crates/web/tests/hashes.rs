@@ -54,7 +54,7 @@ fn lesson_4() -> App {
 }
 
 fn tamper_partition() -> App {
-    let mut app = App::new(Session::new(Setup { seed: 42, servers: 4, clients: 2, vnodes: 4 }));
+    let mut app = App::new(Session::new(Setup { seed: 42, servers: 4, clients: 2, vnodes: 4, ..Setup::default() }));
     app.run_for(2_000);
     for (n, key) in [(1, "a"), (2, "b"), (1, "c")] {
         app.act(Action::setr(client(n), key.into(), format!("{key}{n}")));

@@ -48,7 +48,7 @@ fn mb(bytes: usize) -> f64 {
 /// virtual second that the page holds no more than its bounds, and prints what it holds at the
 /// end. Returns the process's peak resident memory half way and at the end.
 fn long_run(servers: usize, keys: usize, events: u64) -> Option<(usize, usize)> {
-    let mut app = App::new(Session::new(Setup { seed: 7, servers, clients: 2, vnodes: 1 }));
+    let mut app = App::new(Session::new(Setup { seed: 7, servers, clients: 2, vnodes: 1, ..Setup::default() }));
     app.run_until(10_000, ringside_web::lessons::idle);
     for i in 0..keys {
         app.act(Action::setr(client(1 + i % 2), format!("k{i:04}"), format!("v{i}")));

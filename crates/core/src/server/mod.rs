@@ -32,7 +32,7 @@ use crate::ring::position;
 use crate::rng::Rng;
 use crate::time::{Deadline, Time, Timers};
 use crate::twopc::participant::{Participant, VoteContext};
-use crate::twopc::paxos::CommitAnswer;
+use crate::twopc::paxos::{CommitAnswer, Promised};
 use crate::twopc::{CommitProtocol, Pending, PendingPhase};
 use crate::Node;
 
@@ -108,6 +108,11 @@ impl Server {
     /// The bucket, by key.
     pub fn bucket(&self) -> &BTreeMap<String, Entry> {
         self.storage.bucket()
+    }
+
+    /// How this server decides a transaction whose coordinator went silent.
+    pub fn commit_protocol(&self) -> CommitProtocol {
+        self.config.commit
     }
 
     /// Prepared, undecided transactions.
@@ -416,9 +421,8 @@ impl Node for Server {
                 self.tx.answer_accept(from, tx, &server, proposal, &self.id, &mut self.out)
             }
             Msg::Promise { tx, server, ballot, accepted } => {
-                if let Some(commit) =
-                    self.tx.handle_promise(from, tx, server, ballot, accepted, &self.id, &mut self.out)
-                {
+                let promise = Promised { server, ballot, accepted };
+                if let Some(commit) = self.tx.handle_promise(from, tx, promise, &self.id, &mut self.out) {
                     self.decide(now, tx, commit);
                 }
             }

@@ -62,6 +62,16 @@ pub(crate) fn next_ballot(above: u64, place: usize, n: usize) -> Option<u64> {
     (ballot <= MAX_NUMBER).then_some(ballot)
 }
 
+/// A fellow participant's promise (phase 1b).
+pub(crate) struct Promised {
+    /// Who promised.
+    pub(crate) server: ServerId,
+    /// The ballot promised.
+    pub(crate) ballot: u64,
+    /// What it had accepted.
+    pub(crate) accepted: Option<Proposal>,
+}
+
 /// How many participants of `n` make a majority.
 fn majority(n: usize) -> usize {
     n / 2 + 1
@@ -233,17 +243,16 @@ impl Participant {
         Some(p)
     }
 
-    /// A promise for this participant's ballot on `tx` from participant `server`.
+    /// A promise for this participant's ballot on `tx`, from `from`.
     pub(crate) fn handle_promise(
         &mut self,
         from: &Addr,
         tx: TxId,
-        server: ServerId,
-        ballot: u64,
-        accepted: Option<Proposal>,
+        promise: Promised,
         me: &ServerId,
         out: &mut Outbox,
     ) -> Option<Option<Version>> {
+        let Promised { server, ballot, accepted } = promise;
         let p = self.pending.get_mut(&tx)?;
         if !p.participants.iter().any(|m| m.id == server && m.addr == *from) {
             return None;

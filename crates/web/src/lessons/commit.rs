@@ -1,7 +1,7 @@
 //! Two-phase commit's lessons: one commit message by message, an abort from a conflict, and a
 //! coordinator failure that blocks the participants.
 
-use ringside_core::{Addr, Msg};
+use ringside_core::{Addr, CommitProtocol, Msg};
 use ringside_sim::session::{client, server};
 use ringside_sim::{Action, Sim};
 
@@ -18,26 +18,26 @@ fn decision(m: &Msg) -> bool {
 }
 
 /// Servers holding a prepared, undecided transaction on `key`.
-fn ready_on(sim: &Sim, key: &str) -> usize {
+pub(super) fn ready_on(sim: &Sim, key: &str) -> usize {
     sim.servers().filter(|(_, s)| s.pending().any(|p| p.key == key)).count()
 }
 
-fn blocked_on(sim: &Sim, key: &str) -> usize {
+pub(super) fn blocked_on(sim: &Sim, key: &str) -> usize {
     sim.servers().filter(|(_, s)| s.pending().any(|p| p.key == key && p.is_blocked())).count()
 }
 
 /// The version and value of `key` on every live server, if all agree.
-fn agreed(sim: &Sim, key: &str) -> Option<(u64, String)> {
+pub(super) fn agreed(sim: &Sim, key: &str) -> Option<(u64, String)> {
     let mut copies = sim.servers().map(|(_, s)| s.bucket().get(key).map(|e| (e.version, e.value.clone())));
     let first = copies.next()??;
     copies.all(|c| c.as_ref() == Some(&first)).then_some(first)
 }
 
-fn client_up(sim: &Sim, n: usize) -> bool {
+pub(super) fn client_up(sim: &Sim, n: usize) -> bool {
     sim.clients().any(|(a, _)| *a == client(n))
 }
 
-fn focus_key() -> Option<Focus> {
+pub(super) fn focus_key() -> Option<Focus> {
     Some(Focus::Key("x".into()))
 }
 
@@ -66,6 +66,7 @@ pub(super) static COMMIT: Lesson = Lesson {
     servers: 3,
     clients: 1,
     vnodes: 1,
+    commit: CommitProtocol::Classic,
     heartbeats: false,
     steps: &[
         Step {
@@ -153,6 +154,7 @@ pub(super) static CONFLICT: Lesson = Lesson {
     servers: 3,
     clients: 2,
     vnodes: 1,
+    commit: CommitProtocol::Classic,
     heartbeats: false,
     steps: &[
         Step {
@@ -212,11 +214,11 @@ pub(super) static CONFLICT: Lesson = Lesson {
                 lesson 6: a coordinator that dies.",
 };
 
-fn orphan_ready(sim: &Sim) -> bool {
+pub(super) fn orphan_ready(sim: &Sim) -> bool {
     ready_on(sim, "x") == 3 && !client_up(sim, 1)
 }
 
-fn reader_retrying(sim: &Sim) -> bool {
+pub(super) fn reader_retrying(sim: &Sim) -> bool {
     sim.clients()
         .any(|(a, c)| *a == client(2) && c.operations().iter().any(|o| o.what.starts_with("getr") && o.attempt >= 2))
 }
@@ -228,6 +230,7 @@ pub(super) static BLOCKING: Lesson = Lesson {
     servers: 3,
     clients: 2,
     vnodes: 1,
+    commit: CommitProtocol::Classic,
     heartbeats: false,
     steps: &[
         Step {
@@ -289,5 +292,5 @@ pub(super) static BLOCKING: Lesson = Lesson {
         },
     ],
     challenge: "Step back to before c1 crashed and drop one of its prepares instead (click the message): \
-                does anything block then? Next, lesson 7: locks.",
+                does anything block then? Next, lesson 7: the same crash, resolved.",
 };

@@ -1,5 +1,6 @@
 //! The view leader's locks: a queue, and a cycle it refuses.
 
+use ringside_core::CommitProtocol;
 use ringside_sim::session::client;
 use ringside_sim::{Action, Sim};
 
@@ -24,12 +25,13 @@ fn holders(app: &App, a: &str, b: &str) -> Result<(), String> {
 }
 
 pub(super) static LOCKS: Lesson = Lesson {
-    title: "7 · Lock queue and deadlock",
+    title: "8 · Lock queue and deadlock",
     about: "The view leader's locks: holders, queues, and a cycle it refuses.",
     seed: 17,
     servers: 1,
     clients: 2,
     vnodes: 1,
+    commit: CommitProtocol::Paxos,
     heartbeats: false,
     steps: &[
         Step {

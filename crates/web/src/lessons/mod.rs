@@ -6,11 +6,12 @@
 
 mod commit;
 mod locks;
+mod paxos;
 mod ring;
 #[cfg(test)]
 mod tests;
 
-use ringside_core::{Addr, Msg};
+use ringside_core::{Addr, CommitProtocol, Msg};
 use ringside_sim::session::{client, server};
 use ringside_sim::{Action, Setup, Sim};
 
@@ -54,6 +55,8 @@ pub struct Lesson {
     servers: usize,
     clients: usize,
     vnodes: u32,
+    /// The servers' commit protocol: the course's 2PC where the lesson teaches it.
+    commit: CommitProtocol,
     /// Whether the diagram draws heartbeats: the lesson is about them.
     pub heartbeats: bool,
     /// Its steps, in order.
@@ -65,28 +68,37 @@ pub struct Lesson {
 impl Lesson {
     /// The world a lesson starts from.
     pub fn setup(&self) -> Setup {
-        Setup { seed: self.seed, servers: self.servers, clients: self.clients, vnodes: self.vnodes }
+        Setup {
+            seed: self.seed,
+            servers: self.servers,
+            clients: self.clients,
+            vnodes: self.vnodes,
+            commit: self.commit,
+        }
     }
 }
 
 /// Every lesson, in order.
-pub static LESSONS: [&Lesson; 7] = [
+pub static LESSONS: [&Lesson; 8] = [
     &ring::PLACEMENT,
     &ring::JOIN,
     &ring::FAILURE,
     &commit::COMMIT,
     &commit::CONFLICT,
     &commit::BLOCKING,
+    &paxos::RESOLVED,
     &locks::LOCKS,
 ];
 
 /// Virtual time a step may play at most before giving up on its moment.
 pub const PATIENCE_MS: u64 = 30_000;
 
-/// At rest: every live server is in the view, rebalancing is done and no client has work left.
+/// At rest: every live server is in the view, rebalancing is done, no client has work left and
+/// no transaction is undecided anywhere (with Paxos Commit a write returns before its replicas
+/// are told it was chosen).
 pub fn idle(sim: &Sim) -> bool {
     let view = sim.view_leader().view();
-    sim.servers().all(|(_, s)| view.members.iter().any(|m| &m.id == s.id()))
+    sim.servers().all(|(_, s)| view.members.iter().any(|m| &m.id == s.id()) && s.pending().next().is_none())
         && sim.settled()
         && sim.clients().all(|(_, c)| c.idle())
 }

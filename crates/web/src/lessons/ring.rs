@@ -1,6 +1,6 @@
 //! The ring's lessons: placement and balance, a join, failures down to one server and back.
 
-use ringside_core::{Msg, ServerId};
+use ringside_core::{CommitProtocol, Msg, ServerId};
 use ringside_sim::session::server;
 use ringside_sim::{Action, Sim};
 
@@ -60,6 +60,7 @@ pub(super) static PLACEMENT: Lesson = Lesson {
     servers: 4,
     clients: 1,
     vnodes: 1,
+    commit: CommitProtocol::Paxos,
     heartbeats: false,
     steps: &[
         Step {
@@ -152,6 +153,7 @@ pub(super) static JOIN: Lesson = Lesson {
     servers: 3,
     clients: 1,
     vnodes: 4,
+    commit: CommitProtocol::Paxos,
     heartbeats: true,
     steps: &[
         Step {
@@ -246,6 +248,7 @@ pub(super) static FAILURE: Lesson = Lesson {
     servers: 4,
     clients: 1,
     vnodes: 4,
+    commit: CommitProtocol::Paxos,
     heartbeats: true,
     steps: &[
         Step {

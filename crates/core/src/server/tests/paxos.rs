@@ -48,7 +48,7 @@ impl Trio {
     }
 
     /// The coordinator sends `msg` to server `id`.
-    fn from_client(&mut self, now: u64, id: &'static str, msg: Msg) {
+    fn client_sends(&mut self, now: u64, id: &'static str, msg: Msg) {
         self.servers.get_mut(id).unwrap().handle_message(Time(now), Peer::Client(&Addr::from(CL)), msg);
         self.collect(id);
     }
@@ -56,7 +56,7 @@ impl Trio {
     /// Prepares `tx` writing k=v on all three.
     fn prepare(&mut self, now: u64, tx: TxId) {
         for id in ["a", "b", "c"] {
-            self.from_client(now, id, prepare(tx, 3, id, "k", "v"));
+            self.client_sends(now, id, prepare(tx, 3, id, "k", "v"));
         }
         self.to_client.clear();
     }
@@ -120,7 +120,7 @@ fn a_coordinator_dead_before_its_commit_leaves_the_transaction_aborted_within_a_
     let aborted = trio.events.iter().filter(|e| matches!(e, Event::Aborted { key: Some(_), .. })).count();
     assert_eq!(aborted, 3);
     // The key is free: the next write prepares at once.
-    trio.from_client(2_200, "a", prepare(tx(2), 3, "a", "k", "w"));
+    trio.client_sends(2_200, "a", prepare(tx(2), 3, "a", "k", "w"));
     assert_eq!(trio.to_client, vec![Msg::Vote { tx: tx(2), server: sid("a"), vote: yes(0) }]);
 }
 
@@ -129,8 +129,8 @@ fn a_commit_a_majority_accepted_is_kept_by_the_takeover() {
     let mut trio = Trio::new();
     trio.prepare(100, tx(1));
     // The coordinator's commit reaches b and c, and it dies before telling anyone it was chosen.
-    trio.from_client(150, "b", commit(tx(1), 1));
-    trio.from_client(150, "c", commit(tx(1), 1));
+    trio.client_sends(150, "b", commit(tx(1), 1));
+    trio.client_sends(150, "c", commit(tx(1), 1));
     let accepted = |id| Msg::Accepted { tx: tx(1), server: sid(id), ballot: 0 };
     assert_eq!(trio.to_client, vec![accepted("b"), accepted("c")]);
     // Accepted is not applied: nothing is visible until the outcome is chosen and told.
@@ -146,7 +146,7 @@ fn a_commit_a_majority_accepted_is_kept_by_the_takeover() {
 fn a_commit_only_one_accepted_may_end_either_way_but_the_same_everywhere() {
     let mut trio = Trio::new();
     trio.prepare(100, tx(1));
-    trio.from_client(150, "c", commit(tx(1), 1));
+    trio.client_sends(150, "c", commit(tx(1), 1));
     trio.tick(100 + T);
     let outcomes: Vec<_> = ["a", "b", "c"].into_iter().map(|id| trio.stored(id)).collect();
     assert!(outcomes.iter().all(|o| *o == outcomes[0]), "{outcomes:?}");
@@ -167,13 +167,13 @@ fn a_late_commit_after_a_takeover_is_refused_and_then_answered_with_the_outcome(
     trio.collect("b");
     assert_eq!(trio.servers["b"].pending().next().unwrap().promised, 1);
     // The late commit reaches b, which promised ballot 1: no answer.
-    trio.from_client(2_150, "b", commit(tx(1), 1));
+    trio.client_sends(2_150, "b", commit(tx(1), 1));
     assert_eq!(trio.to_client, vec![]);
     // a and b are a majority: the takeover chooses abort (nobody had accepted anything).
     trio.settle(2_200);
     assert_eq!((trio.pending("a"), trio.pending("b")), (0, 0));
     // The coordinator's resend now gets the outcome.
-    trio.from_client(2_400, "b", commit(tx(1), 1));
+    trio.client_sends(2_400, "b", commit(tx(1), 1));
     assert_eq!(trio.to_client, vec![Msg::Done { tx: tx(1), server: sid("b"), committed: false }]);
     // c comes back: its own takeover learns the outcome from the others.
     trio.dead.clear();
