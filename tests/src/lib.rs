@@ -191,12 +191,17 @@ impl Process {
 
     /// A server on `port` (0: any free port) reporting to `view_leader`, with test timings.
     pub fn server(view_leader: &str, port: u16) -> Process {
+        Process::server_with(view_leader, port, &[])
+    }
+
+    /// [`server`](Self::server) with more flags.
+    pub fn server_with(view_leader: &str, port: u16, more: &[&str]) -> Process {
         let port = if port == 0 { free_port() } else { port };
         let (port, hb, timeout) = (port.to_string(), HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
-        Process::start(
-            "server",
-            &["--port", &port, "--viewleader", view_leader, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout],
-        )
+        let mut args =
+            vec!["--port", &port, "--viewleader", view_leader, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout];
+        args.extend(more);
+        Process::start("server", &args)
     }
 
     /// Every record the node has written to its events file so far, `hello` first.
@@ -361,8 +366,13 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts it and waits for the view to settle.
     pub fn start(n: usize) -> TestCluster {
+        TestCluster::start_with(n, &[])
+    }
+
+    /// [`start`](Self::start), each server given the flags `more` (`--commit classic`, say).
+    pub fn start_with(n: usize, more: &[&str]) -> TestCluster {
         let view_leader = Process::view_leader(free_port());
-        let servers = (0..n).map(|_| Process::server(&view_leader.addr, 0)).collect();
+        let servers = (0..n).map(|_| Process::server_with(&view_leader.addr, 0, more)).collect();
         let cluster = TestCluster { view_leader, servers };
         settled(&cluster.vl(), n, Duration::from_secs(20));
         cluster

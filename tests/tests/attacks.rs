@@ -43,7 +43,7 @@ fn reason(answer: &Value) -> &str {
 }
 
 fn heartbeat(id: &str, addr: &str, epoch: u64) -> Value {
-    json!({"cmd": "heartbeat", "id": id, "addr": addr, "epoch": epoch, "stable": 0, "rebalanced": 0})
+    json!({"cmd": "heartbeat", "id": id, "addr": addr, "epoch": epoch, "stable": 0, "rebalanced": 0, "sent": 0})
 }
 
 #[test]
@@ -110,10 +110,15 @@ fn only_a_transactions_coordinator_can_decide_it() {
         let answer = stranger.ask(2 + n as u64, msg);
         assert_eq!(reason(&answer), "the secret does not match tx7932.1's prepare", "{answer}");
     }
-    // Still the coordinator's to decide.
+    // Still the coordinator's to decide: each replica accepts its commit (Paxos Commit's
+    // ballot 0), and applies it once told it was chosen.
     for peer in &mut coordinator {
-        let done = peer.ask(2, json!({"cmd": "commit", "tx": tx, "version": 1, "secret": SECRET}));
-        assert_eq!(done["committed"], true, "{done}");
+        let accepted = peer.ask(2, json!({"cmd": "commit", "tx": tx, "version": 1, "secret": SECRET}));
+        assert_eq!((&accepted["cmd"], &accepted["ballot"]), (&json!("accepted"), &json!(0)), "{accepted}");
+    }
+    for peer in &mut coordinator {
+        let chosen = json!({"cmd": "decision_reply", "tx": tx, "state": {"state": "committed", "version": 1}});
+        peer.send_text(&json!({"v": 1, "id": 3, "msg": chosen}).to_string());
     }
     assert_eq!(read(&cluster, "k2"), ("the coordinator's".to_string(), 1));
 }

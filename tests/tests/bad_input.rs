@@ -866,13 +866,13 @@ fn prepare_yes(member: &Value, tx: &Value, epoch: u64, key: &str, value: &str, a
     peer
 }
 
-/// A coordinator that commits at one participant and vanishes: after the decision timeout
-/// (2 s) the other two participants find nobody at the coordinator's connection, ask each
-/// other and the committed one with `decision_request`, learn the commit and apply it; `getr`
-/// then returns the value on every replica.
+/// Classic 2PC: a coordinator that commits at one participant and vanishes: after the decision
+/// timeout (2 s) the other two participants find nobody at the coordinator's connection, ask
+/// each other and the committed one with `decision_request`, learn the commit and apply it;
+/// `getr` then returns the value on every replica.
 #[test]
 fn a_coordinator_gone_after_one_commit_is_finished_by_the_participants() {
-    let cluster = TestCluster::start(3);
+    let cluster = TestCluster::start_with(3, &["--commit", "classic"]);
     let seeded = Seeded::write(&cluster);
     let (epoch, all) = cluster.members();
     assert_eq!(all.len(), 3, "{all:?}");
@@ -902,6 +902,35 @@ fn a_coordinator_gone_after_one_commit_is_finished_by_the_participants() {
         let read = peer.read_json();
         assert_eq!(read["msg"]["result"], json!({"status": "value", "value": value, "version": 1}), "{read}");
     }
+    seeded.assert_intact(&cluster);
+}
+
+/// Paxos Commit: a coordinator that prepares all three participants and vanishes before any
+/// commit — the case that blocks classic 2PC — leaves nothing blocked: the first participant
+/// takes over after its decision timeout, nobody accepted a commit, so all three abort, and
+/// the key takes the next write.
+#[test]
+fn with_paxos_commit_a_coordinator_gone_after_the_votes_blocks_nothing() {
+    let cluster = TestCluster::start(3);
+    let seeded = Seeded::write(&cluster);
+    let (epoch, all) = cluster.members();
+    let (key, value) = ("orphan-votes", "never decided by its coordinator");
+    let tx = json!({"client": 999_997, "seq": 1});
+    let started = Instant::now();
+    let peers: Vec<Peer> = all.iter().map(|m| prepare_yes(m, &tx, epoch, key, value, &all)).collect();
+    drop(peers);
+    for member in &all {
+        let node = server_at(&cluster, member);
+        node.await_event(&json!({"event": "aborted", "tx": tx, "key": key}), Duration::from_secs(8));
+        assert!(!node.has_event(&json!({"event": "no_majority", "tx": tx})), "{:?}", node.events());
+    }
+    let decided = started.elapsed();
+    eprintln!("the participants decided abort {decided:?} after the coordinator vanished");
+    assert!(decided < Duration::from_secs(6), "two decision timeouts are 4 s, it took {decided:?}");
+    let w = cluster.client(&["--json", "setr", key, "after"]);
+    assert!(w.ok, "setr after the takeover: {w:?}");
+    let r = cluster.client(&["--json", "getr", key]);
+    assert_eq!(r.json()["result"]["value"], "after", "{r:?}");
     seeded.assert_intact(&cluster);
 }
 

@@ -468,7 +468,7 @@ fn message(scene: &dyn Scene, id: u64, names: &Names) -> String {
         h.push_str(&button("duplicate", &id.to_string(), "Duplicate", "Deliver it twice"));
         h.push_str("</div>");
     }
-    let json = serde_json::to_string_pretty(&m.msg).unwrap_or_default();
+    let json = crate::share::pretty(&m.msg);
     let _ = write!(h, "<pre>{}</pre>", esc(&json));
     h
 }

@@ -3,8 +3,8 @@
 //! newest trace entries.
 
 use ringside_sim::session;
-use ringside_sim::{Session, Sim};
-use serde_json::json;
+use ringside_sim::{Session, Sim, TraceEntry};
+use serde::Serialize;
 
 /// The fragment for a session: `s=` and the session's JSON, percent-encoded.
 pub fn fragment(session: &Session) -> String {
@@ -42,17 +42,86 @@ pub fn lesson_of(fragment: &str) -> Option<(usize, usize)> {
 /// of `trace_entries`. The session replays the whole run: `ringside-sim run --session FILE
 /// --trace` prints every entry.
 pub fn export(session: &Session, sim: &Sim) -> String {
+    /// The file's fields, in order.
+    #[derive(Serialize)]
+    struct Export<'a> {
+        ringside: &'a str,
+        hash: String,
+        session: &'a Session,
+        trace_entries: u64,
+        trace_from: u64,
+        trace_note: &'a str,
+        trace: &'a [TraceEntry],
+    }
     let trace = sim.trace();
-    let file = json!({
-        "ringside": "simulator run",
-        "hash": trace.hash(),
-        "session": session,
-        "trace_entries": trace.len(),
-        "trace_from": trace.first(),
-        "trace_note": "trace holds the newest entries from number trace_from; `ringside-sim run --session FILE --trace` prints them all",
-        "trace": trace.entries(),
-    });
-    serde_json::to_string_pretty(&file).expect("an export always serializes")
+    let file = Export {
+        ringside: "simulator run",
+        hash: trace.hash(),
+        session,
+        trace_entries: trace.len(),
+        trace_from: trace.first(),
+        trace_note: "trace holds the newest entries from number trace_from; `ringside-sim run --session FILE --trace` prints them all",
+        trace: trace.entries(),
+    };
+    pretty(&file)
+}
+
+/// `value` as indented JSON, laid out as `serde_json::to_string_pretty` lays it out. It is
+/// written compactly, as the trace hash and the links write it, and the text is indented:
+/// the wasm then holds one encoder of each type rather than one per layout.
+pub fn pretty(value: &impl Serialize) -> String {
+    let compact = serde_json::to_string(value).expect("a run's data always serializes");
+    let mut out = String::with_capacity(compact.len() * 2);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(core::iter::repeat_n("  ", depth));
+    };
+    let (mut depth, mut in_string, mut escaped) = (0, false, false);
+    let mut chars = compact.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                // An empty object or array stays on its line.
+                match chars.peek() {
+                    Some(&close @ ('}' | ']')) => {
+                        out.push(close);
+                        chars.next();
+                    }
+                    _ => {
+                        depth += 1;
+                        newline(&mut out, depth);
+                    }
+                }
+            }
+            '}' | ']' => {
+                depth -= 1;
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The fields of a live link, `#live=ADDR&admin=ADDR&token=T&key=K` (and `replicas=`, `vnodes=`
@@ -93,6 +162,13 @@ fn percent_decode(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pretty_lays_out_json_as_serde_json_does() {
+        let value = serde_json::json!({"cmd": "say \"hi\", [ok]: {x}", "empty": [], "none": {}, "n": [1, {"a": null}],
+            "esc": "back\\slash"});
+        assert_eq!(pretty(&value), serde_json::to_string_pretty(&value).unwrap());
+    }
+
     use super::*;
     use ringside_core::Addr;
     use ringside_sim::{Action, Input, Setup};
