@@ -82,8 +82,12 @@ async function backRestoresTheStep(page) {
   }
   const s = await state(page);
   check(s.lesson.done === 1, `after Back the card is at step 1, says ${s.lesson.done}`);
+  // The text panels redraw on the next animation frame, not inside the click.
+  const shown = await page
+    .waitForFunction(() => document.getElementById('lesson-text').innerText.includes('step 1 of 5'), null, { timeout: 5000 })
+    .then(() => true, () => false);
   const card = await page.locator('#lesson-text').innerText();
-  check(card.includes('step 1 of 5'), `after Back the card's text is step 1's: ${card.slice(0, 80)}`);
+  check(shown, `after Back the card's text is step 1's: ${card.slice(0, 80)}`);
   log('back: stepping back out of a step restores the step before on the card');
 }
 

@@ -62,7 +62,7 @@ pub fn card(app: &App) -> String {
 
 /// Free play's card: every lesson, one click from starting.
 fn menu() -> String {
-    let mut h = String::from("<p class=\"hint\">Seven guided walks through the protocol, or play freely below.</p>");
+    let mut h = String::from("<p class=\"hint\">Eight guided walks through the protocol, or play freely below.</p>");
     h.push_str("<ol class=\"menu\">");
     for (i, lesson) in LESSONS.iter().enumerate() {
         let name = lesson.title.split_once(" · ").map_or(lesson.title, |(_, name)| name);

@@ -110,7 +110,8 @@ pub(super) static RESOLVED: Lesson = Lesson {
             title: "Chosen: the key is free",
             text: "A majority accepted the abort, so it is chosen: the leader aborts and tells the others, \
                    and all three unlock x — about one decision timeout after c1 died, with nothing BLOCKED. \
-                   Nothing was lost: c1 never told its user the write happened.",
+                   The table still shows c1's COMMIT: c1 decided it, but a decision nobody received binds \
+                   nobody, and c1 never told its user the write happened. Nothing was lost.",
             ask: None,
             act: super::nothing,
             until: decided,
