@@ -11,6 +11,8 @@
 //! directory beside this test binary (`cargo test --workspace` builds it, since the node crate
 //! has integration tests of its own).
 
+pub mod chaos;
+
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -257,6 +259,11 @@ impl Process {
     /// The raw records it wrote to its events file so far.
     pub fn events_text(&self) -> String {
         std::fs::read_to_string(&self.events.lock().expect("events lock").path).unwrap_or_default()
+    }
+
+    /// Its process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process still runs.

@@ -29,11 +29,13 @@ Commands:
   test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000),
           10 s of each fuzz target (when nightly is installed),
           then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e tests
-          (the simulator, and live mode against a real cluster)
+          (the simulator, and live mode against a real cluster), and 60 s of the chaos suite
   demo    serve the browser page at http://127.0.0.1:8080 (trunk serve --release), installing its tools first,
           and start a real cluster (ringside cluster --servers 3) whose printed link opens the page on it
   tour    the simulator's narrated terminal tour [--seed S, default 7]
   fuzz    every fuzz target (fuzz/) for --seconds N each (default 60), on nightly with cargo-fuzz
+  chaos   the chaos suite on real processes: a cluster, concurrent clients and a nemesis that kills and
+          pauses nodes, then the history checked [--seconds N | --minutes N, default 60 s; --seed S, default 1]
   help    print this message";
 
 /// Targets the core must build for: a bare-metal one proves `no_std`, wasm32 is the browser's.
@@ -60,7 +62,11 @@ enum Task {
     Demo,
     Tour { seed: u64 },
     Fuzz { seconds: u64 },
+    Chaos { seconds: u64, seed: u64 },
 }
+
+/// How long `cargo xtask test` runs the chaos suite, and `cargo xtask chaos` by default.
+const CHAOS_SECONDS: u64 = 60;
 
 fn main() -> ExitCode {
     let task = match parse_args(env::args().skip(1)) {
@@ -92,6 +98,7 @@ fn main() -> ExitCode {
         Task::Demo => exit_with(demo(&mut runner)),
         Task::Tour { seed } => exit_with(tour(&mut runner, seed)),
         Task::Fuzz { seconds } => exit_with(fuzz_task(&mut runner, seconds)),
+        Task::Chaos { seconds, seed } => exit_with(chaos(&mut runner, seconds, seed)),
     }
 }
 
@@ -127,6 +134,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Task, String> {
         },
         "tour" => parse_tour_args(&rest),
         "fuzz" => parse_fuzz_args(&rest),
+        "chaos" => parse_chaos_args(&rest),
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -134,6 +142,23 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Task, String> {
 fn parse_tour_args(args: &[String]) -> Result<Task, String> {
     let seed = number_flag("tour", "--seed", DEFAULT_TOUR_SEED, 0, args)?;
     Ok(Task::Tour { seed })
+}
+
+fn parse_chaos_args(args: &[String]) -> Result<Task, String> {
+    let (mut seconds, mut seed) = (CHAOS_SECONDS, 1);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or(format!("`{flag}` needs a value"))?;
+        let n: u64 = value.parse().map_err(|_| format!("`{flag}` wants a whole number, got `{value}`"))?;
+        match flag.as_str() {
+            "--seconds" if n > 0 => seconds = n,
+            "--minutes" if n > 0 => seconds = 60 * n,
+            "--seed" => seed = n,
+            "--seconds" | "--minutes" => return Err(format!("`{flag}` wants at least 1, got `{value}`")),
+            other => return Err(format!("unknown `chaos` argument `{other}`")),
+        }
+    }
+    Ok(Task::Chaos { seconds, seed })
 }
 
 fn parse_fuzz_args(args: &[String]) -> Result<Task, String> {
@@ -225,7 +250,18 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
         eprintln!("==> fuzz: no nightly toolchain, so no fresh fuzzing (the kept regressions ran in `cargo test`)");
     }
 
-    browser(run)
+    browser(run)?;
+    chaos(run, CHAOS_SECONDS, 1)
+}
+
+/// The chaos suite (`tests/src/chaos/`) on the release binaries, for `seconds`.
+fn chaos(run: &mut Runner, seconds: u64, seed: u64) -> Result<(), Failure> {
+    run.cargo("ringside release", &["build", "--release", "-p", "ringside-node"])?;
+    run.cargo("chaos release", &["build", "--release", "-p", "ringside-tests", "--bin", "chaos"])?;
+    let (seconds, seed) = (seconds.to_string(), seed.to_string());
+    let mut suite = run.program(release_binary(run.root(), "chaos"), &["--seconds", &seconds, "--seed", &seed]);
+    suite.env("RINGSIDE_BIN", release_binary(run.root(), "ringside"));
+    run.step("chaos", suite)
 }
 
 /// The browser page: its logic in headless Chromium (wasm-bindgen-test), the page built by
@@ -356,6 +392,16 @@ mod tests {
         assert!(parse(&["fuzz", "--seconds", "0"]).is_err());
         assert!(parse(&["fuzz", "--seconds"]).is_err());
         assert!(parse(&["fuzz", "10"]).is_err());
+    }
+
+    #[test]
+    fn chaos_takes_a_length_and_a_seed() {
+        assert_eq!(parse(&["chaos"]), Ok(Task::Chaos { seconds: 60, seed: 1 }));
+        assert_eq!(parse(&["chaos", "--minutes", "20", "--seed", "4"]), Ok(Task::Chaos { seconds: 1_200, seed: 4 }));
+        assert_eq!(parse(&["chaos", "--seconds", "90"]), Ok(Task::Chaos { seconds: 90, seed: 1 }));
+        assert!(parse(&["chaos", "--minutes", "0"]).is_err());
+        assert!(parse(&["chaos", "--seconds"]).is_err());
+        assert!(parse(&["chaos", "--nemesis", "1"]).is_err());
     }
 
     #[test]

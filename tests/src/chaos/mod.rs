@@ -1,0 +1,99 @@
+//! The chaos suite: a real cluster on loopback, concurrent `ringside client` processes writing
+//! and reading a few keys, and a nemesis that kills and pauses servers, clients and the view
+//! leader and replaces what it killed. Every operation is recorded (invoked, completed, how it
+//! ended; a client killed or timed out is "unknown"), and at the end the history is checked as
+//! the simulator checks its own: per-key linearizability (the simulator's checker), no
+//! acknowledged write lost, no read of a value never written, every key writable again, and
+//! no node that the nemesis spared found dead.
+//!
+//! Everything it starts is killed by its pid when the run ends, and every port it uses is
+//! below 32768 (see [`crate::free_port`]).
+
+mod check;
+mod nemesis;
+mod workload;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{settled, Process, TestCluster};
+
+pub use check::Summary;
+
+/// How a run is set up.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How long the workload and the nemesis run.
+    pub duration: Duration,
+    /// Seeds the nemesis and the workload's choices.
+    pub seed: u64,
+    /// Servers at the start (the nemesis keeps at least three alive).
+    pub servers: usize,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Keys written and read.
+    pub keys: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { duration: Duration::from_secs(60), seed: 1, servers: 5, clients: 4, keys: 5 }
+    }
+}
+
+/// The cluster as the nemesis changes it: the view leader and the servers alive now.
+pub(crate) struct Cluster {
+    pub(crate) view_leader: Process,
+    pub(crate) servers: Vec<Process>,
+}
+
+impl Cluster {
+    pub(crate) fn vl(&self) -> String {
+        self.view_leader.addr.clone()
+    }
+}
+
+/// Where the run is: the fault the nemesis is causing, for availability per phase.
+pub(crate) type Phase = Arc<Mutex<&'static str>>;
+
+/// Runs the suite and checks the history.
+pub fn run(options: &Options) -> Summary {
+    let started = Instant::now();
+    let TestCluster { view_leader, servers } = TestCluster::start(options.servers);
+    let cluster = Arc::new(Mutex::new(Cluster { view_leader, servers }));
+    let vl = cluster.lock().expect("cluster lock").vl();
+    let phase: Phase = Arc::new(Mutex::new("quiet"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let keys: Vec<String> = (0..options.keys).map(|k| format!("chaos-{k}")).collect();
+
+    let registry = workload::Registry::default();
+    let shared = workload::Shared {
+        vl: vl.clone(),
+        keys: keys.clone(),
+        seed: options.seed,
+        registry: registry.clone(),
+        phase: Arc::clone(&phase),
+        stop: Arc::clone(&stop),
+        started,
+    };
+    let workers: Vec<_> = (0..options.clients).map(|n| workload::spawn_worker(n, shared.clone())).collect();
+    let nemesis = nemesis::spawn(options, Arc::clone(&cluster), registry, Arc::clone(&phase));
+
+    std::thread::sleep(options.duration);
+    let faults = nemesis.stop();
+    *phase.lock().expect("phase lock") = "quiet";
+    // Let the cluster settle with every client still at work, then stop them.
+    let n = cluster.lock().expect("cluster lock").servers.len();
+    let rested = std::panic::catch_unwind(|| settled(&vl, n, Duration::from_secs(30))).is_ok();
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, Ordering::Relaxed);
+    let mut history: Vec<workload::Op> = workers.into_iter().flat_map(|w| w.join().expect("a worker")).collect();
+    // Every key must take a write again, and then reads back what was last written.
+    history.extend(workload::final_round(&vl, &keys, options.clients, started));
+
+    let mut guard = cluster.lock().expect("cluster lock");
+    let Cluster { view_leader, servers } = &mut *guard;
+    let crashed = std::iter::once(view_leader).chain(servers.iter_mut()).map(|p| usize::from(!p.alive())).sum();
+    check::summarize(options, &history, faults, rested, crashed, started.elapsed())
+}

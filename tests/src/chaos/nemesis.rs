@@ -1,0 +1,208 @@
+//! The nemesis: one fault at a time, each undone or repaired before the next, so that the
+//! cluster never loses more than R − 1 replicas of a key between two rebalanced views.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ringside_core::Rng;
+
+use super::workload::Registry;
+use super::{Cluster, Options, Phase};
+use crate::{view, Process, FAILURE_MS};
+
+/// The nemesis thread and the flag that stops it.
+pub(crate) struct Nemesis {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Faults>,
+}
+
+/// What the nemesis did, for the summary.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Faults caused, by kind.
+    pub caused: Vec<(&'static str, usize)>,
+    /// Servers a paused view leader failed on waking (the fault of issue 14): must stay 0.
+    pub failed_by_paused_leader: usize,
+    /// Times the cluster did not come back to a rebalanced view in time after a fault.
+    pub unsettled: usize,
+}
+
+impl Faults {
+    fn count(&mut self, kind: &'static str) {
+        match self.caused.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => self.caused.push((kind, 1)),
+        }
+    }
+}
+
+impl Nemesis {
+    /// Stops it after the fault under way is repaired.
+    pub(crate) fn stop(self) -> Faults {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the nemesis")
+    }
+}
+
+/// Waits until the view leader reports a rebalanced view of `n` servers, every one of them
+/// alive; false after `within`.
+fn await_settled(cluster: &Mutex<Cluster>, n: usize, within: Duration) -> bool {
+    let vl = cluster.lock().expect("cluster lock").vl();
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if let Some((_, ids, false)) = view(&vl) {
+            let c = cluster.lock().expect("cluster lock");
+            let live: Vec<&str> = c.servers.iter().filter_map(|s| s.id.as_deref()).collect();
+            if ids.len() == n && ids.iter().all(|id| live.contains(&id.as_str())) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Starts a server to replace one taken out.
+fn replace(cluster: &Mutex<Cluster>) {
+    let vl = cluster.lock().expect("cluster lock").vl();
+    let server = Process::server(&vl, 0);
+    cluster.lock().expect("cluster lock").servers.push(server);
+}
+
+/// kill -9 of the `pick`-th server.
+fn kill_server(cluster: &Mutex<Cluster>, pick: u64) {
+    let mut c = cluster.lock().expect("cluster lock");
+    let i = (pick % c.servers.len() as u64) as usize;
+    let mut victim = c.servers.remove(i);
+    victim.kill();
+}
+
+fn signal_pid(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// One fault, then its repair; `phase` names it while it lasts.
+fn strike(rng: &mut Rng, cluster: &Arc<Mutex<Cluster>>, registry: &Registry, phase: &Phase, faults: &mut Faults) {
+    let n = cluster.lock().expect("cluster lock").servers.len();
+    let set = |name: &'static str| *phase.lock().expect("phase lock") = name;
+    let settle = Duration::from_millis(15 * FAILURE_MS);
+    let kind = match rng.range(0, 9) {
+        0..=1 => "kill one server",
+        2 => "kill two servers",
+        3..=5 => "kill a client mid-setr",
+        6..=7 => "pause a server",
+        _ => "pause the view leader",
+    };
+    match kind {
+        "kill one server" | "kill two servers" => {
+            let victims = if kind == "kill two servers" { 2 } else { 1 };
+            set(kind);
+            for _ in 0..victims {
+                kill_server(cluster, rng.next_u64());
+            }
+            faults.unsettled += usize::from(!await_settled(cluster, n - victims, settle));
+            set("repair");
+            for _ in 0..victims {
+                replace(cluster);
+            }
+        }
+        "kill a client mid-setr" => {
+            set(kind);
+            // Wait a moment for a write to be under way, and kill its process.
+            for _ in 0..100 {
+                if let Some(pid) = registry.writer(rng.next_u64()) {
+                    std::thread::sleep(Duration::from_millis(rng.range(0, 30)));
+                    signal_pid(pid, "KILL");
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        "pause a server" => {
+            // Past its lease and its failure timeout: it is failed, and stays out once resumed.
+            set(kind);
+            let pid = {
+                let c = cluster.lock().expect("cluster lock");
+                c.servers[(rng.next_u64() % c.servers.len() as u64) as usize].pid()
+            };
+            signal_pid(pid, "STOP");
+            std::thread::sleep(Duration::from_millis(2 * FAILURE_MS));
+            signal_pid(pid, "CONT");
+            faults.unsettled += usize::from(!await_settled_without(cluster, pid, n - 1, settle));
+            set("repair");
+            let mut c = cluster.lock().expect("cluster lock");
+            if let Some(i) = c.servers.iter().position(|s| s.pid() == pid) {
+                let mut failed = c.servers.remove(i);
+                failed.kill();
+            }
+            drop(c);
+            replace(cluster);
+        }
+        _ => {
+            // Three failure timeouts asleep: on waking it must fail nobody for its own silence.
+            set(kind);
+            let (vl, pid) = {
+                let c = cluster.lock().expect("cluster lock");
+                (c.vl(), c.view_leader.pid())
+            };
+            let before = view(&vl).map(|v| v.1).unwrap_or_default();
+            signal_pid(pid, "STOP");
+            std::thread::sleep(Duration::from_millis(3 * FAILURE_MS));
+            signal_pid(pid, "CONT");
+            std::thread::sleep(Duration::from_millis(2 * FAILURE_MS));
+            let after = view(&vl).map(|v| v.1).unwrap_or_default();
+            faults.failed_by_paused_leader += before.iter().filter(|id| !after.contains(id)).count();
+        }
+    }
+    faults.count(kind);
+    faults.unsettled += usize::from(!await_settled(cluster, n, settle));
+    set("quiet");
+}
+
+/// Waits until the view holds `n` servers, none of them the process `pid`.
+fn await_settled_without(cluster: &Mutex<Cluster>, pid: u32, n: usize, within: Duration) -> bool {
+    let (vl, gone) = {
+        let c = cluster.lock().expect("cluster lock");
+        (c.vl(), c.servers.iter().find(|s| s.pid() == pid).and_then(|s| s.id.clone()))
+    };
+    let until = Instant::now() + within;
+    while Instant::now() < until {
+        if let Some((_, ids, false)) = view(&vl) {
+            if ids.len() == n && gone.as_ref().is_none_or(|g| !ids.contains(g)) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Starts the nemesis: a fault every one to three seconds, from `options.seed`.
+pub(crate) fn spawn(options: &Options, cluster: Arc<Mutex<Cluster>>, registry: Registry, phase: Phase) -> Nemesis {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let seed = options.seed;
+    let thread = std::thread::spawn(move || {
+        let mut rng = Rng::new(seed ^ 0x6e65_6d65_7369_7321);
+        let mut faults = Faults::default();
+        // A quiet start: the first operations see the cluster whole.
+        std::thread::sleep(Duration::from_millis(1_500));
+        while !flag.load(Ordering::Relaxed) {
+            strike(&mut rng, &cluster, &registry, &phase, &mut faults);
+            let rest = Duration::from_millis(rng.range(1_000, 3_000));
+            let until = Instant::now() + rest;
+            while Instant::now() < until && !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        faults
+    });
+    Nemesis { stop, thread }
+}
