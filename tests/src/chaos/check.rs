@@ -10,6 +10,10 @@ use super::nemesis::Faults;
 use super::workload::{Op, Outcome};
 use super::Options;
 
+/// The longest a key may stay unwritable: two decision timeouts (2 s each) for a takeover,
+/// plus a failure timeout and the rebalancing after it, with room for a busy machine.
+pub const UNWRITABLE_BOUND_MS: u64 = 15_000;
+
 /// What a run found. Its `Display` is the one summary line.
 #[derive(Clone, Debug)]
 pub struct Summary {
@@ -50,6 +54,7 @@ impl Summary {
             && self.phantom == 0
             && self.nonlinearizable == 0
             && self.blocked_keys == 0
+            && self.longest_unwritable_ms <= UNWRITABLE_BOUND_MS
             && self.crashed == 0
             && self.rested
             && self.faults.failed_by_paused_leader == 0

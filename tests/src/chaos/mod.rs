@@ -34,11 +34,13 @@ pub struct Options {
     pub clients: usize,
     /// Keys written and read.
     pub keys: usize,
+    /// The servers' `--commit` protocol (`paxos` or `classic`).
+    pub commit: &'static str,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { duration: Duration::from_secs(60), seed: 1, servers: 5, clients: 4, keys: 5 }
+        Options { duration: Duration::from_secs(60), seed: 1, servers: 5, clients: 4, keys: 5, commit: "paxos" }
     }
 }
 
@@ -46,11 +48,19 @@ impl Default for Options {
 pub(crate) struct Cluster {
     pub(crate) view_leader: Process,
     pub(crate) servers: Vec<Process>,
+    /// The servers' `--commit` protocol, for replacements too.
+    pub(crate) commit: &'static str,
 }
 
 impl Cluster {
     pub(crate) fn vl(&self) -> String {
         self.view_leader.addr.clone()
+    }
+
+    /// Starts one more server.
+    pub(crate) fn add_server(&mut self) {
+        let server = Process::server_with(&self.vl(), 0, &["--commit", self.commit]);
+        self.servers.push(server);
     }
 }
 
@@ -60,8 +70,8 @@ pub(crate) type Phase = Arc<Mutex<&'static str>>;
 /// Runs the suite and checks the history.
 pub fn run(options: &Options) -> Summary {
     let started = Instant::now();
-    let TestCluster { view_leader, servers } = TestCluster::start(options.servers);
-    let cluster = Arc::new(Mutex::new(Cluster { view_leader, servers }));
+    let TestCluster { view_leader, servers } = TestCluster::start_with(options.servers, &["--commit", options.commit]);
+    let cluster = Arc::new(Mutex::new(Cluster { view_leader, servers, commit: options.commit }));
     let vl = cluster.lock().expect("cluster lock").vl();
     let phase: Phase = Arc::new(Mutex::new("quiet"));
     let stop = Arc::new(AtomicBool::new(false));
@@ -93,7 +103,7 @@ pub fn run(options: &Options) -> Summary {
     history.extend(workload::final_round(&vl, &keys, options.clients, started));
 
     let mut guard = cluster.lock().expect("cluster lock");
-    let Cluster { view_leader, servers } = &mut *guard;
+    let Cluster { view_leader, servers, .. } = &mut *guard;
     let crashed = std::iter::once(view_leader).chain(servers.iter_mut()).map(|p| usize::from(!p.alive())).sum();
     check::summarize(options, &history, faults, rested, crashed, started.elapsed())
 }

@@ -11,7 +11,7 @@ use ringside_core::Rng;
 
 use super::workload::Registry;
 use super::{Cluster, Options, Phase};
-use crate::{view, Process, FAILURE_MS};
+use crate::{view, FAILURE_MS};
 
 /// The nemesis thread and the flag that stops it.
 pub(crate) struct Nemesis {
@@ -67,9 +67,7 @@ fn await_settled(cluster: &Mutex<Cluster>, n: usize, within: Duration) -> bool {
 
 /// Starts a server to replace one taken out.
 fn replace(cluster: &Mutex<Cluster>) {
-    let vl = cluster.lock().expect("cluster lock").vl();
-    let server = Process::server(&vl, 0);
-    cluster.lock().expect("cluster lock").servers.push(server);
+    cluster.lock().expect("cluster lock").add_server();
 }
 
 /// kill -9 of the `pick`-th server.
