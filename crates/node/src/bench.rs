@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// Bytes per value.
     #[arg(long, default_value_t = 64)]
     pub value_size: usize,
+    /// The servers' commit protocol: `paxos` or `classic` (see `ringside server --help`).
+    #[arg(long, default_value = "paxos", value_name = "PROTOCOL", value_parser = crate::cli::commit_protocol)]
+    pub commit: CommitProtocol,
 }
 
 /// Latencies of one measurement.
@@ -81,7 +84,10 @@ impl Figures {
 /// Runs every measurement and prints the tables.
 pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
     let value = "v".repeat(args.value_size);
-    println!("starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3) on loopback");
+    println!(
+        "starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3, {} commit) on loopback",
+        args.commit.name()
+    );
     let echo_options = Options {
         port: None,
         timing: Timing::DEMO,
@@ -103,7 +109,7 @@ pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
         "warn,ringside::node=info,ringside::rebalance=info,ringside::membership=info".to_string(),
     )];
     // Keyed, as `ringside cluster` always is: the figures include checking the key.
-    let options = Options { env, key: Some(ClusterKey::generate()), ..echo_options };
+    let options = Options { env, key: Some(ClusterKey::generate()), commit: args.commit, ..echo_options };
     let mut cluster = ClusterProcesses::start(options, 3, Logs::Discard).await?;
     let mut bench = Bench::connect(&cluster).await?;
 

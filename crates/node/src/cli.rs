@@ -141,7 +141,7 @@ pub struct ServerArgs {
 }
 
 /// Reads `--commit`.
-fn commit_protocol(name: &str) -> Result<CommitProtocol, String> {
+pub(crate) fn commit_protocol(name: &str) -> Result<CommitProtocol, String> {
     CommitProtocol::from_name(name).ok_or_else(|| format!("`{name}` is no commit protocol: use paxos or classic"))
 }
 
