@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use ringside_core::ring::{position, Ring};
-use ringside_core::{Names, ServerId};
+use ringside_core::{CommitProtocol, Names, ServerId};
 use ringside_sim::{bench, linearize, movement, narrate, scenario, session, sweep};
 
 /// Trace entries held while a session is replayed and printed.
@@ -53,6 +53,9 @@ enum Task {
         /// Narrate every seed's run (use with --seeds 1 to study a failure).
         #[arg(long)]
         narrate: bool,
+        /// The servers' commit protocol: `paxos` (the default) or `classic`.
+        #[arg(long, default_value = "paxos", value_parser = commit_protocol)]
+        commit: CommitProtocol,
     },
     /// Copies moved per view change versus the minimum.
     Movement {
@@ -99,7 +102,7 @@ fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Run { session: Some(path), trace, all, .. } => run_session(&path, trace, all),
         Task::Run { scenario, seed, trace, all, list, .. } => run(scenario, seed, trace, all, list),
-        Task::Sweep { seeds, start, narrate } => run_sweep(seeds, start, narrate),
+        Task::Sweep { seeds, start, narrate, commit } => run_sweep(seeds, start, narrate, commit),
         Task::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
         Task::Place { servers, key, replicas, vnodes } => {
             let ids: Vec<ServerId> = servers.iter().map(|s| ServerId(s.clone())).collect();
@@ -191,13 +194,19 @@ fn run(name: Option<String>, seed: u64, trace: bool, all: bool, list: bool) -> E
     }
 }
 
-fn run_sweep(seeds: u64, start: u64, narrate_runs: bool) -> ExitCode {
+/// Reads `--commit`.
+fn commit_protocol(name: &str) -> Result<CommitProtocol, String> {
+    CommitProtocol::from_name(name).ok_or_else(|| format!("`{name}` is no commit protocol: use paxos or classic"))
+}
+
+fn run_sweep(seeds: u64, start: u64, narrate_runs: bool, commit: CommitProtocol) -> ExitCode {
     let (mut ops, mut violations, mut nonlin, mut deliveries) = (0, 0, 0, 0);
-    // Classic 2PC may block: how long decisions came late, and how many never came.
+    // How long decisions came late, and how many never came (classic 2PC blocks; Paxos
+    // Commit only without a majority).
     let (mut longest_late_ms, mut blocked, mut blocking_seeds) = (0, 0, 0);
     let begun = Instant::now();
     for seed in start..start + seeds {
-        let (out, sim) = sweep::run_seed(seed, narrate_runs);
+        let (out, sim) = sweep::run_seed_with(seed, narrate_runs, commit);
         if narrate_runs {
             let mut names = Names::default();
             for line in sim.trace().entries().iter().filter_map(|e| narrate::line(e, true, &mut names)) {

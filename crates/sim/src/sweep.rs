@@ -37,13 +37,19 @@ fn pick<T: Copy>(rng: &mut Rng, options: &[T]) -> T {
     options[rng.range(0, options.len() as u64 - 1) as usize]
 }
 
-/// The world and script of a seed, before running.
+/// The world and script of a seed, before running, with Paxos Commit.
 pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
+    setup_with(seed, trace, CommitProtocol::Paxos)
+}
+
+/// [`setup`], the servers running `commit`.
+pub fn setup_with(seed: u64, trace: bool, commit: CommitProtocol) -> (Sim, Vec<String>) {
     let mut rng = Rng::new(seed ^ 0x5eed_5eed_5eed_5eed);
     let servers = rng.range(1, 7) as u32;
     let clients = rng.range(2, 4) as u32;
     let mut config = SimConfig::new(seed);
     config.trace = trace;
+    config.commit = commit;
     config.vnodes = pick(&mut rng, &[1, 1, 4]);
     config.latency_ms = (1, rng.range(3, 40));
     config.faults = Faults {
@@ -138,7 +144,12 @@ pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
 
 /// Runs one seed to the end and checks everything; `trace` keeps the trace for narration.
 pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
-    let (mut sim, keys) = setup(seed, trace);
+    run_seed_with(seed, trace, CommitProtocol::Paxos)
+}
+
+/// [`run_seed`], the servers running `commit`.
+pub fn run_seed_with(seed: u64, trace: bool, commit: CommitProtocol) -> (SeedOutcome, Sim) {
+    let (mut sim, keys) = setup_with(seed, trace, commit);
     sim.run_until(Time(WORKLOAD_MS));
     // Faults stop; the world must come to rest by itself.
     sim.act(Action::SetFaults { faults: Faults::default() });
