@@ -139,8 +139,21 @@ impl Process {
 
     /// [`start`](Self::start), given `key` as its cluster key.
     pub fn start_keyed(role: &str, args: &[&str], key: Option<&str>) -> Process {
+        Process::start_wrapped(&[], role, args, key)
+    }
+
+    /// [`start_keyed`](Self::start_keyed) under `wrapper` (`ip netns exec NAME`, say): the
+    /// wrapper's program runs with the rest of it, then `ringside` and its arguments.
+    pub fn start_wrapped(wrapper: &[&str], role: &str, args: &[&str], key: Option<&str>) -> Process {
         let events = EventsReader::new(role);
-        let mut command = Command::new(ringside_bin());
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(ringside_bin());
+                c
+            }
+            None => Command::new(ringside_bin()),
+        };
         match key {
             Some(key) => command.env(KEY_ENV, key),
             None => command.env_remove(KEY_ENV),

@@ -29,13 +29,14 @@ Commands:
   test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000),
           10 s of each fuzz target (when nightly is installed),
           then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e tests
-          (the simulator, and live mode against a real cluster), and 60 s of the chaos suite
+          (the simulator, and live mode against a real cluster), and 60 s of the chaos suite with partitions
   demo    serve the browser page at http://127.0.0.1:8080 (trunk serve --release), installing its tools first,
           and start a real cluster (ringside cluster --servers 3) whose printed link opens the page on it
   tour    the simulator's narrated terminal tour [--seed S, default 7]
   fuzz    every fuzz target (fuzz/) for --seconds N each (default 60), on nightly with cargo-fuzz
   chaos   the chaos suite on real processes: a cluster, concurrent clients and a nemesis that kills and
-          pauses nodes, then the history checked [--seconds N | --minutes N, default 60 s; --seed S, default 1]
+          pauses nodes, then the history checked [--seconds N | --minutes N, default 60 s; --seed S, default 1;
+          --partitions: nodes in network namespaces, links cut and healed (root)]
   help    print this message";
 
 /// Targets the core must build for: a bare-metal one proves `no_std`, wasm32 is the browser's.
@@ -62,7 +63,7 @@ enum Task {
     Demo,
     Tour { seed: u64 },
     Fuzz { seconds: u64 },
-    Chaos { seconds: u64, seed: u64 },
+    Chaos { seconds: u64, seed: u64, partitions: bool },
 }
 
 /// How long `cargo xtask test` runs the chaos suite, and `cargo xtask chaos` by default.
@@ -98,7 +99,7 @@ fn main() -> ExitCode {
         Task::Demo => exit_with(demo(&mut runner)),
         Task::Tour { seed } => exit_with(tour(&mut runner, seed)),
         Task::Fuzz { seconds } => exit_with(fuzz_task(&mut runner, seconds)),
-        Task::Chaos { seconds, seed } => exit_with(chaos(&mut runner, seconds, seed)),
+        Task::Chaos { seconds, seed, partitions } => exit_with(chaos(&mut runner, seconds, seed, partitions)),
     }
 }
 
@@ -145,9 +146,13 @@ fn parse_tour_args(args: &[String]) -> Result<Task, String> {
 }
 
 fn parse_chaos_args(args: &[String]) -> Result<Task, String> {
-    let (mut seconds, mut seed) = (CHAOS_SECONDS, 1);
+    let (mut seconds, mut seed, mut partitions) = (CHAOS_SECONDS, 1, false);
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
+        if flag == "--partitions" {
+            partitions = true;
+            continue;
+        }
         let value = rest.next().ok_or(format!("`{flag}` needs a value"))?;
         let n: u64 = value.parse().map_err(|_| format!("`{flag}` wants a whole number, got `{value}`"))?;
         match flag.as_str() {
@@ -158,7 +163,7 @@ fn parse_chaos_args(args: &[String]) -> Result<Task, String> {
             other => return Err(format!("unknown `chaos` argument `{other}`")),
         }
     }
-    Ok(Task::Chaos { seconds, seed })
+    Ok(Task::Chaos { seconds, seed, partitions })
 }
 
 fn parse_fuzz_args(args: &[String]) -> Result<Task, String> {
@@ -251,15 +256,20 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
     }
 
     browser(run)?;
-    chaos(run, CHAOS_SECONDS, 1)
+    // With partitions where network namespaces can be made (root); the suite says when not.
+    chaos(run, CHAOS_SECONDS, 1, true)
 }
 
 /// The chaos suite (`tests/src/chaos/`) on the release binaries, for `seconds`.
-fn chaos(run: &mut Runner, seconds: u64, seed: u64) -> Result<(), Failure> {
+fn chaos(run: &mut Runner, seconds: u64, seed: u64, partitions: bool) -> Result<(), Failure> {
     run.cargo("ringside release", &["build", "--release", "-p", "ringside-node"])?;
     run.cargo("chaos release", &["build", "--release", "-p", "ringside-tests", "--bin", "chaos"])?;
     let (seconds, seed) = (seconds.to_string(), seed.to_string());
-    let mut suite = run.program(release_binary(run.root(), "chaos"), &["--seconds", &seconds, "--seed", &seed]);
+    let mut args = vec!["--seconds", &seconds, "--seed", &seed];
+    if partitions {
+        args.push("--partitions");
+    }
+    let mut suite = run.program(release_binary(run.root(), "chaos"), &args);
     suite.env("RINGSIDE_BIN", release_binary(run.root(), "ringside"));
     run.step("chaos", suite)
 }
@@ -396,9 +406,12 @@ mod tests {
 
     #[test]
     fn chaos_takes_a_length_and_a_seed() {
-        assert_eq!(parse(&["chaos"]), Ok(Task::Chaos { seconds: 60, seed: 1 }));
-        assert_eq!(parse(&["chaos", "--minutes", "20", "--seed", "4"]), Ok(Task::Chaos { seconds: 1_200, seed: 4 }));
-        assert_eq!(parse(&["chaos", "--seconds", "90"]), Ok(Task::Chaos { seconds: 90, seed: 1 }));
+        assert_eq!(parse(&["chaos"]), Ok(Task::Chaos { seconds: 60, seed: 1, partitions: false }));
+        assert_eq!(
+            parse(&["chaos", "--minutes", "20", "--seed", "4", "--partitions"]),
+            Ok(Task::Chaos { seconds: 1_200, seed: 4, partitions: true })
+        );
+        assert_eq!(parse(&["chaos", "--seconds", "90"]), Ok(Task::Chaos { seconds: 90, seed: 1, partitions: false }));
         assert!(parse(&["chaos", "--minutes", "0"]).is_err());
         assert!(parse(&["chaos", "--seconds"]).is_err());
         assert!(parse(&["chaos", "--nemesis", "1"]).is_err());

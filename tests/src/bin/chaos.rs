@@ -1,4 +1,4 @@
-//! `chaos [--seconds N | --minutes N] [--seed S] [--commit paxos|classic]`: the chaos suite on real processes (see
+//! `chaos [--seconds N | --minutes N] [--seed S] [--commit paxos|classic] [--partitions]`: the chaos suite on real processes (see
 //! `ringside_tests::chaos`). Prints one summary line and exits non-zero if any check failed.
 //! `cargo xtask chaos` builds the release binaries and runs it.
 
@@ -19,6 +19,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--seconds" => options.duration = Duration::from_secs(number()?.max(1)),
             "--minutes" => options.duration = Duration::from_secs(60 * number()?.max(1)),
             "--seed" => options.seed = number()?,
+            "--partitions" => options.partitions = true,
             "--commit" => {
                 options.commit = match rest.next().map(String::as_str) {
                     Some("paxos") => "paxos",

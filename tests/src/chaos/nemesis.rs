@@ -54,9 +54,11 @@ fn await_settled(cluster: &Mutex<Cluster>, n: usize, within: Duration) -> bool {
     let until = Instant::now() + within;
     while Instant::now() < until {
         if let Some((_, ids, false)) = view(&vl) {
-            let c = cluster.lock().expect("cluster lock");
+            let mut c = cluster.lock().expect("cluster lock");
             let live: Vec<&str> = c.servers.iter().filter_map(|s| s.id.as_deref()).collect();
-            if ids.len() == n && ids.iter().all(|id| live.contains(&id.as_str())) {
+            let whole = ids.len() == n && ids.iter().all(|id| live.contains(&id.as_str()));
+            c.seen.extend(ids);
+            if whole {
                 return true;
             }
         }
@@ -74,7 +76,7 @@ fn replace(cluster: &Mutex<Cluster>) {
 fn kill_server(cluster: &Mutex<Cluster>, pick: u64) {
     let mut c = cluster.lock().expect("cluster lock");
     let i = (pick % c.servers.len() as u64) as usize;
-    let mut victim = c.servers.remove(i);
+    let mut victim = c.remove_server(i);
     victim.kill();
 }
 
@@ -90,12 +92,15 @@ fn strike(rng: &mut Rng, cluster: &Arc<Mutex<Cluster>>, registry: &Registry, pha
     let n = cluster.lock().expect("cluster lock").servers.len();
     let set = |name: &'static str| *phase.lock().expect("phase lock") = name;
     let settle = Duration::from_millis(15 * FAILURE_MS);
-    let kind = match rng.range(0, 9) {
+    let partitions = cluster.lock().expect("cluster lock").net.is_some();
+    let kind = match rng.range(0, if partitions { 12 } else { 9 }) {
         0..=1 => "kill one server",
         2 => "kill two servers",
         3..=5 => "kill a client mid-setr",
         6..=7 => "pause a server",
-        _ => "pause the view leader",
+        8 => "pause the view leader",
+        9 => "cut a server off briefly",
+        _ => "cut a server off",
     };
     match kind {
         "kill one server" | "kill two servers" => {
@@ -133,15 +138,22 @@ fn strike(rng: &mut Rng, cluster: &Arc<Mutex<Cluster>>, registry: &Registry, pha
             signal_pid(pid, "STOP");
             std::thread::sleep(Duration::from_millis(2 * FAILURE_MS));
             signal_pid(pid, "CONT");
-            faults.unsettled += usize::from(!await_settled_without(cluster, pid, n - 1, settle));
             set("repair");
-            let mut c = cluster.lock().expect("cluster lock");
-            if let Some(i) = c.servers.iter().position(|s| s.pid() == pid) {
-                let mut failed = c.servers.remove(i);
-                failed.kill();
-            }
-            drop(c);
-            replace(cluster);
+        }
+        "cut a server off briefly" | "cut a server off" => {
+            // Briefly: less than its lease, so nobody fails it. Otherwise past its failure
+            // timeout: it is failed, stays out once healed, and is replaced.
+            set(kind);
+            let long = kind == "cut a server off";
+            let slot = {
+                let c = cluster.lock().expect("cluster lock");
+                c.slots[(rng.next_u64() % c.slots.len() as u64) as usize]
+            };
+            let cut_ms = if long { 2 * FAILURE_MS } else { FAILURE_MS / 4 };
+            with_net(cluster, |net| net.cut(slot));
+            std::thread::sleep(Duration::from_millis(cut_ms));
+            with_net(cluster, |net| net.heal(slot));
+            set("repair");
         }
         _ => {
             // Three failure timeouts asleep: on waking it must fail nobody for its own silence.
@@ -160,26 +172,58 @@ fn strike(rng: &mut Rng, cluster: &Arc<Mutex<Cluster>>, registry: &Registry, pha
         }
     }
     faults.count(kind);
-    faults.unsettled += usize::from(!await_settled(cluster, n, settle));
+    if !reconcile(cluster, n, settle) {
+        eprintln!("chaos: the cluster did not settle after `{kind}`");
+        faults.unsettled += 1;
+    }
     set("quiet");
 }
 
-/// Waits until the view holds `n` servers, none of them the process `pid`.
-fn await_settled_without(cluster: &Mutex<Cluster>, pid: u32, n: usize, within: Duration) -> bool {
-    let (vl, gone) = {
-        let c = cluster.lock().expect("cluster lock");
-        (c.vl(), c.servers.iter().find(|s| s.pid() == pid).and_then(|s| s.id.clone()))
-    };
+/// Brings the cluster back to `n` servers in a rebalanced view: every server the view leader
+/// declared failed is killed and replaced; false if that takes longer than `within`.
+fn reconcile(cluster: &Mutex<Cluster>, n: usize, within: Duration) -> bool {
     let until = Instant::now() + within;
-    while Instant::now() < until {
-        if let Some((_, ids, false)) = view(&vl) {
-            if ids.len() == n && gone.as_ref().is_none_or(|g| !ids.contains(g)) {
-                return true;
+    let vl = cluster.lock().expect("cluster lock").vl();
+    loop {
+        // Failed: a server once seen in the view, missing from a rebalanced one now.
+        let failed: Vec<String> = match view(&vl) {
+            Some((_, ids, false)) => {
+                let mut c = cluster.lock().expect("cluster lock");
+                c.seen.extend(ids.iter().cloned());
+                c.seen.iter().filter(|id| !ids.contains(id)).cloned().collect()
             }
+            _ => Vec::new(),
+        };
+        let out = {
+            let mut c = cluster.lock().expect("cluster lock");
+            let doomed: Vec<usize> = (0..c.servers.len())
+                .rev()
+                .filter(|&i| c.servers[i].id.as_ref().is_some_and(|id| failed.contains(id)))
+                .collect();
+            for &i in &doomed {
+                c.remove_server(i).kill();
+            }
+            doomed.len()
+        };
+        for _ in 0..out {
+            replace(cluster);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        if await_settled(cluster, n, Duration::from_secs(1)) {
+            return true;
+        }
+        if Instant::now() > until {
+            let c = cluster.lock().expect("cluster lock");
+            let ours: Vec<&str> = c.servers.iter().filter_map(|p| p.id.as_deref()).collect();
+            eprintln!("chaos: no rebalanced view of {n} servers: the view is {:?}, the servers {ours:?}", view(&vl));
+            return false;
+        }
     }
-    false
+}
+
+fn with_net(cluster: &Mutex<Cluster>, f: impl FnOnce(&super::Net)) {
+    if let Some(net) = &cluster.lock().expect("cluster lock").net {
+        f(net);
+    }
 }
 
 /// Starts the nemesis: a fault every one to three seconds, from `options.seed`.
