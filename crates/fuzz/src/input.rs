@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use ringside_core::id::{Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, View, MAX_NUMBER};
 use ringside_core::limits::TooLarge;
 use ringside_core::msg::{
-    HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, ReadAnswer, TxState, VoteAnswer,
+    HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, Proposal, ReadAnswer, TxState, VoteAnswer,
 };
 use ringside_core::time::Time;
 
@@ -46,7 +46,11 @@ impl Seen {
             Msg::Vote { tx, .. }
             | Msg::Done { tx, .. }
             | Msg::DecisionRequest { tx, .. }
-            | Msg::DecisionReply { tx, .. } => (*tx, None),
+            | Msg::DecisionReply { tx, .. }
+            | Msg::Takeover { tx, .. }
+            | Msg::Promise { tx, .. }
+            | Msg::Accept { tx, .. }
+            | Msg::Accepted { tx, .. } => (*tx, None),
             _ => return,
         };
         match self.txs.iter_mut().find(|(t, _)| *t == tx) {
@@ -271,6 +275,10 @@ pub enum MsgIn {
     Done { tx: Tx, server: Who, committed: bool },
     DecisionRequest { tx: Tx, server: Option<Who> },
     DecisionReply { tx: Tx, state: TxStateIn },
+    Takeover { tx: Tx, server: Who, ballot: Num },
+    Promise { tx: Tx, server: Who, ballot: Num, accepted: Option<(Num, Option<Num>)> },
+    Accept { tx: Tx, server: Who, ballot: Num, version: Option<Num> },
+    Accepted { tx: Tx, server: Who, ballot: Num },
     GetR { op: Op, epoch: Num, key: Text },
     GetRReply { op: Op, server: Who, result: ReadIn },
     Transfer { epoch: Num, items: Vec<(Text, Text, Num)> },
@@ -402,6 +410,23 @@ impl MsgIn {
                 Msg::DecisionRequest { tx: tx.get(seen), server: server.as_ref().map(|s| s.get(seen)) }
             }
             MsgIn::DecisionReply { tx, state } => Msg::DecisionReply { tx: tx.get(seen), state: state.get() },
+            MsgIn::Takeover { tx, server, ballot } => {
+                Msg::Takeover { tx: tx.get(seen), server: server.get(seen), ballot: ballot.get() }
+            }
+            MsgIn::Promise { tx, server, ballot, accepted } => Msg::Promise {
+                tx: tx.get(seen),
+                server: server.get(seen),
+                ballot: ballot.get(),
+                accepted: accepted.map(|(b, v)| Proposal { ballot: b.get(), version: v.map(Num::get) }),
+            },
+            MsgIn::Accept { tx, server, ballot, version } => Msg::Accept {
+                tx: tx.get(seen),
+                server: server.get(seen),
+                proposal: Proposal { ballot: ballot.get(), version: version.map(Num::get) },
+            },
+            MsgIn::Accepted { tx, server, ballot } => {
+                Msg::Accepted { tx: tx.get(seen), server: server.get(seen), ballot: ballot.get() }
+            }
             MsgIn::GetR { op, epoch, key } => Msg::GetR { op: op.get(seen), epoch: epoch.epoch(), key: key.get() },
             MsgIn::GetRReply { op, server, result } => {
                 Msg::GetRReply { op: op.get(seen), server: server.get(seen), result: result.get(seen) }

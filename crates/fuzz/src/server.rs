@@ -38,6 +38,13 @@ fn check(server: &Server, before: Epoch) -> Epoch {
         assert!(LIMITS.entry(key, &entry.value).is_ok(), "stored a key or value over the limits: {key:?}");
         assert!(entry.version <= MAX_NUMBER, "{key} is at version {}, more than a frame may carry", entry.version);
     }
+    // Paxos Commit: nothing is accepted above the ballot promised, and no ballot passes what a
+    // frame may carry.
+    for p in server.pending() {
+        assert!(p.promised <= MAX_NUMBER, "{} promised ballot {}", p.tx, p.promised);
+        let accepted = p.accepted.as_ref().map_or(0, |a| a.ballot);
+        assert!(accepted <= p.promised, "{} accepted ballot {accepted} above its promise {}", p.tx, p.promised);
+    }
     epoch
 }
 
