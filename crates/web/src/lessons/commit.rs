@@ -214,6 +214,27 @@ pub(super) static CONFLICT: Lesson = Lesson {
                 lesson 6: a coordinator that dies.",
 };
 
+/// Lessons 6 and 7 set up the same crash: c1 learns the view with a read...
+pub(super) fn c1_reads_once(app: &mut App) {
+    settle_now(app);
+    app.act(Action::getr(client(1), "x".into()));
+}
+
+pub(super) fn three_members(app: &App) -> Result<(), String> {
+    claim(members(&app.sim) == 3, "three servers are in the view")
+}
+
+/// ...then prepares x everywhere and dies the moment it would send its decision.
+pub(super) fn c1_dies_before_deciding(app: &mut App) {
+    app.crash_coordinator(client(1), None);
+    setr(app, 1, "x", "orphan");
+}
+
+pub(super) fn orphans_ready(app: &App) -> Result<(), String> {
+    claim(ready_on(&app.sim, "x") == 3, "all three participants are READY")?;
+    claim(!client_up(&app.sim, 1), "c1 is down")
+}
+
 pub(super) fn orphan_ready(sim: &Sim) -> bool {
     ready_on(sim, "x") == 3 && !client_up(sim, 1)
 }
@@ -237,12 +258,9 @@ pub(super) static BLOCKING: Lesson = Lesson {
             title: "c1 knows the view",
             text: "c1 reads once so it can prepare at once.",
             ask: None,
-            act: |app| {
-                settle_now(app);
-                app.act(Action::getr(client(1), "x".into()));
-            },
+            act: c1_reads_once,
             until: idle,
-            check: |app| claim(members(&app.sim) == 3, "three servers are in the view"),
+            check: three_members,
             focus: no_focus,
         },
         Step {
@@ -250,15 +268,9 @@ pub(super) static BLOCKING: Lesson = Lesson {
             text: "c1 is armed to crash the moment it would send its decision. All three participants voted \
                    yes and are READY, holding the key locked; c1 is gone, and its decision with it.",
             ask: None,
-            act: |app| {
-                app.crash_coordinator(client(1), None);
-                setr(app, 1, "x", "orphan");
-            },
+            act: c1_dies_before_deciding,
             until: orphan_ready,
-            check: |app| {
-                claim(ready_on(&app.sim, "x") == 3, "all three participants are READY")?;
-                claim(!client_up(&app.sim, 1), "c1 is down")
-            },
+            check: orphans_ready,
             focus: || select_node(server(1)),
         },
         Step {

@@ -3,11 +3,13 @@
 
 use ringside_core::twopc::PendingPhase;
 use ringside_core::{Addr, CommitProtocol, Msg};
-use ringside_sim::session::client;
-use ringside_sim::{Action, Sim};
+use ringside_sim::Sim;
 
-use super::commit::{agreed, blocked_on, client_up, focus_key, orphan_ready, ready_on};
-use super::{claim, flying, idle, members, no_focus, select_node, setr, settle_now, Ask, Lesson, Step};
+use super::commit::{
+    agreed, blocked_on, c1_dies_before_deciding, c1_reads_once, focus_key, orphan_ready, orphans_ready, ready_on,
+    three_members,
+};
+use super::{claim, flying, idle, no_focus, select_node, setr, Ask, Lesson, Step};
 
 /// The phase of the participant leading a takeover of `key`'s transaction, if one does.
 fn leading(sim: &Sim, key: &str) -> Option<PendingPhase> {
@@ -47,12 +49,9 @@ pub(super) static RESOLVED: Lesson = Lesson {
                    would be ballot 0 of a vote among the participants, and a participant left waiting may \
                    lead a ballot of its own. c1 reads once so it can prepare at once.",
             ask: None,
-            act: |app| {
-                settle_now(app);
-                app.act(Action::getr(client(1), "x".into()));
-            },
+            act: c1_reads_once,
             until: idle,
-            check: |app| claim(members(&app.sim) == 3, "three servers are in the view"),
+            check: three_members,
             focus: no_focus,
         },
         Step {
@@ -60,15 +59,9 @@ pub(super) static RESOLVED: Lesson = Lesson {
             text: "As in lesson 6: all three participants voted yes and are READY, holding the key locked, \
                    and c1 crashed the moment it would have sent its commit. Nobody accepted a commit.",
             ask: None,
-            act: |app| {
-                app.crash_coordinator(client(1), None);
-                setr(app, 1, "x", "orphan");
-            },
+            act: c1_dies_before_deciding,
             until: orphan_ready,
-            check: |app| {
-                claim(ready_on(&app.sim, "x") == 3, "all three participants are READY")?;
-                claim(!client_up(&app.sim, 1), "c1 is down")
-            },
+            check: orphans_ready,
             focus: focus_key,
         },
         Step {
