@@ -48,6 +48,7 @@ pub mod names;
 mod one_line;
 mod outbox;
 pub mod peer;
+pub mod replication;
 pub mod ring;
 pub mod rng;
 pub mod server;
