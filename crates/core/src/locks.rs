@@ -94,7 +94,7 @@ pub struct Handover {
 
 /// One lock's state. There is no holder-less state: a lock without a holder has no waiters
 /// either and is removed from the table.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Lock {
     holder: String,
     /// Waiters, first come first served; the holder is never among them.
@@ -105,7 +105,7 @@ struct Lock {
 ///
 /// Iteration is in name order (a `BTreeMap`), so inspectors, hand-over lists and the cycle a
 /// deadlock reports are the same on every run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockTable {
     locks: BTreeMap<String, Lock>,
 }

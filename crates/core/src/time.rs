@@ -75,6 +75,11 @@ impl<K: Ord + Clone> Timers<K> {
         self.by_key.get(key).copied()
     }
 
+    /// Every armed key.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.by_key.keys()
+    }
+
     /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<Time> {
         self.by_time.first().map(|(t, _)| *t)

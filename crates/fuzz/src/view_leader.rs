@@ -33,9 +33,9 @@ fn check(vl: &ViewLeader, before: Epoch) -> Epoch {
     assert!(view.epoch.0 <= MAX_NUMBER, "epoch {} is more than a frame may carry", view.epoch);
     assert!(vl.stable().epoch <= view.epoch, "the stable view is newer than the view");
     let members: Vec<_> = view.members.iter().map(|m| &m.id).collect();
-    let live: Vec<_> = vl.servers().keys().collect();
+    let live: Vec<_> = vl.servers().map(|(id, _)| id).collect();
     assert_eq!(members, live, "the view's members are not the live servers");
-    assert!(vl.servers().keys().all(|id| !vl.failed().contains(id)), "a failed server is live");
+    assert!(vl.servers().all(|(id, _)| !vl.failed().contains(id)), "a failed server is live");
     check_locks(vl);
     view.epoch
 }

@@ -1,25 +1,29 @@
 //! The view leader: membership by heartbeats, epochs, rebalancing progress, and locks.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+mod state;
+
+pub use self::state::{Outcome, Registration, ViewCommand, ViewState};
 use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, View, MAX_NUMBER};
+use crate::limits::Limits;
+use crate::locks::LockTable;
+use crate::msg::{HeartbeatStatus, Msg, Transmit};
+use crate::outbox::Outbox;
+use crate::peer::{members_only, Peer};
+use crate::time::{Deadline, Time, Timers};
+use crate::timing::Timing;
+use crate::Node;
 
 /// The newest epoch a restarted leader takes from a server's heartbeat: half the largest number
 /// a frame may carry. A view formed above it still has 2^52 view changes before its epoch could
 /// pass [`MAX_NUMBER`], more than any cluster makes; a server claiming more is believed no
 /// further than that and joins as a new server.
 pub const RECOVERY_CEILING: u64 = MAX_NUMBER / 2;
-use crate::limits::Limits;
-use crate::locks::{Handover, LockGetOutcome, LockReleaseError, LockTable, Refusal, Released};
-use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
-use crate::peer::{members_only, Peer};
-use crate::time::{Deadline, Time, Timers};
-use crate::timing::Timing;
-use crate::Node;
 
 /// How a view leader behaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,23 +78,23 @@ struct Recovery {
 
 /// The membership and lock service.
 ///
+/// Every change it decides is a [`ViewCommand`] applied to its [`ViewState`]; what stays
+/// outside is its own clock-keeping (when each member last heartbeat, the failure timers, a
+/// restart's gathering), which a leader keeps for itself.
+///
 /// Run loop, as for every role: after each `handle_*` call or command, drain
 /// [`poll_transmit`](Node::poll_transmit) and [`poll_event`](Node::poll_event), then arm one
 /// timer for [`poll_timeout`](Node::poll_timeout) and call `handle_timeout` when it passes.
 #[derive(Debug)]
 pub struct ViewLeader {
     config: ViewLeaderConfig,
-    servers: BTreeMap<ServerId, ServerRecord>,
-    failed: BTreeSet<ServerId>,
-    view: View,
-    /// The newest view whose rebalancing every member finished.
-    stable: View,
+    state: ViewState,
+    /// When each member's last heartbeat arrived.
+    heard: BTreeMap<ServerId, Time>,
     /// Failure deadlines, one per live server.
     deadlines: Timers<ServerId>,
-    locks: LockTable,
     recovery: Option<Recovery>,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    out: Outbox,
 }
 
 impl ViewLeader {
@@ -98,41 +102,50 @@ impl ViewLeader {
     pub fn new(config: ViewLeaderConfig, _now: Time) -> Self {
         ViewLeader {
             config,
-            servers: BTreeMap::new(),
-            failed: BTreeSet::new(),
-            view: View::default(),
-            stable: View::default(),
+            state: ViewState::default(),
+            heard: BTreeMap::new(),
             deadlines: Timers::default(),
-            locks: LockTable::new(),
             recovery: None,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            out: Outbox::default(),
         }
     }
 
     /// The current view.
     pub fn view(&self) -> &View {
-        &self.view
+        &self.state.view
     }
 
     /// The current epoch.
     pub fn epoch(&self) -> Epoch {
-        self.view.epoch
+        self.state.view.epoch
     }
 
     /// The newest fully rebalanced view.
     pub fn stable(&self) -> &View {
-        &self.stable
+        &self.state.stable
     }
 
     /// Whether rebalancing for the current epoch is still under way.
     pub fn rebalancing(&self) -> bool {
-        self.stable.epoch != self.view.epoch
+        self.state.rebalancing()
     }
 
     /// Every live server's record, by id.
-    pub fn servers(&self) -> &BTreeMap<ServerId, ServerRecord> {
-        &self.servers
+    pub fn servers(&self) -> impl Iterator<Item = (&ServerId, ServerRecord)> + '_ {
+        self.state.servers.iter().map(|(id, r)| {
+            let last_heartbeat = self.heard.get(id).copied().unwrap_or_default();
+            (id, ServerRecord { addr: r.addr.clone(), last_heartbeat, rebalanced: r.rebalanced })
+        })
+    }
+
+    /// Live server `id`'s record.
+    pub fn server(&self, id: &ServerId) -> Option<ServerRecord> {
+        self.servers().find(|(i, _)| *i == id).map(|(_, r)| r)
+    }
+
+    /// The state every change is applied to.
+    pub fn state(&self) -> &ViewState {
+        &self.state
     }
 
     /// When the view leader declares live server `id` failed unless it heartbeats first: the
@@ -144,12 +157,12 @@ impl ViewLeader {
 
     /// The ids declared failed.
     pub fn failed(&self) -> &BTreeSet<ServerId> {
-        &self.failed
+        &self.state.failed
     }
 
     /// The lock table.
     pub fn locks(&self) -> &LockTable {
-        &self.locks
+        &self.state.locks
     }
 
     /// Whether this leader is gathering the servers of a previous life before forming a view.
@@ -157,45 +170,43 @@ impl ViewLeader {
         self.recovery.is_some()
     }
 
-    fn send(&mut self, to: &Addr, msg: Msg) {
-        self.transmits.push_back(Transmit { to: to.clone(), msg });
-    }
-
     fn refuse(&mut self, from: &Addr, op: Option<OpId>, reason: String) {
-        self.events.push_back(Event::BadMessage { from: from.clone(), reason: reason.clone() });
-        self.send(from, Msg::Error { op, reason });
+        self.out.event(Event::BadMessage { from: from.clone(), reason: reason.clone() });
+        self.out.send(from, Msg::Error { op, reason });
     }
 
-    fn rebuild_view(&mut self) {
-        self.view.epoch = Epoch(self.view.epoch.0 + 1);
-        self.view.members =
-            self.servers.iter().map(|(id, r)| Member { id: id.clone(), addr: r.addr.clone() }).collect();
-        for record in self.servers.values_mut() {
-            record.rebalanced = false;
+    /// Applies `cmd` and keeps the failure timers in step with the members it leaves: a new
+    /// member's timer starts now, a removed one's stops.
+    fn decide(&mut self, now: Time, cmd: ViewCommand) -> Outcome {
+        let outcome = self.state.apply(cmd, &self.config.limits, &mut self.out);
+        for id in self.state.servers.keys() {
+            if self.deadlines.at(id).is_none() {
+                self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
+                self.heard.insert(id.clone(), now);
+            }
         }
-    }
-
-    /// Rebalancing of the current epoch is done once every member said so; an empty view is
-    /// done at once.
-    fn check_stable(&mut self) {
-        if self.stable.epoch != self.view.epoch && self.servers.values().all(|r| r.rebalanced) {
-            self.stable = self.view.clone();
-            self.events.push_back(Event::RebalancingDone { epoch: self.view.epoch });
+        let state = &self.state;
+        self.heard.retain(|id, _| state.servers.contains_key(id));
+        let gone: Vec<ServerId> =
+            self.deadlines.keys().filter(|id| !state.servers.contains_key(*id)).cloned().collect();
+        for id in gone {
+            self.deadlines.cancel(&id);
         }
+        outcome
     }
 
     fn handle_heartbeat(&mut self, now: Time, from: &Addr, beat: Beat) {
         let Beat { id, addr, known, known_stable, rebalanced, sent } = beat;
-        let status = if self.failed.contains(&id) {
-            self.events.push_back(Event::HeartbeatDenied { id: id.clone() });
+        let status = if self.state.failed.contains(&id) {
+            self.out.event(Event::HeartbeatDenied { id: id.clone() });
             HeartbeatStatus::Denied
-        } else if let Some(record) = self.servers.get_mut(&id) {
-            record.last_heartbeat = now;
-            if rebalanced == self.view.epoch && !record.rebalanced {
-                record.rebalanced = true;
-                self.check_stable();
-            }
+        } else if let Some(record) = self.state.servers.get(&id) {
+            let done = rebalanced == self.state.view.epoch && !record.rebalanced;
+            self.heard.insert(id.clone(), now);
             self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
+            if done {
+                self.decide(now, ViewCommand::Rebalanced { id: id.clone(), epoch: rebalanced });
+            }
             self.accepted(known, known_stable)
         } else if let Some(recovery) = &mut self.recovery {
             recovery.heard.retain(|_, a| *a != addr);
@@ -204,7 +215,7 @@ impl ViewLeader {
                 recovery.newest = recovery.newest.max(known);
             }
             HeartbeatStatus::Retry
-        } else if known > self.view.epoch && self.view.epoch == Epoch(0) && known.0 <= RECOVERY_CEILING {
+        } else if known > self.state.view.epoch && self.state.view.epoch == Epoch(0) && known.0 <= RECOVERY_CEILING {
             // A server knows a newer epoch than a leader that never formed a view: this leader
             // restarted and forgot it. Gather every live server for one failure timeout (each
             // heartbeats within it), then form one view above every epoch they knew. A leader
@@ -212,51 +223,31 @@ impl ViewLeader {
             // joins like any new server. Nor does an epoch above the recovery ceiling.
             let heard = BTreeMap::from([(id.clone(), addr)]);
             self.recovery = Some(Recovery { until: now + self.config.timing.failure_timeout_ms, heard, newest: known });
-            self.events.push_back(Event::Recovering { epoch: known });
+            self.out.event(Event::Recovering { epoch: known });
             HeartbeatStatus::Retry
-        } else if self.servers.values().any(|r| r.addr == addr) {
-            self.events.push_back(Event::AddressBusy { id: id.clone(), addr });
+        } else if self.state.servers.values().any(|r| r.addr == addr) {
+            self.out.event(Event::AddressBusy { id: id.clone(), addr });
             HeartbeatStatus::Retry
         } else {
-            self.servers
-                .insert(id.clone(), ServerRecord { addr: addr.clone(), last_heartbeat: now, rebalanced: false });
-            self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
-            self.rebuild_view();
-            self.events.push_back(Event::ServerJoined { id: id.clone(), addr, epoch: self.view.epoch });
-            self.check_stable();
+            self.decide(now, ViewCommand::Join { id: id.clone(), addr });
             self.accepted(known, known_stable)
         };
-        self.send(from, Msg::HeartbeatReply { id, sent, status });
+        self.out.send(from, Msg::HeartbeatReply { id, sent, status });
     }
 
     fn accepted(&self, known: Epoch, known_stable: Epoch) -> HeartbeatStatus {
+        let state = &self.state;
         HeartbeatStatus::Ok {
-            epoch: self.view.epoch,
-            view: (known != self.view.epoch).then(|| self.view.clone()),
-            stable: (known_stable != self.stable.epoch).then(|| self.stable.clone()),
+            epoch: state.view.epoch,
+            view: (known != state.view.epoch).then(|| state.view.clone()),
+            stable: (known_stable != state.stable.epoch).then(|| state.stable.clone()),
         }
     }
 
     fn finish_recovery(&mut self, now: Time) {
         let Some(Recovery { heard, newest, .. }) = self.recovery.take() else { return };
-        let mut joined = Vec::new();
-        for (id, addr) in heard {
-            let taken = self.servers.values().any(|r| r.addr == addr);
-            if !taken && !self.failed.contains(&id) && !self.servers.contains_key(&id) {
-                self.servers
-                    .insert(id.clone(), ServerRecord { addr: addr.clone(), last_heartbeat: now, rebalanced: false });
-                self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
-                joined.push((id, addr));
-            }
-        }
-        self.view.epoch = self.view.epoch.max(newest);
-        self.rebuild_view();
-        let epoch = self.view.epoch;
-        self.events.push_back(Event::Recovered { epoch, servers: self.view.members.len() });
-        for (id, addr) in joined {
-            self.events.push_back(Event::ServerJoined { id, addr, epoch });
-        }
-        self.check_stable();
+        let heard = heard.into_iter().map(|(id, addr)| Member { id, addr }).collect();
+        self.decide(now, ViewCommand::Recover { heard, newest });
     }
 
     /// A failure timer due more than a heartbeat period ago that has not fired: this leader
@@ -272,89 +263,20 @@ impl ViewLeader {
             return;
         }
         let fresh = now + self.config.timing.failure_timeout_ms;
-        for id in self.servers.keys() {
+        for id in self.state.servers.keys() {
             self.deadlines.set(id.clone(), fresh);
         }
         if let Some(recovery) = &mut self.recovery {
             recovery.until = recovery.until.max(fresh);
         }
-        self.events.push_back(Event::LeaderPaused { late_ms, servers: self.servers.len() });
+        self.out.event(Event::LeaderPaused { late_ms, servers: self.state.servers.len() });
     }
 
-    fn fail(&mut self, id: ServerId) {
-        if self.servers.remove(&id).is_none() {
-            return;
-        }
-        self.failed.insert(id.clone());
-        self.rebuild_view();
-        self.events.push_back(Event::ServerFailed { id: id.clone(), epoch: self.view.epoch });
-        self.check_stable();
-        for handover in self.locks.remove_requester(id.as_str()) {
-            self.handed_over(handover);
-        }
-    }
-
-    /// Why `lock_get` of `name` by `requester` would keep more than the limits allow.
-    fn lock_refusal(&self, name: &str, requester: &str) -> Option<String> {
-        let limits = &self.config.limits;
-        if let Err(too_large) = limits.lock(name, requester) {
-            return Some(too_large.describe());
-        }
-        match self.locks.holder(name) {
-            None if self.locks.len() >= limits.locks => {
-                Some(format!("the view leader keeps at most {} locks, and holds that many", limits.locks))
-            }
-            Some(holder) if holder != requester && !self.locks.queue(name).any(|w| w == requester) => {
-                (self.locks.waiting() >= limits.waiters).then(|| {
-                    format!("the view leader keeps at most {} waiters, and has that many queued", limits.waiters)
-                })
-            }
-            _ => None,
-        }
-    }
-
-    fn lock_get(&mut self, name: String, requester: String) -> LockAnswer {
-        match self.locks.get(&name, &requester) {
-            LockGetOutcome::Granted => {
-                self.events.push_back(Event::LockGranted { name, requester });
-                LockAnswer::Granted
-            }
-            LockGetOutcome::Queued { position } => {
-                self.events.push_back(Event::LockQueued { name, requester, position });
-                LockAnswer::Retry { position }
-            }
-            LockGetOutcome::Deadlock { cycle } => {
-                self.events.push_back(Event::LockDeadlock { name, requester, cycle: cycle.clone() });
-                LockAnswer::Deadlock { cycle }
-            }
-        }
-    }
-
-    /// Says who a lock went to, and which waiters it refused because they would deadlock
-    /// (each hears it when it next asks).
-    fn handed_over(&mut self, handover: Handover) {
-        let Handover { name, next_holder, refused } = handover;
-        if let Some(requester) = next_holder {
-            self.events.push_back(Event::LockGranted { name: name.clone(), requester });
-        }
-        for Refusal { requester, cycle } in refused {
-            self.events.push_back(Event::LockDeadlock { name: name.clone(), requester, cycle });
-        }
-    }
-
-    fn lock_release(&mut self, name: String, requester: String) -> LockAnswer {
-        match self.locks.release(&name, &requester) {
-            Ok(Released::Released { next_holder, refused }) => {
-                self.events.push_back(Event::LockReleased { name: name.clone(), requester });
-                self.handed_over(Handover { name, next_holder: next_holder.clone(), refused });
-                LockAnswer::Released { next_holder }
-            }
-            Ok(Released::LeftQueue) => {
-                self.events.push_back(Event::LockReleased { name, requester });
-                LockAnswer::LeftQueue
-            }
-            Err(LockReleaseError::UnknownLock) => LockAnswer::UnknownLock,
-            Err(LockReleaseError::NotHolderOrWaiter) => LockAnswer::NotHolderOrWaiter,
+    fn lock_command(&mut self, now: Time, from: &Addr, op: OpId, cmd: ViewCommand) {
+        match self.decide(now, cmd) {
+            Outcome::Lock(result) => self.out.send(from, Msg::LockReply { op, result }),
+            Outcome::Refused(reason) => self.refuse(from, Some(op), reason),
+            Outcome::Done => {}
         }
     }
 }
@@ -373,7 +295,7 @@ impl Node for ViewLeader {
                 let reason = format!("a heartbeat's addr must be the sender's own ({from}), not {addr}");
                 self.refuse(from, None, reason);
             }
-            Msg::Heartbeat { id, addr, .. } if self.servers.get(&id).is_some_and(|r| r.addr != addr) => {
+            Msg::Heartbeat { id, addr, .. } if self.state.servers.get(&id).is_some_and(|r| r.addr != addr) => {
                 let reason = format!("server {id} is alive at another address; its id is not yours to use");
                 self.refuse(from, None, reason);
             }
@@ -384,26 +306,21 @@ impl Node for ViewLeader {
             Msg::QueryServers { op } => {
                 let reply = Msg::Servers {
                     op,
-                    epoch: self.view.epoch,
-                    servers: self.view.members.clone(),
+                    epoch: self.state.view.epoch,
+                    servers: self.state.view.members.clone(),
                     rebalancing: self.rebalancing(),
                 };
-                self.send(from, reply);
+                self.out.send(from, reply);
             }
-            Msg::LockGet { op, name, requester } => match self.lock_refusal(&name, &requester) {
-                None => {
-                    let result = self.lock_get(name, requester);
-                    self.send(from, Msg::LockReply { op, result });
-                }
-                Some(reason) => self.refuse(from, Some(op), reason),
-            },
+            Msg::LockGet { op, name, requester } => {
+                self.lock_command(now, from, op, ViewCommand::LockGet { name, requester });
+            }
             Msg::LockRelease { op, name, requester } => {
-                let result = self.lock_release(name, requester);
-                self.send(from, Msg::LockReply { op, result });
+                self.lock_command(now, from, op, ViewCommand::LockRelease { name, requester });
             }
             // An error reply from a peer ends there: answering it could ping-pong forever.
             Msg::Error { reason, .. } => {
-                self.events.push_back(Event::BadMessage { from: from.clone(), reason });
+                self.out.event(Event::BadMessage { from: from.clone(), reason });
             }
             other => {
                 let reason = format!("the view leader does not handle `{}`", other.name());
@@ -419,7 +336,7 @@ impl Node for ViewLeader {
             expired.push(id);
         }
         for id in expired {
-            self.fail(id);
+            self.decide(now, ViewCommand::Fail { id });
         }
         if self.recovery.as_ref().is_some_and(|r| r.until <= now) {
             self.finish_recovery(now);
@@ -427,11 +344,11 @@ impl Node for ViewLeader {
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.out.poll_transmit()
     }
 
     fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.poll_event()
     }
 
     fn poll_timeout(&self) -> Option<Time> {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::id::{OpId, TxId};
-use crate::msg::VoteAnswer;
+use crate::msg::{LockAnswer, VoteAnswer};
 use crate::testing::drain;
 use alloc::string::ToString;
 use alloc::vec;
@@ -165,7 +165,7 @@ fn heartbeat_with_current_epochs_gets_no_views() {
     );
     // The heartbeat pushed the failure deadline out.
     assert_eq!(vl.poll_timeout(), Some(Time(1_000 + TIMEOUT)));
-    assert_eq!(vl.servers()[&id("a1")].last_heartbeat, Time(1_000));
+    assert_eq!(vl.server(&id("a1")).unwrap().last_heartbeat, Time(1_000));
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn rebalanced_reports_from_every_member_make_the_view_stable() {
         deliver(&mut vl, 500, "s1", heartbeat("a1", "s1", 2, 0, 1)),
         (vec![hb_reply("s1", "a1", ok(2, None, None))], vec![])
     );
-    assert!(!vl.servers()[&id("a1")].rebalanced);
+    assert!(!vl.server(&id("a1")).unwrap().rebalanced);
     assert_eq!(
         deliver(&mut vl, 1_000, "s1", heartbeat("a1", "s1", 2, 0, 2)),
         (vec![hb_reply("s1", "a1", ok(2, None, None))], vec![])
@@ -217,7 +217,7 @@ fn silent_server_fails_after_the_timeout_and_is_denied_forever() {
     let v3 = view(3, &[("a2", "s2")]);
     assert_eq!(vl.view(), &v3);
     assert!(vl.failed().contains(&id("a1")));
-    assert!(!vl.servers().contains_key(&id("a1")));
+    assert!(vl.server(&id("a1")).is_none());
     assert!(vl.rebalancing());
     assert_eq!(vl.poll_timeout(), Some(Time(1_000 + TIMEOUT)));
 
