@@ -11,6 +11,8 @@ use std::path::Path;
 use ringside_core::msg::{
     HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, Proposal, ReadAnswer, TxState, VoteAnswer,
 };
+use ringside_core::replication::{RaftMsg, Term};
+use ringside_core::view_leader::{ViewCommand, ViewState};
 use ringside_core::{
     Addr, Epoch, Event, Member, Node, OpId, Peer, Server, ServerConfig, ServerId, Time, TxId, TxSecret, View,
     ViewLeader, ViewLeaderConfig,
@@ -84,6 +86,8 @@ fn tags(enum_name: &str, parse_unknown: impl Fn() -> Result<(), serde_json::Erro
     names
 }
 
+type ViewRaft = RaftMsg<ViewCommand, ViewState>;
+
 /// Every command and answer variant, as ("Msg", "vote"), ("NoReason", "key_busy"), ...
 fn every_variant() -> BTreeSet<(&'static str, String)> {
     let lists = [
@@ -98,8 +102,15 @@ fn every_variant() -> BTreeSet<(&'static str, String)> {
         ("NoReason", tags("NoReason", || serde_json::from_str::<NoReason>(r#"{"reason":"?"}"#).map(drop))),
         ("TxState", tags("TxState", || serde_json::from_str::<TxState>(r#"{"state":"?"}"#).map(drop))),
         ("ReadAnswer", tags("ReadAnswer", || serde_json::from_str::<ReadAnswer>(r#"{"status":"?"}"#).map(drop))),
+        ("RaftMsg", tags("RaftMsg", || serde_json::from_str::<ViewRaft>(r#"{"rpc":"?"}"#).map(drop))),
+        ("ViewCommand", tags("ViewCommand", || serde_json::from_str::<ViewCommand>(r#"{"do":"?"}"#).map(drop))),
     ];
-    lists.into_iter().flat_map(|(name, tags)| tags.into_iter().map(move |tag| (name, tag))).collect()
+    // `recover` is a lone view leader's, which keeps no log: no frame carries it.
+    let logged = |name: &str, tag: &str| !(name == "ViewCommand" && tag == "recover");
+    lists
+        .into_iter()
+        .flat_map(|(name, tags)| tags.into_iter().filter(move |t| logged(name, t)).map(move |tag| (name, tag)))
+        .collect()
 }
 
 fn tag(value: Value, field: &str) -> String {
@@ -124,6 +135,14 @@ fn shown(msg: &Msg) -> Vec<(&'static str, String)> {
         }
         Msg::DecisionReply { state, .. } => out.push(("TxState", tag(value(serde_json::to_value(state)), "state"))),
         Msg::GetRReply { result, .. } => out.push(("ReadAnswer", tag(value(serde_json::to_value(result)), "status"))),
+        Msg::Raft { msg } => {
+            out.push(("RaftMsg", tag(value(serde_json::to_value(msg)), "rpc")));
+            if let RaftMsg::Append { entries, .. } = &**msg {
+                for cmd in entries.iter().filter_map(|e| e.cmd.as_ref()) {
+                    out.push(("ViewCommand", tag(value(serde_json::to_value(cmd)), "do")));
+                }
+            }
+        }
         _ => {}
     }
     out
@@ -186,6 +205,8 @@ fn samples() -> Vec<Msg> {
         Msg::GetRReply { op: OpId(1), server: member.id.clone(), result: ReadAnswer::NotFound },
         Msg::Transfer { epoch: Epoch(1), items: vec![Item { key: "k".into(), value: "v".into(), version: 1 }] },
         Msg::TransferAck { epoch: Epoch(1), keys: vec!["k".into()] },
+        Msg::Raft { msg: Box::new(RaftMsg::Vote { term: Term(1), granted: true }) },
+        Msg::NotLeader { op: OpId(1), leader: None },
         Msg::Error { op: None, reason: "r".into() },
     ];
     for msg in &all {
@@ -217,6 +238,8 @@ fn samples() -> Vec<Msg> {
             | Msg::GetRReply { .. }
             | Msg::Transfer { .. }
             | Msg::TransferAck { .. }
+            | Msg::Raft { .. }
+            | Msg::NotLeader { .. }
             | Msg::Error { .. } => {}
         }
     }

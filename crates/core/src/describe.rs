@@ -9,14 +9,17 @@
 
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::client::op::OpOutput;
 use crate::error::OpError;
 use crate::event::Event;
-use crate::id::{ServerId, MAX_NUMBER};
+use crate::id::{Addr, ServerId, MAX_NUMBER};
 use crate::msg::{HeartbeatStatus, LocalReply, LockAnswer, Msg, NoReason, Proposal, ReadAnswer, TxState, VoteAnswer};
 use crate::names::Names;
+use crate::replication::RaftMsg;
+use crate::view_leader::{ViewCommand, ViewState};
 
 /// Why a failed server stays out, wherever its refusal is narrated: a partition that heals does
 /// not bring it back, because the view leader never readmits a failed id.
@@ -57,7 +60,8 @@ impl Msg {
                     s
                 }
                 HeartbeatStatus::Denied => "heartbeat denied: this id was declared failed".into(),
-                HeartbeatStatus::Retry => "heartbeat: retry, address in use".into(),
+                HeartbeatStatus::Retry => "heartbeat: retry later".into(),
+                HeartbeatStatus::NotLeader { leader } => format!("heartbeat: {}", not_leader(leader.as_ref(), names)),
             },
             Msg::QueryServers { .. } => "query_servers".into(),
             Msg::Servers { epoch, servers: members, rebalancing, .. } => {
@@ -99,7 +103,39 @@ impl Msg {
                 format!("transfer {} (epoch {epoch})", plural(items.len(), "copy", "copies"))
             }
             Msg::TransferAck { keys, .. } => format!("stored {}", plural(keys.len(), "copy", "copies")),
+            Msg::Raft { msg } => raft(msg),
+            Msg::NotLeader { leader, .. } => not_leader(leader.as_ref(), names),
             Msg::Error { reason, .. } => format!("error: {}", names.relabel(reason)),
+        }
+    }
+}
+
+fn not_leader(leader: Option<&Addr>, names: &Names) -> String {
+    match leader {
+        Some(leader) => format!("not the leader: ask {}", names.addr(leader)),
+        None => "not the leader, and no leader known".into(),
+    }
+}
+
+/// `append join, lock_get after 4 (term 2, commit 5)`.
+fn raft(msg: &RaftMsg<ViewCommand, ViewState>) -> String {
+    match msg {
+        RaftMsg::RequestVote { term, last_index, last_term } => {
+            format!("vote for me in term {term}? (my log ends at {last_index}, term {last_term})")
+        }
+        RaftMsg::Vote { term, granted: true } => format!("vote granted in term {term}"),
+        RaftMsg::Vote { term, granted: false } => format!("vote refused in term {term}"),
+        RaftMsg::Append { term, prev_index, entries, commit, .. } if entries.is_empty() => {
+            format!("append nothing after {prev_index} (term {term}, commit {commit})")
+        }
+        RaftMsg::Append { term, prev_index, entries, commit, .. } => {
+            let names: Vec<&str> = entries.iter().map(|e| e.cmd.as_ref().map_or("no-op", ViewCommand::name)).collect();
+            format!("append {} after {prev_index} (term {term}, commit {commit})", names.join(", "))
+        }
+        RaftMsg::Appended { index, .. } => format!("appended: my log matches through {index}"),
+        RaftMsg::Refused { rejected, last, .. } => format!("refused: no match at {rejected} (my log ends at {last})"),
+        RaftMsg::InstallSnapshot { term, snapshot } => {
+            format!("install the snapshot through {} (term {term})", snapshot.index)
         }
     }
 }
@@ -154,6 +190,10 @@ impl Event {
                 "was paused: its failure timers fired {late_ms} ms late, so {} got a fresh failure timeout instead of being failed",
                 servers(*n)
             ),
+            Event::LeaderElected { term } => {
+                format!("leads term {term}: a majority elected it and it applied everything committed before")
+            }
+            Event::LeaderLost { term } => format!("no longer leads term {term}"),
             Event::Recovered { epoch, servers: n } => format!("recovered the view: epoch {epoch} ({})", servers(*n)),
             Event::RebalancingDone { epoch } => format!("every server finished rebalancing for epoch {epoch}"),
             Event::LockGranted { name, requester } => format!("lock {name} granted to {requester}"),

@@ -55,6 +55,17 @@ pub enum Event {
         /// How many servers got a fresh timeout.
         servers: usize,
     },
+    /// View-leader replica: it leads `term` and has applied everything committed before it, so
+    /// it answers servers and clients from now on.
+    LeaderElected {
+        /// The term it leads.
+        term: u64,
+    },
+    /// View-leader replica: it no longer leads (a newer term, or a majority stopped answering).
+    LeaderLost {
+        /// The term it led.
+        term: u64,
+    },
     /// View leader: the gathering after a restart is over; one view holds every server heard.
     Recovered {
         /// The new epoch, above every epoch the servers knew.

@@ -41,6 +41,7 @@ mod describe;
 pub mod error;
 pub mod event;
 pub mod id;
+pub mod leaders;
 pub mod limits;
 pub mod locks;
 pub mod msg;

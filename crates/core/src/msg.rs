@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, Version, View};
 use crate::limits::TooLarge;
+use crate::replication::RaftMsg;
 use crate::tagged::tagged_enum;
 use crate::time::Time;
+use crate::view_leader::{ViewCommand, ViewState};
 
 tagged_enum! {
     /// A message between two roles.
@@ -271,6 +273,20 @@ tagged_enum! {
             keys: Vec<String>,
         },
 
+        /// View-leader replica → replica: Raft's messages (elections, the log, snapshots).
+        Raft {
+            /// The message (boxed: a snapshot is large next to every other message).
+            msg: alloc::boxed::Box<RaftMsg<ViewCommand, ViewState>>,
+        },
+        /// View-leader replica → client: this replica does not lead; ask `leader`, or another
+        /// replica when it knows of none.
+        NotLeader {
+            /// The request's op.
+            op: OpId,
+            /// The leader it knows of.
+            leader: Option<Addr>,
+        },
+
         /// Any role → peer: the message could not be handled.
         Error {
             /// The op of the offending request, when it had one.
@@ -328,8 +344,15 @@ pub enum HeartbeatStatus {
     },
     /// This id was declared failed; it will never be accepted again.
     Denied,
-    /// A live server already uses this address; try again later.
+    /// A live server already uses this address, or the join is not committed yet; try again
+    /// later.
     Retry,
+    /// This view-leader replica does not lead: heartbeat `leader` instead, or another replica
+    /// when it knows of none.
+    NotLeader {
+        /// The leader it knows of.
+        leader: Option<Addr>,
+    },
 }
 
 /// The view leader's answer to a lock request.
@@ -511,6 +534,8 @@ impl Msg {
             Msg::GetRReply { .. } => "getr_reply",
             Msg::Transfer { .. } => "transfer",
             Msg::TransferAck { .. } => "transfer_ack",
+            Msg::Raft { .. } => "raft",
+            Msg::NotLeader { .. } => "not_leader",
             Msg::Error { .. } => "error",
         }
     }

@@ -14,7 +14,7 @@ pub const LIMITS: Limits = Limits { key_bytes: 8, value_bytes: 16, lock_name_byt
 /// Runs the view leader through the steps `data` spells, checking it after each.
 pub fn run(data: &[u8]) {
     let (_, steps) = read::<()>(data);
-    let config = ViewLeaderConfig { timing: Timing::DEMO, limits: LIMITS };
+    let config = ViewLeaderConfig { timing: Timing::DEMO, limits: LIMITS, replication: None };
     let mut harness = Harness::new(ViewLeader::new(config, Time::ZERO));
     let mut epoch = Epoch(0);
     for step in &steps {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use ringside_core::{Command, CommitProtocol, Limits, Timing};
+use ringside_core::{Addr, Command, CommitProtocol, Limits, Timing};
 
 use crate::key::KeyArgs;
 use crate::wire::DEFAULT_MAX_FRAME;
@@ -61,11 +61,50 @@ pub struct ListenArgs {
     pub key: KeyArgs,
 }
 
+/// The view leader's replicas, from `--viewleader a:39000,b:39001,c:39002` (one address: a
+/// lone view leader).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewLeaderList(pub Vec<Addr>);
+
+impl std::fmt::Display for ViewLeaderList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list: Vec<&str> = self.0.iter().map(Addr::as_str).collect();
+        f.write_str(&list.join(","))
+    }
+}
+
+/// Reads `--viewleader`: HOST:PORT addresses separated by commas, each once.
+pub(crate) fn view_leader_list(text: &str) -> Result<ViewLeaderList, String> {
+    let mut list = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let Some((host, port)) = part.rsplit_once(':') else {
+            return Err(format!("`{part}` is not HOST:PORT"));
+        };
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(format!("`{part}` is not HOST:PORT"));
+        }
+        let addr = Addr(part.to_string());
+        if list.contains(&addr) {
+            return Err(format!("{part} is listed twice"));
+        }
+        list.push(addr);
+    }
+    Ok(ViewLeaderList(list))
+}
+
 /// `ringside viewleader`.
 #[derive(Debug, Args)]
 pub struct ViewLeaderArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// Every replica of the view leader, this one among them (HOST:PORT,…): with more than
+    /// one they elect a leader and replicate the view and the locks by Raft. Without it, a
+    /// lone view leader that keeps its state in memory only.
+    #[arg(long, value_name = "HOST:PORT,…", value_parser = view_leader_list)]
+    pub viewleader: Option<ViewLeaderList>,
+    /// Where a replica keeps its term, vote and log (needed with more than one replica).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The servers' heartbeat period and the failure timeout: a server is failed once its last
     /// heartbeat is older than the timeout, and failure timers firing more than a heartbeat
     /// period late tell the view leader it was paused itself.
@@ -116,9 +155,9 @@ pub struct PlacementArgs {
 pub struct ServerArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
-    /// Where the view leader listens.
-    #[arg(long, default_value = "127.0.0.1:39000", value_name = "HOST:PORT")]
-    pub viewleader: String,
+    /// Where the view leader listens: one address, or every replica's (HOST:PORT,…).
+    #[arg(long, default_value = "127.0.0.1:39000", value_name = "HOST:PORT,…", value_parser = view_leader_list)]
+    pub viewleader: ViewLeaderList,
     #[command(flatten)]
     pub timing: TimingArgs,
     #[command(flatten)]
@@ -148,9 +187,10 @@ pub(crate) fn commit_protocol(name: &str) -> Result<CommitProtocol, String> {
 /// `ringside client`.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Where the view leader listens (for setr, getr, query_servers and locks).
-    #[arg(long, default_value = "127.0.0.1:39000", value_name = "HOST:PORT")]
-    pub viewleader: String,
+    /// Where the view leader listens (for setr, getr, query_servers and locks): one address,
+    /// or every replica's (HOST:PORT,…).
+    #[arg(long, default_value = "127.0.0.1:39000", value_name = "HOST:PORT,…", value_parser = view_leader_list)]
+    pub viewleader: ViewLeaderList,
     /// The server for print, set, get and query_all_keys.
     #[arg(long, default_value = "127.0.0.1:38000", value_name = "HOST:PORT")]
     pub server: String,

@@ -17,10 +17,11 @@ const CLOSE_PATIENCE: Duration = Duration::from_millis(500);
 
 /// Runs one command; `Err` carries the one-line reason and makes the exit code non-zero.
 pub async fn run(args: ClientArgs) -> Result<(), NodeError> {
-    let view_leader = Addr(args.viewleader.clone());
+    let view_leaders = args.viewleader.0.clone();
     let server = Addr(args.server.clone());
     let key = args.key.resolve()?;
-    let mut config = ClientConfig::new(view_leader.clone(), crate::fresh_seed());
+    let mut config = ClientConfig::new(view_leaders[0].clone(), crate::fresh_seed());
+    config.view_leaders = view_leaders.clone();
     config.secret_key = crate::fresh_secret();
     config.rpc_timeout_ms = args.timeout_ms;
     config.max_attempts = args.attempts;
@@ -34,12 +35,16 @@ pub async fn run(args: ClientArgs) -> Result<(), NodeError> {
     let command = args.command.command();
     let op = command.apply(&mut shell.node, now, Some(&server)).map_err(|e| NodeError::new(e.to_string()))?;
     // The peer this command talks to first: if it cannot be reached at all, say so at once
-    // rather than after every retry.
-    let target = if command.needs_server() { server } else { view_leader };
+    // rather than after every retry (with replicas, the next one is tried instead).
+    let target = match (command.needs_server(), view_leaders.as_slice()) {
+        (true, _) => Some(server),
+        (false, [lone]) => Some(lone.clone()),
+        (false, _) => None,
+    };
     let mut turn = Turn::default();
     shell.drain(None, &mut turn);
     loop {
-        if let Some((addr, reason)) = turn.unreachable.iter().find(|(addr, _)| *addr == target) {
+        if let Some((addr, reason)) = turn.unreachable.iter().find(|(addr, _)| Some(addr) == target.as_ref()) {
             return Err(NodeError::new(format!("cannot reach {addr}: {reason}")));
         }
         for event in turn.events {

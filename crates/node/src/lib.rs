@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod disk;
 pub mod echo;
 pub mod events_file;
 pub mod key;

@@ -36,6 +36,8 @@ pub fn event(event: &Event) {
         | Event::AddressBusy { .. }
         | Event::Recovering { .. }
         | Event::Recovered { .. }
+        | Event::LeaderElected { .. }
+        | Event::LeaderLost { .. }
         | Event::RebalancingDone { .. }
         | Event::ViewLearned { .. }
         | Event::ToldToRetry => log!(info, "ringside::membership"),

@@ -8,13 +8,15 @@ use ringside_core::{Addr, Epoch, Limits, Node, Server, ServerConfig, Time, Timin
 use tokio::net::TcpListener;
 use tracing::info;
 
-use crate::cli::{ListenArgs, ServerArgs, TimingArgs, ViewLeaderArgs};
+use crate::cli::{ListenArgs, ServerArgs, TimingArgs, ViewLeaderArgs, ViewLeaderList};
+use crate::disk::Disk;
 use crate::events_file::EventsFile;
 use crate::net::NetConfig;
 use crate::ready::Ready;
 use crate::shell::{Shell, Turn};
 use crate::watch::{Identity, Watch};
 use crate::{logging, NodeError};
+use ringside_core::view_leader::ReplicaSet;
 
 /// How many ports past the first to try when none was given.
 const PORT_SEARCH: u16 = 1000;
@@ -67,7 +69,7 @@ struct Listening<N> {
     stop: tokio::sync::oneshot::Receiver<()>,
 }
 
-impl<N: Node> Listening<N> {
+impl<N: Node + crate::shell::Writes> Listening<N> {
     /// Opens the events file, binds, builds the role (given its address) and starts listening.
     async fn start(
         listen: &ListenArgs,
@@ -112,7 +114,7 @@ impl<N: Node> Listening<N> {
     }
 }
 
-/// Runs a view leader until the process is stopped.
+/// Runs a view leader (a lone one, or one replica of several) until the process is stopped.
 pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), NodeError> {
     logging::init();
     let timing = args.timing.resolve()?;
@@ -123,12 +125,67 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), NodeError> {
         waiters: args.max_waiters,
         ..Limits::default()
     };
-    let config = ViewLeaderConfig { timing, limits };
-    let (mut node, addr) = Listening::start(&args.listen, 39000, args.events.as_deref(), |_| {
-        (ViewLeader::new(config, Time::ZERO), Identity::ViewLeader)
+    let list = args.viewleader.clone().map(|l| l.0).unwrap_or_default();
+    if list.len() <= 1 {
+        let config = ViewLeaderConfig { timing, limits, replication: None };
+        let (mut node, addr) = Listening::start(&args.listen, 39000, args.events.as_deref(), |_| {
+            (ViewLeader::new(config, Time::ZERO), Identity::ViewLeader)
+        })
+        .await?;
+        if !list.is_empty() && !list.contains(&addr) {
+            return Err(not_listed(&addr, &list));
+        }
+        info!(target: "ringside::node", "view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
+        Ready::ViewLeader { addr }.announce();
+        while let Some(turn) = node.turn().await {
+            turn.events.iter().for_each(logging::event);
+        }
+        node.stop().await;
+        return Ok(());
+    }
+    let Some(dir) = args.data_dir.as_deref() else {
+        return Err(NodeError::new(
+            "a view leader replica keeps its term, vote and log on disk: give --data-dir DIR (its own, kept across restarts)",
+        ));
+    };
+    // The disk first: a replica that cannot read its promises must not start.
+    let (disk, durable) = Disk::open(dir)?;
+    let recovered = (durable.state.term.0, durable.entries.len(), durable.snapshot.as_ref().map_or(0, |s| s.index));
+    let mut listen = args.listen.clone();
+    if listen.port.is_none() {
+        // Without --port, this replica's entry in the list is the one on this host it can bind.
+        let host = listen.listen.to_string();
+        listen.port = list.iter().filter_map(|a| a.as_str().rsplit_once(':')).find_map(|(h, p)| {
+            let port = p.parse::<u16>().ok()?;
+            (h == host && std::net::TcpListener::bind((listen.listen, port)).is_ok()).then_some(port)
+        });
+        if listen.port.is_none() {
+            return Err(NodeError::new(format!(
+                "no address of --viewleader {} is free on {host}: give --port (and --advertise if it is reached by another name)",
+                ViewLeaderList(list.clone())
+            )));
+        }
+    }
+    let seed = crate::fresh_seed();
+    let (mut node, addr) = Listening::start(&listen, 39000, args.events.as_deref(), |addr| {
+        let me = list.iter().position(|a| a == addr).unwrap_or(0);
+        let replication = Some(ReplicaSet { replicas: list.clone(), me, seed });
+        let config = ViewLeaderConfig { timing, limits, replication };
+        (ViewLeader::restore(config, Time::ZERO, durable), Identity::ViewLeader)
     })
     .await?;
-    info!(target: "ringside::node", "view leader listening on {addr} (failure timeout {failure_timeout_ms} ms)");
+    let Some(me) = list.iter().position(|a| *a == addr) else {
+        return Err(not_listed(&addr, &list));
+    };
+    node.shell.set_disk(disk);
+    let (term, entries, snapshot) = recovered;
+    info!(
+        target: "ringside::node",
+        "view leader replica {} of {} listening on {addr} (failure timeout {failure_timeout_ms} ms; data in {}: term {term}, {entries} entries after snapshot {snapshot})",
+        me + 1,
+        list.len(),
+        dir.display()
+    );
     Ready::ViewLeader { addr }.announce();
     while let Some(turn) = node.turn().await {
         turn.events.iter().for_each(logging::event);
@@ -137,13 +194,21 @@ pub async fn view_leader(args: ViewLeaderArgs) -> Result<(), NodeError> {
     Ok(())
 }
 
+fn not_listed(addr: &Addr, list: &[Addr]) -> NodeError {
+    NodeError::new(format!(
+        "this view leader listens at {addr}, which is not in --viewleader {}: each replica must be one of the list (give --port, or --advertise with the listed name)",
+        ViewLeaderList(list.to_vec())
+    ))
+}
+
 /// Runs a storage server until the process is stopped.
 pub async fn server(args: ServerArgs) -> Result<(), NodeError> {
     logging::init();
     let timing = args.timing.resolve()?;
-    let view_leader = Addr(args.viewleader.clone());
+    let view_leaders = args.viewleader.0.clone();
     let (mut node, addr) = Listening::start(&args.listen, 38000, args.events.as_deref(), |addr| {
-        let mut config = ServerConfig::for_timing(addr.clone(), view_leader.clone(), crate::fresh_seed(), &timing);
+        let mut config = ServerConfig::for_timing(addr.clone(), view_leaders[0].clone(), crate::fresh_seed(), &timing);
+        config.view_leaders = view_leaders.clone();
         config.replicas = usize::from(args.placement.replicas);
         config.vnodes = args.placement.vnodes;
         config.limits.key_bytes = args.max_key_bytes;
@@ -156,8 +221,9 @@ pub async fn server(args: ServerArgs) -> Result<(), NodeError> {
     .await?;
     info!(
         target: "ringside::node",
-        "server {} listening on {addr}, view leader {view_leader}, R={} vnodes={}, heartbeat every {} ms, {} commit",
+        "server {} listening on {addr}, view leader {}, R={} vnodes={}, heartbeat every {} ms, {} commit",
         node.shell.node.id(),
+        args.viewleader,
         args.placement.replicas,
         args.placement.vnodes,
         timing.heartbeat_ms,
@@ -173,7 +239,7 @@ pub async fn server(args: ServerArgs) -> Result<(), NodeError> {
             known = now;
             let (current, stable) = (shell.node.view(), shell.node.stable_view());
             let listed = |a: &Addr| {
-                *a == view_leader
+                view_leaders.contains(a)
                     || current.members.iter().any(|m| m.addr == *a)
                     || stable.members.iter().any(|m| m.addr == *a)
             };

@@ -5,10 +5,12 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use ringside_core::{Addr, Event, Node, Peer, Time};
+use ringside_core::view_leader::ViewWrite;
+use ringside_core::{Addr, Client, Event, Node, Peer, Server, Time, ViewLeader};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
+use crate::disk::Disk;
 use crate::net::{ConnInput, Delivery, Net, NetConfig};
 use crate::watch::Watch;
 
@@ -25,6 +27,26 @@ pub struct Shell<N> {
     timer: Pin<Box<Sleep>>,
     armed: Option<Time>,
     watch: Option<Watch>,
+    /// Where a view-leader replica's writes go before its messages do.
+    disk: Option<Disk>,
+}
+
+/// What a role wants made durable before the messages it produced after it go out: a
+/// view-leader replica's term, vote and log. Servers and clients keep nothing on disk.
+pub trait Writes {
+    /// Takes every pending write, in order.
+    fn take_writes(&mut self) -> Vec<ViewWrite> {
+        Vec::new()
+    }
+}
+
+impl Writes for Server {}
+impl Writes for Client {}
+
+impl Writes for ViewLeader {
+    fn take_writes(&mut self) -> Vec<ViewWrite> {
+        std::iter::from_fn(|| self.poll_write()).collect()
+    }
 }
 
 /// What one turn of the driver brought, beyond what the shell handled itself.
@@ -36,7 +58,7 @@ pub struct Turn {
     pub unreachable: Vec<(Addr, String)>,
 }
 
-impl<N: Node> Shell<N> {
+impl<N: Node + Writes> Shell<N> {
     /// A shell around `make(now)`, the role built at this shell's time zero.
     pub fn new(config: NetConfig, make: impl FnOnce(Time) -> N) -> Self {
         let watch = config.watch.clone();
@@ -50,7 +72,13 @@ impl<N: Node> Shell<N> {
             timer: Box::pin(tokio::time::sleep_until(start)),
             armed: None,
             watch,
+            disk: None,
         }
+    }
+
+    /// Makes the role's writes durable on `disk` before its messages go out.
+    pub fn set_disk(&mut self, disk: Disk) {
+        self.disk = Some(disk);
     }
 
     /// Milliseconds since the shell started, the role's clock.
@@ -107,6 +135,17 @@ impl<N: Node> Shell<N> {
     /// Sends what the role wants sent and collects its events. Call after every command given
     /// to the role directly.
     pub fn drain(&mut self, answering: Option<(&Addr, u64)>, turn: &mut Turn) {
+        if let Some(disk) = self.disk.as_mut() {
+            let writes = self.node.take_writes();
+            if !writes.is_empty() {
+                if let Err(e) = disk.write(&writes) {
+                    // A replica that cannot keep its promises must not make more: a vote or an
+                    // acknowledgement sent without its write could be given twice after a crash.
+                    tracing::error!(target: "ringside::node", "{}; stopping", e.0);
+                    std::process::exit(1);
+                }
+            }
+        }
         while let Some(t) = self.node.poll_transmit() {
             let re = answering.filter(|(from, _)| **from == t.to).map(|(_, id)| id);
             self.net.send(&t.to, t.msg, re);

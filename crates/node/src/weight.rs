@@ -33,6 +33,7 @@ pub fn weight(msg: &Msg) -> usize {
                     HeartbeatStatus::Ok { view, stable, .. } => {
                         view_weight(view.as_ref()) + view_weight(stable.as_ref())
                     }
+                    HeartbeatStatus::NotLeader { leader } => leader.as_ref().map_or(0, |a| a.0.len()),
                     HeartbeatStatus::Denied | HeartbeatStatus::Retry => 0,
                 }
         }
@@ -62,6 +63,9 @@ pub fn weight(msg: &Msg) -> usize {
         Msg::Transfer { items, .. } => items.iter().map(|item| ELEMENT + item.key.len() + item.value.len()).sum(),
         Msg::TransferAck { keys, .. } => strings(keys),
         Msg::Error { reason, .. } => reason.len(),
+        Msg::NotLeader { leader, .. } => leader.as_ref().map_or(0, |a| a.0.len()),
+        // Rare next to data, and holding nested entries and snapshots: measured exactly.
+        Msg::Raft { msg } => serde_json::to_vec(msg).map_or(0, |v| v.len()),
         Msg::QueryAllKeys { .. }
         | Msg::QueryServers { .. }
         | Msg::Commit { .. }

@@ -87,6 +87,14 @@ pub struct SimConfig {
     /// How the servers decide a transaction whose coordinator went silent.
     #[serde(default)]
     pub commit: CommitProtocol,
+    /// View-leader replicas: one is today's lone view leader (in memory, never crashed); more
+    /// replicate its state by Raft, each with a disk that survives its crashes.
+    #[serde(default = "one")]
+    pub view_leaders: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl SimConfig {
@@ -102,6 +110,7 @@ impl SimConfig {
             trace: true,
             check: true,
             commit: CommitProtocol::default(),
+            view_leaders: 1,
         }
     }
 }

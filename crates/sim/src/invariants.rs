@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ringside_core::ring::Ring;
-use ringside_core::{Addr, Epoch, Event, Member, ServerId, Time, TxId};
+use ringside_core::{Addr, Epoch, Event, Member, ServerId, Time, TxId, ViewLeader};
 
 use crate::history::History;
-use crate::slot::{Kind, Role, Slot};
+use crate::slot::{Role, Slot};
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +33,17 @@ impl fmt::Display for Violation {
             self.seed, self.invariant, self.step, self.time, self.detail
         )
     }
+}
+
+/// The view leader the cluster hears: the replica serving as leader in the newest term, or
+/// else the live replica with the newest term (a lone view leader is always it).
+pub(crate) fn view_leader(nodes: &BTreeMap<Addr, Slot>) -> Option<&ViewLeader> {
+    let live = nodes.values().filter_map(|s| match &s.role {
+        Some(Role::ViewLeader(vl)) => Some(vl),
+        _ => None,
+    });
+    let term = |vl: &ViewLeader| vl.replica().map_or(0, |r| r.term().0);
+    live.max_by_key(|vl| (vl.leads(), term(vl)))
 }
 
 /// Watches a run. Only the first violation is kept: later ones are usually its echoes.
@@ -100,10 +111,7 @@ impl Checker {
     /// longer owed.
     pub fn server_gone(&mut self, now: Time, node: &Addr, nodes: &BTreeMap<Addr, Slot>) {
         let Some(Some(Role::Server(gone))) = nodes.get(node).map(|s| &s.role) else { return };
-        let failed = nodes.values().find_map(|s| match &s.role {
-            Some(Role::ViewLeader(vl)) => Some(vl.failed()),
-            _ => None,
-        });
+        let failed = view_leader(nodes).map(ViewLeader::failed);
         for (key, entry) in gone.bucket() {
             let survives = nodes.iter().any(|(addr, slot)| {
                 addr != node
@@ -197,17 +205,31 @@ impl Checker {
     /// The checks after every step.
     pub fn after_step(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>) {
         let mut problems = Vec::new();
+        // The epoch the cluster hears grows, across failovers too. A replica deposed without
+        // knowing it may answer from an older state until it steps down; servers ignore it.
+        if let Some(vl) = view_leader(nodes).filter(|vl| vl.leads()) {
+            if vl.epoch() < self.vl_epoch {
+                problems.push((
+                    "epochs only grow",
+                    format!("view leader went from epoch {} to {}", self.vl_epoch, vl.epoch()),
+                ));
+            }
+            self.vl_epoch = vl.epoch();
+        }
         for slot in nodes.values() {
             match &slot.role {
+                // Every replica applies the same changes: one membership per epoch.
                 Some(Role::ViewLeader(vl)) => {
-                    if vl.epoch() < self.vl_epoch {
-                        problems.push((
-                            "epochs only grow",
-                            format!("view leader went from epoch {} to {}", self.vl_epoch, vl.epoch()),
-                        ));
+                    let members = self.views.entry(vl.epoch()).or_insert_with(|| vl.view().members.clone());
+                    if *members != vl.view().members {
+                        let detail = format!(
+                            "epoch {} had {} members, and now {}",
+                            vl.epoch(),
+                            members.len(),
+                            vl.view().members.len()
+                        );
+                        problems.push(("one view per epoch", detail));
                     }
-                    self.vl_epoch = vl.epoch();
-                    self.views.entry(vl.epoch()).or_insert_with(|| vl.view().members.clone());
                 }
                 Some(Role::Server(s)) => {
                     let epoch = s.view().epoch;
@@ -267,10 +289,7 @@ impl Checker {
 
     /// The checks for a world at rest.
     pub fn at_rest(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>, history: &History) {
-        let Some(Some(Role::ViewLeader(vl))) = nodes.values().find(|s| s.kind == Kind::ViewLeader).map(|s| &s.role)
-        else {
-            return;
-        };
+        let Some(vl) = view_leader(nodes) else { return };
         let view = vl.view().clone();
         let ring = Ring::new(view.members.iter().map(|m| &m.id), self.vnodes);
         let servers: Vec<&ringside_core::Server> = nodes

@@ -35,4 +35,4 @@ pub use invariants::Violation;
 pub use session::{Input, Session, Setup};
 pub use slot::{Kind, Role, Slot};
 pub use trace::{Trace, TraceEntry, TraceKind};
-pub use world::{InFlight, Sim, Trap, VIEW_LEADER};
+pub use world::{view_leader_addrs, InFlight, Sim, Trap, VIEW_LEADER};

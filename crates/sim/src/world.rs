@@ -8,6 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
+use ringside_core::view_leader::{ReplicaSet, ViewDurable};
 use ringside_core::{
     Addr, Client, ClientConfig, Command, Event, Msg, OpId, Peer, Rng, Server, ServerConfig, Time, TxId, ViewLeader,
     ViewLeaderConfig,
@@ -115,8 +116,16 @@ impl Trap {
     }
 }
 
-/// The address of the view leader in every simulated world.
+/// The address of the view leader in a world with one; replicas are `vl1`, `vl2`, ….
 pub const VIEW_LEADER: &str = "vl";
+
+/// The view leader's addresses in a world with `n` replicas.
+pub fn view_leader_addrs(n: usize) -> Vec<Addr> {
+    match n {
+        0 | 1 => vec![Addr::from(VIEW_LEADER)],
+        n => (1..=n).map(|i| Addr(format!("{VIEW_LEADER}{i}"))).collect(),
+    }
+}
 
 /// The simulated world.
 #[derive(Debug)]
@@ -128,6 +137,10 @@ pub struct Sim {
     next_msg: u64,
     queue: BinaryHeap<Reverse<Scheduled>>,
     nodes: BTreeMap<Addr, Slot>,
+    /// The view leader's replicas (one address for a lone view leader).
+    view_leaders: Vec<Addr>,
+    /// What each view-leader replica's disk holds: it survives a crash.
+    disks: BTreeMap<Addr, ViewDurable>,
     /// Nodes cut off from the rest, if a partition is in place.
     partition: Option<BTreeSet<Addr>>,
     /// Clients to crash the moment they would send a 2PC decision (of one transaction, or any).
@@ -162,6 +175,8 @@ impl Sim {
             next_msg: 1,
             queue: BinaryHeap::new(),
             nodes: BTreeMap::new(),
+            view_leaders: view_leader_addrs(config.view_leaders),
+            disks: BTreeMap::new(),
             partition: None,
             traps: BTreeMap::new(),
             late: BTreeMap::new(),
@@ -179,14 +194,34 @@ impl Sim {
             clients_started: 0,
             config,
         };
-        let vl = ViewLeader::new(
-            ViewLeaderConfig { timing: sim.config.timing.membership(), ..ViewLeaderConfig::default() },
-            Time::ZERO,
-        );
-        let addr = Addr::from(VIEW_LEADER);
-        sim.nodes.insert(addr.clone(), Slot::new(Kind::ViewLeader, Role::ViewLeader(vl)));
-        sim.drain(&addr);
+        for addr in sim.view_leaders.clone() {
+            let vl = ViewLeader::new(sim.view_leader_config(&addr), Time::ZERO);
+            sim.nodes.insert(addr.clone(), Slot::new(Kind::ViewLeader, Role::ViewLeader(vl)));
+            sim.drain(&addr);
+        }
         sim
+    }
+
+    fn view_leader_config(&mut self, addr: &Addr) -> ViewLeaderConfig {
+        let replication = (self.view_leaders.len() > 1).then(|| ReplicaSet {
+            replicas: self.view_leaders.clone(),
+            me: self.view_leaders.iter().position(|a| a == addr).unwrap_or(0),
+            seed: self.rng.next_u64(),
+        });
+        ViewLeaderConfig { timing: self.config.timing.membership(), replication, ..ViewLeaderConfig::default() }
+    }
+
+    fn start_view_leader(&mut self, addr: &Addr) {
+        let config = self.view_leader_config(addr);
+        let disk = self.disks.get(addr).cloned().unwrap_or_default();
+        let vl = ViewLeader::restore(config, self.now, disk);
+        if let Some(slot) = self.nodes.get_mut(addr) {
+            slot.role = Some(Role::ViewLeader(vl));
+            slot.incarnation += 1;
+            slot.armed = None;
+            slot.stalled_until = None;
+        }
+        self.drain(addr);
     }
 
     /// A world with `servers` servers and `clients` clients started at time zero.
@@ -238,12 +273,23 @@ impl Sim {
         &self.nodes
     }
 
-    /// The view leader.
+    /// The view leader: the replica that leads in the newest term, or else any live replica
+    /// (a lone view leader is never crashed; the simulator never crashes every replica).
     pub fn view_leader(&self) -> &ViewLeader {
-        match self.nodes.get(&Addr::from(VIEW_LEADER)).and_then(|s| s.role.as_ref()) {
-            Some(Role::ViewLeader(vl)) => vl,
-            _ => unreachable!("the view leader is never crashed in the simulator"),
-        }
+        crate::invariants::view_leader(&self.nodes).expect("a view-leader replica is always alive")
+    }
+
+    /// The view leader's replicas' addresses (one for a lone view leader).
+    pub fn view_leader_addrs(&self) -> &[Addr] {
+        &self.view_leaders
+    }
+
+    /// Every live view-leader replica, by address.
+    pub fn view_leaders(&self) -> impl Iterator<Item = (&Addr, &ViewLeader)> {
+        self.nodes.iter().filter_map(|(a, s)| match &s.role {
+            Some(Role::ViewLeader(vl)) => Some((a, vl)),
+            _ => None,
+        })
     }
 
     /// Live servers, by address.
@@ -351,7 +397,12 @@ impl Sim {
                 self.checker.server_gone(now, &node, &self.nodes);
                 // A dead participant waits for nothing any more.
                 self.late.retain(|(at, _), _| *at != node);
-                if let Some(slot) = self.nodes.get_mut(&node).filter(|s| s.kind != Kind::ViewLeader) {
+                // A lone view leader is never crashed (it has no disk to come back from), nor
+                // the last live replica.
+                let replicas_alive = self.view_leaders().filter(|(a, _)| **a != node).count();
+                let spare =
+                    |s: &&mut Slot| s.kind != Kind::ViewLeader || (self.view_leaders.len() > 1 && replicas_alive > 0);
+                if let Some(slot) = self.nodes.get_mut(&node).filter(spare) {
                     slot.role = None;
                     slot.armed = None;
                     slot.stalled_until = None;
@@ -362,6 +413,7 @@ impl Sim {
             Action::Restart { node } => {
                 match self.nodes.get(&node).map(|s| (s.kind, s.role.is_none())) {
                     Some((Kind::Server, true)) => self.start_server(&node),
+                    Some((Kind::ViewLeader, true)) => self.start_view_leader(&node),
                     Some((Kind::Client, true)) => {
                         let seed = self.rng.next_u64();
                         let client = Client::new(self.client_config(&node, seed, &timing), now);
@@ -421,6 +473,7 @@ impl Sim {
             backoff_ms: t.backoff_ms,
             backoff_max_ms: t.backoff_max_ms,
             lock_retry_ms: t.lock_retry_ms,
+            view_leaders: self.view_leaders.clone(),
             ..ClientConfig::new(Addr::from(VIEW_LEADER), seed)
         }
     }
@@ -436,6 +489,7 @@ impl Sim {
             replicas: self.config.replicas,
             vnodes: self.config.vnodes,
             commit: self.config.commit,
+            view_leaders: self.view_leaders.clone(),
             ..ServerConfig::for_timing(addr.clone(), Addr::from(VIEW_LEADER), seed, &t.membership())
         };
         let server = Server::new(config, self.now);
@@ -615,6 +669,13 @@ impl Sim {
         let Some(role) = slot.role.as_mut() else { return };
         let mut sends = std::mem::take(&mut self.sends);
         let mut events = std::mem::take(&mut self.events);
+        // A replica's writes reach its disk before any message it sends after them.
+        if let Role::ViewLeader(vl) = role {
+            let disk = self.disks.entry(addr.clone()).or_default();
+            while let Some(write) = vl.poll_write() {
+                disk.write(&write);
+            }
+        }
         {
             let node = role.node();
             while let Some(t) = node.poll_transmit() {

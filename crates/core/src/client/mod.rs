@@ -23,6 +23,7 @@ use alloc::vec::Vec;
 use crate::error::{ClientError, OpError};
 use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId};
+use crate::leaders::Leaders;
 use crate::msg::{LocalReply, LockAnswer, Msg, Transmit};
 use crate::outbox::Outbox;
 use crate::peer::{members_only, Peer};
@@ -47,8 +48,8 @@ pub struct ClientConfig {
     /// Keys the secrets its transactions carry. A real process draws it from the operating
     /// system's randomness: it must not follow from `seed`, whose stream the client id shows.
     pub secret_key: u128,
-    /// Where the view leader listens.
-    pub view_leader: Addr,
+    /// Where the view leader's replicas listen (one address for a lone view leader).
+    pub view_leaders: Vec<Addr>,
     /// Replicas per key (R); must match the servers'.
     pub replicas: usize,
     /// Virtual nodes per server; must match the servers'.
@@ -74,7 +75,7 @@ impl ClientConfig {
             name: None,
             seed,
             secret_key: u128::from(seed).rotate_left(64) ^ 0x005E_C2E7,
-            view_leader,
+            view_leaders: alloc::vec![view_leader],
             replicas: 3,
             vnodes: 1,
             rpc_timeout_ms: 1_000,
@@ -135,6 +136,8 @@ enum Op {
 #[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
+    /// The view leader's replicas, and the one asked.
+    leaders: Leaders,
     name: String,
     rng: Rng,
     next_op: u64,
@@ -155,6 +158,7 @@ impl Client {
         let name = config.name.clone().unwrap_or_else(|| format!("client-{:04x}", id & 0xffff));
         let coordinator = Coordinator::new(id, config.secret_key);
         Client {
+            leaders: Leaders::new(config.view_leaders.clone()),
             config,
             name,
             rng,
@@ -318,7 +322,7 @@ impl Client {
     }
 
     fn send_to_view_leader(&mut self, now: Time, op: OpId, msg: Msg) {
-        self.out.send(&self.config.view_leader, msg);
+        self.out.send(self.leaders.current(), msg);
         self.timers.set(Timer::Op(op), now + self.config.rpc_timeout_ms);
     }
 
@@ -361,7 +365,7 @@ impl Client {
         if self.fetch.is_none() {
             let fetch = self.new_op();
             self.fetch = Some(fetch);
-            self.out.send(&self.config.view_leader, Msg::QueryServers { op: fetch });
+            self.out.send(self.leaders.current(), Msg::QueryServers { op: fetch });
             self.timers.set(Timer::ViewFetch, now + self.config.rpc_timeout_ms);
         }
     }
@@ -536,28 +540,18 @@ impl Client {
             | Op::LockGet { attempt, waiting: false, .. }
                 if *attempt >= max =>
             {
-                let peer = self.config.view_leader.clone();
+                let peer = self.leaders.current().clone();
                 self.complete(op, Err(OpError::Timeout { peer }));
             }
-            Op::QueryServers { attempt } => {
-                *attempt += 1;
-                self.send_to_view_leader(now, op, Msg::QueryServers { op });
+            // Unanswered: that replica may be down, so the next one is asked (a queued
+            // requester asking again is no sign of trouble).
+            Op::QueryServers { .. } | Op::LockRelease { .. } | Op::LockGet { waiting: false, .. }
+                if self.leaders.replicated() =>
+            {
+                self.leaders.next();
+                self.count_and_ask_again(now, op);
             }
-            Op::LockGet { name, attempt, waiting } => {
-                // A queued requester asks again forever, as the course's client does; an
-                // unanswered one counts attempts.
-                if !*waiting {
-                    *attempt += 1;
-                }
-                *waiting = false;
-                let msg = Msg::LockGet { op, name: name.clone(), requester: self.name.clone() };
-                self.send_to_view_leader(now, op, msg);
-            }
-            Op::LockRelease { name, attempt } => {
-                *attempt += 1;
-                let msg = Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() };
-                self.send_to_view_leader(now, op, msg);
-            }
+            Op::QueryServers { .. } | Op::LockGet { .. } | Op::LockRelease { .. } => self.count_and_ask_again(now, op),
             Op::SetR(_) => {
                 let Some((coordinator, write, mut cx)) = self.write(now, op) else { return };
                 let step = coordinator.handle_timeout(op, write, &mut cx);
@@ -574,10 +568,65 @@ impl Client {
         }
     }
 
+    /// Asks the view leader again for `op` (a query or lock command), counting an attempt.
+    fn count_and_ask_again(&mut self, now: Time, op: OpId) {
+        let Some(entry) = self.ops.get_mut(&op) else { return };
+        match entry {
+            Op::QueryServers { attempt } | Op::LockRelease { attempt, .. } => *attempt += 1,
+            Op::LockGet { attempt, waiting, .. } => {
+                // A queued requester asks again forever, as the course's client does; an
+                // unanswered one counts attempts.
+                if !*waiting {
+                    *attempt += 1;
+                }
+                *waiting = false;
+            }
+            _ => return,
+        }
+        self.ask_view_leader(now, op);
+    }
+
+    /// Sends `op`'s request (a query, a lock command or the view fetch) to the replica
+    /// believed to lead.
+    fn ask_view_leader(&mut self, now: Time, op: OpId) {
+        let msg = match self.ops.get(&op) {
+            Some(Op::QueryServers { .. }) => Msg::QueryServers { op },
+            Some(Op::LockGet { name, .. }) => Msg::LockGet { op, name: name.clone(), requester: self.name.clone() },
+            Some(Op::LockRelease { name, .. }) => {
+                Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() }
+            }
+            _ if self.fetch == Some(op) => {
+                self.out.send(self.leaders.current(), Msg::QueryServers { op });
+                self.timers.set(Timer::ViewFetch, now + self.config.rpc_timeout_ms);
+                return;
+            }
+            _ => return,
+        };
+        self.send_to_view_leader(now, op, msg);
+    }
+
+    /// A replica that does not lead named the one that does: ask it at once. Knowing none, the
+    /// request's timer moves on to the next replica.
+    fn redirected(&mut self, now: Time, op: OpId, leader: Option<Addr>) {
+        let vl_op =
+            matches!(self.ops.get(&op), Some(Op::QueryServers { .. } | Op::LockGet { .. } | Op::LockRelease { .. }));
+        if !(vl_op || self.fetch == Some(op)) {
+            return;
+        }
+        if let Some(leader) = leader {
+            if self.leaders.follow(Some(&leader)) {
+                self.ask_view_leader(now, op);
+            }
+        }
+    }
+
     fn view_fetch_timeout(&mut self, now: Time) {
         self.fetch = None;
         let waiting = self.ops_needing_view();
-        let reason = format!("no answer from the view leader at {}", self.config.view_leader);
+        let reason = format!("no answer from the view leader at {}", self.leaders.current());
+        if self.leaders.replicated() {
+            self.leaders.next();
+        }
         for op in waiting {
             self.retry_later(now, op, reason.clone());
         }
@@ -629,6 +678,7 @@ impl Node for Client {
             Msg::Accepted { tx, server, ballot: 0 } => self.handle_done(now, tx, server, true, true),
             Msg::DecisionRequest { tx, .. } => self.handle_decision_request(now, from, tx),
             Msg::GetRReply { op, server, result } => self.handle_getr_reply(now, op, server, result),
+            Msg::NotLeader { op, leader } => self.redirected(now, op, leader),
             Msg::Error { op: Some(op), reason }
                 if matches!(
                     self.ops.get(&op),

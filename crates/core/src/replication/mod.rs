@@ -135,6 +135,8 @@ pub struct Replica<C, S> {
     heard_leader: Option<Time>,
     heartbeat_due: Time,
     quorum_due: Time,
+    /// The index of the entry that opened this leader's term.
+    term_start: Index,
     ready: Ready<C, S>,
 }
 
@@ -163,6 +165,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
             heard_leader: None,
             heartbeat_due: now,
             quorum_due: now,
+            term_start: 0,
             ready: Ready::default(),
             config,
         };
@@ -228,6 +231,12 @@ impl<C: Clone, S: Clone> Replica<C, S> {
     /// The entry at `index`, if it keeps it.
     pub fn entry(&self, index: Index) -> Option<&Entry<C>> {
         self.log.get(index)
+    }
+
+    /// Whether it leads and has committed an entry of its own term: only then has it applied
+    /// everything committed before it, so only then may its owner answer from its state.
+    pub fn serving(&self) -> bool {
+        self.role == Role::Leader && self.commit >= self.term_start
     }
 
     /// Whether enough has been applied since the last snapshot that its owner should take one
@@ -435,7 +444,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
             *p = Progress { next, matched: 0, heard: false };
         }
         // Entries of earlier terms commit only with one of this term above them (§5.4.2).
-        self.append(Entry { term: self.state.term, cmd: None });
+        self.term_start = self.append(Entry { term: self.state.term, cmd: None });
         self.quorum_due = now + self.config.election_ms;
         self.broadcast(now);
         self.advance_commit();

@@ -11,7 +11,7 @@ use crate::id::MAX_NUMBER;
 
 /// A message between view-leader replicas (Raft's RPCs, each answer a message of its own).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "raft")]
+#[serde(rename_all = "snake_case", tag = "rpc")]
 pub enum RaftMsg<C, S> {
     /// A candidate asks for a vote in `term`; its log ends at (`last_index`, `last_term`).
     RequestVote {

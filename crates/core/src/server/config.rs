@@ -1,5 +1,7 @@
 //! How a server behaves: its identity, its peers and every duration it uses.
 
+use alloc::vec::Vec;
+
 use crate::id::{Addr, ServerId};
 use crate::limits::Limits;
 use crate::timing::Timing;
@@ -12,8 +14,8 @@ pub struct ServerConfig {
     pub id: Option<ServerId>,
     /// Where this server listens (sent in heartbeats).
     pub addr: Addr,
-    /// Where the view leader listens.
-    pub view_leader: Addr,
+    /// Where the view leader's replicas listen (one address for a lone view leader).
+    pub view_leaders: Vec<Addr>,
     /// Seeds the id and any jitter.
     pub seed: u64,
     /// Heartbeat period (ms).
@@ -53,7 +55,7 @@ impl ServerConfig {
         ServerConfig {
             id: None,
             addr,
-            view_leader,
+            view_leaders: alloc::vec![view_leader],
             seed,
             heartbeat_ms: timing.heartbeat_ms,
             lease_ms: timing.lease_ms(),

@@ -25,6 +25,7 @@ use alloc::vec::Vec;
 
 use crate::event::Event;
 use crate::id::{Addr, Epoch, OpId, ServerId, TxId, Version, View};
+use crate::leaders::Leaders;
 use crate::msg::{HeartbeatStatus, LocalReply, Msg, ReadAnswer, Transmit};
 use crate::outbox::Outbox;
 use crate::peer::{members_only, Peer};
@@ -57,6 +58,10 @@ pub struct Server {
     rebalance: Rebalancer,
     tx: Participant,
     lease: Lease,
+    /// The view leader's replicas, and the one heartbeats go to.
+    leaders: Leaders,
+    /// Whether the last heartbeat is still unanswered: the next one goes to another replica.
+    unanswered: bool,
     timers: Timers<Timer>,
     out: Outbox,
 }
@@ -69,6 +74,8 @@ impl Server {
         let mut timers = Timers::default();
         timers.set(Timer::Heartbeat, now);
         Server {
+            leaders: Leaders::new(config.view_leaders.clone()),
+            unanswered: false,
             config,
             id,
             storage: Storage::default(),
@@ -186,7 +193,8 @@ impl Server {
             rebalanced: self.rebalance.rebalanced(),
             sent: now,
         };
-        self.out.send(&self.config.view_leader, msg);
+        self.unanswered = true;
+        self.out.send(self.leaders.current(), msg);
         self.timers.set(Timer::Heartbeat, now + self.config.heartbeat_ms);
     }
 
@@ -195,6 +203,7 @@ impl Server {
         if id != self.id || sent > now {
             return;
         }
+        self.unanswered = false;
         match status {
             HeartbeatStatus::Ok { view, stable, .. } => {
                 self.lease.accepted(sent, self.config.lease_ms);
@@ -205,6 +214,13 @@ impl Server {
                 self.out.event(Event::Denied);
             }
             HeartbeatStatus::Retry => self.out.event(Event::ToldToRetry),
+            // With a leader named, heartbeat it at once; knowing none, the next replica gets
+            // the next heartbeat (at once would ping-pong while no replica leads).
+            HeartbeatStatus::NotLeader { leader } => {
+                if self.leaders.follow(leader.as_ref()) && leader.is_some() {
+                    self.heartbeat(now);
+                }
+            }
         }
     }
 
@@ -351,7 +367,7 @@ impl Node for Server {
                 self.out.send(from, Msg::Reply { op, result });
             }
             // Only the view leader speaks for the view: a forged reply could deny or isolate us.
-            Msg::HeartbeatReply { .. } if *from != self.config.view_leader => {
+            Msg::HeartbeatReply { .. } if !self.leaders.contains(from) => {
                 self.refuse(from, None, String::from("heartbeat replies are taken only from the view leader"));
             }
             Msg::HeartbeatReply { id, sent, status } => self.handle_heartbeat_reply(now, id, sent, status),
@@ -451,7 +467,13 @@ impl Node for Server {
     fn handle_timeout(&mut self, now: Time) {
         while let Some(timer) = self.timers.pop_expired(now) {
             match timer {
-                Timer::Heartbeat => self.heartbeat(now),
+                Timer::Heartbeat => {
+                    // A period without an answer: that replica may be down; try the next.
+                    if self.unanswered && self.leaders.replicated() {
+                        self.leaders.next();
+                    }
+                    self.heartbeat(now)
+                }
                 Timer::Transfers => {
                     let (rebalance, mut cx) = self.rebalancing();
                     rebalance.handle_timeout(now, &mut cx);

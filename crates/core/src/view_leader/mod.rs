@@ -5,16 +5,20 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+mod replicated;
 mod state;
 
+pub use self::replicated::{ReplicaSet, ViewDurable, ViewWrite};
+use self::replicated::{Replicated, Turned};
 pub use self::state::{Outcome, Registration, ViewCommand, ViewState};
 use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, View, MAX_NUMBER};
 use crate::limits::Limits;
 use crate::locks::LockTable;
-use crate::msg::{HeartbeatStatus, Msg, Transmit};
+use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
 use crate::outbox::Outbox;
 use crate::peer::{members_only, Peer};
+use crate::replication::{NotLeader, Replica};
 use crate::time::{Deadline, Time, Timers};
 use crate::timing::Timing;
 use crate::Node;
@@ -34,12 +38,15 @@ pub struct ViewLeaderConfig {
     pub timing: Timing,
     /// How long lock names may be and how many locks and waiters are kept.
     pub limits: Limits,
+    /// This replica's place among the view leader's replicas; `None` for a lone view leader,
+    /// which keeps its state in memory only.
+    pub replication: Option<ReplicaSet>,
 }
 
 impl Default for ViewLeaderConfig {
     /// Notices a failure within a few seconds, for a live demo.
     fn default() -> Self {
-        ViewLeaderConfig { timing: Timing::DEMO, limits: Limits::default() }
+        ViewLeaderConfig { timing: Timing::DEMO, limits: Limits::default(), replication: None }
     }
 }
 
@@ -94,20 +101,59 @@ pub struct ViewLeader {
     /// Failure deadlines, one per live server.
     deadlines: Timers<ServerId>,
     recovery: Option<Recovery>,
+    /// The Raft half of a replica; `None` for a lone view leader.
+    replicated: Option<Replicated>,
     out: Outbox,
 }
 
 impl ViewLeader {
-    /// A view leader with an empty view at epoch 0.
-    pub fn new(config: ViewLeaderConfig, _now: Time) -> Self {
+    /// A view leader with an empty view at epoch 0 (a replica with an empty disk).
+    pub fn new(config: ViewLeaderConfig, now: Time) -> Self {
+        ViewLeader::restore(config, now, ViewDurable::default())
+    }
+
+    /// A replica restarting from what its disk holds (a lone view leader has no disk and
+    /// starts empty). Its state is the disk's snapshot; the entries after it take effect again
+    /// as the replicas find them committed.
+    pub fn restore(config: ViewLeaderConfig, now: Time, durable: ViewDurable) -> Self {
+        let state = durable.snapshot.as_ref().map(|s| s.state.clone()).unwrap_or_default();
+        let replicated = config.replication.clone().map(|set| Replicated::new(set, &config.timing, now, durable));
         ViewLeader {
             config,
-            state: ViewState::default(),
+            state,
             heard: BTreeMap::new(),
             deadlines: Timers::default(),
             recovery: None,
+            replicated,
             out: Outbox::default(),
         }
+    }
+
+    /// The next write to make durable. A replica's messages wait until every write before
+    /// them was taken (and, by the shell, synced to disk): `poll_transmit` gives nothing while
+    /// one is left. A lone view leader has none.
+    pub fn poll_write(&mut self) -> Option<ViewWrite> {
+        self.replicated.as_mut()?.poll_write()
+    }
+
+    /// The Raft replica, for a replicated view leader.
+    pub fn replica(&self) -> Option<&Replica<ViewCommand, ViewState>> {
+        self.replicated.as_ref().map(|r| &r.raft)
+    }
+
+    /// This replica's place among the replicas, for a replicated view leader.
+    pub fn replica_set(&self) -> Option<&ReplicaSet> {
+        self.replicated.as_ref().map(|r| &r.set)
+    }
+
+    /// Whether this view leader answers: a lone one always, a replica when it leads.
+    pub fn leads(&self) -> bool {
+        self.replicated.as_ref().is_none_or(Replicated::leads)
+    }
+
+    /// The replica this one knows to lead, if any (itself when it leads).
+    pub fn leader_hint(&self) -> Option<&Addr> {
+        self.replicated.as_ref().and_then(Replicated::leader)
     }
 
     /// The current view.
@@ -175,10 +221,26 @@ impl ViewLeader {
         self.out.send(from, Msg::Error { op, reason });
     }
 
-    /// Applies `cmd` and keeps the failure timers in step with the members it leaves: a new
-    /// member's timer starts now, a removed one's stops.
+    /// A lone view leader applies `cmd` at once; a replica that leads proposes it, and it
+    /// takes effect when committed.
     fn decide(&mut self, now: Time, cmd: ViewCommand) -> Outcome {
+        if let Some(replicated) = &mut self.replicated {
+            replicated.propose_change(now, cmd);
+            return Outcome::Done;
+        }
         let outcome = self.state.apply(cmd, &self.config.limits, &mut self.out);
+        self.sync_deadlines(now);
+        outcome
+    }
+
+    /// Keeps the failure timers in step with the members: a new member's timer starts now, a
+    /// removed one's stops. Only a leader keeps them.
+    fn sync_deadlines(&mut self, now: Time) {
+        if !self.leads() {
+            self.deadlines = Timers::default();
+            self.heard.clear();
+            return;
+        }
         for id in self.state.servers.keys() {
             if self.deadlines.at(id).is_none() {
                 self.deadlines.set(id.clone(), now + self.config.timing.failure_timeout_ms);
@@ -192,7 +254,49 @@ impl ViewLeader {
         for id in gone {
             self.deadlines.cancel(&id);
         }
-        outcome
+    }
+
+    /// After every input, a replica takes what Raft produced: committed changes take effect.
+    /// A newly elected leader gives every member a fresh failure timeout before it may fail
+    /// anyone: the last leader's timers are not known to it, and failing a server for the
+    /// election's silence would move its keys for nothing.
+    fn after_input(&mut self, now: Time) {
+        let Some(replicated) = &mut self.replicated else { return };
+        let turned = replicated.pump(&mut self.state, &self.config.limits, &mut self.out);
+        if let Turned::Elected = turned {
+            self.deadlines = Timers::default();
+            self.heard.clear();
+        }
+        self.sync_deadlines(now);
+    }
+
+    /// A non-leading replica's answer to what only a leader answers.
+    fn redirect(&mut self, from: &Addr, msg: Msg) {
+        let leader = self.leader_hint().cloned();
+        match msg {
+            Msg::Heartbeat { id, sent, .. } => {
+                self.out.send(from, Msg::HeartbeatReply { id, sent, status: HeartbeatStatus::NotLeader { leader } });
+            }
+            Msg::QueryServers { op } | Msg::LockGet { op, .. } | Msg::LockRelease { op, .. } => {
+                self.out.send(from, Msg::NotLeader { op, leader });
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_raft(&mut self, now: Time, peer: Peer<'_>, msg: crate::replication::RaftMsg<ViewCommand, ViewState>) {
+        let from = peer.addr();
+        let Some(replicated) = &mut self.replicated else {
+            return self.refuse(from, None, String::from("this view leader is not replicated"));
+        };
+        let place = replicated.place(from).filter(|p| *p != replicated.set.me && peer.is_member());
+        let Some(place) = place else {
+            return self.refuse(from, None, format!("{from} is not one of the view leader's replicas"));
+        };
+        match msg.check(replicated.raft.config().max_entries) {
+            Ok(()) => replicated.raft.handle_message(now, place, msg),
+            Err(reason) => self.refuse(from, None, reason),
+        }
     }
 
     fn handle_heartbeat(&mut self, now: Time, from: &Addr, beat: Beat) {
@@ -215,7 +319,11 @@ impl ViewLeader {
                 recovery.newest = recovery.newest.max(known);
             }
             HeartbeatStatus::Retry
-        } else if known > self.state.view.epoch && self.state.view.epoch == Epoch(0) && known.0 <= RECOVERY_CEILING {
+        } else if known > self.state.view.epoch
+            && self.state.view.epoch == Epoch(0)
+            && known.0 <= RECOVERY_CEILING
+            && self.replicated.is_none()
+        {
             // A server knows a newer epoch than a leader that never formed a view: this leader
             // restarted and forgot it. Gather every live server for one failure timeout (each
             // heartbeats within it), then form one view above every epoch they knew. A leader
@@ -230,7 +338,11 @@ impl ViewLeader {
             HeartbeatStatus::Retry
         } else {
             self.decide(now, ViewCommand::Join { id: id.clone(), addr });
-            self.accepted(known, known_stable)
+            // A replica's join takes effect once committed: the server's next heartbeat finds it.
+            match self.state.servers.contains_key(&id) {
+                true => self.accepted(known, known_stable),
+                false => HeartbeatStatus::Retry,
+            }
         };
         self.out.send(from, Msg::HeartbeatReply { id, sent, status });
     }
@@ -273,6 +385,27 @@ impl ViewLeader {
     }
 
     fn lock_command(&mut self, now: Time, from: &Addr, op: OpId, cmd: ViewCommand) {
+        if let Some(replicated) = &mut self.replicated {
+            // Asking again changes nothing for a holder or a waiter: answered from the state,
+            // not logged (as heartbeats that change nothing are not).
+            if let ViewCommand::LockGet { name, requester } = &cmd {
+                let locks = &self.state.locks;
+                let place = locks.queue(name).position(|w| w == requester);
+                let result = match (locks.holder(name) == Some(requester.as_str()), place) {
+                    (true, _) => Some(LockAnswer::Granted),
+                    (false, Some(place)) => Some(LockAnswer::Retry { position: place + 1 }),
+                    (false, None) => None,
+                };
+                if let Some(result) = result {
+                    return self.out.send(from, Msg::LockReply { op, result });
+                }
+            }
+            if let Err(NotLeader { leader }) = replicated.propose_lock(now, from, op, cmd) {
+                let leader = leader.and_then(|p| replicated.set.replicas.get(p)).cloned();
+                self.out.send(from, Msg::NotLeader { op, leader });
+            }
+            return;
+        }
         match self.decide(now, cmd) {
             Outcome::Lock(result) => self.out.send(from, Msg::LockReply { op, result }),
             Outcome::Refused(reason) => self.refuse(from, Some(op), reason),
@@ -288,12 +421,19 @@ impl Node for ViewLeader {
         self.handle_timeout(now);
         let from = peer.addr();
         match msg {
+            Msg::Raft { msg } => self.handle_raft(now, peer, *msg),
             ref beat @ Msg::Heartbeat { .. } if !peer.is_member() => self.refuse(from, None, members_only(beat)),
             // A member speaks for its own address only: a heartbeat naming another would keep a
             // dead server alive from elsewhere, or take over a live one's id.
             Msg::Heartbeat { addr, .. } if addr != *from => {
                 let reason = format!("a heartbeat's addr must be the sender's own ({from}), not {addr}");
                 self.refuse(from, None, reason);
+            }
+            msg
+            @ (Msg::Heartbeat { .. } | Msg::QueryServers { .. } | Msg::LockGet { .. } | Msg::LockRelease { .. })
+                if !self.leads() =>
+            {
+                self.redirect(from, msg)
             }
             Msg::Heartbeat { id, addr, .. } if self.state.servers.get(&id).is_some_and(|r| r.addr != addr) => {
                 let reason = format!("server {id} is alive at another address; its id is not yours to use");
@@ -327,9 +467,15 @@ impl Node for ViewLeader {
                 self.refuse(from, other.op(), reason);
             }
         }
+        self.after_input(now);
     }
 
     fn handle_timeout(&mut self, now: Time) {
+        if let Some(replicated) = self.replicated.as_mut().filter(|r| now >= r.raft.poll_timeout()) {
+            replicated.raft.handle_timeout(now);
+        }
+        // A leader that just stepped down must not decide failures below.
+        self.after_input(now);
         self.notice_pause(now);
         let mut expired = Vec::new();
         while let Some(id) = self.deadlines.pop_expired(now) {
@@ -341,9 +487,13 @@ impl Node for ViewLeader {
         if self.recovery.as_ref().is_some_and(|r| r.until <= now) {
             self.finish_recovery(now);
         }
+        self.after_input(now);
     }
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.replicated.as_ref().is_some_and(Replicated::has_writes) {
+            return None;
+        }
         self.out.poll_transmit()
     }
 
@@ -353,10 +503,8 @@ impl Node for ViewLeader {
 
     fn poll_timeout(&self) -> Option<Time> {
         let recovery = self.recovery.as_ref().map(|r| r.until);
-        match (self.deadlines.next(), recovery) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let raft = self.replicated.as_ref().map(|r| r.raft.poll_timeout());
+        [self.deadlines.next(), recovery, raft].into_iter().flatten().min()
     }
 }
 

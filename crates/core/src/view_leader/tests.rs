@@ -16,7 +16,7 @@ const TIMING: Timing = Timing { heartbeat_ms: HEARTBEAT, failure_timeout_ms: TIM
 type Outputs = (Vec<Transmit>, Vec<Event>);
 
 fn leader() -> ViewLeader {
-    ViewLeader::new(ViewLeaderConfig { timing: TIMING, limits: Limits::default() }, Time::ZERO)
+    ViewLeader::new(ViewLeaderConfig { timing: TIMING, limits: Limits::default(), replication: None }, Time::ZERO)
 }
 
 fn id(s: &str) -> ServerId {
@@ -600,7 +600,7 @@ fn only_members_heartbeat_and_each_for_its_own_address_and_id() {
 #[test]
 fn lock_names_locks_and_waiters_are_bounded() {
     let limits = Limits { lock_name_bytes: 8, locks: 2, waiters: 1, ..Limits::default() };
-    let mut vl = ViewLeader::new(ViewLeaderConfig { timing: TIMING, limits }, Time::ZERO);
+    let mut vl = ViewLeader::new(ViewLeaderConfig { timing: TIMING, limits, replication: None }, Time::ZERO);
     let refused = |op: u64, reason: &str| {
         vec![Transmit { to: addr("c"), msg: Msg::Error { op: Some(OpId(op)), reason: reason.to_string() } }]
     };
