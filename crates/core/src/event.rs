@@ -2,16 +2,17 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde::{Deserialize, Serialize};
+
+use crate::tagged::tagged_enum;
 
 use crate::client::op::OpOutput;
 use crate::error::OpError;
 use crate::id::{Addr, Epoch, OpId, ServerId, TxId, Version};
 use crate::msg::NoReason;
 
+tagged_enum! {
 /// Something a role did or saw that an observer may want to narrate or check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[tag = "event", twin = EventTwin]
 pub enum Event {
     /// View leader: a new server joined; the epoch went up.
     ServerJoined {
@@ -271,4 +272,5 @@ pub enum Event {
         /// What was wrong.
         reason: String,
     },
+}
 }

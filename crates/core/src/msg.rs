@@ -273,7 +273,10 @@ tagged_enum! {
             keys: Vec<String>,
         },
 
-        /// View-leader replica → replica: Raft's messages (elections, the log, snapshots).
+        /// View-leader replica → replica: Raft's messages (elections, the log, snapshots). The
+        /// page never reads one (its simulator hands messages over as values, and live mode
+        /// shows a replica's `raft` frames by name only), so its decoder stays out of the wasm.
+        #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
         Raft {
             /// The message (boxed: a snapshot is large next to every other message).
             msg: alloc::boxed::Box<RaftMsg<ViewCommand, ViewState>>,

@@ -2,7 +2,7 @@
 //! file (one JSON object a line), parsed into typed records. Plain Rust, tested natively.
 
 use ringside_core::wire::Frame;
-use ringside_core::{Addr, Event, ServerId};
+use ringside_core::{Addr, Event, Msg, ServerId};
 use serde_json::Value;
 
 /// One record of a node's observer stream or events file.
@@ -85,7 +85,7 @@ impl Record {
                 }
             }
             "event" => {
-                RecordKind::Event { event: serde_json::from_value(field(&mut v, "event")?).map_err(|e| e.to_string())? }
+                RecordKind::Event { event: Event::from_json_value(field(&mut v, "event")?).map_err(|e| e.to_string())? }
             }
             "dropped" => RecordKind::Dropped { reason: text(&mut v, "reason")? },
             other => return Err(format!("unknown kind `{other}`")),
@@ -94,9 +94,21 @@ impl Record {
     }
 }
 
-/// A frame out of its JSON.
-pub fn frame_of(v: Value) -> Result<Frame, String> {
-    serde_json::from_value(v).map_err(|e| e.to_string())
+/// A frame out of its JSON. The message goes through `Msg::from_json_value`, which decodes
+/// it in one pass: serde's decoder for an internally tagged enum would buffer every field
+/// first, and cost the wasm tens of kilobytes.
+pub fn frame_of(mut v: Value) -> Result<Frame, String> {
+    let msg = v.get_mut("msg").map(Value::take).ok_or("missing field `msg`")?;
+    let msg = Msg::from_json_value(msg).map_err(|e| e.to_string())?;
+    let number = |v: &Value, name: &str| v.get(name).and_then(Value::as_u64);
+    let version = number(&v, "v").ok_or("missing field `v`")?;
+    Ok(Frame {
+        v: u32::try_from(version).map_err(|_| format!("`v` {version} is out of range"))?,
+        id: number(&v, "id").ok_or("missing field `id`")?,
+        re: number(&v, "re"),
+        from: v.get("from").and_then(Value::as_str).map(|a| Addr(a.to_string())),
+        msg,
+    })
 }
 
 /// Parses an events file (or several concatenated): one record per line, blank lines skipped.
