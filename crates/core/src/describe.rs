@@ -134,7 +134,7 @@ fn raft(msg: &RaftMsg<ViewCommand, ViewState>) -> String {
         }
         RaftMsg::Appended { index, .. } => format!("appended: my log matches through {index}"),
         RaftMsg::Refused { rejected, last, .. } => format!("refused: no match at {rejected} (my log ends at {last})"),
-        RaftMsg::InstallSnapshot { term, snapshot } => {
+        RaftMsg::InstallSnapshot { term, snapshot, .. } => {
             format!("install the snapshot through {} (term {term})", snapshot.index)
         }
     }

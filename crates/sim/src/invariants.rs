@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use ringside_core::ring::Ring;
-use ringside_core::{Addr, Epoch, Event, Member, ServerId, Time, TxId, ViewLeader};
+use ringside_core::{Addr, Epoch, Event, Member, OpError, OpOutput, ServerId, Time, TxId, ViewLeader};
 
+use crate::consensus::Consensus;
 use crate::history::History;
 use crate::slot::{Role, Slot};
 
@@ -37,13 +38,19 @@ impl fmt::Display for Violation {
 
 /// The view leader the cluster hears: the replica serving as leader in the newest term, or
 /// else the live replica with the newest term (a lone view leader is always it).
-pub(crate) fn view_leader(nodes: &BTreeMap<Addr, Slot>) -> Option<&ViewLeader> {
+pub(crate) fn view_leader(nodes: &BTreeMap<Addr, Slot>, now: Time) -> Option<&ViewLeader> {
     let live = nodes.values().filter_map(|s| match &s.role {
         Some(Role::ViewLeader(vl)) => Some(vl),
         _ => None,
     });
     let term = |vl: &ViewLeader| vl.replica().map_or(0, |r| r.term().0);
-    live.max_by_key(|vl| (vl.leads(), term(vl)))
+    live.max_by_key(|vl| (serving(vl, now), term(vl)))
+}
+
+/// Whether `vl` answers at `now`: a lone view leader always, a replica while it leads with a
+/// lease (by the world's clock, which may be ahead of the last time it was handed).
+pub(crate) fn serving(vl: &ViewLeader, now: Time) -> bool {
+    vl.replica().map_or(true, |r| r.serving_at(now))
 }
 
 /// Watches a run. Only the first violation is kept: later ones are usually its echoes.
@@ -57,7 +64,11 @@ pub struct Checker {
     /// The membership of every epoch the view leader had.
     views: BTreeMap<Epoch, Vec<Member>>,
     server_epochs: BTreeMap<ServerId, Epoch>,
-    lock_holders: BTreeMap<String, String>,
+    /// Who holds each lock, as the clients were told.
+    lock_holders: BTreeMap<String, Addr>,
+    /// Per client and lock, its releases still running and when the last one finished.
+    releases: BTreeMap<(Addr, String), (u32, Time)>,
+    consensus: Consensus,
     yes_votes: BTreeMap<TxId, BTreeSet<ServerId>>,
     decided: BTreeMap<TxId, bool>,
     committed: BTreeSet<TxId>,
@@ -81,6 +92,8 @@ impl Checker {
             views,
             server_epochs: BTreeMap::new(),
             lock_holders: BTreeMap::new(),
+            releases: BTreeMap::new(),
+            consensus: Consensus::default(),
             yes_votes: BTreeMap::new(),
             decided: BTreeMap::new(),
             committed: BTreeSet::new(),
@@ -111,7 +124,7 @@ impl Checker {
     /// longer owed.
     pub fn server_gone(&mut self, now: Time, node: &Addr, nodes: &BTreeMap<Addr, Slot>) {
         let Some(Some(Role::Server(gone))) = nodes.get(node).map(|s| &s.role) else { return };
-        let failed = view_leader(nodes).map(ViewLeader::failed);
+        let failed = view_leader(nodes, now).map(ViewLeader::failed);
         for (key, entry) in gone.bucket() {
             let survives = nodes.iter().any(|(addr, slot)| {
                 addr != node
@@ -142,7 +155,6 @@ impl Checker {
     pub fn observe(&mut self, now: Time, step: u64, node: &Addr, event: &Event, nodes: &BTreeMap<Addr, Slot>) {
         match event {
             Event::ServerFailed { id, .. } => {
-                self.lock_holders.retain(|_, holder| holder != id.as_str());
                 let addr = nodes.iter().find_map(|(a, slot)| match &slot.role {
                     Some(Role::Server(s)) if s.id() == id => Some(a.clone()),
                     _ => None,
@@ -150,16 +162,6 @@ impl Checker {
                 if let Some(addr) = addr {
                     self.server_gone(now, &addr, nodes);
                 }
-            }
-            Event::LockGranted { name, requester } => {
-                if let Some(holder) = self.lock_holders.get(name).filter(|h| *h != requester) {
-                    let detail = format!("lock {name} granted to {requester} while {holder} holds it");
-                    self.fail(now, step, "one holder per lock", detail);
-                }
-                self.lock_holders.insert(name.clone(), requester.clone());
-            }
-            Event::LockReleased { name, requester } if self.lock_holders.get(name) == Some(requester) => {
-                self.lock_holders.remove(name);
             }
             Event::Voted { tx, yes: true, .. } => {
                 if let Some(Some(Role::Server(s))) = nodes.get(node).map(|slot| &slot.role) {
@@ -202,12 +204,53 @@ impl Checker {
         }
     }
 
+    /// A client asked to release a lock: it may be free from now on, before the answer comes.
+    pub fn lock_released(&mut self, now: Time, client: &Addr, name: &str) {
+        if self.lock_holders.get(name) == Some(client) {
+            self.lock_holders.remove(name);
+        }
+        self.releases.entry((client.clone(), name.to_string())).or_insert((0, now)).0 += 1;
+    }
+
+    /// A client's lock command finished: no two clients may be told they hold one lock at
+    /// once. A client that died keeps what it held, as the view leader does. A grant while a
+    /// release of the same client ran may already be undone, so it proves nothing about who
+    /// holds the lock.
+    pub fn lock_done(
+        &mut self,
+        now: Time,
+        step: u64,
+        client: &Addr,
+        name: &str,
+        (get, invoked): (bool, Time),
+        result: &Result<OpOutput, OpError>,
+    ) {
+        let releases = self.releases.entry((client.clone(), name.to_string())).or_insert((0, Time::ZERO));
+        if !get {
+            releases.0 = releases.0.saturating_sub(1);
+            releases.1 = now;
+        }
+        // A release that ran at any time during this get.
+        let released_since = releases.0 > 0 || releases.1 >= invoked;
+        match (get, result) {
+            (true, Ok(OpOutput::Granted)) if released_since => {}
+            (true, Ok(OpOutput::Granted)) => {
+                if let Some(holder) = self.lock_holders.get(name).filter(|h| *h != client) {
+                    let detail = format!("{client} was granted lock {name} while {holder} holds it");
+                    self.fail(now, step, "one holder per lock", detail);
+                }
+                self.lock_holders.insert(name.to_string(), client.clone());
+            }
+            _ => {}
+        }
+    }
+
     /// The checks after every step.
     pub fn after_step(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>) {
-        let mut problems = Vec::new();
+        let mut problems = self.consensus.after_step(now, nodes);
         // The epoch the cluster hears grows, across failovers too. A replica deposed without
         // knowing it may answer from an older state until it steps down; servers ignore it.
-        if let Some(vl) = view_leader(nodes).filter(|vl| vl.leads()) {
+        if let Some(vl) = view_leader(nodes, now).filter(|vl| serving(vl, now)) {
             if vl.epoch() < self.vl_epoch {
                 problems.push((
                     "epochs only grow",
@@ -289,7 +332,7 @@ impl Checker {
 
     /// The checks for a world at rest.
     pub fn at_rest(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>, history: &History) {
-        let Some(vl) = view_leader(nodes) else { return };
+        let Some(vl) = view_leader(nodes, now) else { return };
         let view = vl.view().clone();
         let ring = Ring::new(view.members.iter().map(|m| &m.id), self.vnodes);
         let servers: Vec<&ringside_core::Server> = nodes

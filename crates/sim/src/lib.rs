@@ -17,6 +17,7 @@
 pub mod action;
 pub mod bench;
 pub mod config;
+mod consensus;
 pub mod history;
 pub mod invariants;
 pub mod linearize;

@@ -56,6 +56,10 @@ enum Task {
         /// The servers' commit protocol: `paxos` (the default) or `classic`.
         #[arg(long, default_value = "paxos", value_parser = commit_protocol)]
         commit: CommitProtocol,
+        /// View-leader replicas (1: a lone view leader, never crashed). With more, they crash
+        /// and restart from their disks, stall and are cut off, the leader most of all.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=7))]
+        view_leaders: u64,
     },
     /// Copies moved per view change versus the minimum.
     Movement {
@@ -102,7 +106,9 @@ fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Run { session: Some(path), trace, all, .. } => run_session(&path, trace, all),
         Task::Run { scenario, seed, trace, all, list, .. } => run(scenario, seed, trace, all, list),
-        Task::Sweep { seeds, start, narrate, commit } => run_sweep(seeds, start, narrate, commit),
+        Task::Sweep { seeds, start, narrate, commit, view_leaders } => {
+            run_sweep(seeds, start, narrate, sweep::Variant { commit, view_leaders: view_leaders as usize })
+        }
         Task::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
         Task::Place { servers, key, replicas, vnodes } => {
             let ids: Vec<ServerId> = servers.iter().map(|s| ServerId(s.clone())).collect();
@@ -199,14 +205,14 @@ fn commit_protocol(name: &str) -> Result<CommitProtocol, String> {
     CommitProtocol::from_name(name).ok_or_else(|| format!("`{name}` is no commit protocol: use paxos or classic"))
 }
 
-fn run_sweep(seeds: u64, start: u64, narrate_runs: bool, commit: CommitProtocol) -> ExitCode {
+fn run_sweep(seeds: u64, start: u64, narrate_runs: bool, variant: sweep::Variant) -> ExitCode {
     let (mut ops, mut violations, mut nonlin, mut deliveries) = (0, 0, 0, 0);
     // How long decisions came late, and how many never came (classic 2PC blocks; Paxos
     // Commit only without a majority).
     let (mut longest_late_ms, mut blocked, mut blocking_seeds) = (0, 0, 0);
     let begun = Instant::now();
     for seed in start..start + seeds {
-        let (out, sim) = sweep::run_seed_with(seed, narrate_runs, commit);
+        let (out, sim) = sweep::run_variant(seed, narrate_runs, variant);
         if narrate_runs {
             let mut names = Names::default();
             for line in sim.trace().entries().iter().filter_map(|e| narrate::line(e, true, &mut names)) {
@@ -221,7 +227,13 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool, commit: CommitProtocol)
         if let Some(v) = out.violation {
             violations += 1;
             nonlin += usize::from(out.nonlinearizable);
-            eprintln!("FAIL {v}\n  reproduce: cargo run --release -p ringside-sim -- sweep --seeds 1 --start {seed}");
+            let more = match variant.view_leaders {
+                1 => String::new(),
+                n => format!(" --view-leaders {n}"),
+            };
+            eprintln!(
+                "FAIL {v}\n  reproduce: cargo run --release -p ringside-sim -- sweep --seeds 1 --start {seed}{more}"
+            );
         }
     }
     println!(

@@ -33,6 +33,42 @@ pub struct SeedOutcome {
     pub blocked: usize,
 }
 
+/// What a sweep varies besides the seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// The servers' commit protocol.
+    pub commit: CommitProtocol,
+    /// View-leader replicas: with more than one, they crash (and restart from their disks),
+    /// stall and are cut off too, the leader most of all.
+    pub view_leaders: usize,
+}
+
+impl Default for Variant {
+    fn default() -> Self {
+        Variant { commit: CommitProtocol::Paxos, view_leaders: 1 }
+    }
+}
+
+/// A fault of a view-leader replica, aimed when it comes (at the leader, most often).
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicaFault {
+    /// When (virtual ms).
+    pub at: u64,
+    /// What.
+    pub kind: ReplicaFaultKind,
+}
+
+/// What happens to the replica.
+#[derive(Clone, Copy, Debug)]
+pub enum ReplicaFaultKind {
+    /// It crashes and restarts from its disk this much later (ms).
+    Crash(u64),
+    /// It is paused for this long (ms).
+    Stall(u64),
+    /// It is cut off from everyone for this long (ms).
+    Cut(u64),
+}
+
 fn pick<T: Copy>(rng: &mut Rng, options: &[T]) -> T {
     options[rng.range(0, options.len() as u64 - 1) as usize]
 }
@@ -44,12 +80,21 @@ pub fn setup(seed: u64, trace: bool) -> (Sim, Vec<String>) {
 
 /// [`setup`], the servers running `commit`.
 pub fn setup_with(seed: u64, trace: bool, commit: CommitProtocol) -> (Sim, Vec<String>) {
+    let (sim, keys, _) = setup_variant(seed, trace, Variant { commit, ..Variant::default() });
+    (sim, keys)
+}
+
+/// The world and script of a seed for `variant`, with the view-leader replicas' faults (drawn
+/// from a generator of their own, so a seed's other choices are the same with one replica).
+pub fn setup_variant(seed: u64, trace: bool, variant: Variant) -> (Sim, Vec<String>, Vec<ReplicaFault>) {
+    let commit = variant.commit;
     let mut rng = Rng::new(seed ^ 0x5eed_5eed_5eed_5eed);
     let servers = rng.range(1, 7) as u32;
     let clients = rng.range(2, 4) as u32;
     let mut config = SimConfig::new(seed);
     config.trace = trace;
     config.commit = commit;
+    config.view_leaders = variant.view_leaders;
     config.vnodes = pick(&mut rng, &[1, 1, 4]);
     config.latency_ms = (1, rng.range(3, 40));
     config.faults = Faults {
@@ -139,7 +184,46 @@ pub fn setup_with(seed: u64, trace: bool, commit: CommitProtocol) -> (Sim, Vec<S
         sim.schedule(Time(at), Action::CrashInTransaction { client: node.clone(), during, after });
         sim.schedule(Time((at + rng.range(500, 3_000)).min(WORKLOAD_MS)), Action::Restart { node });
     }
-    (sim, keys)
+    let mut faults = Vec::new();
+    if variant.view_leaders > 1 {
+        let mut rng = Rng::new(seed ^ 0x0de1_ead5_0de1_ead5);
+        let failure_ms = sim.config().timing.failure_timeout_ms;
+        for _ in 0..rng.range(1, 5) {
+            let at = rng.range(1_000, WORKLOAD_MS - 1_000);
+            let kind = match rng.range(0, 5) {
+                0..=2 => ReplicaFaultKind::Crash(rng.range(200, 4_000)),
+                3 => ReplicaFaultKind::Stall(rng.range(50, 3 * failure_ms)),
+                _ => ReplicaFaultKind::Cut(rng.range(100, 2 * failure_ms)),
+            };
+            faults.push(ReplicaFault { at, kind });
+        }
+        faults.sort_by_key(|f| f.at);
+    }
+    (sim, keys, faults)
+}
+
+/// Throws `fault` now at the replica that leads (three times in five) or at any replica.
+fn throw(sim: &mut Sim, rng: &mut Rng, fault: ReplicaFault) {
+    let replicas = sim.view_leader_addrs().to_vec();
+    let leader = sim.view_leaders().find(|(_, vl)| vl.leads()).map(|(a, _)| a.clone());
+    let node = match leader {
+        Some(leader) if rng.chance(600_000) => leader,
+        _ => replicas[rng.range(0, replicas.len() as u64 - 1) as usize].clone(),
+    };
+    let until = |ms: u64| Time((fault.at + ms).min(WORKLOAD_MS));
+    match fault.kind {
+        ReplicaFaultKind::Crash(ms) => {
+            sim.act(Action::Crash { node: node.clone() });
+            sim.schedule(until(ms), Action::Restart { node });
+        }
+        ReplicaFaultKind::Stall(ms) => {
+            sim.act(Action::Stall { node, ms });
+        }
+        ReplicaFaultKind::Cut(ms) => {
+            sim.act(Action::Partition { side: vec![node] });
+            sim.schedule(until(ms), Action::Heal);
+        }
+    }
 }
 
 /// Runs one seed to the end and checks everything; `trace` keeps the trace for narration.
@@ -149,13 +233,28 @@ pub fn run_seed(seed: u64, trace: bool) -> (SeedOutcome, Sim) {
 
 /// [`run_seed`], the servers running `commit`.
 pub fn run_seed_with(seed: u64, trace: bool, commit: CommitProtocol) -> (SeedOutcome, Sim) {
-    let (mut sim, keys) = setup_with(seed, trace, commit);
+    run_variant(seed, trace, Variant { commit, ..Variant::default() })
+}
+
+/// [`run_seed`] for `variant`.
+pub fn run_variant(seed: u64, trace: bool, variant: Variant) -> (SeedOutcome, Sim) {
+    let (mut sim, keys, faults) = setup_variant(seed, trace, variant);
+    let mut aim = Rng::new(seed ^ 0xa1b2_c3d4_e5f6_0789);
+    for fault in faults {
+        sim.run_until(Time(fault.at));
+        throw(&mut sim, &mut aim, fault);
+    }
     sim.run_until(Time(WORKLOAD_MS));
     // Faults stop; the world must come to rest by itself.
     sim.act(Action::SetFaults { faults: Faults::default() });
     sim.act(Action::Heal);
     if sim.servers().next().is_none() {
         sim.act(Action::AddServer);
+    }
+    for node in sim.view_leader_addrs().to_vec() {
+        if sim.view_leaders().all(|(a, _)| *a != node) {
+            sim.act(Action::Restart { node });
+        }
     }
     let limit = sim.now() + SETTLE_MS;
     let rested = sim.run_while_not(limit, |s| s.settled());

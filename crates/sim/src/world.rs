@@ -143,6 +143,9 @@ pub struct Sim {
     disks: BTreeMap<Addr, ViewDurable>,
     /// Nodes cut off from the rest, if a partition is in place.
     partition: Option<BTreeSet<Addr>>,
+    /// Lock commands in flight, by client and op: the lock's name, whether it is a get, and
+    /// when it was invoked.
+    lock_calls: BTreeMap<(Addr, OpId), (String, bool, Time)>,
     /// Clients to crash the moment they would send a 2PC decision (of one transaction, or any).
     traps: BTreeMap<Addr, Trap>,
     faults: Faults,
@@ -179,6 +182,7 @@ impl Sim {
             disks: BTreeMap::new(),
             partition: None,
             traps: BTreeMap::new(),
+            lock_calls: BTreeMap::new(),
             late: BTreeMap::new(),
             longest_late_ms: 0,
             faults: config.faults,
@@ -276,7 +280,7 @@ impl Sim {
     /// The view leader: the replica that leads in the newest term, or else any live replica
     /// (a lone view leader is never crashed; the simulator never crashes every replica).
     pub fn view_leader(&self) -> &ViewLeader {
-        crate::invariants::view_leader(&self.nodes).expect("a view-leader replica is always alive")
+        crate::invariants::view_leader(&self.nodes, self.now).expect("a view-leader replica is always alive")
     }
 
     /// The view leader's replicas' addresses (one for a lone view leader).
@@ -427,17 +431,32 @@ impl Sim {
                 }
                 None
             }
-            Action::Client { client, command } => self.client_op(
-                &client,
-                |c| command.apply(c, now, None).ok(),
-                // Reads and writes of the replicated store go into the history the
-                // linearizability check reads.
-                |h, c, op| match &command {
-                    Command::SetR { key, value } => h.invoked_write(c, op, now, key, value),
-                    Command::GetR { key } => h.invoked_read(c, op, now, key),
+            Action::Client { client, command } => {
+                let op = self.client_op(
+                    &client,
+                    |c| command.apply(c, now, None).ok(),
+                    // Reads and writes of the replicated store go into the history the
+                    // linearizability check reads.
+                    |h, c, op| match &command {
+                        Command::SetR { key, value } => h.invoked_write(c, op, now, key, value),
+                        Command::GetR { key } => h.invoked_read(c, op, now, key),
+                        _ => {}
+                    },
+                );
+                // Lock commands, for the check that no two clients are told they hold a lock.
+                match (&command, op) {
+                    (Command::LockGet { name }, Some(op)) => {
+                        self.lock_calls.insert((client, op), (name.clone(), true, now));
+                    }
+                    (Command::LockRelease { name }, Some(op)) => {
+                        // The release may take effect any time from now: the lock counts as free.
+                        self.checker.lock_released(now, &client, name);
+                        self.lock_calls.insert((client, op), (name.clone(), false, now));
+                    }
                     _ => {}
-                },
-            ),
+                }
+                op
+            }
             Action::Partition { side } => {
                 self.partition = Some(side.into_iter().collect());
                 None
@@ -769,6 +788,9 @@ impl Sim {
         }
         if let Event::OpDone { op, result } = &event {
             self.history.completed(node, *op, now, result);
+            if let Some((name, get, invoked)) = self.lock_calls.remove(&(node.clone(), *op)) {
+                self.checker.lock_done(now, self.steps, node, &name, (get, invoked), result);
+            }
         }
         if self.config.check {
             self.checker.observe(now, self.steps, node, &event, &self.nodes);

@@ -26,7 +26,8 @@ const USAGE: &str = "\
 Usage: cargo xtask <command>
 
 Commands:
-  test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000),
+  test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000;
+          once with a lone view leader, once with three replicas),
           10 s of each fuzz target (when nightly is installed),
           then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e tests
           (the simulator, and live mode against a real cluster), and 60 s of the chaos suite with partitions
@@ -247,6 +248,10 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
 
     let seeds = seeds.to_string();
     run.cargo("sweep", &["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds])?;
+    // The same seeds with three view-leader replicas, crashed, paused and cut off.
+    let replicated =
+        ["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds, "--view-leaders", "3"];
+    run.cargo("sweep, replicated view leader", &replicated)?;
 
     // The kept regressions already ran on stable, in `cargo test`; fresh fuzzing needs nightly.
     if fuzz::have_nightly(run) {

@@ -113,6 +113,8 @@ struct Progress {
     matched: Index,
     /// Whether it answered since the last quorum check.
     heard: bool,
+    /// The latest `sent` it echoed: it heard this leader then or later.
+    acked: Time,
 }
 
 /// One replica. See the module doc for the run loop.
@@ -137,6 +139,8 @@ pub struct Replica<C, S> {
     quorum_due: Time,
     /// The index of the entry that opened this leader's term.
     term_start: Index,
+    /// The latest time handed in.
+    now: Time,
     ready: Ready<C, S>,
 }
 
@@ -166,6 +170,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
             heartbeat_due: now,
             quorum_due: now,
             term_start: 0,
+            now,
             ready: Ready::default(),
             config,
         };
@@ -233,10 +238,29 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         self.log.get(index)
     }
 
-    /// Whether it leads and has committed an entry of its own term: only then has it applied
-    /// everything committed before it, so only then may its owner answer from its state.
+    /// Whether its owner may answer from its state: it leads, it has committed an entry of its
+    /// own term (so it applied everything committed before it), and it holds a lease — a
+    /// majority heard from it within the last election timeout, so none of them will help
+    /// elect another leader before the lease ends (a follower that heard its leader ignores
+    /// vote requests for an election timeout). A leader cut off or paused stops answering by
+    /// itself, before another can be elected.
     pub fn serving(&self) -> bool {
-        self.role == Role::Leader && self.commit >= self.term_start
+        self.serving_at(self.now)
+    }
+
+    /// [`Replica::serving`] at `now` (an observer's clock, which may be ahead of the last time
+    /// this replica was handed).
+    pub fn serving_at(&self, now: Time) -> bool {
+        self.role == Role::Leader && self.commit >= self.term_start && now < self.lease_until()
+    }
+
+    /// Until when a majority's last answers keep this leader's lease.
+    pub fn lease_until(&self) -> Time {
+        let me = self.config.me;
+        let mut acked: Vec<Time> =
+            self.progress.iter().enumerate().map(|(p, pr)| if p == me { self.now } else { pr.acked }).collect();
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        acked[self.config.majority() - 1] + self.config.election_ms
     }
 
     /// Whether enough has been applied since the last snapshot that its owner should take one
@@ -262,6 +286,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
     /// committed at, unless another leader replaces it (its owner learns which when it applies
     /// that index).
     pub fn propose(&mut self, now: Time, cmd: C) -> Result<(Index, Term), NotLeader> {
+        self.now = self.now.max(now);
         if self.role != Role::Leader {
             return Err(NotLeader { leader: self.leader });
         }
@@ -285,6 +310,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
 
     /// Time passed: an election, a heartbeat or a quorum check may be due.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.now = self.now.max(now);
         match self.role {
             Role::Leader => {
                 if now >= self.quorum_due {
@@ -305,6 +331,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         if from >= self.config.replicas || from == self.config.me {
             return;
         }
+        self.now = self.now.max(now);
         let term = msg.term();
         if let RaftMsg::RequestVote { .. } = msg {
             // A replica that hears its leader does not help depose it.
@@ -321,9 +348,9 @@ impl<C: Clone, S: Clone> Replica<C, S> {
             // A stale sender learns the term; answers from an older term are dropped.
             match msg {
                 RaftMsg::RequestVote { .. } => self.send(from, RaftMsg::Vote { term: self.state.term, granted: false }),
-                RaftMsg::Append { .. } | RaftMsg::InstallSnapshot { .. } => {
+                RaftMsg::Append { sent, .. } | RaftMsg::InstallSnapshot { sent, .. } => {
                     let last = self.log.last_index();
-                    self.send(from, RaftMsg::Refused { term: self.state.term, rejected: 0, last });
+                    self.send(from, RaftMsg::Refused { term: self.state.term, rejected: 0, last, sent });
                 }
                 RaftMsg::Vote { .. } | RaftMsg::Appended { .. } | RaftMsg::Refused { .. } => {}
             }
@@ -334,16 +361,31 @@ impl<C: Clone, S: Clone> Replica<C, S> {
                 self.handle_request_vote(now, from, last_index, last_term)
             }
             RaftMsg::Vote { granted, .. } => self.handle_vote(now, from, granted),
-            RaftMsg::Append { prev_index, prev_term, entries, commit, .. } => {
+            RaftMsg::Append { prev_index, prev_term, entries, commit, sent, .. } => {
                 self.heard_from_leader(now, from);
-                self.handle_append(from, prev_index, prev_term, entries, commit);
+                self.handle_append(from, (prev_index, prev_term), entries, commit, sent);
             }
-            RaftMsg::InstallSnapshot { snapshot, .. } => {
+            RaftMsg::InstallSnapshot { snapshot, sent, .. } => {
                 self.heard_from_leader(now, from);
-                self.handle_snapshot(from, snapshot);
+                self.handle_snapshot(from, snapshot, sent);
             }
-            RaftMsg::Appended { index, .. } => self.handle_appended(from, index),
-            RaftMsg::Refused { rejected, last, .. } => self.handle_refused(from, rejected, last),
+            RaftMsg::Appended { index, sent, .. } => {
+                self.acked(from, sent);
+                self.handle_appended(from, index);
+            }
+            RaftMsg::Refused { rejected, last, sent, .. } => {
+                self.acked(from, sent);
+                self.handle_refused(from, rejected, last);
+            }
+        }
+    }
+
+    /// A follower echoed `sent`: it heard this leader then or later. A time to come is not an
+    /// echo of anything this leader sent.
+    fn acked(&mut self, from: usize, sent: Time) {
+        if self.role == Role::Leader && sent <= self.now {
+            let progress = &mut self.progress[from];
+            progress.acked = progress.acked.max(sent);
         }
     }
 
@@ -441,7 +483,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         self.heard_leader = Some(now);
         let next = self.log.last_index() + 1;
         for p in &mut self.progress {
-            *p = Progress { next, matched: 0, heard: false };
+            *p = Progress { next, matched: 0, heard: false, acked: Time::ZERO };
         }
         // Entries of earlier terms commit only with one of this term above them (§5.4.2).
         self.term_start = self.append(Entry { term: self.state.term, cmd: None });
@@ -463,7 +505,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         let progress = self.progress[peer];
         if progress.next <= self.log.base() {
             if let Some(snapshot) = self.snapshot.clone() {
-                return self.send(peer, RaftMsg::InstallSnapshot { term, snapshot });
+                return self.send(peer, RaftMsg::InstallSnapshot { term, snapshot, sent: self.now });
             }
         }
         let next = progress.next.max(self.log.base() + 1);
@@ -475,17 +517,12 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         if progress.matched + 1 == next {
             self.progress[peer].next = next + entries.len() as u64;
         }
-        self.send(peer, RaftMsg::Append { term, prev_index, prev_term, entries, commit: self.commit });
+        let sent = self.now;
+        self.send(peer, RaftMsg::Append { term, prev_index, prev_term, entries, commit: self.commit, sent });
     }
 
-    fn handle_append(
-        &mut self,
-        from: usize,
-        prev_index: Index,
-        prev_term: Term,
-        entries: Vec<Entry<C>>,
-        commit: Index,
-    ) {
+    fn handle_append(&mut self, from: usize, prev: (Index, Term), entries: Vec<Entry<C>>, commit: Index, sent: Time) {
+        let (prev_index, prev_term) = prev;
         let term = self.state.term;
         let base = self.log.base();
         // What the snapshot covers is committed, so it matches the leader's log.
@@ -493,7 +530,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
             let skip = (base - prev_index) as usize;
             if skip >= entries.len() {
                 let index = prev_index + entries.len() as u64;
-                return self.send(from, RaftMsg::Appended { term, index });
+                return self.send(from, RaftMsg::Appended { term, index, sent });
             }
             (base, self.log.term(base).unwrap_or_default(), entries[skip..].to_vec())
         } else {
@@ -501,7 +538,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         };
         if self.log.term(prev_index) != Some(prev_term) {
             let last = self.log.last_index();
-            return self.send(from, RaftMsg::Refused { term, rejected: prev_index, last });
+            return self.send(from, RaftMsg::Refused { term, rejected: prev_index, last, sent });
         }
         let mut index = prev_index;
         for entry in entries {
@@ -519,13 +556,13 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         }
         self.commit = self.commit.max(commit.min(index));
         self.apply_committed();
-        self.send(from, RaftMsg::Appended { term, index });
+        self.send(from, RaftMsg::Appended { term, index, sent });
     }
 
-    fn handle_snapshot(&mut self, from: usize, snapshot: Snapshot<S>) {
+    fn handle_snapshot(&mut self, from: usize, snapshot: Snapshot<S>, sent: Time) {
         let term = self.state.term;
         if snapshot.index <= self.commit {
-            return self.send(from, RaftMsg::Appended { term, index: self.commit });
+            return self.send(from, RaftMsg::Appended { term, index: self.commit, sent });
         }
         let keep_after = self.log.term(snapshot.index) == Some(snapshot.term);
         self.log.compact(snapshot.index, snapshot.term);
@@ -535,7 +572,7 @@ impl<C: Clone, S: Clone> Replica<C, S> {
         self.ready.apply.push(Apply::Snapshot(snapshot.clone()));
         let index = snapshot.index;
         self.snapshot = Some(snapshot);
-        self.send(from, RaftMsg::Appended { term, index });
+        self.send(from, RaftMsg::Appended { term, index, sent });
     }
 
     fn handle_appended(&mut self, from: usize, index: Index) {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::log::Entry;
 use super::{Index, Term};
 use crate::id::MAX_NUMBER;
+use crate::time::Time;
 
 /// A message between view-leader replicas (Raft's RPCs, each answer a message of its own).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +43,9 @@ pub enum RaftMsg<C, S> {
         entries: Vec<Entry<C>>,
         /// The leader's commit index.
         commit: Index,
+        /// When the leader sent it, by its clock: the answer echoes it, and the leader's
+        /// lease runs from it.
+        sent: Time,
     },
     /// A follower's log now matches the leader's up to `index`.
     Appended {
@@ -49,6 +53,8 @@ pub enum RaftMsg<C, S> {
         term: Term,
         /// The last index known to match.
         index: Index,
+        /// The `sent` of the append (or snapshot) answered.
+        sent: Time,
     },
     /// A follower's log has no entry at `rejected` with the term the leader named; its log
     /// ends at `last`.
@@ -59,6 +65,8 @@ pub enum RaftMsg<C, S> {
         rejected: Index,
         /// Its last index, where the leader should look next.
         last: Index,
+        /// The `sent` of the append answered.
+        sent: Time,
     },
     /// The leader's snapshot, for a follower that needs entries the leader no longer keeps.
     InstallSnapshot {
@@ -66,6 +74,8 @@ pub enum RaftMsg<C, S> {
         term: Term,
         /// The snapshot.
         snapshot: Snapshot<S>,
+        /// When the leader sent it, by its clock.
+        sent: Time,
     },
 }
 
@@ -103,7 +113,8 @@ impl<C, S> RaftMsg<C, S> {
                 numbers.extend([("term", term.0), ("last_index", *last_index), ("last_term", last_term.0)]);
             }
             RaftMsg::Vote { term, .. } => numbers.push(("term", term.0)),
-            RaftMsg::Append { term, prev_index, prev_term, entries, commit } => {
+            RaftMsg::Append { term, prev_index, prev_term, entries, commit, sent } => {
+                numbers.push(("sent", sent.0));
                 if entries.len() > max_entries {
                     return Err(format!("an append carries at most {max_entries} entries, not {}", entries.len()));
                 }
@@ -116,11 +127,14 @@ impl<C, S> RaftMsg<C, S> {
                     return Err(String::from("an append carries an entry from a term after its own"));
                 }
             }
-            RaftMsg::Appended { term, index } => numbers.extend([("term", term.0), ("index", *index)]),
-            RaftMsg::Refused { term, rejected, last } => {
-                numbers.extend([("term", term.0), ("rejected", *rejected), ("last", *last)]);
+            RaftMsg::Appended { term, index, sent } => {
+                numbers.extend([("term", term.0), ("index", *index), ("sent", sent.0)]);
             }
-            RaftMsg::InstallSnapshot { term, snapshot } => {
+            RaftMsg::Refused { term, rejected, last, sent } => {
+                numbers.extend([("term", term.0), ("rejected", *rejected), ("last", *last), ("sent", sent.0)]);
+            }
+            RaftMsg::InstallSnapshot { term, snapshot, sent } => {
+                numbers.push(("sent", sent.0));
                 numbers.extend([
                     ("term", term.0),
                     ("snapshot index", snapshot.index),

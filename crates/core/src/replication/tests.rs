@@ -66,8 +66,14 @@ fn a_candidate_asks_everyone_and_a_majority_makes_it_leader() {
     let ready = a.take_ready();
     let noop = Entry { term: Term(1), cmd: None };
     assert_eq!(ready.writes, [Write::Entry(1, noop.clone())]);
-    let append =
-        RaftMsg::Append { term: Term(1), prev_index: 0, prev_term: Term(0), entries: alloc::vec![noop], commit: 0 };
+    let append = RaftMsg::Append {
+        term: Term(1),
+        prev_index: 0,
+        prev_term: Term(0),
+        entries: alloc::vec![noop],
+        commit: 0,
+        sent: due,
+    };
     assert_eq!(ready.messages, [(1, append.clone()), (2, append.clone())]);
     // A second vote in the same term goes to nobody else.
     let rival = RaftMsg::RequestVote { term: Term(1), last_index: 5, last_term: Term(1) };
@@ -78,7 +84,14 @@ fn a_candidate_asks_everyone_and_a_majority_makes_it_leader() {
 #[test]
 fn a_follower_heard_from_its_leader_ignores_a_higher_term() {
     let mut b: Replica<Cmd, Machine> = Replica::new(config(1, 3, 1), Time(0));
-    let append = RaftMsg::Append { term: Term(2), prev_index: 0, prev_term: Term(0), entries: Vec::new(), commit: 0 };
+    let append = RaftMsg::Append {
+        term: Term(2),
+        prev_index: 0,
+        prev_term: Term(0),
+        entries: Vec::new(),
+        commit: 0,
+        sent: Time(9),
+    };
     b.handle_message(Time(10), 0, append);
     b.take_ready();
     b.handle_message(Time(20), 2, RaftMsg::RequestVote { term: Term(9), last_index: 9, last_term: Term(9) });
@@ -92,7 +105,7 @@ fn a_follower_heard_from_its_leader_ignores_a_higher_term() {
 
 #[test]
 fn a_checked_message_has_its_numbers_in_range() {
-    let big = RaftMsg::<Cmd, Machine>::Appended { term: Term(1), index: u64::MAX };
+    let big = RaftMsg::<Cmd, Machine>::Appended { term: Term(1), index: u64::MAX, sent: Time(0) };
     assert!(big.check(4).unwrap_err().contains("index"));
     let many = RaftMsg::<Cmd, Machine>::Append {
         term: Term(1),
@@ -100,6 +113,7 @@ fn a_checked_message_has_its_numbers_in_range() {
         prev_term: Term(0),
         entries: alloc::vec![Entry { term: Term(1), cmd: None }; 5],
         commit: 0,
+        sent: Time(0),
     };
     assert!(many.check(4).unwrap_err().contains("at most 4"));
     let future = RaftMsg::<Cmd, Machine>::Append {
@@ -108,6 +122,7 @@ fn a_checked_message_has_its_numbers_in_range() {
         prev_term: Term(0),
         entries: alloc::vec![Entry { term: Term(2), cmd: None }],
         commit: 0,
+        sent: Time(0),
     };
     assert!(future.check(4).is_err());
 }
@@ -276,6 +291,15 @@ impl World {
                 }
             }
         }
+        // Leases: at most one replica may answer from its state at any moment.
+        let serving: Vec<usize> = self
+            .replicas
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.as_ref().is_some_and(|r| r.serving_at(self.now)))
+            .map(|(p, _)| p)
+            .collect();
+        assert!(serving.len() <= 1, "seed {seed}: replicas {serving:?} all serve at {}", self.now);
         // Log matching: two logs with the same term at an index agree on everything before.
         let live: Vec<&Replica<Cmd, Machine>> = self.replicas.iter().flatten().collect();
         for (i, a) in live.iter().enumerate() {
