@@ -50,7 +50,7 @@ pub(crate) fn view_leader(nodes: &BTreeMap<Addr, Slot>, now: Time) -> Option<&Vi
 /// Whether `vl` answers at `now`: a lone view leader always, a replica while it leads with a
 /// lease (by the world's clock, which may be ahead of the last time it was handed).
 pub(crate) fn serving(vl: &ViewLeader, now: Time) -> bool {
-    vl.replica().map_or(true, |r| r.serving_at(now))
+    vl.replica().is_none_or(|r| r.serving_at(now))
 }
 
 /// Watches a run. Only the first violation is kept: later ones are usually its echoes.
