@@ -450,8 +450,12 @@ fn every_admin_reply_is_what_the_endpoint_answers() {
                             let servers = value["servers"].as_array().expect("servers").iter().map(entry).collect();
                             Answer::List { viewleader, servers }
                         }
-                        AdminCommand::Add | AdminCommand::Kill { .. } => {
-                            shown.insert(if command == AdminCommand::Add { "add" } else { "kill" });
+                        AdminCommand::Add | AdminCommand::Kill { .. } | AdminCommand::Restart { .. } => {
+                            shown.insert(match command {
+                                AdminCommand::Add => "add",
+                                AdminCommand::Kill { .. } => "kill",
+                                _ => "restart",
+                            });
                             Answer::Server { server: entry(&value["server"]) }
                         }
                     }
@@ -461,6 +465,6 @@ fn every_admin_reply_is_what_the_endpoint_answers() {
         };
         assert_eq!(*reply, expected, "line {}: not the reply to {command}", line + 1);
     }
-    let every = BTreeSet::from(["list", "add", "kill", "a failed command", "a malformed command"]);
+    let every = BTreeSet::from(["list", "add", "kill", "restart", "a failed command", "a malformed command"]);
     assert_eq!(shown, every, "docs/protocol.md should show each admin command and both kinds of error");
 }

@@ -48,9 +48,14 @@ pub enum AdminCommand {
     List,
     /// Start one more server.
     Add,
-    /// kill -9 the server with this label or id.
+    /// kill -9 the server with this label or id, or the view-leader replica with this label.
     Kill {
-        /// `s2`, or a server id.
+        /// `s2`, a server id, or `vl2`.
+        server: String,
+    },
+    /// Start a killed view-leader replica again, from its disk.
+    Restart {
+        /// `vl2`.
         server: String,
     },
 }

@@ -38,6 +38,13 @@ pub struct BenchArgs {
     /// The servers' commit protocol: `paxos` or `classic` (see `ringside server --help`).
     #[arg(long, default_value = "paxos", value_name = "PROTOCOL", value_parser = crate::cli::commit_protocol)]
     pub commit: CommitProtocol,
+    /// View-leader replicas of the cluster setr and getr are measured on (1: a lone one).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=7))]
+    pub view_leaders: u64,
+    /// Leader kills in the view-leader section, which also compares lock_get with 1 and 3
+    /// replicas (0: skip the section).
+    #[arg(long, default_value_t = 10)]
+    pub failovers: usize,
 }
 
 /// Latencies of one measurement.
@@ -85,7 +92,11 @@ impl Figures {
 pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
     let value = "v".repeat(args.value_size);
     println!(
-        "starting 3 echo servers and a cluster (1 view leader, 3 servers, R=3, {} commit) on loopback",
+        "starting 3 echo servers and a cluster ({}, 3 servers, R=3, {} commit) on loopback",
+        match args.view_leaders {
+            1 => "1 view leader".to_string(),
+            n => format!("{n} view-leader replicas"),
+        },
         args.commit.name()
     );
     let echo_options = Options {
@@ -97,6 +108,7 @@ pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
         env: Vec::new(),
         events_dir: None,
         key: None,
+        view_leaders: 1,
     };
     let mut echoes = Vec::new();
     for i in 1..=3 {
@@ -109,7 +121,8 @@ pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
         "warn,ringside::node=info,ringside::rebalance=info,ringside::membership=info".to_string(),
     )];
     // Keyed, as `ringside cluster` always is: the figures include checking the key.
-    let options = Options { env, key: Some(ClusterKey::generate()), commit: args.commit, ..echo_options };
+    let view_leaders = args.view_leaders as usize;
+    let options = Options { env, key: Some(ClusterKey::generate()), commit: args.commit, view_leaders, ..echo_options };
     let mut cluster = ClusterProcesses::start(options, 3, Logs::Discard).await?;
     let mut bench = Bench::connect(&cluster).await?;
 
@@ -185,6 +198,10 @@ pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
     if args.keys > 0 {
         println!();
         bench.rebalance(&mut cluster, args.keys, &value).await?;
+    }
+    if args.failovers > 0 {
+        println!();
+        crate::bench_vl::run(cluster.options(), args.rounds, args.failovers).await?;
     }
     Ok(())
 }
@@ -283,7 +300,9 @@ struct Bench {
 
 impl Bench {
     async fn connect(cluster: &ClusterProcesses) -> Result<Bench, NodeError> {
-        let mut config = ClientConfig::new(cluster.view_leader.addr.clone(), crate::fresh_seed());
+        let list: Vec<Addr> = cluster.view_leaders.iter().map(|p| p.addr.clone()).collect();
+        let mut config = ClientConfig::new(list[0].clone(), crate::fresh_seed());
+        config.view_leaders = list;
         config.max_attempts = 20;
         config.secret_key = crate::fresh_secret();
         let net = NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None, key: cluster.key().cloned() };
@@ -428,7 +447,7 @@ impl Bench {
         // view change, and it records when every server reported its part done. The copies
         // moved are the old servers' (the newcomer has none to send); each records its part
         // done after its last batch.
-        let mut vl = Watched::start(&cluster.view_leader.addr, cluster.key()).await?;
+        let mut vl = Watched::start(&cluster.view_leaders[0].addr, cluster.key()).await?;
         let mut senders = Vec::new();
         for p in &cluster.servers {
             senders.push(Watched::start(&p.addr, cluster.key()).await?);

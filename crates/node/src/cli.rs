@@ -271,6 +271,10 @@ pub struct ClusterArgs {
     /// How many servers to start.
     #[arg(long, default_value_t = 3)]
     pub servers: usize,
+    /// How many view-leader replicas to start (1: a lone view leader; 3 or 5 elect a leader and
+    /// survive the loss of a minority; `kill vl2` and `restart vl2` fail one over).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=7))]
+    pub viewleaders: u64,
     /// The view leader's port; without it, the first free port from 39000 up.
     #[arg(long)]
     pub port: Option<u16>,

@@ -1,6 +1,7 @@
-//! `ringside cluster`: a view leader and N servers as child processes on loopback, their logs
-//! tailed with a prefix per node, driven by `add`, `kill ID`, `list` and `quit` on stdin and by
-//! the same commands over the admin endpoint ([`crate::admin`]).
+//! `ringside cluster`: a view leader (or several view-leader replicas) and N servers as child
+//! processes on loopback, their logs tailed with a prefix per node, driven by `add`, `kill ID`,
+//! `restart vlN`, `list` and `quit` on stdin and by the same commands over the admin endpoint
+//! ([`crate::admin`]).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub struct Options {
     /// The cluster key, handed to every child in its environment (never on its command line,
     /// which any user of the machine can read).
     pub key: Option<ClusterKey>,
+    /// View-leader replicas (1: a lone view leader).
+    pub view_leaders: usize,
 }
 
 impl Options {
@@ -65,7 +68,7 @@ pub enum Logs {
 /// One child process.
 #[derive(Debug)]
 pub struct Proc {
-    /// `vl`, `s1`, `s2`, …
+    /// `vl` (or `vl1`, `vl2`, … for replicas), `s1`, `s2`, …
     pub label: String,
     /// Where it listens.
     pub addr: Addr,
@@ -135,37 +138,110 @@ impl Proc {
 pub struct ClusterProcesses {
     options: Options,
     logs: Logs,
-    /// The view leader.
-    pub view_leader: Proc,
+    /// The view leader, or its replicas in the order of the list.
+    pub view_leaders: Vec<Proc>,
     /// Every server started, killed ones included.
     pub servers: Vec<Proc>,
+    /// Where the replicas keep their disks (removed when the cluster stops).
+    data_dir: Option<PathBuf>,
 }
 
 impl ClusterProcesses {
+    /// What its nodes were started with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// The cluster key its nodes were given.
     pub fn key(&self) -> Option<&ClusterKey> {
         self.options.key.as_ref()
     }
 
-    /// Starts the view leader and `servers` servers, each once it knows where the previous listens.
+    /// The `--viewleader` every server and client of this cluster gets: the view leader's
+    /// address, or every replica's.
+    pub fn view_leader_list(&self) -> String {
+        let list: Vec<&str> = self.view_leaders.iter().map(|p| p.addr.as_str()).collect();
+        list.join(",")
+    }
+
+    /// Starts the view leader (or its replicas, each on a free port from the first, with a
+    /// data directory of its own) and `servers` servers, each once it knows where the previous
+    /// listens.
     pub async fn start(options: Options, servers: usize, logs: Logs) -> Result<ClusterProcesses, NodeError> {
-        let mut args = vec![
-            "viewleader".to_string(),
-            "--heartbeat-ms".into(),
-            options.timing.heartbeat_ms.to_string(),
-            "--failure-timeout-ms".into(),
-            options.timing.failure_timeout_ms.to_string(),
-        ];
-        if let Some(port) = options.port {
-            args.extend(["--port".into(), port.to_string()]);
+        let mut cluster =
+            ClusterProcesses { options, logs, view_leaders: Vec::new(), servers: Vec::new(), data_dir: None };
+        if cluster.options.view_leaders <= 1 {
+            let mut args = cluster.view_leader_args("vl");
+            if let Some(port) = cluster.options.port {
+                args.extend(["--port".into(), port.to_string()]);
+            }
+            cluster.view_leaders.push(spawn("vl".into(), args, &cluster.options, &cluster.logs).await?);
+        } else {
+            let ports = free_ports(cluster.options.port.unwrap_or(39000), cluster.options.view_leaders)?;
+            let list: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+            let dir = std::env::temp_dir().join(format!(
+                "ringside-cluster-{}-{}",
+                std::process::id(),
+                crate::fresh_seed() % 100_000
+            ));
+            cluster.data_dir = Some(dir);
+            for (i, addr) in list.iter().enumerate() {
+                let label = format!("vl{}", i + 1);
+                let proc = spawn(
+                    label.clone(),
+                    cluster.replica_args(&label, addr, &list.join(",")),
+                    &cluster.options,
+                    &cluster.logs,
+                )
+                .await?;
+                cluster.view_leaders.push(proc);
+            }
         }
-        args.extend(options.events("vl"));
-        let view_leader = spawn("vl".into(), args, &options, &logs).await?;
-        let mut cluster = ClusterProcesses { options, logs, view_leader, servers: Vec::new() };
         for _ in 0..servers {
             cluster.add().await?;
         }
         Ok(cluster)
+    }
+
+    fn view_leader_args(&self, label: &str) -> Vec<String> {
+        let o = &self.options;
+        let mut args = vec![
+            "viewleader".to_string(),
+            "--heartbeat-ms".into(),
+            o.timing.heartbeat_ms.to_string(),
+            "--failure-timeout-ms".into(),
+            o.timing.failure_timeout_ms.to_string(),
+        ];
+        args.extend(o.events(label));
+        args
+    }
+
+    fn replica_args(&self, label: &str, addr: &str, list: &str) -> Vec<String> {
+        let port = addr.rsplit_once(':').map_or("", |(_, p)| p).to_string();
+        let dir = self.data_dir.as_ref().map(|d| d.join(label).display().to_string()).unwrap_or_default();
+        let mut args = self.view_leader_args(label);
+        args.extend(["--viewleader".into(), list.into(), "--port".into(), port, "--data-dir".into(), dir]);
+        args
+    }
+
+    /// Starts a killed view-leader replica again, from its disk.
+    pub async fn restart(&mut self, which: &str) -> Result<&mut Proc, NodeError> {
+        let list = self.view_leader_list();
+        let Some(i) = self.view_leaders.iter().position(|p| p.label == which) else {
+            return Err(NodeError::new(format!("no view-leader replica {which}: restart takes vl1, vl2, …")));
+        };
+        if self.data_dir.is_none() {
+            return Err(NodeError::new(
+                "a lone view leader keeps nothing on disk: there is nothing to restart it from",
+            ));
+        }
+        if self.view_leaders[i].state() == State::Running {
+            return Err(NodeError::new(format!("{which} is running")));
+        }
+        let addr = self.view_leaders[i].addr.to_string();
+        let args = self.replica_args(which, &addr, &list);
+        self.view_leaders[i] = spawn(which.to_string(), args, &self.options, &self.logs).await?;
+        Ok(&mut self.view_leaders[i])
     }
 
     /// Starts one more server, once it listens.
@@ -175,7 +251,7 @@ impl ClusterProcesses {
         let mut args: Vec<String> = [
             "server",
             "--viewleader",
-            self.view_leader.addr.as_str(),
+            &self.view_leader_list(),
             "--heartbeat-ms",
             &o.timing.heartbeat_ms.to_string(),
             "--failure-timeout-ms",
@@ -195,11 +271,14 @@ impl ClusterProcesses {
         Ok(self.servers.last_mut().expect("just pushed"))
     }
 
-    /// Kills (SIGKILL, like a crash) the server with this label or id.
+    /// Kills (SIGKILL, like a crash) the server with this label or id, or the view-leader
+    /// replica with this label.
     pub fn kill(&mut self, which: &str) -> Result<&mut Proc, NodeError> {
+        let replicated = self.view_leaders.len() > 1;
         let proc = self
             .servers
             .iter_mut()
+            .chain(self.view_leaders.iter_mut().filter(|_| replicated))
             .find(|p| p.label == which || p.id.as_deref() == Some(which))
             .ok_or_else(|| NodeError::new(format!("no server {which}")))?;
         if proc.killed {
@@ -211,7 +290,7 @@ impl ClusterProcesses {
     }
 
     fn procs(&mut self) -> impl Iterator<Item = &mut Proc> {
-        std::iter::once(&mut self.view_leader).chain(self.servers.iter_mut())
+        self.view_leaders.iter_mut().chain(self.servers.iter_mut())
     }
 
     /// One line per process.
@@ -236,7 +315,22 @@ impl ClusterProcesses {
         for proc in self.procs() {
             let _ = tokio::time::timeout_at(deadline, proc.child.wait()).await;
         }
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// `n` ports free on 127.0.0.1, from `first` up.
+fn free_ports(first: u16, n: usize) -> Result<Vec<u16>, NodeError> {
+    let ports: Vec<u16> = (first..first.saturating_add(1000))
+        .filter(|p| std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, *p)).is_ok())
+        .take(n)
+        .collect();
+    if ports.len() < n {
+        return Err(NodeError::new(format!("fewer than {n} free ports from {first} up")));
+    }
+    Ok(ports)
 }
 
 /// Starts `ringside ARGS` and waits for its ready line, which says where it listens.
@@ -318,12 +412,16 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
         env: Vec::new(),
         events_dir: args.events_dir,
         key: Some(key.clone()),
+        view_leaders: args.viewleaders as usize,
     };
     // Bound first: a taken --admin-port fails before any node starts.
     let (admin_listener, admin_addr) = admin::bind(args.admin_port).await?;
     let mut cluster = ClusterProcesses::start(options, args.servers, Logs::Print).await?;
-    let vl = cluster.view_leader.addr.clone();
-    println!("ringside cluster: view leader at {vl}");
+    let vl = Addr(cluster.view_leader_list());
+    match cluster.view_leaders.len() {
+        1 => println!("ringside cluster: view leader at {vl}"),
+        n => println!("ringside cluster: {n} view-leader replicas at {vl} (kill vlN and restart vlN to fail one over)"),
+    }
     for line in cluster.list() {
         println!("  {line}");
     }
@@ -342,7 +440,7 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
     let ready = Ready::Cluster { addr: Addr(admin_addr.to_string()), viewleader: vl.clone(), token, page };
     ready.announce();
     println!(
-        "commands: add | kill ID | list | quit   (try: {}={} ringside client --viewleader {vl} setr a 1)",
+        "commands: add | kill ID | restart vlN | list | quit   (try: {}={} ringside client --viewleader {vl} setr a 1)",
         crate::key::ENV,
         key.reveal()
     );
@@ -371,9 +469,13 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
                         Ok(p) => println!("killed {} ({})", p.label, p.addr),
                         Err(NodeError(e)) => println!("error: {e}"),
                     },
+                    ["restart", which] => match cluster.restart(which).await {
+                        Ok(p) => println!("restarted {} at {} from its disk", p.label, p.addr),
+                        Err(NodeError(e)) => println!("error: {e}"),
+                    },
                     ["list"] => cluster.list().iter().for_each(|l| println!("  {l}")),
                     ["quit"] | ["exit"] => break,
-                    _ => println!("unknown command {line:?}: add | kill ID | list | quit"),
+                    _ => println!("unknown command {line:?}: add | kill ID | restart vlN | list | quit"),
                 }
             }
         }
@@ -389,7 +491,7 @@ async fn answer(cluster: &mut ClusterProcesses, command: admin::AdminCommand) ->
         admin::AdminCommand::List => {
             println!("[admin] list");
             let servers = cluster.servers.iter_mut().map(Proc::entry).collect();
-            return Answer::List { viewleader: cluster.view_leader.addr.to_string(), servers };
+            return Answer::List { viewleader: cluster.view_leader_list(), servers };
         }
         admin::AdminCommand::Add => cluster.add().await.map(|p| {
             println!("[admin] started {} at {}", p.label, p.addr);
@@ -397,6 +499,10 @@ async fn answer(cluster: &mut ClusterProcesses, command: admin::AdminCommand) ->
         }),
         admin::AdminCommand::Kill { server } => cluster.kill(&server).map(|p| {
             println!("[admin] killed {} ({})", p.label, p.addr);
+            p.entry()
+        }),
+        admin::AdminCommand::Restart { server } => cluster.restart(&server).await.map(|p| {
+            println!("[admin] restarted {} at {} from its disk", p.label, p.addr);
             p.entry()
         }),
     };

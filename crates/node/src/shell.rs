@@ -29,6 +29,10 @@ pub struct Shell<N> {
     watch: Option<Watch>,
     /// Where a view-leader replica's writes go before its messages do.
     disk: Option<Disk>,
+    /// With a disk: the writes of this turn's inputs, made durable at once at its end (one
+    /// fsync for a burst), and the messages held until then.
+    held_writes: Vec<ViewWrite>,
+    held_sends: Vec<(Addr, ringside_core::Msg, Option<u64>)>,
 }
 
 /// What a role wants made durable before the messages it produced after it go out: a
@@ -73,6 +77,8 @@ impl<N: Node + Writes> Shell<N> {
             armed: None,
             watch,
             disk: None,
+            held_writes: Vec::new(),
+            held_sends: Vec::new(),
         }
     }
 
@@ -107,6 +113,7 @@ impl<N: Node + Writes> Shell<N> {
                 while let Ok(input) = self.inbox.try_recv() {
                     self.take(input, &mut turn);
                 }
+                self.flush();
             }
             () = self.timer.as_mut(), if self.armed.is_some() => {
                 self.armed = None;
@@ -135,20 +142,41 @@ impl<N: Node + Writes> Shell<N> {
     /// Sends what the role wants sent and collects its events. Call after every command given
     /// to the role directly.
     pub fn drain(&mut self, answering: Option<(&Addr, u64)>, turn: &mut Turn) {
+        self.collect(answering, turn);
+        self.flush();
+    }
+
+    /// Makes the held writes durable, then sends the held messages.
+    fn flush(&mut self) {
         if let Some(disk) = self.disk.as_mut() {
-            let writes = self.node.take_writes();
-            if !writes.is_empty() {
-                if let Err(e) = disk.write(&writes) {
+            if !self.held_writes.is_empty() {
+                if let Err(e) = disk.write(&self.held_writes) {
                     // A replica that cannot keep its promises must not make more: a vote or an
                     // acknowledgement sent without its write could be given twice after a crash.
                     tracing::error!(target: "ringside::node", "{}; stopping", e.0);
                     std::process::exit(1);
                 }
+                self.held_writes.clear();
             }
+        }
+        for (to, msg, re) in self.held_sends.drain(..) {
+            self.net.send(&to, msg, re);
+        }
+    }
+
+    /// Takes what the role wants sent (held, with a disk, until its writes are durable) and
+    /// its events.
+    fn collect(&mut self, answering: Option<(&Addr, u64)>, turn: &mut Turn) {
+        if self.disk.is_some() {
+            self.held_writes.extend(self.node.take_writes());
         }
         while let Some(t) = self.node.poll_transmit() {
             let re = answering.filter(|(from, _)| **from == t.to).map(|(_, id)| id);
-            self.net.send(&t.to, t.msg, re);
+            if self.disk.is_some() {
+                self.held_sends.push((t.to, t.msg, re));
+            } else {
+                self.net.send(&t.to, t.msg, re);
+            }
         }
         let first = turn.events.len();
         turn.events.extend(std::iter::from_fn(|| self.node.poll_event()));
@@ -163,7 +191,7 @@ impl<N: Node + Writes> Shell<N> {
                 let now = self.now();
                 let peer = if member { Peer::Member(&from) } else { Peer::Client(&from) };
                 self.node.handle_message(now, peer, msg);
-                self.drain(Some((&from, id)), turn);
+                self.collect(Some((&from, id)), turn);
             }
             Some(Delivery::Unreachable { addr, reason }) => turn.unreachable.push((addr, reason)),
             None => {}
