@@ -332,7 +332,8 @@ impl Checker {
 
     /// The checks for a world at rest.
     pub fn at_rest(&mut self, now: Time, step: u64, nodes: &BTreeMap<Addr, Slot>, history: &History) {
-        let Some(vl) = view_leader(nodes, now) else { return };
+        // Only a serving leader's view is the cluster's; without one the world is not at rest.
+        let Some(vl) = view_leader(nodes, now).filter(|vl| serving(vl, now)) else { return };
         let view = vl.view().clone();
         let ring = Ring::new(view.members.iter().map(|m| &m.id), self.vnodes);
         let servers: Vec<&ringside_core::Server> = nodes

@@ -644,11 +644,13 @@ impl Sim {
         &self.traps
     }
 
-    /// Whether the cluster is at rest: the view leader reports the current epoch rebalanced,
+    /// Whether the cluster is at rest: a view leader answers (a replica leads, with a lease) and
+    /// reports the current epoch rebalanced,
     /// every member of its view is a live process that knows it, and no copies are owed.
     pub fn settled(&self) -> bool {
         let vl = self.view_leader();
-        !vl.rebalancing()
+        crate::invariants::serving(vl, self.now)
+            && !vl.rebalancing()
             && vl.view().members.iter().all(|m| {
                 self.servers().any(|(_, s)| {
                     s.id() == &m.id
