@@ -426,7 +426,9 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
         println!("  {line}");
     }
     let token = admin::token();
-    let link = Link { vl: &vl, admin: &admin_addr, token: &token, key: &key };
+    // The page's live mode watches one view leader: the first replica.
+    let first = cluster.view_leaders[0].addr.clone();
+    let link = Link { vl: &first, admin: &admin_addr, token: &token, key: &key };
     let page = link.page(&args.page_url, args.placement.replicas, args.placement.vnodes);
     println!("admin: ws://{admin_addr}/admin?token={token}   (loopback only: add, kill and list servers)");
     println!("page:  {page}");
