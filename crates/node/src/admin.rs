@@ -268,7 +268,14 @@ mod tests {
         assert!(error.starts_with("malformed JSON: "), "{error}");
         let (re, error) = parse(r#"{"id":4,"cmd":"frobnicate"}"#).unwrap_err();
         assert_eq!(re, Some(4));
-        assert_eq!(error, "wrong command shape: unknown variant `frobnicate`, expected one of `list`, `add`, `kill`");
+        assert_eq!(
+            error,
+            "wrong command shape: unknown variant `frobnicate`, expected one of `list`, `add`, `kill`, `restart`"
+        );
+        assert_eq!(
+            parse(r#"{"id":6,"cmd":"restart","server":"vl2"}"#),
+            Ok((6, AdminCommand::Restart { server: "vl2".into() }))
+        );
         let (re, error) = parse(r#"{"id":5,"cmd":"kill","server":7}"#).unwrap_err();
         assert_eq!(
             (re, error.as_str()),
