@@ -411,8 +411,12 @@ fn the_admin_endpoint_adds_kills_and_lists_for_the_token_holder() {
     let unknown = admin.ask(r#"{"id":7,"cmd":"reboot"}"#);
     assert_eq!(
         unknown,
-        json!({"re": 7, "ok": false, "error": "wrong command shape: unknown variant `reboot`, expected one of `list`, `add`, `kill`"})
+        json!({"re": 7, "ok": false, "error": "wrong command shape: unknown variant `reboot`, expected one of `list`, `add`, `kill`, `restart`"})
     );
+    // A lone view leader keeps nothing on disk: restart is for replicas.
+    let lone = admin.ask(r#"{"id":8,"cmd":"restart","server":"vl"}"#);
+    let error = lone["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("a lone view leader keeps nothing on disk"), "{lone}");
     let wrong_type = admin.ask(r#"{"id":8,"cmd":"kill","server":2}"#);
     assert_eq!(wrong_type["re"], 8, "{wrong_type}");
     assert!(wrong_type["error"].as_str().is_some_and(|e| e.contains("invalid type: integer `2`")), "{wrong_type}");
