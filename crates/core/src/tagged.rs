@@ -150,8 +150,10 @@ macro_rules! tagged_enum {
             $( $(#[$vmeta])* $variant $({ $( $(#[$fmeta])* $field: $ty ),* })? ),*
         }
 
-        /// The same variants, externally tagged: what the tag-first decoder fills in.
+        /// The same variants, externally tagged: what the tag-first decoder fills in. A
+        /// variant a target never decodes (`skip_deserializing`) is never built there.
         #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
         #[serde(rename_all = "snake_case")]
         enum $twin {
             $( $(#[$vmeta])* $variant $({ $( $(#[$fmeta])* $field: $ty ),* })? ),*

@@ -35,7 +35,9 @@ impl Consensus {
             .map(|(a, _)| a)
             .collect();
         if serving.len() > 1 {
-            problems.push(("one serving leader", format!("{serving:?} all answer from their state at {now}")));
+            let serving: Vec<&str> = serving.iter().map(|a| a.as_str()).collect();
+            problems
+                .push(("one serving leader", format!("{} all answer from their state at {now}", serving.join(", "))));
         }
         for (addr, slot) in nodes {
             let Some(Role::ViewLeader(vl)) = &slot.role else { continue };
@@ -47,7 +49,10 @@ impl Consensus {
                 let Some(entry) = raft.entry(index) else { continue };
                 let first = self.committed.entry(index).or_insert_with(|| entry.clone());
                 if first != entry {
-                    let detail = format!("{addr} committed {entry:?} at {index}, another replica {first:?}");
+                    let detail = format!(
+                        "{addr} committed an entry of term {} at {index}, another replica one of term {}",
+                        entry.term, first.term
+                    );
                     problems.push(("state-machine safety", detail));
                 }
             }
@@ -66,7 +71,8 @@ impl Consensus {
                     .range(raft.snapshot_index() + 1..)
                     .find(|(index, entry)| raft.entry(**index) != Some(*entry));
                 if let Some((index, entry)) = lacking {
-                    let detail = format!("{addr} leads term {term} without committed entry {index} ({entry:?})");
+                    let detail =
+                        format!("{addr} leads term {term} without committed entry {index} (term {})", entry.term);
                     problems.push(("leader completeness", detail));
                 }
             }
