@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ringside_core::{Addr, Client, ClientConfig, Event, OpOutput};
 
+use crate::bench::median;
 use crate::cluster::{ClusterProcesses, Logs, Options};
 use crate::net::NetConfig;
 use crate::shell::{Shell, Turn};
@@ -107,11 +108,6 @@ async fn leader(cluster: &ClusterProcesses) -> Result<String, NodeError> {
         }
     }
     Err(NodeError::new("no view-leader replica leads"))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// The section: lock_get ops/s with 1 and 3 replicas over `rounds`, then `kills` failovers.
