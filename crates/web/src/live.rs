@@ -16,7 +16,7 @@ use ringside_core::wire::Frame;
 use ringside_core::{Addr, Event, Member, Msg, ServerId, Time};
 use ringside_sim::{TraceEntry, TraceKind};
 
-use crate::model::{ClusterFacts, Journal, Placement, MESSAGES_KEPT};
+use crate::model::{ClusterFacts, Fate, Journal, Placement, MESSAGES_KEPT};
 use crate::records::{Record, RecordKind};
 
 /// Microseconds per unit of the live clock: a real 2PC round takes a few hundred microseconds,
@@ -249,6 +249,9 @@ impl Live {
                     }
                 }
                 let from = self.lane_of(&record.node, &peer);
+                if let Some(re) = frame.re {
+                    self.answered(t, &node, re, &from);
+                }
                 let watched = from.as_str() == BROWSER || self.nodes.values().any(|n| n.name == from && n.up);
                 if watched {
                     self.receive(t, from, frame.id, node);
@@ -303,6 +306,15 @@ impl Live {
             None => {
                 self.early.insert(key, (t, by));
             }
+        }
+    }
+
+    /// `by` read an answer to its frame `re` from `peer`, so that frame arrived, whether or not
+    /// `peer`'s stream says so: a node's first records are gone before the page watches it.
+    fn answered(&mut self, t: Time, by: &Addr, re: u64, peer: &Addr) {
+        let Some(&id) = self.sent.get(&(by.clone(), re)) else { return };
+        if self.journal.messages.get(&id).is_some_and(|m| m.fate == Fate::InFlight) {
+            self.push(t, TraceKind::Deliver { id, from: by.clone(), to: peer.clone() });
         }
     }
 
@@ -492,7 +504,6 @@ fn is_client(addr: &Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Fate;
     use ringside_core::{Epoch, OpId};
 
     const VL: &str = "127.0.0.1:39000";
@@ -553,6 +564,29 @@ mod tests {
         assert_eq!((msgs[1].from.as_str(), msgs[1].to.as_str()), ("s2", "vl"));
         assert_eq!(msgs[1].fate, Fate::Delivered(Time(210)));
         assert_eq!(live.latest, Time::ZERO, "heartbeats are routine: the diagram's moment stays");
+    }
+
+    #[test]
+    fn an_answer_shows_its_request_delivered_when_the_receivers_stream_missed_it() {
+        let mut live = live();
+        let s4 = "127.0.0.1:38003";
+        live.node(&Addr::from(s4), Some("s4"));
+        let transfer = frame(
+            5,
+            Some(S2),
+            serde_json::json!({"cmd": "transfer", "epoch": 4, "items": [{"key": "apple", "value": "red", "version": 1}]}),
+        );
+        live.absorb(rec(2_000, S2, serde_json::json!({"kind": "send", "peer": s4, "frame": transfer})));
+        let mut ack = frame(1, Some(s4), serde_json::json!({"cmd": "transfer_ack", "epoch": 4, "keys": ["apple"]}));
+        ack["re"] = 5.into();
+        live.absorb(rec(2_300, S2, serde_json::json!({"kind": "recv", "peer": s4, "frame": ack})));
+        let sent = live.journal.messages.values().find(|m| matches!(m.msg, Msg::Transfer { .. })).unwrap();
+        assert_eq!((sent.from.as_str(), sent.to.as_str()), ("s2", "s4"));
+        assert_eq!(sent.fate, Fate::Delivered(Time(130)), "delivered no later than its answer came back");
+        // s4's own receive record, when it does come, gives the exact moment.
+        live.absorb(rec(2_100, s4, serde_json::json!({"kind": "recv", "peer": S2, "frame": transfer})));
+        let sent = live.journal.messages.values().find(|m| matches!(m.msg, Msg::Transfer { .. })).unwrap();
+        assert_eq!(sent.fate, Fate::Delivered(Time(110)));
     }
 
     #[test]
