@@ -51,3 +51,16 @@ fn total_loss_is_told_apart_from_bugs() {
         assert_clean(seed);
     }
 }
+
+/// Under Paxos Commit, the `decision_reply` of a chosen commit was lost to one participant and
+/// the other, which had accepted it too, restarted without its disk: the takeover could never
+/// gather a majority, rebalancing copied the old value, and a write returned as committed was
+/// lost (the takeover now asks the coordinator as well).
+#[test]
+fn a_chosen_commit_is_learnt_from_its_coordinator() {
+    let variant = sweep::Variant { view_leaders: 3, ..sweep::Variant::default() };
+    let (outcome, _) = sweep::run_variant(2558, false, variant);
+    if let Some(v) = outcome.violation {
+        panic!("regression seed 2558 (3 view leaders): {v}");
+    }
+}

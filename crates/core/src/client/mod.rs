@@ -654,7 +654,7 @@ impl Node for Client {
     fn handle_message(&mut self, now: Time, peer: Peer<'_>, msg: Msg) {
         let from = peer.addr();
         match msg {
-            ref ask @ Msg::DecisionRequest { .. } if !peer.is_member() => {
+            ref ask @ (Msg::DecisionRequest { .. } | Msg::Takeover { .. }) if !peer.is_member() => {
                 let reason = members_only(ask);
                 self.out.event(Event::BadMessage { from: from.clone(), reason: reason.clone() });
                 self.out.send(from, Msg::Error { op: None, reason });
@@ -677,6 +677,7 @@ impl Node for Client {
             // Paxos Commit: a participant accepted this client's commit (ballot 0).
             Msg::Accepted { tx, server, ballot: 0 } => self.handle_done(now, tx, server, true, true),
             Msg::DecisionRequest { tx, .. } => self.handle_decision_request(now, from, tx),
+            Msg::Takeover { tx, .. } => self.coordinator.answer_takeover(from, tx, &mut self.out),
             Msg::GetRReply { op, server, result } => self.handle_getr_reply(now, op, server, result),
             Msg::NotLeader { op, leader } => self.redirected(now, op, leader),
             Msg::Error { op: Some(op), reason }

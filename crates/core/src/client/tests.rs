@@ -642,6 +642,33 @@ fn setr_returns_only_once_participants_say_they_committed() {
 }
 
 #[test]
+fn a_takeover_asking_the_coordinator_hears_only_an_outcome_that_is_certain() {
+    let (mut c, _) = all_voted_yes(0);
+    let takeover = |c: &mut Client, now| {
+        let ask = Msg::Takeover { tx: tx(1), server: sid("b"), ballot: 2 };
+        c.handle_message(Time(now), Peer::Member(&addr("b")), ask);
+        drain(c).0
+    };
+    // The commit is sent but accepted by one participant only: a takeover may yet choose
+    // abort, so the coordinator says nothing.
+    c.handle_message(Time(120), Peer::Member(&addr("a")), Msg::Accepted { tx: tx(1), server: sid("a"), ballot: 0 });
+    drain(&mut c);
+    assert_eq!(takeover(&mut c, 125), vec![]);
+    // Chosen once a majority accepted: the outcome is told to whoever takes over, even after
+    // every participant answered and the write is done.
+    c.handle_message(Time(130), Peer::Member(&addr("c")), Msg::Accepted { tx: tx(1), server: sid("c"), ballot: 0 });
+    c.handle_message(Time(135), Peer::Member(&addr("b")), Msg::Accepted { tx: tx(1), server: sid("b"), ballot: 0 });
+    drain(&mut c);
+    assert!(c.idle());
+    let chosen = Msg::DecisionReply { tx: tx(1), state: TxState::Committed { version: 1 } };
+    assert_eq!(takeover(&mut c, 140), vec![to(addr("b"), chosen)]);
+    // A stranger's takeover is refused.
+    c.handle_message(Time(150), Peer::Client(&addr("x")), Msg::Takeover { tx: tx(1), server: sid("b"), ballot: 2 });
+    let (sent, _) = drain(&mut c);
+    assert!(matches!(sent.as_slice(), [Transmit { msg: Msg::Error { .. }, .. }]), "{sent:?}");
+}
+
+#[test]
 fn a_paxos_commit_returns_once_a_majority_accepted_and_tells_them_it_was_chosen() {
     let (mut c, op) = all_voted_yes(0);
     let accepted = |c: &mut Client, now, id| {

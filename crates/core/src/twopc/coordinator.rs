@@ -130,6 +130,15 @@ impl Write {
     }
 }
 
+/// A remembered decision, and whether it is the transaction's outcome for certain: an abort
+/// always is; under Paxos Commit a commit is only once a majority accepted it (before, a
+/// participant's takeover may still choose abort).
+#[derive(Clone, Debug)]
+struct Decided {
+    state: TxState,
+    chosen: bool,
+}
+
 /// The coordinator's transactions: the writes' current transactions, the commits still being
 /// told, and the decisions remembered for late questions.
 #[derive(Clone, Debug)]
@@ -141,7 +150,7 @@ pub(crate) struct Coordinator {
     next_tx: u64,
     txs: BTreeMap<TxId, OpId>,
     telling: BTreeMap<TxId, Telling>,
-    decisions: BTreeMap<TxId, TxState>,
+    decisions: BTreeMap<TxId, Decided>,
     decision_order: VecDeque<TxId>,
 }
 
@@ -181,7 +190,8 @@ impl Coordinator {
     }
 
     fn remember(&mut self, tx: TxId, state: TxState) {
-        if self.decisions.insert(tx, state).is_none() {
+        let chosen = !matches!(state, TxState::Committed { .. });
+        if self.decisions.insert(tx, Decided { state, chosen }).is_none() {
             self.decision_order.push_back(tx);
             if self.decision_order.len() > DECISIONS_KEPT {
                 if let Some(old) = self.decision_order.pop_front() {
@@ -368,6 +378,9 @@ impl Coordinator {
         }
         let chosen = 2 * (participants.len() - unacked.len()) > participants.len();
         if let (AfterDecision::Succeed(version), true) = (&*after, chosen || unacked.is_empty()) {
+            if let Some(decided) = self.decisions.get_mut(&tx) {
+                decided.chosen = true;
+            }
             // Chosen: a majority accepted it. Who accepted it, and who has not answered yet,
             // apply it once told so.
             if !learners.is_empty() {
@@ -430,9 +443,22 @@ impl Coordinator {
     /// A participant asks how `tx` ended; returns whether it was answered from the remembered
     /// decisions (otherwise see [`abort_undecided`](Self::abort_undecided)).
     pub(crate) fn answer_decided(&self, from: &Addr, tx: TxId, out: &mut Outbox) -> bool {
-        let Some(state) = self.decisions.get(&tx) else { return false };
-        out.send(from, Msg::DecisionReply { tx, state: state.clone() });
+        let Some(decided) = self.decisions.get(&tx) else { return false };
+        out.send(from, Msg::DecisionReply { tx, state: decided.state.clone() });
         true
+    }
+
+    /// A participant takes `tx` over (Paxos Commit) and asks this coordinator too: it answers
+    /// with the outcome only if that is certain. It matters when the participant missed the
+    /// `decision_reply` of a chosen commit and the fellow acceptors that chose it are gone: the
+    /// takeover could never gather a majority, and the write returned as committed.
+    pub(crate) fn answer_takeover(&self, from: &Addr, tx: TxId, out: &mut Outbox) {
+        let state = match (self.telling.get(&tx), self.decisions.get(&tx)) {
+            (Some(telling), _) => TxState::Committed { version: telling.version },
+            (None, Some(Decided { state, chosen: true })) => state.clone(),
+            _ => return,
+        };
+        out.send(from, Msg::DecisionReply { tx, state });
     }
 
     /// A participant asks how `tx`, the transaction of write `op`, ended before it was decided.

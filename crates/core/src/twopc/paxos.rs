@@ -19,6 +19,11 @@
 //! - A participant that never prepared the transaction rules it out when asked, as in the
 //!   classic termination protocol: its vote can then only be no, so nobody committed.
 //!
+//! - The takeover goes to the coordinator too, which is no acceptor: it answers only with an
+//!   outcome it knows for certain (an abort, or a commit a majority accepted). Without it, a
+//!   participant that missed the news of a chosen commit, after the other acceptors that
+//!   chose it crashed, could never gather a majority — and the write had returned committed.
+//!
 //! Participants take over one after another (the decision timer is staggered by their place
 //! in the prepare), so usually one ballot suffices; two leaders at once only cost a round.
 //! What still blocks: a majority of the participants unreachable for good.
@@ -139,6 +144,9 @@ impl Participant {
         for m in p.participants.iter().filter(|m| m.id != *me) {
             out.send(&m.addr, Msg::Takeover { tx, server: m.id.clone(), ballot });
         }
+        // The coordinator is no acceptor, but it may know the outcome chosen when the
+        // acceptors that chose it are gone; it names no participant, so the leader names itself.
+        out.send(&p.coordinator, Msg::Takeover { tx, server: me.clone(), ballot });
         let newly_blocked = (round == ROUNDS_BEFORE_BLOCKED + 1).then(|| {
             out.event(Event::NoMajority { tx, key: p.key.clone() });
             p.key.clone()

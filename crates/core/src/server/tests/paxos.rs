@@ -119,6 +119,9 @@ fn a_coordinator_dead_before_its_commit_leaves_the_transaction_aborted_within_a_
     }
     let aborted = trio.events.iter().filter(|e| matches!(e, Event::Aborted { key: Some(_), .. })).count();
     assert_eq!(aborted, 3);
+    // The first to take over asked the coordinator too, naming itself.
+    assert_eq!(trio.to_client, vec![Msg::Takeover { tx: tx(1), server: sid("a"), ballot: 1 }]);
+    trio.to_client.clear();
     // The key is free: the next write prepares at once.
     trio.client_sends(2_200, "a", prepare(tx(2), 3, "a", "k", "w"));
     assert_eq!(trio.to_client, vec![Msg::Vote { tx: tx(2), server: sid("a"), vote: yes(0) }]);
@@ -166,6 +169,8 @@ fn a_late_commit_after_a_takeover_is_refused_and_then_answered_with_the_outcome(
     trio.servers.get_mut("b").unwrap().handle_message(Time(2_110), Peer::Member(&from), takeover.msg);
     trio.collect("b");
     assert_eq!(trio.servers["b"].pending().next().unwrap().promised, 1);
+    assert_eq!(trio.to_client, vec![Msg::Takeover { tx: tx(1), server: sid("a"), ballot: 1 }]);
+    trio.to_client.clear();
     // The late commit reaches b, which promised ballot 1: no answer.
     trio.client_sends(2_150, "b", commit(tx(1), 1));
     assert_eq!(trio.to_client, vec![]);
