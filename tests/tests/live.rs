@@ -264,6 +264,11 @@ fn events_dir_keeps_every_nodes_records() {
     settled(&vl, 2, PATIENCE);
     let setr = client(&vl, &["setr", "pear", "green"]);
     assert!(setr.ok, "{setr:?}");
+    // `setr` returns once the commit is chosen; each server applies it when told, a moment
+    // later, and its events file is written behind.
+    let committed =
+        |name: &str| std::fs::read_to_string(events.join(name)).is_ok_and(|t| t.contains(r#""event":"committed""#));
+    wait_until("both servers' commit in their files", PATIENCE, || committed("s1.jsonl") && committed("s2.jsonl"));
     cluster.quit();
 
     let mut names: Vec<String> = std::fs::read_dir(&events)
