@@ -30,13 +30,15 @@ Commands:
           once with a lone view leader, once with three replicas),
           10 s of each fuzz target (when nightly is installed),
           then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e tests
-          (the simulator, and live mode against a real cluster), and 60 s of the chaos suite with partitions
+          (the simulator, and live mode against a real cluster), and the chaos suite with partitions for
+          40 s with a lone view leader and 40 s with three replicas
   demo    serve the browser page at http://127.0.0.1:8080 (trunk serve --release), installing its tools first,
           and start a real cluster (ringside cluster --servers 3) whose printed link opens the page on it
   tour    the simulator's narrated terminal tour [--seed S, default 7]
   fuzz    every fuzz target (fuzz/) for --seconds N each (default 60), on nightly with cargo-fuzz
   chaos   the chaos suite on real processes: a cluster, concurrent clients and a nemesis that kills and
           pauses nodes, then the history checked [--seconds N | --minutes N, default 60 s; --seed S, default 1;
+          --view-leaders N, default 1: replicas the nemesis kills, pauses and restarts, the leader most;
           --partitions: nodes in network namespaces, links cut and healed (root)]
   help    print this message";
 
@@ -64,11 +66,22 @@ enum Task {
     Demo,
     Tour { seed: u64 },
     Fuzz { seconds: u64 },
-    Chaos { seconds: u64, seed: u64, partitions: bool },
+    Chaos(ChaosRun),
 }
 
-/// How long `cargo xtask test` runs the chaos suite, and `cargo xtask chaos` by default.
+/// One run of the chaos suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ChaosRun {
+    seconds: u64,
+    seed: u64,
+    partitions: bool,
+    view_leaders: u64,
+}
+
+/// How long `cargo xtask chaos` runs the chaos suite by default.
 const CHAOS_SECONDS: u64 = 60;
+/// How long `cargo xtask test` runs it, once with each kind of view leader.
+const TEST_CHAOS_SECONDS: u64 = 40;
 
 fn main() -> ExitCode {
     let task = match parse_args(env::args().skip(1)) {
@@ -100,7 +113,7 @@ fn main() -> ExitCode {
         Task::Demo => exit_with(demo(&mut runner)),
         Task::Tour { seed } => exit_with(tour(&mut runner, seed)),
         Task::Fuzz { seconds } => exit_with(fuzz_task(&mut runner, seconds)),
-        Task::Chaos { seconds, seed, partitions } => exit_with(chaos(&mut runner, seconds, seed, partitions)),
+        Task::Chaos(how) => exit_with(chaos(&mut runner, "chaos", how)),
     }
 }
 
@@ -147,24 +160,26 @@ fn parse_tour_args(args: &[String]) -> Result<Task, String> {
 }
 
 fn parse_chaos_args(args: &[String]) -> Result<Task, String> {
-    let (mut seconds, mut seed, mut partitions) = (CHAOS_SECONDS, 1, false);
+    let mut how = ChaosRun { seconds: CHAOS_SECONDS, seed: 1, partitions: false, view_leaders: 1 };
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         if flag == "--partitions" {
-            partitions = true;
+            how.partitions = true;
             continue;
         }
         let value = rest.next().ok_or(format!("`{flag}` needs a value"))?;
         let n: u64 = value.parse().map_err(|_| format!("`{flag}` wants a whole number, got `{value}`"))?;
         match flag.as_str() {
-            "--seconds" if n > 0 => seconds = n,
-            "--minutes" if n > 0 => seconds = 60 * n,
-            "--seed" => seed = n,
+            "--seconds" if n > 0 => how.seconds = n,
+            "--minutes" if n > 0 => how.seconds = 60 * n,
+            "--seed" => how.seed = n,
+            "--view-leaders" if (1..=7).contains(&n) => how.view_leaders = n,
             "--seconds" | "--minutes" => return Err(format!("`{flag}` wants at least 1, got `{value}`")),
+            "--view-leaders" => return Err(format!("`{flag}` wants 1 to 7 replicas, got `{value}`")),
             other => return Err(format!("unknown `chaos` argument `{other}`")),
         }
     }
-    Ok(Task::Chaos { seconds, seed, partitions })
+    Ok(Task::Chaos(how))
 }
 
 fn parse_fuzz_args(args: &[String]) -> Result<Task, String> {
@@ -262,21 +277,23 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
 
     browser(run)?;
     // With partitions where network namespaces can be made (root); the suite says when not.
-    chaos(run, CHAOS_SECONDS, 1, true)
+    let lone = ChaosRun { seconds: TEST_CHAOS_SECONDS, seed: 1, partitions: true, view_leaders: 1 };
+    chaos(run, "chaos", lone)?;
+    chaos(run, "chaos, replicated view leader", ChaosRun { view_leaders: 3, ..lone })
 }
 
-/// The chaos suite (`tests/src/chaos/`) on the release binaries, for `seconds`.
-fn chaos(run: &mut Runner, seconds: u64, seed: u64, partitions: bool) -> Result<(), Failure> {
+/// The chaos suite (`tests/src/chaos/`) on the release binaries, as `how` says, as step `step`.
+fn chaos(run: &mut Runner, step: &str, how: ChaosRun) -> Result<(), Failure> {
     run.cargo("ringside release", &["build", "--release", "-p", "ringside-node"])?;
     run.cargo("chaos release", &["build", "--release", "-p", "ringside-tests", "--bin", "chaos"])?;
-    let (seconds, seed) = (seconds.to_string(), seed.to_string());
-    let mut args = vec!["--seconds", &seconds, "--seed", &seed];
-    if partitions {
+    let (seconds, seed, replicas) = (how.seconds.to_string(), how.seed.to_string(), how.view_leaders.to_string());
+    let mut args = vec!["--seconds", &seconds, "--seed", &seed, "--view-leaders", &replicas];
+    if how.partitions {
         args.push("--partitions");
     }
     let mut suite = run.program(release_binary(run.root(), "chaos"), &args);
     suite.env("RINGSIDE_BIN", release_binary(run.root(), "ringside"));
-    run.step("chaos", suite)
+    run.step(step, suite)
 }
 
 /// The browser page: its logic in headless Chromium (wasm-bindgen-test), the page built by
@@ -410,13 +427,15 @@ mod tests {
     }
 
     #[test]
-    fn chaos_takes_a_length_and_a_seed() {
-        assert_eq!(parse(&["chaos"]), Ok(Task::Chaos { seconds: 60, seed: 1, partitions: false }));
+    fn chaos_takes_a_length_a_seed_and_replicas() {
+        let plain = ChaosRun { seconds: 60, seed: 1, partitions: false, view_leaders: 1 };
+        assert_eq!(parse(&["chaos"]), Ok(Task::Chaos(plain)));
         assert_eq!(
-            parse(&["chaos", "--minutes", "20", "--seed", "4", "--partitions"]),
-            Ok(Task::Chaos { seconds: 1_200, seed: 4, partitions: true })
+            parse(&["chaos", "--minutes", "20", "--seed", "4", "--partitions", "--view-leaders", "3"]),
+            Ok(Task::Chaos(ChaosRun { seconds: 1_200, seed: 4, partitions: true, view_leaders: 3 }))
         );
-        assert_eq!(parse(&["chaos", "--seconds", "90"]), Ok(Task::Chaos { seconds: 90, seed: 1, partitions: false }));
+        assert_eq!(parse(&["chaos", "--seconds", "90"]), Ok(Task::Chaos(ChaosRun { seconds: 90, ..plain })));
+        assert!(parse(&["chaos", "--view-leaders", "0"]).is_err());
         assert!(parse(&["chaos", "--minutes", "0"]).is_err());
         assert!(parse(&["chaos", "--seconds"]).is_err());
         assert!(parse(&["chaos", "--nemesis", "1"]).is_err());

@@ -1,4 +1,4 @@
-//! `chaos [--seconds N | --minutes N] [--seed S] [--commit paxos|classic] [--partitions]`: the chaos suite on real processes (see
+//! `chaos [--seconds N | --minutes N] [--seed S] [--commit paxos|classic] [--view-leaders N] [--partitions]`: the chaos suite on real processes (see
 //! `ringside_tests::chaos`). Prints one summary line and exits non-zero if any check failed.
 //! `cargo xtask chaos` builds the release binaries and runs it.
 
@@ -20,6 +20,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--minutes" => options.duration = Duration::from_secs(60 * number()?.max(1)),
             "--seed" => options.seed = number()?,
             "--partitions" => options.partitions = true,
+            "--view-leaders" => {
+                options.view_leaders = match number()? {
+                    n @ 1..=7 => n as usize,
+                    n => return Err(format!("`--view-leaders` wants 1 to 7 replicas, got {n}")),
+                }
+            }
             "--commit" => {
                 options.commit = match rest.next().map(String::as_str) {
                     Some("paxos") => "paxos",
@@ -28,7 +34,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 }
             }
             other => {
-                return Err(format!("unknown argument `{other}`: use --seconds N, --minutes N, --seed S or --commit P"))
+                return Err(format!("unknown argument `{other}`: use --seconds N, --minutes N, --seed S, --commit P, --view-leaders N or --partitions"))
             }
         }
     }

@@ -145,17 +145,28 @@ fn longest_unwritable_ms(history: &[Op]) -> u64 {
         by_key.entry(&op.key).or_default().push(op);
     }
     let mut longest = 0;
-    for ops in by_key.values_mut() {
+    for (key, ops) in by_key.iter_mut() {
         ops.sort_by_key(|op| op.call);
-        let mut since: Option<u64> = None;
-        for op in ops.iter() {
+        let mut since: Option<usize> = None;
+        for (i, op) in ops.iter().enumerate() {
             match (op.outcome, since) {
-                (Outcome::Ok, Some(start)) => {
-                    longest = longest.max(op.ret.unwrap_or(op.call).saturating_sub(start));
+                (Outcome::Ok, Some(first)) => {
+                    let window = op.ret.unwrap_or(op.call).saturating_sub(ops[first].call);
+                    if window / 1_000 > UNWRITABLE_BOUND_MS {
+                        // For whoever reads a failed run: which faults the window spans.
+                        let mut phases: Vec<&str> = ops[first..i].iter().map(|op| op.phase).collect();
+                        phases.dedup();
+                        eprintln!(
+                            "chaos: key {key} took no write for {} ms from {} ms into the run, during {phases:?}",
+                            window / 1_000,
+                            ops[first].call / 1_000
+                        );
+                    }
+                    longest = longest.max(window);
                     since = None;
                 }
                 (Outcome::Ok, None) => {}
-                (_, None) => since = Some(op.call),
+                (_, None) => since = Some(i),
                 (_, Some(_)) => {}
             }
         }

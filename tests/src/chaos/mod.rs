@@ -1,6 +1,7 @@
 //! The chaos suite: a real cluster on loopback, concurrent `ringside client` processes writing
 //! and reading a few keys, and a nemesis that kills and pauses servers, clients and the view
-//! leader and replaces what it killed. Every operation is recorded (invoked, completed, how it
+//! leader (with replicas: kills, pauses and restarts them, the leader most of all) and replaces
+//! what it killed. Every operation is recorded (invoked, completed, how it
 //! ended; a client killed or timed out is "unknown"), and at the end the history is checked as
 //! the simulator checks its own: per-key linearizability (the simulator's checker), no
 //! acknowledged write lost, no read of a value never written, every key writable again, and
@@ -12,6 +13,7 @@
 mod check;
 mod nemesis;
 mod netns;
+mod view_leaders;
 mod workload;
 
 use std::collections::BTreeSet;
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::{free_port, settled, Process, CLUSTER_KEY, FAILURE_MS, HEARTBEAT_MS};
 use netns::Net;
+use view_leaders::ViewLeaders;
 
 pub use check::Summary;
 
@@ -39,6 +42,9 @@ pub struct Options {
     pub keys: usize,
     /// The servers' `--commit` protocol (`paxos` or `classic`).
     pub commit: &'static str,
+    /// View-leader replicas: one is today's lone view leader; more make a replicated one,
+    /// each replica with a data directory the nemesis restarts it from.
+    pub view_leaders: usize,
     /// Put every node in a network namespace of its own and let the nemesis cut and heal
     /// their links (root only; skipped with a printed reason where namespaces cannot be made).
     pub partitions: bool,
@@ -53,18 +59,19 @@ impl Default for Options {
             clients: 4,
             keys: 5,
             commit: "paxos",
+            view_leaders: 1,
             partitions: false,
         }
     }
 }
 
-/// The cluster as the nemesis changes it: the view leader and the servers alive now.
+/// The cluster as the nemesis changes it: the view leader's replicas and the servers alive now.
 pub(crate) struct Cluster {
-    pub(crate) view_leader: Process,
+    pub(crate) view_leaders: ViewLeaders,
     pub(crate) servers: Vec<Process>,
     /// The servers' `--commit` protocol, for replacements too.
     pub(crate) commit: &'static str,
-    /// The namespaces, when the run has partitions: the view leader in slot 0, and
+    /// The namespaces, when the run has partitions: view-leader replica `i` in slot `i`, and
     /// `servers[i]` in `slots[i]`.
     pub(crate) net: Option<Net>,
     pub(crate) slots: Vec<usize>,
@@ -72,35 +79,19 @@ pub(crate) struct Cluster {
     pub(crate) seen: BTreeSet<String>,
 }
 
-/// Namespace slots: the view leader's, one per server, and one spare for a replacement.
-fn slots_for(servers: usize) -> usize {
-    servers + 2
+/// Namespace slots: one per view-leader replica, one per server, and one spare for a
+/// replacement.
+fn slots_for(view_leaders: usize, servers: usize) -> usize {
+    view_leaders + servers + 1
 }
 
 impl Cluster {
-    /// A view leader and `n` servers on loopback, or each in a namespace of `net`.
-    fn start(n: usize, commit: &'static str, net: Option<Net>) -> Cluster {
-        let view_leader = match &net {
-            None => Process::view_leader(free_port()),
-            Some(net) => {
-                let wrapper = net.wrapper(0);
-                let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
-                let (port, hb, timeout) = (free_port().to_string(), HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
-                let args = [
-                    "--listen",
-                    &net.addr(0),
-                    "--port",
-                    &port,
-                    "--heartbeat-ms",
-                    &hb,
-                    "--failure-timeout-ms",
-                    &timeout,
-                ];
-                Process::start_wrapped(&wrapper, "viewleader", &args, Some(CLUSTER_KEY))
-            }
-        };
+    /// `replicas` view-leader replicas and `n` servers on loopback, or each in a namespace of
+    /// `net`.
+    fn start(replicas: usize, n: usize, commit: &'static str, net: Option<Net>) -> Cluster {
+        let view_leaders = ViewLeaders::start(replicas, net.as_ref());
         let mut cluster =
-            Cluster { view_leader, servers: Vec::new(), commit, net, slots: Vec::new(), seen: BTreeSet::new() };
+            Cluster { view_leaders, servers: Vec::new(), commit, net, slots: Vec::new(), seen: BTreeSet::new() };
         for _ in 0..n {
             cluster.add_server();
         }
@@ -109,8 +100,9 @@ impl Cluster {
         cluster
     }
 
+    /// The view leader's addresses, as `--viewleader` takes them.
     pub(crate) fn vl(&self) -> String {
-        self.view_leader.addr.clone()
+        self.view_leaders.list.clone()
     }
 
     /// Starts one more server (in a free namespace slot, with partitions).
@@ -119,7 +111,8 @@ impl Cluster {
         let server = match &self.net {
             None => Process::server_with(&vl, 0, &["--commit", self.commit]),
             Some(net) => {
-                let slot = (1..net.slots()).find(|s| !self.slots.contains(s)).expect("a free namespace slot");
+                let first = self.view_leaders.len();
+                let slot = (first..net.slots()).find(|s| !self.slots.contains(s)).expect("a free namespace slot");
                 self.slots.push(slot);
                 let wrapper = net.wrapper(slot);
                 let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
@@ -161,7 +154,7 @@ pub fn run(options: &Options) -> Summary {
     let started = Instant::now();
     let net = options
         .partitions
-        .then(|| match Net::create(slots_for(options.servers)) {
+        .then(|| match Net::create(slots_for(options.view_leaders, options.servers)) {
             Ok(net) => Some(net),
             Err(reason) => {
                 println!("chaos: partitions skipped: {reason}");
@@ -169,7 +162,7 @@ pub fn run(options: &Options) -> Summary {
             }
         })
         .flatten();
-    let cluster = Arc::new(Mutex::new(Cluster::start(options.servers, options.commit, net)));
+    let cluster = Arc::new(Mutex::new(Cluster::start(options.view_leaders, options.servers, options.commit, net)));
     let vl = cluster.lock().expect("cluster lock").vl();
     let phase: Phase = Arc::new(Mutex::new("quiet"));
     let stop = Arc::new(AtomicBool::new(false));
@@ -201,7 +194,7 @@ pub fn run(options: &Options) -> Summary {
     history.extend(workload::final_round(&vl, &keys, options.clients, started));
 
     let mut guard = cluster.lock().expect("cluster lock");
-    let Cluster { view_leader, servers, .. } = &mut *guard;
-    let crashed = std::iter::once(view_leader).chain(servers.iter_mut()).map(|p| usize::from(!p.alive())).sum();
+    let Cluster { view_leaders, servers, .. } = &mut *guard;
+    let crashed = view_leaders.alive_ones().chain(servers.iter_mut()).map(|p| usize::from(!p.alive())).sum();
     check::summarize(options, &history, faults, rested, crashed, started.elapsed())
 }

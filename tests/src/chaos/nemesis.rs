@@ -11,7 +11,7 @@ use ringside_core::Rng;
 
 use super::workload::Registry;
 use super::{Cluster, Options, Phase};
-use crate::{view, FAILURE_MS};
+use crate::{view, Process, FAILURE_MS};
 
 /// The nemesis thread and the flag that stops it.
 pub(crate) struct Nemesis {
@@ -109,16 +109,33 @@ fn strike(rng: &mut Rng, cluster: &Arc<Mutex<Cluster>>, registry: &Registry, pha
     let n = cluster.lock().expect("cluster lock").servers.len();
     let set = |name: &'static str| *phase.lock().expect("phase lock") = name;
     let settle = Duration::from_millis(15 * FAILURE_MS);
-    let partitions = cluster.lock().expect("cluster lock").net.is_some();
-    let kind = match rng.range(0, if partitions { 12 } else { 9 }) {
-        0..=1 => "kill one server",
-        2 => "kill two servers",
-        3..=5 => "kill a client mid-setr",
-        6..=7 => "pause a server",
-        8 => "pause the view leader",
-        9 => "cut a server off briefly",
-        _ => "cut a server off",
+    let (partitions, replicated) = {
+        let c = cluster.lock().expect("cluster lock");
+        (c.net.is_some(), c.view_leaders.len() > 1)
     };
+    let mut kinds = vec![
+        ("kill one server", 2),
+        ("kill two servers", 1),
+        ("kill a client mid-setr", 3),
+        ("pause a server", 2),
+        ("pause the view leader", 1),
+    ];
+    if partitions {
+        kinds.extend([("cut a server off briefly", 1), ("cut a server off", 2)]);
+    }
+    if replicated {
+        // The leader most of all: its loss is the one that costs an election.
+        kinds.extend([("kill the view leader", 3), ("kill a view-leader follower", 1)]);
+    }
+    let mut pick = rng.range(0, kinds.iter().map(|(_, w)| w).sum());
+    let mut kind = kinds[0].0;
+    for (k, w) in kinds {
+        if pick < w {
+            kind = k;
+            break;
+        }
+        pick -= w;
+    }
     match kind {
         "kill one server" | "kill two servers" => {
             let victims = if kind == "kill two servers" { 2 } else { 1 };
@@ -177,12 +194,40 @@ fn strike(rng: &mut Rng, cluster: &Arc<Mutex<Cluster>>, registry: &Registry, pha
             with_net(cluster, |net| net.heal(slot));
             set("repair");
         }
+        "kill the view leader" | "kill a view-leader follower" => {
+            // Down for two failure timeouts, then back from its disk at the same address: the
+            // others elect a leader meanwhile, or carry on without a follower.
+            set(kind);
+            let victim = {
+                let c = cluster.lock().expect("cluster lock");
+                let leader = c.view_leaders.leader();
+                match (kind, leader) {
+                    ("kill the view leader", Some(leader)) => leader,
+                    (_, leader) => {
+                        let n = c.view_leaders.len() as u64;
+                        let other = (rng.next_u64() % (n - 1)) as usize;
+                        (leader.unwrap_or(0) + 1 + other) % n as usize
+                    }
+                }
+            };
+            cluster.lock().expect("cluster lock").view_leaders.kill(victim);
+            std::thread::sleep(Duration::from_millis(2 * FAILURE_MS));
+            set("repair");
+            cluster.lock().expect("cluster lock").view_leaders.restart(victim);
+        }
         _ => {
-            // Three failure timeouts asleep: on waking it must fail nobody for its own silence.
+            // Three failure timeouts asleep (the leader, when it is replicated): on waking it
+            // must fail nobody for its own silence.
             set(kind);
             let (vl, pid) = {
                 let c = cluster.lock().expect("cluster lock");
-                (c.vl(), c.view_leader.pid())
+                let leader = c.view_leaders.leader().and_then(|i| c.view_leaders.get(i));
+                (c.vl(), leader.map(Process::pid))
+            };
+            let Some(pid) = pid else {
+                eprintln!("chaos: no view-leader replica says it leads; nothing paused");
+                set("quiet");
+                return;
             };
             let before = view(&vl).map(|v| v.1).unwrap_or_default();
             signal_pid(pid, "STOP");

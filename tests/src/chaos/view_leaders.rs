@@ -1,0 +1,114 @@
+//! The view leader of a chaos run: one process as before, or replicas that each keep their
+//! term, vote and log in a data directory of their own, so that the nemesis can kill one with
+//! SIGKILL and start it again from its disk at the same address.
+
+use std::path::PathBuf;
+
+use super::Net;
+use crate::{free_port, Process, CLUSTER_KEY, FAILURE_MS, HEARTBEAT_MS};
+
+/// The replicas, by place in the list; `None` while one is down.
+pub(crate) struct ViewLeaders {
+    procs: Vec<Option<Process>>,
+    /// Each replica's `host:port`.
+    addrs: Vec<String>,
+    /// The addresses joined with commas, as `--viewleader` takes them.
+    pub(crate) list: String,
+    /// Where the replicas' data directories are (none for a lone view leader).
+    dir: Option<PathBuf>,
+    /// Namespace wrappers by replica, with partitions.
+    wrappers: Vec<Vec<String>>,
+}
+
+impl ViewLeaders {
+    /// Starts `n` replicas, replica `i` in namespace slot `i` of `net` if there is one.
+    pub(crate) fn start(n: usize, net: Option<&Net>) -> ViewLeaders {
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let host = |i: usize| net.map_or_else(|| "127.0.0.1".to_string(), |net| net.addr(i));
+        let addrs: Vec<String> = ports.iter().enumerate().map(|(i, p)| format!("{}:{p}", host(i))).collect();
+        let dir = (n > 1)
+            .then(|| std::env::temp_dir().join(format!("ringside-chaos-vl-{}-{}", std::process::id(), ports[0])));
+        let wrappers = (0..n).map(|i| net.map(|net| net.wrapper(i)).unwrap_or_default()).collect();
+        let mut replicas = ViewLeaders { procs: Vec::new(), list: addrs.join(","), addrs, dir, wrappers };
+        replicas.procs = (0..n).map(|i| Some(replicas.launch(i))).collect();
+        replicas
+    }
+
+    /// How many replicas the list has.
+    pub(crate) fn len(&self) -> usize {
+        self.addrs.len()
+    }
+
+    fn launch(&self, i: usize) -> Process {
+        let (host, port) = self.addrs[i].rsplit_once(':').expect("host:port");
+        let (hb, timeout) = (HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
+        let mut args = vec!["--port", port, "--heartbeat-ms", &hb, "--failure-timeout-ms", &timeout];
+        let data = self.dir.as_ref().map(|d| d.join(format!("vl{}", i + 1)).display().to_string());
+        if let Some(data) = &data {
+            args.extend(["--viewleader", &self.list, "--data-dir", data]);
+        }
+        let wrapper: Vec<&str> = self.wrappers[i].iter().map(String::as_str).collect();
+        if wrapper.is_empty() {
+            Process::start("viewleader", &args)
+        } else {
+            args.extend(["--listen", host]);
+            Process::start_wrapped(&wrapper, "viewleader", &args, Some(CLUSTER_KEY))
+        }
+    }
+
+    /// The replica that leads now, by its place: of the live replicas whose last word on
+    /// leadership is that they were elected, the one elected last.
+    pub(crate) fn leader(&self) -> Option<usize> {
+        if self.len() == 1 {
+            return Some(0);
+        }
+        let said = |p: &Process| {
+            p.records().into_iter().rev().find(|r| {
+                let event = &r["event"]["event"];
+                r["kind"] == "event" && (event == "leader_elected" || event == "leader_lost")
+            })
+        };
+        self.procs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let last = said(p.as_ref()?)?;
+                (last["event"]["event"] == "leader_elected").then(|| (last["t"].as_u64().unwrap_or(0), i))
+            })
+            .max()
+            .map(|(_, i)| i)
+    }
+
+    /// Replica `i`, if it runs.
+    pub(crate) fn get(&self, i: usize) -> Option<&Process> {
+        self.procs[i].as_ref()
+    }
+
+    /// kill -9 of replica `i`.
+    pub(crate) fn kill(&mut self, i: usize) {
+        if let Some(mut p) = self.procs[i].take() {
+            p.kill();
+        }
+    }
+
+    /// Starts replica `i` again from its data directory, at the same address.
+    pub(crate) fn restart(&mut self, i: usize) {
+        if self.procs[i].is_none() {
+            self.procs[i] = Some(self.launch(i));
+        }
+    }
+
+    /// The replicas that run (or should: a crash shows as not alive).
+    pub(crate) fn alive_ones(&mut self) -> impl Iterator<Item = &mut Process> {
+        self.procs.iter_mut().flatten()
+    }
+}
+
+impl Drop for ViewLeaders {
+    fn drop(&mut self) {
+        self.procs.iter_mut().for_each(|p| drop(p.take()));
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
