@@ -22,7 +22,7 @@ import { check, click, inBrowser, log, open, state, until } from './harness.mjs'
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = resolve(ROOT, process.env.RINGSIDE_DIST || 'dist');
 const OUT = join(ROOT, 'target', 'e2e', 'lessons');
-const LESSONS = 8;
+const LESSONS = 10;
 const WATCHDOG = 6 * 60_000; // the whole walk
 
 /** Plays the lesson's next step as a student does; resolves to the state once it played out. */

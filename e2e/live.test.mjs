@@ -12,7 +12,9 @@
 //     and the diagram shows the rebalancing transfers; getr returns the value;
 //   - a wrong token is refused by the admin endpoint, and the page says so;
 //   - a simulator run's actions re-run on the live cluster;
-//   - the nodes' events files, imported, replay in the same viewer up to the same epoch.
+//   - the nodes' events files, imported, replay in the same viewer up to the same epoch;
+//   - a second cluster with three view-leader replicas: each streams in a lane of its own, the
+//     ring's centre says which leads, and setr from the page goes through it.
 // Screenshots go to target/e2e/live-*.png.
 //
 // Environment: RINGSIDE_BIN (default target/release/ringside), RINGSIDE_DIST (default dist/),
@@ -44,9 +46,9 @@ function readyOf(line) {
   }
 }
 
-/** Starts the cluster; resolves to { child, fragment, output } once it wrote its ready line. */
-function startCluster() {
-  const args = ['cluster', '--servers', '3', '--heartbeat-ms', '200', '--failure-timeout-ms', '1500', '--events-dir', EVENTS];
+/** Starts the cluster (with `more` flags); resolves to { child, fragment, output } once it wrote its ready line. */
+function startCluster(more = ['--events-dir', EVENTS]) {
+  const args = ['cluster', '--servers', '3', '--heartbeat-ms', '200', '--failure-timeout-ms', '1500', ...more];
   const child = spawn(BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const output = [];
   let stdout = '';
@@ -215,6 +217,26 @@ async function replayEventsFiles(context, url, errors, liveEpoch) {
   await page.close();
 }
 
+/** A cluster of three view-leader replicas: each streams in a lane of its own, the ring's centre
+ *  says who leads, and the page's setr goes through the leader. */
+async function replicatedCluster(context, url, errors) {
+  const cluster = await startCluster(['--viewleaders', '3']);
+  try {
+    const page = await open(context, url + cluster.fragment, errors, { width: 1280, height: 800 });
+    const s = await until(
+      page,
+      'three view-leader replicas stream in lanes of their own and one leads',
+      (s) => ['vl1', 'vl2', 'vl3'].every((n) => s.lanes.some((l) => l.name === n && l.up)) && s.viewServers.length === 3 && /^vl\d leads · term \d+$/.test(s.leadership ?? ''),
+    );
+    await setrFromThePage(page, 'quince', 'gold');
+    await page.screenshot({ path: join(OUT, 'live-replicas-1280x800.png') });
+    log(`replicated view leader: lanes ${s.lanes.map((l) => l.name).join(' ')}; "${s.leadership}"`);
+    await page.close();
+  } finally {
+    await stopCluster(cluster.child);
+  }
+}
+
 async function main() {
   await mkdir(OUT, { recursive: true });
   await rm(EVENTS, { recursive: true, force: true });
@@ -254,6 +276,7 @@ async function main() {
     await page.close();
     await stopCluster(cluster.child);
     await replayEventsFiles(context, url, errors, killed.epoch);
+    await replicatedCluster(context, url, errors);
     await context.close();
   } catch (e) {
     failures.push(e.stack || String(e));

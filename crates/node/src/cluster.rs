@@ -426,9 +426,8 @@ pub async fn run(args: ClusterArgs) -> Result<(), NodeError> {
         println!("  {line}");
     }
     let token = admin::token();
-    // The page's live mode watches one view leader: the first replica.
-    let first = cluster.view_leaders[0].addr.clone();
-    let link = Link { vl: &first, admin: &admin_addr, token: &token, key: &key };
+    // The page's live mode watches every replica and asks whichever leads.
+    let link = Link { vl: &vl, admin: &admin_addr, token: &token, key: &key };
     let page = link.page(&args.page_url, args.placement.replicas, args.placement.vnodes);
     println!("admin: ws://{admin_addr}/admin?token={token}   (loopback only: add, kill and list servers)");
     println!("page:  {page}");
@@ -526,7 +525,8 @@ struct Link<'a, A> {
 }
 
 impl<A: std::fmt::Display> Link<'_, A> {
-    /// The link that opens the page on this cluster. It is all in the fragment, which a browser
+    /// The link that opens the page on this cluster (`live=` names the view leader's replicas,
+    /// comma-separated, or its one address). It is all in the fragment, which a browser
     /// never sends to a server. Replicas and virtual nodes are in it only when they are not the
     /// defaults the page assumes (3 and 1): the nodes' records do not carry them.
     fn page(&self, base: &str, replicas: u16, vnodes: u32) -> String {

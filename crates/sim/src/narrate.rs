@@ -1,19 +1,28 @@
 //! Plain-language lines for trace entries: the narrated message sequence of `ringside-sim run`.
 
 use ringside_core::msg::HeartbeatStatus;
+use ringside_core::replication::RaftMsg;
 use ringside_core::{Addr, Event, Msg, Names};
 
 use crate::action::{Action, During};
 use crate::config::Faults;
 use crate::trace::{TraceEntry, TraceKind};
 
-/// Whether a message is routine background (heartbeats), hidden unless asked for.
+/// Whether a message is routine background (heartbeats), hidden unless asked for. Between
+/// view-leader replicas that is an append carrying no entries and its answer: the leader's
+/// heartbeat, several times per election timeout.
 pub fn is_routine(msg: &Msg) -> bool {
-    matches!(
-        msg,
-        Msg::Heartbeat { .. }
-            | Msg::HeartbeatReply { status: HeartbeatStatus::Ok { view: None, stable: None, .. }, .. }
-    )
+    match msg {
+        Msg::Raft { msg } => {
+            matches!(&**msg, RaftMsg::Append { entries, .. } if entries.is_empty())
+                || matches!(&**msg, RaftMsg::Appended { .. })
+        }
+        _ => matches!(
+            msg,
+            Msg::Heartbeat { .. }
+                | Msg::HeartbeatReply { status: HeartbeatStatus::Ok { view: None, stable: None, .. }, .. }
+        ),
+    }
 }
 
 /// A plain-language description of an action, with the labels `names` knows.
@@ -21,6 +30,10 @@ pub fn describe_action(action: &Action, names: &Names) -> String {
     match action {
         Action::AddServer => "a new server process starts".into(),
         Action::Crash { node } => format!("{node} crashes (its memory is gone)"),
+        // Only a replica restarts as a view leader (a lone one is never crashed): from its disk.
+        Action::Restart { node } if node.0.starts_with(crate::VIEW_LEADER) => {
+            format!("{node} restarts from its disk: term, vote and log as it left them")
+        }
         Action::Restart { node } => format!("{node} restarts as a fresh process with a new id"),
         Action::Stall { node, ms } => {
             format!("{node} is paused for {ms} ms: it reads nothing and no timer of its fires until then")

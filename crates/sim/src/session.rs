@@ -35,11 +35,18 @@ pub struct Setup {
     /// How the servers decide a transaction whose coordinator went silent.
     #[serde(default)]
     pub commit: CommitProtocol,
+    /// View-leader replicas: 1 is the course's lone view leader; 3 or 5 replicate it with Raft.
+    #[serde(default = "lone")]
+    pub view_leaders: usize,
+}
+
+fn lone() -> usize {
+    1
 }
 
 impl Default for Setup {
     fn default() -> Self {
-        Setup { seed: 1, servers: 3, clients: 2, vnodes: 1, commit: CommitProtocol::default() }
+        Setup { seed: 1, servers: 3, clients: 2, vnodes: 1, commit: CommitProtocol::default(), view_leaders: 1 }
     }
 }
 
@@ -52,6 +59,9 @@ impl Setup {
         if !(1..=64).contains(&self.vnodes) {
             return Err("virtual nodes per server must be between 1 and 64".into());
         }
+        if !matches!(self.view_leaders, 1 | 3 | 5) {
+            return Err("the view leader runs as 1, 3 or 5 replicas".into());
+        }
         Ok(())
     }
 
@@ -60,6 +70,7 @@ impl Setup {
         let mut config = SimConfig::new(self.seed);
         config.vnodes = self.vnodes;
         config.commit = self.commit;
+        config.view_leaders = self.view_leaders;
         Sim::with_cluster(config, self.servers, self.clients)
     }
 }

@@ -49,9 +49,13 @@ impl Page {
 
     /// Connects to the cluster the live fields name.
     fn connect(&mut self) -> Result<(), String> {
-        let vl = self.input_value("live-vl").trim().to_string();
-        if vl.is_empty() || !vl.contains(':') {
-            return Err(format!("the view leader's address must be HOST:PORT, not “{vl}”"));
+        let list = self.input_value("live-vl");
+        let vls: Vec<Addr> = list.split(',').map(|a| Addr(a.trim().to_string())).collect();
+        if let Some(bad) = vls.iter().find(|a| a.0.is_empty() || !a.0.contains(':')) {
+            return Err(format!(
+                "the view leader's address must be HOST:PORT, or its replicas' joined by commas, not “{}”",
+                bad.0
+            ));
         }
         let replicas = self.number("live-replicas", "replicas", 1..=16)? as usize;
         let vnodes = self.number("live-vnodes", "virtual nodes", 1..=64)? as u32;
@@ -62,7 +66,7 @@ impl Page {
             return Err("the admin endpoint needs the token `ringside cluster` printed".into());
         }
         self.leave_live();
-        let mut live = Live::new(Addr(vl), replicas, vnodes);
+        let mut live = Live::new(vls, replicas, vnodes);
         let admin = (!admin.is_empty()).then_some((admin.as_str(), token.as_str()));
         let key = (!key.is_empty()).then_some(key.as_str());
         let remote = Remote::connect(&mut live, admin, key, js_sys::Math::random().to_bits())?;
@@ -111,6 +115,7 @@ impl Page {
                     clients: self.number("clients", "clients", 0..=64)? as usize,
                     vnodes: self.number("vnodes", "virtual nodes", 1..=64)? as u32,
                     commit: self.commit_protocol()?,
+                    view_leaders: self.view_leaders()?,
                 };
                 self.app.reset(setup)?;
                 self.set_select("lesson-pick", "");

@@ -83,6 +83,7 @@ fn live_state(live: &Live, remote: Option<&Remote>, replay: Option<&Replay>, app
         "adminServers": remote.map(|r| r.servers.iter().map(|s| serde_json::json!({"label": s.label, "state": s.state})).collect::<Vec<_>>()),
         "adminError": remote.and_then(|r| r.admin_error.clone()),
         "replay": replay.map(|r| serde_json::json!({"done": r.done, "total": r.total()})),
+        "leadership": live.leadership(),
         "refusal": app.refusal,
         "notice": app.notice,
     });

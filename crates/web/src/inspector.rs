@@ -14,6 +14,7 @@ use crate::glossary::mark_terms;
 use crate::html::{button, esc, select_link};
 use crate::live::{LiveNode, MS_PER_UNIT};
 use crate::model::{Fate, MsgLine, TxPhase, TxRow};
+use crate::replicas;
 use crate::scene::{Copies, KeyFacts, NodeFacts, Scene, Source};
 use crate::timers::{self, Clocks, Countdown};
 use crate::wait_for::{Graph, Refused};
@@ -59,15 +60,40 @@ fn simulated(
     refused: Option<&Refused>,
 ) -> String {
     let mut h = format!("<h2>{} <small>{}</small></h2>", esc(&addr.0), kind_name(kind));
-    let restartable = kind != Kind::ViewLeader;
+    // A replica keeps its term, vote and log on disk; a lone view leader has nothing to come back from.
+    let replica = kind == Kind::ViewLeader && sim.view_leader_addrs().len() > 1;
     match role {
+        None if replica => {
+            h.push_str(
+                "<p class=\"bad\">down: the process crashed and its memory is gone; its disk, with its term, vote \
+                 and log, is kept.</p>",
+            );
+            h.push_str(&button(
+                "restart",
+                &addr.0,
+                "Restart",
+                "Start it again from its disk: it rejoins as a follower",
+            ));
+        }
         None => {
             h.push_str("<p class=\"bad\">down: the process crashed and its memory is gone.</p>");
-            if restartable {
+            if kind != Kind::ViewLeader {
                 h.push_str(&button("restart", &addr.0, "Restart", "Start a fresh process here: new id, empty memory"));
             }
         }
-        Some(Role::ViewLeader(vl)) => h.push_str(&view_leader(vl, names, clocks, refused)),
+        Some(Role::ViewLeader(vl)) => {
+            if replica {
+                h.push_str(&button(
+                    "crash",
+                    &addr.0,
+                    "Crash",
+                    "Kill the replica: its memory is gone, its disk stays. While a majority runs, the others \
+                     go on (electing a new leader if it led).",
+                ));
+                h.push_str(&replicas::inspect(vl, sim, names));
+            }
+            h.push_str(&view_leader(vl, names, clocks, refused));
+        }
         Some(Role::Server(s)) => {
             h.push_str(&button(
                 "crash",
@@ -367,6 +393,15 @@ fn watched(
     let mut h = format!("<h2>{} <small>{role} at {}</small></h2>", esc(&n.name.0), esc(&n.addr.0));
     if let Some(id) = id {
         let _ = write!(h, "<p>server id <code>{}</code></p>", esc(&id.0));
+    }
+    match n.leads {
+        Some((term, true)) => {
+            let _ = write!(h, "<p>replica: <b>leads</b> in term {term}</p>");
+        }
+        Some((term, false)) => {
+            let _ = write!(h, "<p>replica: <b>follows</b> (it stopped leading in term {term})</p>");
+        }
+        None => {}
     }
     h.push_str(if n.up {
         "<p class=\"good\">streaming its messages and events to this page</p>"

@@ -32,6 +32,7 @@ pub mod panels;
 pub mod records;
 pub mod remote;
 pub mod replay;
+pub mod replicas;
 pub mod ring_view;
 pub mod scene;
 pub mod seq_view;

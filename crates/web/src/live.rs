@@ -46,13 +46,15 @@ pub struct LiveNode {
     pub id: Option<ServerId>,
     /// Whether its stream is open (or, in a replay, whether it was last seen alive).
     pub up: bool,
+    /// A view-leader replica's last word on leading: the term, and whether it leads in it.
+    pub leads: Option<(u64, bool)>,
 }
 
 /// A cluster seen from outside.
 #[derive(Debug)]
 pub struct Live {
-    /// The view leader's address.
-    pub view_leader: Addr,
+    /// The view leader's replicas' addresses (one for a lone view leader).
+    pub view_leaders: Vec<Addr>,
     /// Replicas per key and ring points per server, as the cluster was started with.
     pub replicas: usize,
     /// Ring points per server.
@@ -127,10 +129,11 @@ impl<K: Hash + Eq + Clone, V> Recent<K, V> {
 }
 
 impl Live {
-    /// A cluster led by the view leader at `view_leader`, started with `replicas` and `vnodes`.
-    pub fn new(view_leader: Addr, replicas: usize, vnodes: u32) -> Live {
+    /// A cluster led by the view leader at `view_leaders` (its replicas, or one address),
+    /// started with `replicas` and `vnodes`.
+    pub fn new(view_leaders: Vec<Addr>, replicas: usize, vnodes: u32) -> Live {
         let mut live = Live {
-            view_leader: view_leader.clone(),
+            view_leaders: view_leaders.clone(),
             replicas,
             vnodes,
             journal: Journal::default(),
@@ -150,8 +153,34 @@ impl Live {
             clients: BTreeSet::new(),
             placement: None,
         };
-        live.node(&view_leader, Some("vl"));
+        // Named as the simulator names them: `vl`, or `vl1`, `vl2`, … for replicas.
+        for (addr, name) in view_leaders.iter().zip(ringside_sim::view_leader_addrs(view_leaders.len())) {
+            live.node(addr, Some(name.as_str()));
+        }
         live
+    }
+
+    /// Who leads the replicas, as their events last said; `None` for a lone view leader.
+    pub fn leadership(&self) -> Option<String> {
+        if self.view_leaders.len() < 2 {
+            return None;
+        }
+        let leader = self
+            .view_leaders
+            .iter()
+            .filter_map(|a| self.nodes.get(a))
+            .filter(|n| n.up)
+            .filter_map(|n| n.leads.filter(|(_, leads)| *leads).map(|(term, _)| (term, &n.name)))
+            .max();
+        Some(match leader {
+            Some((term, name)) => format!("{} leads · term {term}", name.0),
+            None => "no replica says it leads".to_string(),
+        })
+    }
+
+    /// The view leader's addresses as `--viewleader` takes them.
+    pub fn view_leader_list(&self) -> String {
+        self.view_leaders.iter().map(|a| a.0.as_str()).collect::<Vec<_>>().join(",")
     }
 
     /// The view name of the node at `addr`, naming it on first sight: the cluster's label when
@@ -171,8 +200,10 @@ impl Live {
                 Addr(format!("s{free}"))
             }
         };
-        self.nodes
-            .insert(addr.clone(), LiveNode { name: name.clone(), addr: addr.clone(), role: None, id: None, up: false });
+        self.nodes.insert(
+            addr.clone(),
+            LiveNode { name: name.clone(), addr: addr.clone(), role: None, id: None, up: false, leads: None },
+        );
         name
     }
 
@@ -263,6 +294,14 @@ impl Live {
                 }
             }
             RecordKind::Event { event } => {
+                let leads = match event {
+                    Event::LeaderElected { term } => Some((term, true)),
+                    Event::LeaderLost { term } => Some((term, false)),
+                    _ => None,
+                };
+                if let (Some(leads), Some(n)) = (leads, self.nodes.get_mut(&record.node)) {
+                    n.leads = Some(leads);
+                }
                 if let (Event::CopiesDropped { .. }, Some(id)) =
                     (&event, self.nodes.get(&record.node).and_then(|n| n.id.clone()))
                 {
@@ -274,6 +313,7 @@ impl Live {
                 }
                 self.push(t, TraceKind::Event { node, event });
             }
+            RecordKind::Raft => {}
             RecordKind::Dropped { reason } => {
                 self.journal.log.push((t, node.0.clone(), format!("stopped streaming to this page: {reason}")));
             }
@@ -529,7 +569,7 @@ mod tests {
     }
 
     fn live() -> Live {
-        let mut live = Live::new(Addr::from(VL), 3, 1);
+        let mut live = Live::new(vec![Addr::from(VL)], 3, 1);
         live.node(&Addr::from(S1), Some("s1"));
         live.node(&Addr::from(S2), Some("s2"));
         for (node, role) in [(VL, "viewleader"), (S1, "server"), (S2, "server")] {
@@ -587,6 +627,38 @@ mod tests {
         live.absorb(rec(2_100, s4, serde_json::json!({"kind": "recv", "peer": S2, "frame": transfer})));
         let sent = live.journal.messages.values().find(|m| matches!(m.msg, Msg::Transfer { .. })).unwrap();
         assert_eq!(sent.fate, Fate::Delivered(Time(110)));
+    }
+
+    #[test]
+    fn replicas_get_lanes_of_their_own_and_the_centre_says_who_leads() {
+        let vls = ["127.0.0.1:39000", "127.0.0.1:39001", "127.0.0.1:39002"].map(Addr::from).to_vec();
+        let mut live = Live::new(vls.clone(), 3, 1);
+        assert_eq!(live.view_leader_list(), "127.0.0.1:39000,127.0.0.1:39001,127.0.0.1:39002");
+        for vl in &vls {
+            live.absorb(hello(1_000, vl.as_str(), "viewleader"));
+        }
+        let names: Vec<String> = live.lanes().into_iter().map(|(a, _)| a.0).collect();
+        assert_eq!(names, ["vl1", "vl2", "vl3"]);
+        assert_eq!(live.leadership().as_deref(), Some("no replica says it leads"));
+        let elected = |term| serde_json::json!({"kind": "event", "event": {"event": "leader_elected", "term": term}});
+        live.absorb(rec(2_000, vls[1].as_str(), elected(2)));
+        assert_eq!(live.leadership().as_deref(), Some("vl2 leads · term 2"));
+        live.absorb(rec(
+            3_000,
+            vls[1].as_str(),
+            serde_json::json!({"kind": "event", "event": {"event": "leader_lost", "term": 2}}),
+        ));
+        live.absorb(rec(3_100, vls[2].as_str(), elected(3)));
+        assert_eq!(live.leadership().as_deref(), Some("vl3 leads · term 3"));
+        assert_eq!(Live::new(vec![Addr::from(VL)], 3, 1).leadership(), None);
+        // Their own frames are passed over, not drawn, and not taken for errors.
+        let append = frame(4, Some(vls[0].as_str()), serde_json::json!({"cmd": "raft", "msg": {"rpc": "append"}}));
+        live.absorb(rec(
+            3_200,
+            vls[2].as_str(),
+            serde_json::json!({"kind": "send", "peer": vls[0].as_str(), "frame": append}),
+        ));
+        assert!(live.journal.messages.is_empty() && live.journal.log.iter().all(|(_, _, l)| !l.contains("record")));
     }
 
     #[test]

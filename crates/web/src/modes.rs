@@ -157,6 +157,10 @@ impl<D: Driver> Scene for RealCluster<D> {
     fn key(&self, key: &str) -> KeyFacts<'_> {
         watched_key(&self.live, key)
     }
+
+    fn leadership(&self) -> Option<String> {
+        self.live.leadership()
+    }
 }
 
 /// What a watched cluster's records and answers tell of the node on lane `name`.
@@ -213,6 +217,10 @@ impl RealCluster<Replay> {
 }
 
 impl Scene for App {
+    fn leadership(&self) -> Option<String> {
+        crate::replicas::leadership(&self.sim)
+    }
+
     fn advance(&mut self, real_ms: f64, _speed: f64, out_of_time: &mut dyn FnMut() -> bool) {
         // The simulator plays at its own speed, the one the page's control set.
         self.tick(real_ms, out_of_time);

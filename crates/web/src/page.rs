@@ -343,6 +343,12 @@ impl Page {
         CommitProtocol::from_name(&name).ok_or_else(|| format!("no commit protocol “{name}”"))
     }
 
+    /// How many view-leader replicas a new run has.
+    pub(crate) fn view_leaders(&self) -> Result<usize, String> {
+        let n = self.select_value("view-leaders");
+        n.parse().map_err(|_| format!("no view-leader choice “{n}”"))
+    }
+
     /// The simulated client picked in the controls.
     pub(crate) fn client(&self) -> Result<Addr, String> {
         let c = self.select_value("client");

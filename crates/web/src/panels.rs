@@ -43,9 +43,9 @@ pub fn live_status(live: &Live, link: &Link<'_>) -> String {
         Some((done, all)) => format!("<b>replay</b> of an events file · record {done} of {all}"),
         // Nothing heard yet: the view leader's stream and answers are still on their way.
         None if live.journal.messages.is_empty() && live.members.is_empty() => {
-            format!("<b>connecting</b> to the view leader at {}…", esc(&live.view_leader.0))
+            format!("<b>connecting</b> to the view leader at {}…", esc(&live.view_leader_list()))
         }
-        None => format!("<b>live</b> · view leader {}", esc(&live.view_leader.0)),
+        None => format!("<b>live</b> · view leader {}", esc(&live.view_leader_list())),
     };
     let admin = match (link.connected, link.admin, link.admin_error) {
         (false, ..) => String::new(),
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn the_status_line_says_what_the_page_is_connected_to() {
-        let fresh = Live::new(ringside_core::Addr::from("127.0.0.1:39000"), 3, 1);
+        let fresh = Live::new(vec![ringside_core::Addr::from("127.0.0.1:39000")], 3, 1);
         let link = Link { connected: true, admin_error: None, admin: true, replay: None };
         assert!(live_status(&fresh, &link).contains("<b>connecting</b> to the view leader at 127.0.0.1:39000"));
         let live = live();

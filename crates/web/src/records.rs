@@ -50,6 +50,9 @@ pub enum RecordKind {
         /// Why.
         reason: String,
     },
+    /// A frame between view-leader replicas (`raft`): the page's build does not decode them, so
+    /// they are known only to have passed.
+    Raft,
 }
 
 impl Record {
@@ -75,6 +78,7 @@ impl Record {
         let node = Addr(text(&mut v, "node")?);
         let kind = match text(&mut v, "kind")?.as_str() {
             "hello" => RecordKind::Hello { role: text(&mut v, "role")?, id: text(&mut v, "id").ok().map(ServerId) },
+            "send" | "recv" if v["frame"]["msg"]["cmd"] == "raft" => RecordKind::Raft,
             kind @ ("send" | "recv") => {
                 let peer = Addr(text(&mut v, "peer")?);
                 let frame = frame_of(field(&mut v, "frame")?)?;

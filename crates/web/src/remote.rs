@@ -169,7 +169,8 @@ impl Remote {
         key: Option<&str>,
         seed: u64,
     ) -> Result<Remote, String> {
-        let mut config = ClientConfig::new(live.view_leader.clone(), seed);
+        let mut config = ClientConfig::new(live.view_leaders[0].clone(), seed);
+        config.view_leaders = live.view_leaders.clone();
         config.replicas = live.replicas;
         config.vnodes = live.vnodes;
         config.secret_key = secret_key()?;
@@ -215,10 +216,11 @@ impl Remote {
     fn start(&mut self, live: &mut Live) {
         if !self.running {
             self.running = true;
-            let vl = live.view_leader.clone();
-            if let Err(reason) = self.watch(&vl) {
-                let t = live.clock(wall_us());
-                live.journal.log.push((t, String::new(), reason));
+            for vl in live.view_leaders.clone() {
+                if let Err(reason) = self.watch(&vl) {
+                    let t = live.clock(wall_us());
+                    live.journal.log.push((t, String::new(), reason));
+                }
             }
         }
     }

@@ -27,11 +27,16 @@ impl Replay {
 
     /// The live model to replay `records` into, and the replay.
     pub fn start(records: Vec<Record>) -> (Live, Replay) {
-        let vl = records
-            .iter()
-            .find(|r| matches!(&r.kind, RecordKind::Hello { role, .. } if role == "viewleader"))
-            .map_or(Addr::from("view leader"), |r| r.node.clone());
-        let mut live = Live::new(vl, 3, 1);
+        let mut vls: Vec<Addr> = Vec::new();
+        for r in &records {
+            if matches!(&r.kind, RecordKind::Hello { role, .. } if role == "viewleader") && !vls.contains(&r.node) {
+                vls.push(r.node.clone());
+            }
+        }
+        if vls.is_empty() {
+            vls.push(Addr::from("view leader"));
+        }
+        let mut live = Live::new(vls, 3, 1);
         // Servers are named in the order they first speak, as the cluster numbered them.
         for r in &records {
             if let RecordKind::Hello { role, .. } = &r.kind {
@@ -105,7 +110,7 @@ impl Replay {
             return false;
         }
         let target = self.done - 1;
-        let mut fresh = Live::new(live.view_leader.clone(), live.replicas, live.vnodes);
+        let mut fresh = Live::new(live.view_leaders.clone(), live.replicas, live.vnodes);
         self.done = 0;
         while self.done < target && self.step(&mut fresh) {}
         *live = fresh;
@@ -134,7 +139,7 @@ mod tests {
         assert!(is_events_file(&lines.join("\n")));
         let records = parse_events(&lines.join("\n")).unwrap();
         assert_eq!(records.iter().map(|r| r.t).collect::<Vec<_>>(), [1000, 2000, 3000]);
-        let mut live = Live::new(Addr::from(VL), 3, 1);
+        let mut live = Live::new(vec![Addr::from(VL)], 3, 1);
         let mut replay = Replay::new(records);
         assert!(replay.run_until(&mut live, 2_500));
         assert_eq!(replay.done, 2);

@@ -87,6 +87,8 @@ pub struct Extras<'a> {
     pub cut: Option<&'a Cut>,
     /// Whether time runs (a server just started joins only then).
     pub playing: bool,
+    /// Who leads a replicated view leader.
+    pub leadership: Option<&'a str>,
 }
 
 /// Draws the ring. `live` says which view members still run; `focus` lights up. The circle, the
@@ -279,6 +281,9 @@ fn middle(c: &Canvas, p: &Placement, g: Geometry, extras: &Extras<'_>, taken: &m
         (format!("epoch {}", p.epoch), "600 16px system-ui, sans-serif", INK),
         (format!("{} servers · {} keys", p.servers.len(), p.keys.len()), "13px system-ui, sans-serif", MUTED),
     ];
+    if let Some(leads) = extras.leadership {
+        lines.push((leads.to_string(), "13px system-ui, sans-serif", INK));
+    }
     let moving = p.keys.iter().filter(|k| !k.placed).count();
     if moving > 0 {
         lines.push((format!("{moving} not yet on their replicas"), "13px system-ui, sans-serif", FOCUS));

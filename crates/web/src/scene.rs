@@ -159,6 +159,10 @@ pub trait Scene {
     fn marks(&self) -> &[StepMark] {
         &[]
     }
+    /// Who leads a replicated view leader, in a line for the ring's centre.
+    fn leadership(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

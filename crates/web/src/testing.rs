@@ -23,7 +23,7 @@ pub(crate) fn lesson_four_after(steps: usize) -> App {
 
 /// A live cluster seen by the page: view leader, one server `s1` (id `ab`) holding two keys.
 pub(crate) fn live() -> Live {
-    let mut live = Live::new(Addr::from("127.0.0.1:39000"), 3, 1);
+    let mut live = Live::new(vec![Addr::from("127.0.0.1:39000")], 3, 1);
     live.node(&Addr::from("127.0.0.1:38000"), Some("s1"));
     live.set_view(2, &[Member { id: ServerId::from("ab"), addr: Addr::from("127.0.0.1:38000") }], false);
     live.set_keys(ServerId::from("ab"), vec!["apple".into(), "plum".into()]);

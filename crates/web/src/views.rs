@@ -84,13 +84,16 @@ impl Views {
         let clocks = scene.clocks();
         let placement = scene.placement_cached();
         let journal = scene.journal();
-        let ring = ring_view::Extras { cut: journal.partition(), playing: scene.playing() };
+        let leadership = scene.leadership();
+        let ring =
+            ring_view::Extras { cut: journal.partition(), playing: scene.playing(), leadership: leadership.as_deref() };
         let ring_stamp = Stamp::default()
             .with(placement.generation)
             .with(focus)
             .with(&up)
             .with(ring.cut)
             .with(ring.playing)
+            .with(ring.leadership)
             .with(world)
             .num(clocks.at);
         if self.ring.begin(&ring_stamp) {

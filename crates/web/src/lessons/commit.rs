@@ -67,6 +67,7 @@ pub(super) static COMMIT: Lesson = Lesson {
     clients: 1,
     vnodes: 1,
     commit: CommitProtocol::Classic,
+    view_leaders: 1,
     heartbeats: false,
     steps: &[
         Step {
@@ -155,6 +156,7 @@ pub(super) static CONFLICT: Lesson = Lesson {
     clients: 2,
     vnodes: 1,
     commit: CommitProtocol::Classic,
+    view_leaders: 1,
     heartbeats: false,
     steps: &[
         Step {
@@ -252,6 +254,7 @@ pub(super) static BLOCKING: Lesson = Lesson {
     clients: 2,
     vnodes: 1,
     commit: CommitProtocol::Classic,
+    view_leaders: 1,
     heartbeats: false,
     steps: &[
         Step {

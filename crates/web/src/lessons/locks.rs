@@ -32,6 +32,7 @@ pub(super) static LOCKS: Lesson = Lesson {
     clients: 2,
     vnodes: 1,
     commit: CommitProtocol::Paxos,
+    view_leaders: 1,
     heartbeats: false,
     steps: &[
         Step {
@@ -91,5 +92,5 @@ pub(super) static LOCKS: Lesson = Lesson {
         },
     ],
     challenge: "With three clients, build a cycle of three (c1 → c2 → c3 → c1): which request is refused? \
-                That is the last lesson: try your own faults in free play.",
+                Next, lesson 9: the view leader replicated.",
 };

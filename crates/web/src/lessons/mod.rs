@@ -5,6 +5,7 @@
 //! shared, stepped back through and replayed like any run.
 
 mod commit;
+mod failover;
 mod locks;
 mod paxos;
 mod ring;
@@ -57,6 +58,8 @@ pub struct Lesson {
     vnodes: u32,
     /// The servers' commit protocol: the course's 2PC where the lesson teaches it.
     commit: CommitProtocol,
+    /// View-leader replicas: more than one where the lesson teaches replication.
+    view_leaders: usize,
     /// Whether the diagram draws heartbeats: the lesson is about them.
     pub heartbeats: bool,
     /// Its steps, in order.
@@ -74,12 +77,13 @@ impl Lesson {
             clients: self.clients,
             vnodes: self.vnodes,
             commit: self.commit,
+            view_leaders: self.view_leaders,
         }
     }
 }
 
 /// Every lesson, in order.
-pub static LESSONS: [&Lesson; 8] = [
+pub static LESSONS: [&Lesson; 10] = [
     &ring::PLACEMENT,
     &ring::JOIN,
     &ring::FAILURE,
@@ -88,6 +92,8 @@ pub static LESSONS: [&Lesson; 8] = [
     &commit::BLOCKING,
     &paxos::RESOLVED,
     &locks::LOCKS,
+    &failover::FAILOVER,
+    &failover::QUORUM,
 ];
 
 /// Virtual time a step may play at most before giving up on its moment.

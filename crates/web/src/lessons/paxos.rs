@@ -41,6 +41,7 @@ pub(super) static RESOLVED: Lesson = Lesson {
     clients: 2,
     vnodes: 1,
     commit: CommitProtocol::Paxos,
+    view_leaders: 1,
     heartbeats: false,
     steps: &[
         Step {

@@ -61,6 +61,7 @@ pub(super) static PLACEMENT: Lesson = Lesson {
     clients: 1,
     vnodes: 1,
     commit: CommitProtocol::Paxos,
+    view_leaders: 1,
     heartbeats: false,
     steps: &[
         Step {
@@ -154,6 +155,7 @@ pub(super) static JOIN: Lesson = Lesson {
     clients: 1,
     vnodes: 4,
     commit: CommitProtocol::Paxos,
+    view_leaders: 1,
     heartbeats: true,
     steps: &[
         Step {
@@ -249,6 +251,7 @@ pub(super) static FAILURE: Lesson = Lesson {
     clients: 1,
     vnodes: 4,
     commit: CommitProtocol::Paxos,
+    view_leaders: 1,
     heartbeats: true,
     steps: &[
         Step {
