@@ -40,5 +40,6 @@ pub mod share;
 #[cfg(test)]
 mod testing;
 pub mod timers;
+pub mod trig;
 pub mod views;
 pub mod wait_for;

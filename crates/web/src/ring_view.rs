@@ -12,6 +12,7 @@ use crate::canvas::{Canvas, Layer, Stamp};
 use crate::labels::{Rect, Spot, Taken};
 use crate::model::{Cut, Placement};
 use crate::palette::{self, FOCUS, INK, MUTED, RULE};
+use crate::trig;
 
 /// The ring's geometry in the canvas.
 #[derive(Clone, Copy, Debug)]
@@ -30,7 +31,7 @@ impl Geometry {
     /// The point at `angle` (clockwise from the top) and `radius`.
     pub fn at(&self, angle: f64, radius: f64) -> (f64, f64) {
         let a = angle - FRAC_PI_2;
-        (self.cx + radius * a.cos(), self.cy + radius * a.sin())
+        (self.cx + radius * trig::cos(a), self.cy + radius * trig::sin(a))
     }
 
     /// Where a server's point at `angle` sits on the ring.
@@ -41,7 +42,7 @@ impl Geometry {
     /// Where a point of the canvas is: its angle and its distance from the centre.
     pub fn polar(&self, x: f64, y: f64) -> (f64, f64) {
         let (dx, dy) = (x - self.cx, y - self.cy);
-        ((dy.atan2(dx) + FRAC_PI_2).rem_euclid(TAU), dx.hypot(dy))
+        ((trig::atan2(dy, dx) + FRAC_PI_2).rem_euclid(TAU), dx.hypot(dy))
     }
 }
 

@@ -7,6 +7,7 @@ use ringside_core::{Addr, Names};
 
 use crate::app::{Focus, StepMark};
 use crate::canvas::{Canvas, Stamp};
+use crate::trig;
 use crate::labels::{Rect, Taken};
 use crate::model::{Cut, Fate, MsgLine};
 use crate::palette::{self, BAD, FOCUS, INK, MARK, MUTED, RULE};
@@ -455,13 +456,13 @@ fn marks(c: &Canvas, l: &Layout, marks: &[StepMark], taken: &mut Taken) {
 }
 
 fn arrowhead(c: &Canvas, x0: f64, y0: f64, x1: f64, y1: f64, color: &str) {
-    let a = (y1 - y0).atan2(x1 - x0);
+    let a = trig::atan2(y1 - y0, x1 - x0);
     let (s, k) = (7.0, 0.45);
     let ctx = &c.ctx;
     ctx.begin_path();
     ctx.move_to(x1, y1);
-    ctx.line_to(x1 - s * (a - k).cos(), y1 - s * (a - k).sin());
-    ctx.line_to(x1 - s * (a + k).cos(), y1 - s * (a + k).sin());
+    ctx.line_to(x1 - s * trig::cos(a - k), y1 - s * trig::sin(a - k));
+    ctx.line_to(x1 - s * trig::cos(a + k), y1 - s * trig::sin(a + k));
     ctx.close_path();
     ctx.set_fill_style_str(color);
     ctx.fill();

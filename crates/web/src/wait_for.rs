@@ -8,6 +8,7 @@ use std::fmt::Write;
 use ringside_core::locks::LockTable;
 
 use crate::html::esc;
+use crate::trig;
 use crate::palette::{BAD, INK, MUTED};
 
 /// A lock request the view leader refused because waiting would have closed a cycle.
@@ -109,7 +110,7 @@ impl Graph {
                 2 => (cx + if i == 0 { -85.0 } else { 85.0 }, cy),
                 _ => {
                     let a = i as f64 / n as f64 * std::f64::consts::TAU - std::f64::consts::FRAC_PI_2;
-                    (cx + 95.0 * a.cos(), cy + 62.0 * a.sin())
+                    (cx + 95.0 * trig::cos(a), cy + 62.0 * trig::sin(a))
                 }
             }
         };
