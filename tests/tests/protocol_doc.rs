@@ -356,7 +356,15 @@ fn every_record_is_what_a_watched_node_builds() {
                     Some(id) => Identity::Server(ServerId::from(id)),
                     None => Identity::ViewLeader,
                 };
-                Watch::new(&node, role).hello()
+                let watch = Watch::new(&node, role);
+                if let Some(term) = value["leads"]["term"].as_u64() {
+                    let event = match value["leads"]["leading"].as_bool() {
+                        Some(true) => Event::LeaderElected { term },
+                        _ => Event::LeaderLost { term },
+                    };
+                    watch.note(&event);
+                }
+                watch.hello()
             }
             "dropped" => watch.dropped(value["missed"].as_u64().expect("missed"), &str_of("reason")),
             "send" | "recv" => {

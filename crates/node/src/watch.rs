@@ -73,6 +73,9 @@ struct Shared {
     /// The node's address, as a JSON string.
     node: String,
     identity: Identity,
+    /// A view-leader replica's last word on leading, for the `hello` of watchers to come:
+    /// (term, whether it leads in it).
+    leads: Mutex<Option<(u64, bool)>>,
 }
 
 /// A record in a queue, or how many records a watcher missed there.
@@ -162,7 +165,8 @@ impl Watch {
     /// The stream of the node that listens at `node`.
     pub fn new(node: &Addr, identity: Identity) -> Watch {
         let sinks = Mutex::new(Vec::new());
-        Watch(Arc::new(Shared { sinks, watchers: AtomicUsize::new(0), node: json_string(node.as_str()), identity }))
+        let node = json_string(node.as_str());
+        Watch(Arc::new(Shared { sinks, watchers: AtomicUsize::new(0), node, identity, leads: Mutex::new(None) }))
     }
 
     /// Whether anyone watches: check before building a record.
@@ -188,9 +192,24 @@ impl Watch {
             Identity::ViewLeader => ("viewleader", "null".to_string()),
             Identity::Server(id) => ("server", json_string(id.as_str())),
         };
+        let leads = *self.0.leads.lock().expect("no publisher panics");
         self.record("hello", |r| {
             let _ = write!(r, r#","role":"{role}","id":{id}"#);
+            if let Some((term, leading)) = leads {
+                let _ = write!(r, r#","leads":{{"term":{term},"leading":{leading}}}"#);
+            }
         })
+    }
+
+    /// Takes note of what a later watcher's `hello` must say: a replica's election or loss of
+    /// leadership. Called for every event the role emits, watched or not.
+    pub fn note(&self, event: &Event) {
+        let leads = match event {
+            Event::LeaderElected { term } => (*term, true),
+            Event::LeaderLost { term } => (*term, false),
+            _ => return,
+        };
+        *self.0.leads.lock().expect("no publisher panics") = Some(leads);
     }
 
     /// `dropped`: a watcher lost `missed` records, and why in words.
@@ -337,8 +356,15 @@ mod tests {
             hello.ends_with(r#","node":"127.0.0.1:38000","kind":"hello","role":"server","id":"bb4733cd"}"#),
             "{hello}"
         );
-        let vl = Watch::new(&Addr::from("127.0.0.1:39000"), Identity::ViewLeader).hello();
-        assert!(vl.ends_with(r#""kind":"hello","role":"viewleader","id":null}"#), "{vl}");
+        let vl = Watch::new(&Addr::from("127.0.0.1:39000"), Identity::ViewLeader);
+        assert!(vl.hello().ends_with(r#""kind":"hello","role":"viewleader","id":null}"#), "{}", vl.hello());
+        // A replica's election, noted while nobody watched, is in a later watcher's hello.
+        vl.note(&Event::LeaderElected { term: 2 });
+        vl.note(&Event::Denied);
+        let hello = vl.hello();
+        assert!(hello.ends_with(r#""id":null,"leads":{"term":2,"leading":true}}"#), "{hello}");
+        vl.note(&Event::LeaderLost { term: 2 });
+        assert_eq!(parse(&vl.hello())["leads"], serde_json::json!({"term": 2, "leading": false}));
         let dropped = watch.dropped(3, "observer fell 3 records behind; closing");
         assert_eq!(parse(&dropped)["missed"], 3);
         assert_eq!(parse(&dropped)["reason"], "observer fell 3 records behind; closing");

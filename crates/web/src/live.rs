@@ -249,11 +249,12 @@ impl Live {
         let t = self.clock(record.t);
         let node = self.name_of(&record.node);
         match record.kind {
-            RecordKind::Hello { role, id } => {
+            RecordKind::Hello { role, id, leads } => {
                 if let Some(n) = self.nodes.get_mut(&record.node) {
                     n.role = Some(role);
                     n.id = id;
                     n.up = true;
+                    n.leads = leads.or(n.leads);
                 }
             }
             RecordKind::Send { peer, frame } => {
@@ -651,6 +652,11 @@ mod tests {
         live.absorb(rec(3_100, vls[2].as_str(), elected(3)));
         assert_eq!(live.leadership().as_deref(), Some("vl3 leads · term 3"));
         assert_eq!(Live::new(vec![Addr::from(VL)], 3, 1).leadership(), None);
+        // A page that starts watching after the election learns it from the `hello`.
+        let mut late = Live::new(vls.clone(), 3, 1);
+        let hello = serde_json::json!({"kind": "hello", "role": "viewleader", "id": null, "leads": {"term": 4, "leading": true}});
+        late.absorb(rec(4_000, vls[0].as_str(), hello));
+        assert_eq!(late.leadership().as_deref(), Some("vl1 leads · term 4"));
         // Their own frames are passed over, not drawn, and not taken for errors.
         let append = frame(4, Some(vls[0].as_str()), serde_json::json!({"cmd": "raft", "msg": {"rpc": "append"}}));
         live.absorb(rec(

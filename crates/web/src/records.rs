@@ -25,6 +25,8 @@ pub enum RecordKind {
         role: String,
         /// A server's id.
         id: Option<ServerId>,
+        /// A view-leader replica's last word on leading: its term, and whether it leads.
+        leads: Option<(u64, bool)>,
     },
     /// A frame it wrote to `peer`.
     Send {
@@ -77,7 +79,10 @@ impl Record {
         let t = field(&mut v, "t")?.as_u64().ok_or("`t` is not a whole number")?;
         let node = Addr(text(&mut v, "node")?);
         let kind = match text(&mut v, "kind")?.as_str() {
-            "hello" => RecordKind::Hello { role: text(&mut v, "role")?, id: text(&mut v, "id").ok().map(ServerId) },
+            "hello" => {
+                let leads = v["leads"]["term"].as_u64().zip(v["leads"]["leading"].as_bool());
+                RecordKind::Hello { role: text(&mut v, "role")?, id: text(&mut v, "id").ok().map(ServerId), leads }
+            }
             "send" | "recv" if v["frame"]["msg"]["cmd"] == "raft" => RecordKind::Raft,
             kind @ ("send" | "recv") => {
                 let peer = Addr(text(&mut v, "peer")?);

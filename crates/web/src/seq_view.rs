@@ -7,10 +7,10 @@ use ringside_core::{Addr, Names};
 
 use crate::app::{Focus, StepMark};
 use crate::canvas::{Canvas, Stamp};
-use crate::trig;
 use crate::labels::{Rect, Taken};
 use crate::model::{Cut, Fate, MsgLine};
 use crate::palette::{self, BAD, FOCUS, INK, MARK, MUTED, RULE};
+use crate::trig;
 
 /// Height of the lane headers.
 const HEAD: f64 = 34.0;

@@ -8,8 +8,8 @@ use std::fmt::Write;
 use ringside_core::locks::LockTable;
 
 use crate::html::esc;
-use crate::trig;
 use crate::palette::{BAD, INK, MUTED};
+use crate::trig;
 
 /// A lock request the view leader refused because waiting would have closed a cycle.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use ringside_core::{Addr, CommitProtocol, ViewLeader};
 use ringside_sim::session::client;
 use ringside_sim::{Action, Kind, Sim};
 
-use super::{claim, idle, no_focus, settle_now, Ask, Lesson, Step};
-use crate::app::App;
+use super::{claim, idle, select_node, settle_now, Ask, Lesson, Step};
+use crate::app::{App, Focus};
 
 /// The replica that leads and serves now.
 fn serving(sim: &Sim) -> Option<(&Addr, &ViewLeader)> {
@@ -35,6 +35,21 @@ fn client_idle(sim: &Sim, n: usize) -> bool {
 /// Replicas whose own lock table says `who` holds `lock`.
 fn knowing(sim: &Sim, lock: &str, who: &str) -> usize {
     sim.view_leaders().filter(|(_, vl)| vl.locks().holder(lock) == Some(who)).count()
+}
+
+// Who leads is the seed's to decide; these are the replicas each lesson's seed makes the
+// leaders (the steps' checks hold whoever it is).
+fn first_leader() -> Option<Focus> {
+    select_node(Addr::from("vl2"))
+}
+
+fn second_leader() -> Option<Focus> {
+    select_node(Addr::from("vl1"))
+}
+
+/// In lesson 10, the replica left when two crash.
+fn survivor() -> Option<Focus> {
+    select_node(Addr::from("vl3"))
 }
 
 fn crash_the_leader(app: &mut App) {
@@ -80,7 +95,7 @@ pub(super) static FAILOVER: Lesson = Lesson {
                 let leaders = app.sim.view_leaders().filter(|(_, vl)| vl.leads()).count();
                 claim(leaders == 1, &format!("exactly one replica leads (found {leaders})"))
             },
-            focus: no_focus,
+            focus: first_leader,
         },
         Step {
             title: "c1 takes lock x",
@@ -94,7 +109,7 @@ pub(super) static FAILOVER: Lesson = Lesson {
                 claim(holder(&app.sim, "x").as_deref() == Some("c1"), "c1 holds x")?;
                 claim(knowing(&app.sim, "x", "c1") == 3, "every replica's lock table says c1 holds x")
             },
-            focus: no_focus,
+            focus: first_leader,
         },
         Step {
             title: "Crash the leader",
@@ -119,7 +134,7 @@ pub(super) static FAILOVER: Lesson = Lesson {
                 claim(term(vl) >= 2, "the new leader's term is higher than the first one's")?;
                 claim(holder(&app.sim, "x").as_deref() == Some("c1"), "the new leader knows c1 holds x")
             },
-            focus: no_focus,
+            focus: second_leader,
         },
         Step {
             title: "c2 asks for x",
@@ -132,7 +147,7 @@ pub(super) static FAILOVER: Lesson = Lesson {
                 claim(holder(&app.sim, "x").as_deref() == Some("c1"), "c1 still holds x")?;
                 claim(!client_idle(&app.sim, 2), "c2 waits for x")
             },
-            focus: no_focus,
+            focus: second_leader,
         },
         Step {
             title: "The old leader comes back",
@@ -145,7 +160,7 @@ pub(super) static FAILOVER: Lesson = Lesson {
                 claim(down(&app.sim).is_empty(), "all three replicas run")?;
                 claim(knowing(&app.sim, "x", "c1") == 3, "every replica says c1 holds x")
             },
-            focus: no_focus,
+            focus: first_leader,
         },
     ],
     challenge: "Crash the new leader too: with one replica left there is no majority. What happens to c2's \
@@ -170,7 +185,7 @@ pub(super) static QUORUM: Lesson = Lesson {
             act: settle_now,
             until: |sim| idle(sim) && serving(sim).is_some(),
             check: |app| claim(serving(&app.sim).is_some(), "a replica serves"),
-            focus: no_focus,
+            focus: survivor,
         },
         Step {
             title: "Crash two replicas",
@@ -192,7 +207,7 @@ pub(super) static QUORUM: Lesson = Lesson {
                 down(sim).len() == 2 && serving(sim).is_none() && sim.view_leaders().all(|(_, vl)| !vl.leads())
             },
             check: |app| claim(serving(&app.sim).is_none(), "no replica serves"),
-            focus: no_focus,
+            focus: survivor,
         },
         Step {
             title: "c1 asks for lock y",
@@ -208,7 +223,7 @@ pub(super) static QUORUM: Lesson = Lesson {
                 claim(!client_idle(&app.sim, 1), "c1 still waits")?;
                 claim(app.sim.view_leaders().all(|(_, vl)| vl.locks().holder("y").is_none()), "nobody holds y")
             },
-            focus: no_focus,
+            focus: survivor,
         },
         Step {
             title: "One replica comes back",
@@ -218,9 +233,29 @@ pub(super) static QUORUM: Lesson = Lesson {
             act: |app| restart_the_down(app, 1),
             until: |sim| holder(sim, "y").as_deref() == Some("c1") && client_idle(sim, 1),
             check: |app| claim(holder(&app.sim, "y").as_deref() == Some("c1"), "c1 holds y"),
-            focus: no_focus,
+            focus: survivor,
         },
     ],
     challenge: "Bring the third replica back and crash the leader: how long is the view leader gone? That is \
                 the last lesson: try your own faults in free play, with the view leader as one process or three.",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::lesson_after;
+
+    #[test]
+    fn the_replicas_the_steps_select_are_the_ones_that_lead() {
+        let leader = |app: &App| serving(&app.sim).map(|(a, _)| a.clone());
+        let focused = |f: fn() -> Option<Focus>| match f() {
+            Some(Focus::Node(a)) => Some(a),
+            _ => None,
+        };
+        assert_eq!(leader(&lesson_after(8, 1)), focused(first_leader));
+        assert_eq!(leader(&lesson_after(8, 3)), focused(second_leader));
+        let quorum = lesson_after(9, 2);
+        let left: Vec<Addr> = quorum.sim.view_leaders().map(|(a, _)| a.clone()).collect();
+        assert_eq!(left, focused(survivor).into_iter().collect::<Vec<_>>());
+    }
+}
