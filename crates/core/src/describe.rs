@@ -305,6 +305,11 @@ impl OpError {
             OpError::UnknownLock => "unknown lock".into(),
             OpError::NotHolderOrWaiter => "not the holder nor a waiter of this lock".into(),
             OpError::Timeout { peer } => format!("no answer from {}", names.addr(peer)),
+            OpError::NoLeader { replicas } => format!(
+                "no view-leader replica leads: none of the {replicas} answered as leader (with fewer than {} of \
+                 them up, none can be elected)",
+                replicas / 2 + 1
+            ),
             OpError::Unconfirmed { tx, version } => format!(
                 "unconfirmed: {} was decided to commit at version {version}, but no majority of the replicas \
                  confirmed it; it may or may not have been applied",

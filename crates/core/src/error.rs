@@ -65,6 +65,12 @@ pub enum OpError {
         /// Who was silent.
         peer: Addr,
     },
+    /// No view-leader replica answered as the leader, each asked in turn: fewer than a
+    /// majority of them may be up, and without a majority none is elected.
+    NoLeader {
+        /// How many replicas the list has.
+        replicas: usize,
+    },
     /// The key's replicas hold the largest version there is: no write can go above it.
     VersionsUsedUp {
         /// The key.

@@ -540,8 +540,12 @@ impl Client {
             | Op::LockGet { attempt, waiting: false, .. }
                 if *attempt >= max =>
             {
-                let peer = self.leaders.current().clone();
-                self.complete(op, Err(OpError::Timeout { peer }));
+                let error = if self.leaders.replicated() {
+                    OpError::NoLeader { replicas: self.leaders.list().len() }
+                } else {
+                    OpError::Timeout { peer: self.leaders.current().clone() }
+                };
+                self.complete(op, Err(error));
             }
             // Unanswered: that replica may be down, so the next one is asked (a queued
             // requester asking again is no sign of trouble).

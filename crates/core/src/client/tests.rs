@@ -694,3 +694,25 @@ fn a_paxos_commit_returns_once_a_majority_accepted_and_tells_them_it_was_chosen(
         vec![to(addr("a"), Msg::Error { op: None, reason: "a client does not handle `accepted`".to_string() })]
     );
 }
+
+#[test]
+fn a_lock_no_replica_answers_as_leader_fails_saying_so() {
+    let vls: Vec<Addr> = ["vl1", "vl2", "vl3"].map(Addr::from).to_vec();
+    let mut c = Client::new(ClientConfig { view_leaders: vls.clone(), ..config() }, Time(0));
+    let op = c.lock_get(Time(0), "x".to_string()).expect("a lock name");
+    let mut asked = Vec::new();
+    let mut now = 0;
+    while c.ops_in_flight() > 0 && now < 100_000 {
+        let (sent, _) = drain(&mut c);
+        asked.extend(sent.into_iter().map(|t| t.to));
+        // A replica that is up but leads nobody answers with no leader to name.
+        if let Some(to) = asked.last().cloned() {
+            c.handle_message(Time(now), Peer::Member(&to), Msg::NotLeader { op, leader: None });
+        }
+        now = c.poll_timeout().map_or(now + 1, |t| t.0);
+        c.handle_timeout(Time(now));
+    }
+    let (_, events) = drain(&mut c);
+    assert_eq!(events.last(), Some(&op_done(op, Err(OpError::NoLeader { replicas: 3 }))), "{events:?}");
+    assert!(vls.iter().all(|vl| asked.contains(vl)), "each replica was asked in turn: {asked:?}");
+}
