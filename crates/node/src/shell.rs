@@ -181,9 +181,12 @@ impl<N: Node + Writes> Shell<N> {
         let first = turn.events.len();
         turn.events.extend(std::iter::from_fn(|| self.node.poll_event()));
         if let Some(watch) = self.watch.as_ref() {
-            turn.events[first..].iter().for_each(|event| watch.note(event));
-            if watch.active() {
-                turn.events[first..].iter().for_each(|event| watch.event(event));
+            let active = watch.active();
+            for event in &turn.events[first..] {
+                watch.note(event);
+                if active {
+                    watch.event(event);
+                }
             }
         }
     }

@@ -204,12 +204,9 @@ impl Watch {
     /// Takes note of what a later watcher's `hello` must say: a replica's election or loss of
     /// leadership. Called for every event the role emits, watched or not.
     pub fn note(&self, event: &Event) {
-        let leads = match event {
-            Event::LeaderElected { term } => (*term, true),
-            Event::LeaderLost { term } => (*term, false),
-            _ => return,
-        };
-        *self.0.leads.lock().expect("no publisher panics") = Some(leads);
+        if let Some(leads) = event.leadership() {
+            *self.0.leads.lock().expect("no publisher panics") = Some(leads);
+        }
     }
 
     /// `dropped`: a watcher lost `missed` records, and why in words.

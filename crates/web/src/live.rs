@@ -173,7 +173,7 @@ impl Live {
             .filter_map(|n| n.leads.filter(|(_, leads)| *leads).map(|(term, _)| (term, &n.name)))
             .max();
         Some(match leader {
-            Some((term, name)) => format!("{} leads · term {term}", name.0),
+            Some((term, name)) => crate::replicas::leads(name, term),
             None => "no replica says it leads".to_string(),
         })
     }
@@ -295,12 +295,7 @@ impl Live {
                 }
             }
             RecordKind::Event { event } => {
-                let leads = match event {
-                    Event::LeaderElected { term } => Some((term, true)),
-                    Event::LeaderLost { term } => Some((term, false)),
-                    _ => None,
-                };
-                if let (Some(leads), Some(n)) = (leads, self.nodes.get_mut(&record.node)) {
+                if let (Some(leads), Some(n)) = (event.leadership(), self.nodes.get_mut(&record.node)) {
                     n.leads = Some(leads);
                 }
                 if let (Event::CopiesDropped { .. }, Some(id)) =

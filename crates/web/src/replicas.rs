@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use ringside_core::view_leader::ViewCommand;
-use ringside_core::{Names, ViewLeader};
+use ringside_core::{Addr, Names, ViewLeader};
 use ringside_sim::Sim;
 
 use crate::html::esc;
@@ -24,11 +24,16 @@ pub fn leadership(sim: &Sim) -> Option<String> {
     let serving = live.iter().find(|(_, vl)| vl.replica().is_some_and(|r| r.serving_at(now)));
     let elected = live.iter().find(|(_, vl)| vl.leads());
     Some(match (serving, elected) {
-        (Some((a, vl)), _) => format!("{} leads · term {}", a.0, term(vl)),
+        (Some((a, vl)), _) => leads(a, term(vl)),
         (None, Some((a, vl))) => format!("{} elected in term {}: not serving yet", a.0, term(vl)),
         (None, None) if 2 * live.len() > addrs.len() => "no view leader: an election is under way".to_string(),
         (None, None) => format!("{} of {} view leaders up: no majority", live.len(), addrs.len()),
     })
+}
+
+/// The ring's line for `name` leading in `term`, simulated or live.
+pub fn leads(name: &Addr, term: u64) -> String {
+    format!("{} leads · term {term}", name.0)
 }
 
 fn term(vl: &ViewLeader) -> u64 {
