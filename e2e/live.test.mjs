@@ -229,8 +229,15 @@ async function replicatedCluster(context, url, errors) {
       (s) => ['vl1', 'vl2', 'vl3'].every((n) => s.lanes.some((l) => l.name === n && l.up)) && s.viewServers.length === 3 && /^vl\d leads · term \d+$/.test(s.leadership ?? ''),
     );
     await setrFromThePage(page, 'quince', 'gold');
+    // The leader's inspector shows its Raft state as the replica streams it.
+    const leader = s.leadership.split(' ')[0];
+    await page.evaluate((l) => window.ringside.select(l), leader);
+    const card = page.locator('#inspector');
+    await card.getByText('leader, serving').waitFor({ timeout: WAIT });
+    const text = await card.innerText();
+    check(/committed through \d+/.test(text) && /replica \d of 3/.test(text), `${leader}'s inspector should show its log: ${text}`);
     await page.screenshot({ path: join(OUT, 'live-replicas-1280x800.png') });
-    log(`replicated view leader: lanes ${s.lanes.map((l) => l.name).join(' ')}; "${s.leadership}"`);
+    log(`replicated view leader: lanes ${s.lanes.map((l) => l.name).join(' ')}; "${s.leadership}"; ${leader}: ${text.match(/committed through \d+/)[0]}`);
     await page.close();
   } finally {
     await stopCluster(cluster.child);

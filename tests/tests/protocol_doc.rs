@@ -12,7 +12,7 @@ use ringside_core::msg::{
     HeartbeatStatus, Item, LocalReply, LockAnswer, Msg, NoReason, Proposal, ReadAnswer, TxState, VoteAnswer,
 };
 use ringside_core::replication::{RaftMsg, Term};
-use ringside_core::view_leader::{ViewCommand, ViewState};
+use ringside_core::view_leader::{ReplicaState, ViewCommand, ViewState};
 use ringside_core::{
     Addr, Epoch, Event, Member, Node, OpId, Peer, Server, ServerConfig, ServerId, Time, TxId, TxSecret, View,
     ViewLeader, ViewLeaderConfig,
@@ -356,15 +356,13 @@ fn every_record_is_what_a_watched_node_builds() {
                     Some(id) => Identity::Server(ServerId::from(id)),
                     None => Identity::ViewLeader,
                 };
-                let watch = Watch::new(&node, role);
-                if let Some(term) = value["leads"]["term"].as_u64() {
-                    let event = match value["leads"]["leading"].as_bool() {
-                        Some(true) => Event::LeaderElected { term },
-                        _ => Event::LeaderLost { term },
-                    };
-                    watch.note(&event);
-                }
-                watch.hello()
+                Watch::new(&node, role).hello()
+            }
+            "replica" => {
+                let state: ReplicaState = serde_json::from_value(value["state"].clone())
+                    .unwrap_or_else(|e| panic!("line {line}: not a replica's state ({e})"));
+                watch.replica(&state);
+                watching.try_recv().expect("a replica record")
             }
             "dropped" => watch.dropped(value["missed"].as_u64().expect("missed"), &str_of("reason")),
             "send" | "recv" => {
@@ -390,7 +388,7 @@ fn every_record_is_what_a_watched_node_builds() {
         kinds.insert(kind);
         values.push(value);
     }
-    let every: BTreeSet<String> = ["hello", "send", "recv", "event", "dropped"].map(String::from).into();
+    let every: BTreeSet<String> = ["hello", "send", "recv", "event", "replica", "dropped"].map(String::from).into();
     assert_eq!(kinds, every, "docs/protocol.md should show a record of every kind");
     // Each `send` to a listening node is shown with its `recv` on the other side: the same
     // frame, under (sender, id).

@@ -274,15 +274,3 @@ pub enum Event {
     },
 }
 }
-
-impl Event {
-    /// A view-leader replica's word on leading, if this event is one: the term, and whether it
-    /// leads in it.
-    pub fn leadership(&self) -> Option<(u64, bool)> {
-        match self {
-            Event::LeaderElected { term } => Some((*term, true)),
-            Event::LeaderLost { term } => Some((*term, false)),
-            _ => None,
-        }
-    }
-}

@@ -274,8 +274,9 @@ tagged_enum! {
         },
 
         /// View-leader replica → replica: Raft's messages (elections, the log, snapshots). The
-        /// page runs a lone view leader and never reads one, so neither its encoder nor its
-        /// decoder is in the wasm (the page is held to 450 KB gzipped).
+        /// page's simulated replicas pass them in memory, and a real replica's state reaches it
+        /// in `replica` records instead, so neither their encoder nor their decoder is in the
+        /// wasm (the page is held to 450 KB gzipped).
         #[cfg_attr(target_arch = "wasm32", serde(skip))]
         Raft {
             /// The message (boxed: a snapshot is large next to every other message).

@@ -67,7 +67,11 @@ async fn write(file: EventsFile, mut sub: Subscription, watch: Watch, mut stop: 
     let mut out = BufWriter::with_capacity(64 * 1024, file.file);
     let lost =
         |behind: u64| watch.dropped(behind, &format!("the events file fell {behind} records behind; they are lost"));
-    let mut result = line(&mut out, &watch.hello()).and_then(|()| out.flush());
+    let mut result = line(&mut out, &watch.hello());
+    if let Some(state) = watch.replica_record() {
+        result = result.and_then(|()| line(&mut out, &state));
+    }
+    result = result.and_then(|()| out.flush());
     while result.is_ok() {
         tokio::select! {
             record = sub.recv() => {

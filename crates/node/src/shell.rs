@@ -5,7 +5,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use ringside_core::view_leader::ViewWrite;
+use ringside_core::view_leader::{ReplicaState, ViewWrite};
 use ringside_core::{Addr, Client, Event, Node, Peer, Server, Time, ViewLeader};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
@@ -33,14 +33,22 @@ pub struct Shell<N> {
     /// fsync for a burst), and the messages held until then.
     held_writes: Vec<ViewWrite>,
     held_sends: Vec<(Addr, ringside_core::Msg, Option<u64>)>,
+    /// A view-leader replica's Raft state as last given to the watch.
+    shown: Option<ReplicaState>,
 }
 
-/// What a role wants made durable before the messages it produced after it go out: a
-/// view-leader replica's term, vote and log. Servers and clients keep nothing on disk.
+/// What a role wants made durable before the messages it produced after it go out (a
+/// view-leader replica's term, vote and log), and the Raft state its watchers see. Servers and
+/// clients keep nothing on disk and have no Raft state.
 pub trait Writes {
     /// Takes every pending write, in order.
     fn take_writes(&mut self) -> Vec<ViewWrite> {
         Vec::new()
+    }
+
+    /// A view-leader replica's Raft state at `now`.
+    fn replica_state(&self, _now: Time) -> Option<ReplicaState> {
+        None
     }
 }
 
@@ -50,6 +58,10 @@ impl Writes for Client {}
 impl Writes for ViewLeader {
     fn take_writes(&mut self) -> Vec<ViewWrite> {
         std::iter::from_fn(|| self.poll_write()).collect()
+    }
+
+    fn replica_state(&self, now: Time) -> Option<ReplicaState> {
+        ViewLeader::replica_state(self, now)
     }
 }
 
@@ -68,7 +80,7 @@ impl<N: Node + Writes> Shell<N> {
         let watch = config.watch.clone();
         let (net, inbox) = Net::new(config);
         let start = Instant::now();
-        Shell {
+        let mut shell = Shell {
             node: make(Time::ZERO),
             net,
             inbox,
@@ -79,7 +91,10 @@ impl<N: Node + Writes> Shell<N> {
             disk: None,
             held_writes: Vec::new(),
             held_sends: Vec::new(),
-        }
+            shown: None,
+        };
+        shell.show_replica();
+        shell
     }
 
     /// Makes the role's writes durable on `disk` before its messages go out.
@@ -114,6 +129,7 @@ impl<N: Node + Writes> Shell<N> {
                     self.take(input, &mut turn);
                 }
                 self.flush();
+                self.show_replica();
             }
             () = self.timer.as_mut(), if self.armed.is_some() => {
                 self.armed = None;
@@ -144,6 +160,18 @@ impl<N: Node + Writes> Shell<N> {
     pub fn drain(&mut self, answering: Option<(&Addr, u64)>, turn: &mut Turn) {
         self.collect(answering, turn);
         self.flush();
+        self.show_replica();
+    }
+
+    /// Gives the watch a view-leader replica's Raft state when it changed: once a turn, after
+    /// its writes are durable, so a watcher never sees a vote the disk could still lose.
+    fn show_replica(&mut self) {
+        let Some(watch) = self.watch.as_ref() else { return };
+        let Some(state) = self.node.replica_state(self.now()) else { return };
+        if self.shown.as_ref() != Some(&state) {
+            watch.replica(&state);
+            self.shown = Some(state);
+        }
     }
 
     /// Makes the held writes durable, then sends the held messages.
@@ -180,13 +208,9 @@ impl<N: Node + Writes> Shell<N> {
         }
         let first = turn.events.len();
         turn.events.extend(std::iter::from_fn(|| self.node.poll_event()));
-        if let Some(watch) = self.watch.as_ref() {
-            let active = watch.active();
+        if let Some(watch) = self.watch.as_ref().filter(|w| w.active()) {
             for event in &turn.events[first..] {
-                watch.note(event);
-                if active {
-                    watch.event(event);
-                }
+                watch.event(event);
             }
         }
     }

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
+use ringside_core::view_leader::ReplicaState;
 use ringside_core::{Addr, Event, ServerId, TxSecret};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
@@ -73,9 +74,9 @@ struct Shared {
     /// The node's address, as a JSON string.
     node: String,
     identity: Identity,
-    /// A view-leader replica's last word on leading, for the `hello` of watchers to come:
-    /// (term, whether it leads in it).
-    leads: Mutex<Option<(u64, bool)>>,
+    /// A view-leader replica's latest `replica` record, which a new watcher gets right after
+    /// its `hello`.
+    replica: Mutex<Option<Utf8Bytes>>,
 }
 
 /// A record in a queue, or how many records a watcher missed there.
@@ -166,7 +167,7 @@ impl Watch {
     pub fn new(node: &Addr, identity: Identity) -> Watch {
         let sinks = Mutex::new(Vec::new());
         let node = json_string(node.as_str());
-        Watch(Arc::new(Shared { sinks, watchers: AtomicUsize::new(0), node, identity, leads: Mutex::new(None) }))
+        Watch(Arc::new(Shared { sinks, watchers: AtomicUsize::new(0), node, identity, replica: Mutex::new(None) }))
     }
 
     /// Whether anyone watches: check before building a record.
@@ -192,21 +193,25 @@ impl Watch {
             Identity::ViewLeader => ("viewleader", "null".to_string()),
             Identity::Server(id) => ("server", json_string(id.as_str())),
         };
-        let leads = *self.0.leads.lock().expect("no publisher panics");
         self.record("hello", |r| {
             let _ = write!(r, r#","role":"{role}","id":{id}"#);
-            if let Some((term, leading)) = leads {
-                let _ = write!(r, r#","leads":{{"term":{term},"leading":{leading}}}"#);
-            }
         })
     }
 
-    /// Takes note of what a later watcher's `hello` must say: a replica's election or loss of
-    /// leadership. Called for every event the role emits, watched or not.
-    pub fn note(&self, event: &Event) {
-        if let Some(leads) = event.leadership() {
-            *self.0.leads.lock().expect("no publisher panics") = Some(leads);
-        }
+    /// `replica`: a view-leader replica's Raft state changed to `state`. Built whether or not
+    /// anyone watches, since a later watcher starts from it.
+    pub fn replica(&self, state: &ReplicaState) {
+        let state = serde_json::to_string(state).expect("a replica's state always serializes");
+        let record = self.record("replica", |r| {
+            let _ = write!(r, r#","state":{state}"#);
+        });
+        *self.0.replica.lock().expect("no publisher panics") = Some(record.clone());
+        self.publish(record);
+    }
+
+    /// The latest `replica` record, for a new watcher after its `hello`.
+    pub fn replica_record(&self) -> Option<Utf8Bytes> {
+        self.0.replica.lock().expect("no publisher panics").clone()
     }
 
     /// `dropped`: a watcher lost `missed` records, and why in words.
@@ -292,8 +297,11 @@ where
 {
     let mut subscription = watch.subscribe(OBSERVER_BUDGET);
     info!(target: "ringside::net", "observer {remote} is watching");
-    if ws.send(Message::Text(watch.hello())).await.is_err() {
-        return info!(target: "ringside::net", "observer {remote} left");
+    let greeting = std::iter::once(watch.hello()).chain(watch.replica_record());
+    for record in greeting {
+        if ws.send(Message::Text(record)).await.is_err() {
+            return info!(target: "ringside::net", "observer {remote} left");
+        }
     }
     loop {
         tokio::select! {
@@ -355,16 +363,36 @@ mod tests {
         );
         let vl = Watch::new(&Addr::from("127.0.0.1:39000"), Identity::ViewLeader);
         assert!(vl.hello().ends_with(r#""kind":"hello","role":"viewleader","id":null}"#), "{}", vl.hello());
-        // A replica's election, noted while nobody watched, is in a later watcher's hello.
-        vl.note(&Event::LeaderElected { term: 2 });
-        vl.note(&Event::Denied);
-        let hello = vl.hello();
-        assert!(hello.ends_with(r#""id":null,"leads":{"term":2,"leading":true}}"#), "{hello}");
-        vl.note(&Event::LeaderLost { term: 2 });
-        assert_eq!(parse(&vl.hello())["leads"], serde_json::json!({"term": 2, "leading": false}));
         let dropped = watch.dropped(3, "observer fell 3 records behind; closing");
         assert_eq!(parse(&dropped)["missed"], 3);
         assert_eq!(parse(&dropped)["reason"], "observer fell 3 records behind; closing");
+    }
+
+    #[test]
+    fn a_replicas_latest_state_is_kept_for_watchers_to_come() {
+        use ringside_core::replication::{Role, Term};
+        let vl = Watch::new(&Addr::from("127.0.0.1:39001"), Identity::ViewLeader);
+        assert!(vl.replica_record().is_none(), "a lone view leader, or a replica before its first turn");
+        let state = |term| ReplicaState {
+            role: Role::Leader,
+            serving: true,
+            term: Term(term),
+            vote: Some(Addr::from("127.0.0.1:39001")),
+            leader: Some(Addr::from("127.0.0.1:39001")),
+            me: 1,
+            replicas: 3,
+            commit: 1,
+            last: 1,
+            snapshot: 0,
+            entries: Vec::new(),
+        };
+        vl.replica(&state(2));
+        let mut watcher = vl.subscribe(OBSERVER_BUDGET);
+        vl.replica(&state(3));
+        let kept = parse(&vl.replica_record().expect("kept"));
+        assert_eq!((kept["kind"].as_str(), kept["state"]["term"].as_u64()), (Some("replica"), Some(3)));
+        let streamed = parse(&watcher.try_recv().expect("published to watchers"));
+        assert_eq!(streamed["state"]["role"], "leader");
     }
 
     #[test]

@@ -45,7 +45,7 @@ fn node(name: &Addr, facts: NodeFacts<'_>, names: &Names, clocks: &Clocks, refus
         NodeFacts::Absent(what) => format!("<h2>{}</h2><p>{what}</p>", esc(&name.0)),
         NodeFacts::Simulated { kind, role, sim } => simulated(name, kind, role, sim, names, clocks, refused),
         NodeFacts::Watched { node, id, keys, can_kill, sent, received } => {
-            watched(node, id.as_ref(), keys, can_kill, (sent, received))
+            watched(node, id.as_ref(), keys, can_kill, (sent, received), names)
         }
     }
 }
@@ -387,6 +387,7 @@ fn watched(
     keys: Option<&[String]>,
     can_kill: bool,
     counts: (usize, usize),
+    names: &Names,
 ) -> String {
     let role =
         n.role.as_deref().map_or("not heard from yet", |r| if r == "viewleader" { "view leader" } else { "server" });
@@ -394,14 +395,8 @@ fn watched(
     if let Some(id) = id {
         let _ = write!(h, "<p>server id <code>{}</code></p>", esc(&id.0));
     }
-    match n.leads {
-        Some((term, true)) => {
-            let _ = write!(h, "<p>replica: <b>leads</b> in term {term}</p>");
-        }
-        Some((term, false)) => {
-            let _ = write!(h, "<p>replica: <b>follows</b> (it stopped leading in term {term})</p>");
-        }
-        None => {}
+    if let Some(state) = &n.raft {
+        h.push_str(&replicas::state_card(state, names));
     }
     h.push_str(if n.up {
         "<p class=\"good\">streaming its messages and events to this page</p>"

@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::hash::Hash;
 
+use ringside_core::replication::Role;
 use ringside_core::ring::{position, Ring};
+use ringside_core::view_leader::ReplicaState;
 use ringside_core::wire::Frame;
 use ringside_core::{Addr, Event, Member, Msg, ServerId, Time};
 use ringside_sim::{TraceEntry, TraceKind};
@@ -46,8 +48,8 @@ pub struct LiveNode {
     pub id: Option<ServerId>,
     /// Whether its stream is open (or, in a replay, whether it was last seen alive).
     pub up: bool,
-    /// A view-leader replica's last word on leading: the term, and whether it leads in it.
-    pub leads: Option<(u64, bool)>,
+    /// A view-leader replica's Raft state, from its latest `replica` record.
+    pub raft: Option<ReplicaState>,
 }
 
 /// A cluster seen from outside.
@@ -160,7 +162,8 @@ impl Live {
         live
     }
 
-    /// Who leads the replicas, as their events last said; `None` for a lone view leader.
+    /// Who leads the replicas, as their `replica` records last said; `None` for a lone view
+    /// leader.
     pub fn leadership(&self) -> Option<String> {
         if self.view_leaders.len() < 2 {
             return None;
@@ -170,7 +173,7 @@ impl Live {
             .iter()
             .filter_map(|a| self.nodes.get(a))
             .filter(|n| n.up)
-            .filter_map(|n| n.leads.filter(|(_, leads)| *leads).map(|(term, _)| (term, &n.name)))
+            .filter_map(|n| n.raft.as_ref().filter(|r| r.role == Role::Leader).map(|r| (r.term.0, &n.name)))
             .max();
         Some(match leader {
             Some((term, name)) => crate::replicas::leads(name, term),
@@ -202,7 +205,7 @@ impl Live {
         };
         self.nodes.insert(
             addr.clone(),
-            LiveNode { name: name.clone(), addr: addr.clone(), role: None, id: None, up: false, leads: None },
+            LiveNode { name: name.clone(), addr: addr.clone(), role: None, id: None, up: false, raft: None },
         );
         name
     }
@@ -249,12 +252,11 @@ impl Live {
         let t = self.clock(record.t);
         let node = self.name_of(&record.node);
         match record.kind {
-            RecordKind::Hello { role, id, leads } => {
+            RecordKind::Hello { role, id } => {
                 if let Some(n) = self.nodes.get_mut(&record.node) {
                     n.role = Some(role);
                     n.id = id;
                     n.up = true;
-                    n.leads = leads.or(n.leads);
                 }
             }
             RecordKind::Send { peer, frame } => {
@@ -295,9 +297,6 @@ impl Live {
                 }
             }
             RecordKind::Event { event } => {
-                if let (Some(leads), Some(n)) = (event.leadership(), self.nodes.get_mut(&record.node)) {
-                    n.leads = Some(leads);
-                }
                 if let (Event::CopiesDropped { .. }, Some(id)) =
                     (&event, self.nodes.get(&record.node).and_then(|n| n.id.clone()))
                 {
@@ -308,6 +307,14 @@ impl Live {
                     self.latest = self.latest.max(t);
                 }
                 self.push(t, TraceKind::Event { node, event });
+            }
+            RecordKind::Replica { mut state } => {
+                // Replicas by their lanes, as the simulator's are.
+                state.vote = state.vote.map(|a| self.name_of(&a));
+                state.leader = state.leader.map(|a| self.name_of(&a));
+                if let Some(n) = self.nodes.get_mut(&record.node) {
+                    n.raft = Some(state);
+                }
             }
             RecordKind::Raft => {}
             RecordKind::Dropped { reason } => {
@@ -636,22 +643,26 @@ mod tests {
         let names: Vec<String> = live.lanes().into_iter().map(|(a, _)| a.0).collect();
         assert_eq!(names, ["vl1", "vl2", "vl3"]);
         assert_eq!(live.leadership().as_deref(), Some("no replica says it leads"));
-        let elected = |term| serde_json::json!({"kind": "event", "event": {"event": "leader_elected", "term": term}});
-        live.absorb(rec(2_000, vls[1].as_str(), elected(2)));
+        // Each replica's `replica` records are its Raft state, replicas named by their lanes.
+        let state = |role: &str, term: u64, leader: &Addr| {
+            let state = serde_json::json!({"role": role, "serving": role == "leader", "term": term,
+                "vote": leader.as_str(), "leader": leader.as_str(), "me": 1, "replicas": 3, "commit": 2, "last": 3,
+                "snapshot": 0, "entries": [{"index": 3, "term": term, "cmd": {"do": "lock_get", "name": "x", "requester": "c1"}}]});
+            serde_json::json!({"kind": "replica", "state": state})
+        };
+        live.absorb(rec(2_000, vls[1].as_str(), state("leader", 2, &vls[1])));
+        live.absorb(rec(2_000, vls[0].as_str(), state("follower", 2, &vls[1])));
         assert_eq!(live.leadership().as_deref(), Some("vl2 leads · term 2"));
-        live.absorb(rec(
-            3_000,
-            vls[1].as_str(),
-            serde_json::json!({"kind": "event", "event": {"event": "leader_lost", "term": 2}}),
-        ));
-        live.absorb(rec(3_100, vls[2].as_str(), elected(3)));
+        let raft = live.nodes[&vls[0]].raft.clone().expect("its state");
+        assert_eq!(
+            (raft.vote.as_ref().map(Addr::as_str), raft.leader.as_ref().map(Addr::as_str)),
+            (Some("vl2"), Some("vl2"))
+        );
+        assert_eq!((raft.commit, raft.entries.len()), (2, 1));
+        live.absorb(rec(3_000, vls[1].as_str(), state("follower", 3, &vls[2])));
+        live.absorb(rec(3_100, vls[2].as_str(), state("leader", 3, &vls[2])));
         assert_eq!(live.leadership().as_deref(), Some("vl3 leads · term 3"));
         assert_eq!(Live::new(vec![Addr::from(VL)], 3, 1).leadership(), None);
-        // A page that starts watching after the election learns it from the `hello`.
-        let mut late = Live::new(vls.clone(), 3, 1);
-        let hello = serde_json::json!({"kind": "hello", "role": "viewleader", "id": null, "leads": {"term": 4, "leading": true}});
-        late.absorb(rec(4_000, vls[0].as_str(), hello));
-        assert_eq!(late.leadership().as_deref(), Some("vl1 leads · term 4"));
         // Their own frames are passed over, not drawn, and not taken for errors.
         let append = frame(4, Some(vls[0].as_str()), serde_json::json!({"cmd": "raft", "msg": {"rpc": "append"}}));
         live.absorb(rec(

@@ -1,9 +1,12 @@
 //! What a node records for an observer: the records of its watch stream and of its events
 //! file (one JSON object a line), parsed into typed records. Plain Rust, tested natively.
 
+use ringside_core::view_leader::ReplicaState;
 use ringside_core::wire::Frame;
 use ringside_core::{Addr, Event, Msg, ServerId};
 use serde_json::Value;
+
+use crate::replicas;
 
 /// One record of a node's observer stream or events file.
 #[derive(Clone, Debug)]
@@ -25,8 +28,6 @@ pub enum RecordKind {
         role: String,
         /// A server's id.
         id: Option<ServerId>,
-        /// A view-leader replica's last word on leading: its term, and whether it leads.
-        leads: Option<(u64, bool)>,
     },
     /// A frame it wrote to `peer`.
     Send {
@@ -51,6 +52,11 @@ pub enum RecordKind {
     Dropped {
         /// Why.
         reason: String,
+    },
+    /// A view-leader replica's Raft state changed (or, right after `hello`, what it is).
+    Replica {
+        /// The state.
+        state: ReplicaState,
     },
     /// A frame between view-leader replicas (`raft`): the page's build does not decode them, so
     /// they are known only to have passed.
@@ -79,10 +85,7 @@ impl Record {
         let t = field(&mut v, "t")?.as_u64().ok_or("`t` is not a whole number")?;
         let node = Addr(text(&mut v, "node")?);
         let kind = match text(&mut v, "kind")?.as_str() {
-            "hello" => {
-                let leads = v["leads"]["term"].as_u64().zip(v["leads"]["leading"].as_bool());
-                RecordKind::Hello { role: text(&mut v, "role")?, id: text(&mut v, "id").ok().map(ServerId), leads }
-            }
+            "hello" => RecordKind::Hello { role: text(&mut v, "role")?, id: text(&mut v, "id").ok().map(ServerId) },
             "send" | "recv" if v["frame"]["msg"]["cmd"] == "raft" => RecordKind::Raft,
             kind @ ("send" | "recv") => {
                 let peer = Addr(text(&mut v, "peer")?);
@@ -96,6 +99,9 @@ impl Record {
             "event" => {
                 RecordKind::Event { event: Event::from_json_value(field(&mut v, "event")?).map_err(|e| e.to_string())? }
             }
+            "replica" => RecordKind::Replica {
+                state: replicas::state_of(&v["state"]).ok_or("`state` is not a replica's Raft state")?,
+            },
             "dropped" => RecordKind::Dropped { reason: text(&mut v, "reason")? },
             other => return Err(format!("unknown kind `{other}`")),
         };

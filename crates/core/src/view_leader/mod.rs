@@ -5,9 +5,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+mod replica_state;
 mod replicated;
 mod state;
 
+pub use self::replica_state::{ReplicaState, ShownEntry, ENTRIES_SHOWN};
 pub use self::replicated::{ReplicaSet, ViewDurable, ViewWrite};
 use self::replicated::{Replicated, Turned};
 pub use self::state::{Outcome, Registration, ViewCommand, ViewState};
