@@ -189,9 +189,9 @@ pub(super) static QUORUM: Lesson = Lesson {
         },
         Step {
             title: "Crash two replicas",
-            text: "One replica is left. It cannot hear a majority, so within an election timeout it stops \
-                   serving (a leader that could not reach a majority must not decide alone), and its elections \
-                   get one vote of the two they need.",
+            text: "Two replicas crash, the leader among them. The one left, a follower, stands for election \
+                   once its election timeout passes, but its own vote is one of the two it needs: nobody will \
+                   lead.",
             ask: Some(Ask {
                 question: "Two of the three replicas crash. Does the one left serve the cluster?",
                 choices: &["Yes, it has the whole log", "No: one of three is no majority"],
@@ -206,13 +206,18 @@ pub(super) static QUORUM: Lesson = Lesson {
             until: |sim| {
                 down(sim).len() == 2 && serving(sim).is_none() && sim.view_leaders().all(|(_, vl)| !vl.leads())
             },
-            check: |app| claim(serving(&app.sim).is_none(), "no replica serves"),
+            check: |app| {
+                claim(serving(&app.sim).is_none(), "no replica serves")?;
+                let follows = |vl: &ViewLeader| vl.replica().is_some_and(|r| r.role() == Role::Follower);
+                claim(app.sim.view_leaders().all(|(_, vl)| follows(vl)), "the replica left is a follower")
+            },
             focus: survivor,
         },
         Step {
             title: "c1 asks for lock y",
-            text: "No replica answers for the view leader: c1 is told nobody leads, and keeps asking. Nothing \
-                   is granted without a majority, so no two clients can ever be granted y.",
+            text: "No replica answers for the view leader: two are down and the third, a candidate, leads \
+                   nobody, so c1 keeps asking, one replica after another. Nothing is granted without a majority, \
+                   so no two clients can ever be granted y.",
             ask: None,
             act: |app| app.act(Action::lock_get(client(1), "y".into())),
             until: |sim| {
