@@ -12,6 +12,7 @@
 //! has integration tests of its own).
 
 pub mod chaos;
+pub mod view_leaders;
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::TcpListener;

@@ -3,73 +3,24 @@
 //! client holds a lock while the leader is killed with SIGKILL; a follower is killed; a
 //! majority is lost and comes back.
 
-use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use ringside_tests::{client, client_spawn, free_port, settled, view, wait_until, Process, FAILURE_MS, HEARTBEAT_MS};
+use ringside_tests::view_leaders::ViewLeaders;
+use ringside_tests::{client, client_spawn, settled, view, wait_until, Process, FAILURE_MS};
 use serde_json::json;
 
-/// Three replicas on free ports.
-struct Replicas {
-    procs: Vec<Option<Process>>,
-    ports: Vec<u16>,
-    dir: PathBuf,
-    list: String,
+/// The replica that leads, once one does.
+fn leading(replicas: &ViewLeaders) -> usize {
+    let mut found = None;
+    wait_until("a replica that leads", Duration::from_secs(10), || {
+        found = replicas.leader();
+        found.is_some()
+    });
+    found.expect("found")
 }
 
-impl Replicas {
-    fn start() -> Replicas {
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let list = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
-        let dir = std::env::temp_dir().join(format!("ringside-replicas-{}-{}", std::process::id(), ports[0]));
-        let mut replicas = Replicas { procs: Vec::new(), ports, dir, list };
-        replicas.procs = (0..3).map(|i| Some(replicas.replica(i))).collect();
-        replicas
-    }
-
-    fn replica(&self, i: usize) -> Process {
-        let (port, dir) = (self.ports[i].to_string(), self.dir.join(format!("vl{}", i + 1)));
-        let (hb, timeout) = (HEARTBEAT_MS.to_string(), FAILURE_MS.to_string());
-        let dir = dir.display().to_string();
-        let args = ["--viewleader", &self.list, "--port", &port, "--data-dir", &dir, "--heartbeat-ms", &hb];
-        Process::start("viewleader", &[&args[..], &["--failure-timeout-ms", &timeout]].concat())
-    }
-
-    /// The replica that leads now: the last to say it was elected, among those alive.
-    fn leader(&self) -> usize {
-        let mut found = None;
-        wait_until("a replica that leads", Duration::from_secs(10), || {
-            found = self.procs.iter().enumerate().find_map(|(i, p)| {
-                let events = p.as_ref()?.events();
-                let last =
-                    events.iter().rev().find(|e| e["event"] == "leader_elected" || e["event"] == "leader_lost")?;
-                (last["event"] == "leader_elected").then_some(i)
-            });
-            found.is_some()
-        });
-        found.expect("found")
-    }
-
-    fn kill(&mut self, i: usize) {
-        if let Some(mut p) = self.procs[i].take() {
-            p.kill();
-        }
-    }
-
-    fn restart(&mut self, i: usize) {
-        self.procs[i] = Some(self.replica(i));
-    }
-}
-
-impl Drop for Replicas {
-    fn drop(&mut self) {
-        self.procs.iter_mut().for_each(|p| drop(p.take()));
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn servers(replicas: &Replicas, n: usize) -> Vec<Process> {
+fn servers(replicas: &ViewLeaders, n: usize) -> Vec<Process> {
     let servers = (0..n).map(|_| Process::server(&replicas.list, 0)).collect();
     settled(&replicas.list, n, Duration::from_secs(20));
     servers
@@ -92,17 +43,17 @@ fn finish(mut child: Child, within: Duration) -> Option<(bool, String)> {
 
 #[test]
 fn a_lock_survives_the_leaders_death_and_the_next_client_waits_for_it() {
-    let mut replicas = Replicas::start();
+    let mut replicas = ViewLeaders::start(3);
     let _servers = servers(&replicas, 3);
     let (epoch, ..) = view(&replicas.list).expect("a view");
     let got = client(&replicas.list, &["lock_get", "x", "c1"]);
     assert!(got.ok && got.stdout.contains("granted"), "{got:?}");
-    let leader = replicas.leader();
+    let leader = leading(&replicas);
     replicas.kill(leader);
     // W asks for x: the new leader knows c1 holds it, and W waits in the queue.
     let waiting = client_spawn(&replicas.list, &["--lock-retry-ms", "200", "lock_get", "x", "c2"]);
     std::thread::sleep(Duration::from_millis(3 * FAILURE_MS));
-    let new = replicas.leader();
+    let new = leading(&replicas);
     assert_ne!(new, leader, "a new leader was elected");
     let released = client(&replicas.list, &["lock_release", "x", "c1"]);
     assert!(released.ok, "{released:?}");
@@ -112,30 +63,30 @@ fn a_lock_survives_the_leaders_death_and_the_next_client_waits_for_it() {
     assert_eq!(view(&replicas.list).map(|v| v.0), Some(epoch));
     // The killed replica comes back from its disk and has the lock table too.
     replicas.restart(leader);
-    let back = replicas.procs[leader].as_ref().expect("restarted");
+    let back = replicas.get(leader).expect("restarted");
     back.await_event(&json!({"event": "lock_granted", "name": "x", "requester": "c2"}), Duration::from_secs(10));
 }
 
 #[test]
 fn killing_a_follower_changes_nothing() {
-    let mut replicas = Replicas::start();
+    let mut replicas = ViewLeaders::start(3);
     let _servers = servers(&replicas, 3);
     let (epoch, ..) = view(&replicas.list).expect("a view");
-    let leader = replicas.leader();
+    let leader = leading(&replicas);
     replicas.kill((leader + 1) % 3);
     let write = client(&replicas.list, &["setr", "k", "v"]);
     assert!(write.ok, "{write:?}");
     let lock = client(&replicas.list, &["lock_get", "y", "c1"]);
     assert!(lock.ok, "{lock:?}");
-    assert_eq!(replicas.leader(), leader);
+    assert_eq!(leading(&replicas), leader);
     assert_eq!(view(&replicas.list).map(|v| v.0), Some(epoch));
 }
 
 #[test]
 fn below_a_majority_locks_fail_with_a_reason_and_work_again_when_it_is_back() {
-    let mut replicas = Replicas::start();
+    let mut replicas = ViewLeaders::start(3);
     let _servers = servers(&replicas, 2);
-    let leader = replicas.leader();
+    let leader = leading(&replicas);
     let others: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     for i in &others {
         replicas.kill(*i);

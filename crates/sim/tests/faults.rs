@@ -2,7 +2,10 @@
 //! laptop, a frozen VM) reads nothing and fires no timer until it resumes, and then gets
 //! everything at once; a client may die part-way through sending its transaction's messages.
 
-use ringside_core::{Addr, CommitProtocol, Event, OpOutput, Time};
+mod common;
+
+use common::run_for;
+use ringside_core::{Addr, CommitProtocol, Event, OpOutput};
 use ringside_sim::{Action, During, Sim, SimConfig};
 
 fn settled_cluster(seed: u64, servers: usize) -> Sim {
@@ -16,23 +19,9 @@ fn settled_with(config: SimConfig, servers: usize) -> Sim {
     sim
 }
 
-/// Runs `action` (a client's) to its end; panics on a violation or if it never ends.
+/// Runs `action` (a client's) to its end; panics on a violation, an error, or if it never ends.
 fn run_op(sim: &mut Sim, action: Action) -> OpOutput {
-    let op = sim.act(action).expect("the client exists");
-    let limit = sim.now() + 30_000;
-    while sim.now() < limit && sim.step() {
-        if let Some(v) = sim.violation() {
-            panic!("{v}");
-        }
-        for (_, e) in sim.recent_events() {
-            if let Event::OpDone { op: done, result } = e {
-                if *done == op {
-                    return result.clone().unwrap_or_else(|e| panic!("{e}"));
-                }
-            }
-        }
-    }
-    panic!("op {op:?} never finished");
+    common::run_op(sim, action, 30_000).expect("the op never finished").unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn write_keys(sim: &mut Sim, n: usize) {
@@ -46,20 +35,6 @@ fn assert_keys_read_back(sim: &mut Sim, n: usize) {
         let read = run_op(sim, Action::getr(Addr::from("c1"), format!("k{i}")));
         assert!(matches!(&read, OpOutput::Value { value, .. } if *value == format!("v{i}")), "k{i}: {read:?}");
     }
-}
-
-/// Runs for `ms` of virtual time, returning every event seen.
-fn run_for(sim: &mut Sim, ms: u64) -> Vec<(Addr, Event)> {
-    let until = Time(sim.now().0 + ms);
-    let mut seen = Vec::new();
-    while sim.next_due().is_some_and(|due| due <= until) {
-        sim.step();
-        seen.extend(sim.recent_events().iter().cloned());
-        if let Some(v) = sim.violation() {
-            panic!("{v}");
-        }
-    }
-    seen
 }
 
 #[test]

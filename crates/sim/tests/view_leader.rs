@@ -2,8 +2,11 @@
 //! killed while a client holds a lock, a non-leader is killed, a majority is lost and comes
 //! back. Invariants are checked after every step.
 
+mod common;
+
+use common::{run_for, run_op};
 use ringside_core::replication::Role;
-use ringside_core::{Addr, Event, OpError, OpOutput, Time};
+use ringside_core::{Addr, OpOutput};
 use ringside_sim::{Action, Sim, SimConfig};
 
 fn replicated(seed: u64, servers: usize, clients: usize) -> Sim {
@@ -21,39 +24,6 @@ fn leader(sim: &Sim) -> Addr {
     let (addr, _) = sim.view_leaders().find(|(_, vl)| vl.leads()).expect("a leader");
     addr.clone()
 }
-
-/// Runs `action` (a client's) to its end, or gives up after `ms`; panics on a violation.
-fn run_op(sim: &mut Sim, action: Action, ms: u64) -> Option<Result<OpOutput, OpError>> {
-    let op = sim.act(action).expect("the client exists");
-    let limit = sim.now() + ms;
-    while sim.now() < limit && sim.step() {
-        if let Some(v) = sim.violation() {
-            panic!("{v}");
-        }
-        for (_, e) in sim.recent_events() {
-            if let Event::OpDone { op: done, result } = e {
-                if *done == op {
-                    return Some(result.clone());
-                }
-            }
-        }
-    }
-    None
-}
-
-fn run_for(sim: &mut Sim, ms: u64) -> Vec<(Addr, Event)> {
-    let until = Time(sim.now().0 + ms);
-    let mut seen = Vec::new();
-    while sim.next_due().is_some_and(|due| due <= until) {
-        sim.step();
-        seen.extend(sim.recent_events().iter().cloned());
-        if let Some(v) = sim.violation() {
-            panic!("{v}");
-        }
-    }
-    seen
-}
-
 fn c(i: u32) -> Addr {
     Addr(format!("c{i}"))
 }

@@ -13,7 +13,6 @@
 mod check;
 mod nemesis;
 mod netns;
-mod view_leaders;
 mod workload;
 
 use std::collections::BTreeSet;
@@ -22,8 +21,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::{free_port, settled, Process, CLUSTER_KEY, FAILURE_MS, HEARTBEAT_MS};
-use netns::Net;
-use view_leaders::ViewLeaders;
+pub(crate) use netns::Net;
+
+use crate::view_leaders::ViewLeaders;
 
 pub use check::Summary;
 
@@ -89,7 +89,7 @@ impl Cluster {
     /// `replicas` view-leader replicas and `n` servers on loopback, or each in a namespace of
     /// `net`.
     fn start(replicas: usize, n: usize, commit: &'static str, net: Option<Net>) -> Cluster {
-        let view_leaders = ViewLeaders::start(replicas, net.as_ref());
+        let view_leaders = ViewLeaders::start_in(replicas, net.as_ref());
         let mut cluster =
             Cluster { view_leaders, servers: Vec::new(), commit, net, slots: Vec::new(), seen: BTreeSet::new() };
         for _ in 0..n {

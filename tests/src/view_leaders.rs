@@ -1,19 +1,19 @@
-//! The view leader of a chaos run: one process as before, or replicas that each keep their
-//! term, vote and log in a data directory of their own, so that the nemesis can kill one with
-//! SIGKILL and start it again from its disk at the same address.
+//! A test's view leader: one process, or replicas that each keep their term, vote and log in a
+//! data directory of their own, so that a test (or the chaos suite's nemesis) can kill one
+//! with SIGKILL and start it again from its disk at the same address.
 
 use std::path::PathBuf;
 
-use super::Net;
+use crate::chaos::Net;
 use crate::{free_port, Process, CLUSTER_KEY, FAILURE_MS, HEARTBEAT_MS};
 
 /// The replicas, by place in the list; `None` while one is down.
-pub(crate) struct ViewLeaders {
+pub struct ViewLeaders {
     procs: Vec<Option<Process>>,
     /// Each replica's `host:port`.
     addrs: Vec<String>,
     /// The addresses joined with commas, as `--viewleader` takes them.
-    pub(crate) list: String,
+    pub list: String,
     /// Where the replicas' data directories are (none for a lone view leader).
     dir: Option<PathBuf>,
     /// Namespace wrappers by replica, with partitions.
@@ -21,8 +21,13 @@ pub(crate) struct ViewLeaders {
 }
 
 impl ViewLeaders {
+    /// Starts `n` replicas on loopback (one is a lone view leader).
+    pub fn start(n: usize) -> ViewLeaders {
+        ViewLeaders::start_in(n, None)
+    }
+
     /// Starts `n` replicas, replica `i` in namespace slot `i` of `net` if there is one.
-    pub(crate) fn start(n: usize, net: Option<&Net>) -> ViewLeaders {
+    pub(crate) fn start_in(n: usize, net: Option<&Net>) -> ViewLeaders {
         let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let host = |i: usize| net.map_or_else(|| "127.0.0.1".to_string(), |net| net.addr(i));
         let addrs: Vec<String> = ports.iter().enumerate().map(|(i, p)| format!("{}:{p}", host(i))).collect();
@@ -56,50 +61,46 @@ impl ViewLeaders {
         }
     }
 
-    /// The replica that leads now, by its place: of the live replicas whose last word on
-    /// leadership is that they were elected, the one elected last.
-    pub(crate) fn leader(&self) -> Option<usize> {
+    /// The replica that leads now, by its place: of the live replicas whose latest `replica`
+    /// record says they lead, the one of the highest term (one cut off may not know yet that
+    /// it was replaced).
+    pub fn leader(&self) -> Option<usize> {
         if self.len() == 1 {
             return Some(0);
         }
-        let said = |p: &Process| {
-            p.records().into_iter().rev().find(|r| {
-                let event = &r["event"]["event"];
-                r["kind"] == "event" && (event == "leader_elected" || event == "leader_lost")
-            })
-        };
+        let latest = |p: &Process| p.records().into_iter().rev().find(|r| r["kind"] == "replica");
         self.procs
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                let last = said(p.as_ref()?)?;
-                (last["event"]["event"] == "leader_elected").then(|| (last["t"].as_u64().unwrap_or(0), i))
+                let state = latest(p.as_ref()?)?["state"].take();
+                (state["role"] == "leader").then(|| (state["term"].as_u64().unwrap_or(0), i))
             })
             .max()
             .map(|(_, i)| i)
     }
 
     /// Replica `i`, if it runs.
-    pub(crate) fn get(&self, i: usize) -> Option<&Process> {
+    pub fn get(&self, i: usize) -> Option<&Process> {
         self.procs[i].as_ref()
     }
 
     /// kill -9 of replica `i`.
-    pub(crate) fn kill(&mut self, i: usize) {
+    pub fn kill(&mut self, i: usize) {
         if let Some(mut p) = self.procs[i].take() {
             p.kill();
         }
     }
 
     /// Starts replica `i` again from its data directory, at the same address.
-    pub(crate) fn restart(&mut self, i: usize) {
+    pub fn restart(&mut self, i: usize) {
         if self.procs[i].is_none() {
             self.procs[i] = Some(self.launch(i));
         }
     }
 
     /// The replicas that run (or should: a crash shows as not alive).
-    pub(crate) fn alive_ones(&mut self) -> impl Iterator<Item = &mut Process> {
+    pub fn alive_ones(&mut self) -> impl Iterator<Item = &mut Process> {
         self.procs.iter_mut().flatten()
     }
 }
