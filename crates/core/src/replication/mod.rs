@@ -257,10 +257,13 @@ impl<C: Clone, S: Clone> Replica<C, S> {
     /// Until when a majority's last answers keep this leader's lease.
     pub fn lease_until(&self) -> Time {
         let me = self.config.me;
-        let mut acked: Vec<Time> =
-            self.progress.iter().enumerate().map(|(p, pr)| if p == me { self.now } else { pr.acked }).collect();
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        acked[self.config.majority() - 1] + self.config.election_ms
+        let acked = |p: usize| if p == me { self.now } else { self.progress[p].acked };
+        let places = 0..self.progress.len();
+        // The newest time that a majority answered at or after (a handful of replicas: no sort,
+        // and no allocation on every command that asks).
+        let heard_by_majority = |t: &Time| places.clone().filter(|p| acked(*p) >= *t).count() >= self.config.majority();
+        let since = places.clone().map(acked).filter(heard_by_majority).max().unwrap_or(Time::ZERO);
+        since + self.config.election_ms
     }
 
     /// Whether enough has been applied since the last snapshot that its owner should take one
