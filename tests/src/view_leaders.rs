@@ -100,7 +100,7 @@ impl ViewLeaders {
     }
 
     /// The replicas that run (or should: a crash shows as not alive).
-    pub fn alive_ones(&mut self) -> impl Iterator<Item = &mut Process> {
+    pub(crate) fn alive_ones(&mut self) -> impl Iterator<Item = &mut Process> {
         self.procs.iter_mut().flatten()
     }
 }

@@ -308,7 +308,7 @@ impl OpError {
             OpError::NoLeader { replicas } => format!(
                 "no view-leader replica leads: none of the {replicas} answered as leader (with fewer than {} of \
                  them up, none can be elected)",
-                replicas / 2 + 1
+                crate::replication::majority_of(*replicas)
             ),
             OpError::Unconfirmed { tx, version } => format!(
                 "unconfirmed: {} was decided to commit at version {version}, but no majority of the replicas \

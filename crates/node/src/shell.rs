@@ -46,8 +46,8 @@ pub trait Writes {
         Vec::new()
     }
 
-    /// A view-leader replica's Raft state at `now`.
-    fn replica_state(&self, _now: Time) -> Option<ReplicaState> {
+    /// A view-leader replica's Raft state at `now`, unless `shown` still describes it.
+    fn replica_state_since(&self, _now: Time, _shown: Option<&ReplicaState>) -> Option<ReplicaState> {
         None
     }
 }
@@ -60,8 +60,8 @@ impl Writes for ViewLeader {
         std::iter::from_fn(|| self.poll_write()).collect()
     }
 
-    fn replica_state(&self, now: Time) -> Option<ReplicaState> {
-        ViewLeader::replica_state(self, now)
+    fn replica_state_since(&self, now: Time, shown: Option<&ReplicaState>) -> Option<ReplicaState> {
+        ViewLeader::replica_state_since(self, now, shown)
     }
 }
 
@@ -167,8 +167,7 @@ impl<N: Node + Writes> Shell<N> {
     /// its writes are durable, so a watcher never sees a vote the disk could still lose.
     fn show_replica(&mut self) {
         let Some(watch) = self.watch.as_ref() else { return };
-        let Some(state) = self.node.replica_state(self.now()) else { return };
-        if self.shown.as_ref() != Some(&state) {
+        if let Some(state) = self.node.replica_state_since(self.now(), self.shown.as_ref()) {
             watch.replica(&state);
             self.shown = Some(state);
         }

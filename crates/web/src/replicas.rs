@@ -172,6 +172,23 @@ mod tests {
     }
 
     #[test]
+    fn a_replicas_state_is_built_again_only_once_it_changed() {
+        let app = lesson_after(8, 2);
+        let now = app.sim.now();
+        for (_, vl) in app.sim.view_leaders() {
+            let shown = vl.replica_state(now).expect("a replica");
+            assert_eq!(vl.replica_state_since(now, Some(&shown)), None, "unchanged");
+            assert_eq!(vl.replica_state_since(now, None).as_ref(), Some(&shown), "nothing shown yet");
+            let mut older = shown.clone();
+            older.commit -= 1;
+            assert_eq!(vl.replica_state_since(now, Some(&older)).as_ref(), Some(&shown), "the commit point moved");
+            let mut older = shown.clone();
+            older.entries.last_mut().expect("entries").term.0 -= 1;
+            assert_eq!(vl.replica_state_since(now, Some(&older)).as_ref(), Some(&shown), "an entry was replaced");
+        }
+    }
+
+    #[test]
     fn a_real_replicas_state_reads_back_as_its_node_wrote_it() {
         use ringside_core::replication::{Role, Term};
         use ringside_core::view_leader::{ReplicaState, ShownEntry, ViewCommand};

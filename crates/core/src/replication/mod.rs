@@ -70,8 +70,13 @@ impl ReplicationConfig {
 
     /// How many replicas make a majority.
     pub fn majority(&self) -> usize {
-        self.replicas / 2 + 1
+        majority_of(self.replicas)
     }
+}
+
+/// How many of `replicas` make a majority.
+pub const fn majority_of(replicas: usize) -> usize {
+    replicas / 2 + 1
 }
 
 /// What a replica is doing in its term.

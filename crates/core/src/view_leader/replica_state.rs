@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ViewCommand, ViewLeader};
 use crate::id::Addr;
-use crate::replication::{Index, Role, Term};
+use crate::replication::{majority_of, Index, Role, Term};
 use crate::time::Time;
 
 /// The newest log entries a [`ReplicaState`] carries.
@@ -55,7 +55,7 @@ pub struct ShownEntry {
 impl ReplicaState {
     /// How many replicas make a majority.
     pub fn majority(&self) -> usize {
-        self.replicas / 2 + 1
+        majority_of(self.replicas)
     }
 
     /// Whether the entry at `index` is committed.
@@ -65,6 +65,31 @@ impl ReplicaState {
 }
 
 impl ViewLeader {
+    /// This replica's Raft state at `now`, unless `shown` still describes it; `None` too for a
+    /// lone view leader. What an observer is sent on every turn, so a state unchanged costs a
+    /// few comparisons and no allocation.
+    pub fn replica_state_since(&self, now: Time, shown: Option<&ReplicaState>) -> Option<ReplicaState> {
+        let (r, set) = (self.replica()?, self.replica_set()?);
+        let place = |i: Option<usize>| i.and_then(|i| set.replicas.get(i));
+        // Two logs with an entry of the same index and term hold the same entries up to it
+        // (Raft's log matching), so the newest entry stands for the ones shown.
+        let newest = |s: &ReplicaState| s.entries.last().map(|e| (e.index, e.term));
+        let unchanged = shown.is_some_and(|s| {
+            s.role == r.role()
+                && s.serving == r.serving_at(now)
+                && s.term == r.term()
+                && s.vote.as_ref() == place(r.vote())
+                && s.leader.as_ref() == place(r.leader())
+                && (s.commit, s.last, s.snapshot) == (r.commit(), r.last_index(), r.snapshot_index())
+                && newest(s) == r.entry(r.last_index()).map(|e| (r.last_index(), e.term))
+        });
+        if unchanged {
+            None
+        } else {
+            self.replica_state(now)
+        }
+    }
+
     /// This replica's Raft state at `now`; `None` for a lone view leader.
     pub fn replica_state(&self, now: Time) -> Option<ReplicaState> {
         let (r, set) = (self.replica()?, self.replica_set()?);
