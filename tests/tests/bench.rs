@@ -6,12 +6,13 @@ use std::process::Command;
 #[test]
 fn bench_prints_every_row_and_a_join_moves_the_minimum() {
     let out = Command::new(ringside_tests::ringside_bin())
-        .args(["bench", "--ops", "200", "--rounds", "1", "--keys", "2000"])
+        .args(["bench", "--ops", "200", "--rounds", "1", "--keys", "2000", "--moving", "1"])
         .output()
         .expect("ringside bench runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "bench failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-    for row in ["echo round trip", "1-round fan-out to 3", "2-round fan-out to 3", "setr      1", "getr     16"] {
+    let rows = ["echo round trip", "1-round fan-out to 3", "2-round fan-out to 3", "setr      1", "getr     16"];
+    for row in rows.into_iter().chain(["during a join", "during a failure", "reads (getr)"]) {
         assert!(text.contains(row), "no {row:?} row in:\n{text}");
     }
     for line in text.lines().filter(|l| l.starts_with("setr") || l.starts_with("getr")) {

@@ -45,6 +45,17 @@ pub struct BenchArgs {
     /// replicas (0: skip the section).
     #[arg(long, default_value_t = 10)]
     pub failovers: usize,
+    /// Servers that join, then as many that are killed, one after another, while clients
+    /// write and read, in the moving-keys section (0: skip the section).
+    #[arg(long, default_value_t = 5)]
+    pub moving: usize,
+    /// The moving-keys section's cluster runs the course's timing (heartbeat 10 s, failure
+    /// timeout 30 s) instead of the demo's.
+    #[arg(long)]
+    pub course_timing: bool,
+    /// Attempts per operation of the moving-keys section's clients.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub attempts: u32,
 }
 
 /// Latencies of one measurement.
@@ -202,6 +213,10 @@ pub async fn run(args: BenchArgs) -> Result<(), NodeError> {
     if args.failovers > 0 {
         println!();
         crate::bench_vl::run(cluster.options(), args.rounds, args.failovers).await?;
+    }
+    if args.moving > 0 {
+        println!();
+        crate::bench_moving::run(cluster.options(), args.moving, args.course_timing, args.attempts, &value).await?;
     }
     Ok(())
 }

@@ -22,6 +22,9 @@ use crate::NodeError;
 /// How long `quit` waits for the nodes to finish their events files before killing them.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// The environment variable naming another `ringside` program for the nodes to run.
+pub const NODE_BIN: &str = "RINGSIDE_NODE_BIN";
+
 /// What every node of a cluster is started with.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -110,6 +113,11 @@ impl fmt::Display for State {
 }
 
 impl Proc {
+    /// Whether it was killed.
+    pub fn killed(&self) -> bool {
+        self.killed
+    }
+
     /// The process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
@@ -335,7 +343,12 @@ fn free_ports(first: u16, n: usize) -> Result<Vec<u16>, NodeError> {
 
 /// Starts `ringside ARGS` and waits for its ready line, which says where it listens.
 pub async fn spawn(label: String, mut args: Vec<String>, options: &Options, logs: &Logs) -> Result<Proc, NodeError> {
-    let exe = std::env::current_exe().map_err(|e| NodeError::new(format!("cannot find this program: {e}")))?;
+    // Another build may run the nodes (`RINGSIDE_NODE_BIN`): how a benchmark compares an older
+    // node with this one, side by side.
+    let exe = match std::env::var_os(NODE_BIN) {
+        Some(bin) => PathBuf::from(bin),
+        None => std::env::current_exe().map_err(|e| NodeError::new(format!("cannot find this program: {e}")))?,
+    };
     args.push("--lifeline".into());
     let mut command = Command::new(exe);
     match &options.key {

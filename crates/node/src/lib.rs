@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod bench;
+mod bench_moving;
 mod bench_vl;
 pub mod cli;
 pub mod client;
