@@ -457,7 +457,13 @@ impl Peer {
     /// The next text frame as JSON.
     pub fn read_json(&mut self) -> Value {
         loop {
-            match self.read().expect("a frame arrives") {
+            let message = match self.read() {
+                // A signal to this test process (the suite stops and resumes nodes) may cut a
+                // blocking read short: nothing was lost, read again.
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => other.expect("a frame arrives"),
+            };
+            match message {
                 tungstenite::Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
                 tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => {}
                 other => panic!("expected a text frame, got {other:?}"),
