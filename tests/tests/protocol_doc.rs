@@ -178,9 +178,15 @@ fn samples() -> Vec<Msg> {
             },
         },
         Msg::QueryServers { op: OpId(1) },
-        Msg::Servers { op: OpId(1), epoch: Epoch(1), servers: vec![member.clone()], rebalancing: false },
-        Msg::LockGet { op: OpId(1), name: "n".into(), requester: "r".into() },
-        Msg::LockRelease { op: OpId(1), name: "n".into(), requester: "r".into() },
+        Msg::Servers {
+            op: OpId(1),
+            epoch: Epoch(1),
+            servers: vec![member.clone()],
+            rebalancing: false,
+            stable: vec![],
+        },
+        Msg::LockGet { op: OpId(1), name: "n".into(), requester: "r".into(), session: 0 },
+        Msg::LockRelease { op: OpId(1), name: "n".into(), requester: "r".into(), session: 0 },
         Msg::LockReply { op: OpId(1), result: LockAnswer::Granted },
         Msg::Prepare {
             tx,

@@ -318,11 +318,16 @@ mod tests {
         let get = Command::Get { key: "k".into() }.apply(&mut client, Time(0), Some(&server)).unwrap();
         let lock = Command::LockGet { name: "atm".into() }.apply(&mut client, Time(0), None).unwrap();
         let (sent, _) = drain(&mut client);
+        // The client's random id, the first draw from its seed, is its session.
+        let session = crate::rng::Rng::new(1).next_u64();
         assert_eq!(
             sent,
             vec![
                 Transmit { to: server, msg: Msg::Get { op: get, key: "k".into() } },
-                Transmit { to: vl, msg: Msg::LockGet { op: lock, name: "atm".into(), requester: "cl".into() } },
+                Transmit {
+                    to: vl,
+                    msg: Msg::LockGet { op: lock, name: "atm".into(), requester: "cl".into(), session }
+                },
             ]
         );
     }

@@ -167,6 +167,7 @@ impl Event {
             Some(label) => label.to_string(),
             None => format!("server {id}"),
         };
+        let labels = |ids: &[ServerId]| ids.iter().map(|id| names.server(id)).collect::<Vec<_>>().join(" ");
         match self {
             Event::ServerJoined { id, addr, epoch } => match names.server_label(id) {
                 Some(label) if label == names.addr(addr) => format!("{label} joined with id {id}: epoch {epoch}"),
@@ -249,6 +250,15 @@ impl Event {
             Event::OpRetrying { op, attempt, reason } => {
                 format!("op {} retries (attempt {attempt}): {}", op.0, names.relabel(reason))
             }
+            Event::WriteOnBothSets { tx: t, key, stable, new } => format!(
+                "writes {key} on both its replica sets while it moves ({}): stable {}, new {}",
+                tx(*t),
+                labels(stable),
+                labels(new)
+            ),
+            Event::OpRerun { op, epoch, reason } => {
+                format!("op {} runs again at once in epoch {epoch}: {}", op.0, names.relabel(reason))
+            }
             Event::LockWaiting { name, position, .. } => format!("waits for lock {name} (place {position})"),
             Event::OpDone { op, result } => match result {
                 Ok(out) => format!("op {} done: {out}", op.0),
@@ -272,7 +282,6 @@ impl NoReason {
             NoReason::WrongServer { id } => {
                 format!("this is a restarted process ({}): the write's view names the one before it", names.server(id))
             }
-            NoReason::Rebalancing => format!("the copies of {key} are still moving (rebalancing)"),
             NoReason::Aborted => "already ruled out here by the termination protocol".into(),
             NoReason::Isolated => "its lease ran out: it lost touch with the view leader".into(),
             NoReason::TooLarge(too_large) => too_large.describe(),
@@ -385,7 +394,7 @@ impl ReadAnswer {
             ReadAnswer::Value { value, version } => format!("value {value} (version {version})"),
             ReadAnswer::NotFound => "not found".into(),
             ReadAnswer::Pending { tx } => format!("pending: {} undecided", names.tx(*tx)),
-            ReadAnswer::Rebalancing => "copy not here yet (rebalancing)".into(),
+            ReadAnswer::NotReplica => "not a replica of this key in my views".into(),
             ReadAnswer::Isolated => "not serving: lost touch with the view leader".into(),
             ReadAnswer::WrongEpoch { epoch } => format!("wrong epoch, I am at {epoch}"),
         }
@@ -429,8 +438,12 @@ mod tests {
         let joined = Event::ServerJoined { id: ServerId::from("s1"), addr: Addr::from("a:1"), epoch: Epoch(2) };
         assert_eq!(joined.to_string(), "server s1 joined at a:1: epoch 2");
         assert_eq!(Event::ViewLearned { epoch: Epoch(3), servers: 1 }.to_string(), "learned epoch 3 (1 server)");
-        let no = Event::Voted { tx, key: "k".into(), yes: false, reason: Some(NoReason::Rebalancing) };
-        assert_eq!(no.to_string(), "votes no on tx0007.1 (k): the copies of k are still moving (rebalancing)");
+        let no =
+            Event::Voted { tx, key: "k".into(), yes: false, reason: Some(NoReason::EpochMismatch { epoch: Epoch(3) }) };
+        assert_eq!(
+            no.to_string(),
+            "votes no on tx0007.1 (k): the write was prepared for another epoch; this server is at epoch 3"
+        );
         let done = Event::OpDone { op: OpId(4), result: Ok(OpOutput::Written { version: 2 }) };
         assert_eq!(done.to_string(), "op 4 done: committed at version 2");
         let failed = Event::OpDone { op: OpId(5), result: Err(OpError::UnknownLock) };
@@ -452,8 +465,8 @@ mod tests {
         assert_eq!(sent.to_string(), "sent 2 copies to 0c3f9a10", "a node's log has no labels");
         let joined = Event::ServerJoined { id: s1.clone(), addr: Addr::from("s1"), epoch: Epoch(1) };
         assert_eq!(joined.describe_with(&names), "s1 joined with id 5e41ab08: epoch 1");
-        let retry = Event::OpRetrying { op: OpId(1), attempt: 2, reason: "the key is rebalancing at 5e41ab08".into() };
-        assert_eq!(retry.describe_with(&names), "op 1 retries (attempt 2): the key is rebalancing at s1");
+        let retry = Event::OpRetrying { op: OpId(1), attempt: 2, reason: "no vote from 5e41ab08".into() };
+        assert_eq!(retry.describe_with(&names), "op 1 retries (attempt 2): no vote from s1");
         let conflict = Event::OpDone { op: OpId(2), result: Err(OpError::Conflict { tx: TxId { client: 9, seq: 1 } }) };
         assert_eq!(conflict.describe_with(&names), "op 2 failed: aborted: the key is being written by c2's write #1");
     }

@@ -235,6 +235,19 @@ pub enum Event {
         /// The participants.
         participants: Vec<ServerId>,
     },
+    /// Client: a write of a moving key goes to both its replica sets, the stable replicas
+    /// still alive and the new ones.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
+    WriteOnBothSets {
+        /// The transaction.
+        tx: TxId,
+        /// The key.
+        key: String,
+        /// Its live stable replicas.
+        stable: Vec<ServerId>,
+        /// Its new replicas.
+        new: Vec<ServerId>,
+    },
     /// Client: an operation failed for a transient reason and will be retried after a backoff.
     OpRetrying {
         /// The operation.
@@ -242,6 +255,17 @@ pub enum Event {
         /// The attempt that comes next (2 = first retry).
         attempt: u32,
         /// Why it failed.
+        reason: String,
+    },
+    /// Client: an attempt ended because the view changed under it; the operation runs again
+    /// at once in the newer view, without a backoff and without counting an attempt.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
+    OpRerun {
+        /// The operation.
+        op: OpId,
+        /// The epoch it runs in now.
+        epoch: Epoch,
+        /// What said the view had changed.
         reason: String,
     },
     /// Client: a lock is held by another; still waiting.

@@ -6,6 +6,10 @@
 //! holds live locks. A hand-over can give a lock to a requester that waits elsewhere, which
 //! makes the lock's other waiters wait for it: any of them whose wait now closes a cycle leaves
 //! the queue, refused as if it had just asked, so the wait-for graph never holds a cycle.
+//!
+//! It also remembers, for each holder and waiter, which request of which process put it there
+//! (a [`Request`]): a release the same process sent before that request — a late resend, a
+//! duplicate — is stale, and must not let go of what the later request took.
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
@@ -99,6 +103,10 @@ struct Lock {
     holder: String,
     /// Waiters, first come first served; the holder is never among them.
     waiters: VecDeque<String>,
+    /// The request that granted or queued the holder or a waiter, for those that came with a
+    /// session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    requests: Vec<(String, Request)>,
 }
 
 /// The view leader's locks, keyed by name.
@@ -108,6 +116,23 @@ struct Lock {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockTable {
     locks: BTreeMap<String, Lock>,
+}
+
+/// A lock request of one process: its session (the client's random id; 0 when unknown, as
+/// from the course's clients, which are not told apart) and the request's op, which grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Request {
+    /// The process.
+    pub session: u64,
+    /// The request.
+    pub op: u64,
+}
+
+impl Request {
+    /// Whether it came without a session (for serde: such a request is left out).
+    pub fn is_unset(&self) -> bool {
+        self.session == 0
+    }
 }
 
 impl LockTable {
@@ -120,7 +145,7 @@ impl LockTable {
     /// refuse it if waiting would deadlock, otherwise queue `requester` once.
     pub fn get(&mut self, name: &str, requester: &str) -> LockGetOutcome {
         let Some(lock) = self.locks.get(name) else {
-            self.locks.insert(name.into(), Lock { holder: requester.into(), waiters: VecDeque::new() });
+            self.locks.insert(name.into(), Lock { holder: requester.into(), waiters: VecDeque::new(), requests: Vec::new() });
             return LockGetOutcome::Granted;
         };
         if lock.holder == requester {
@@ -145,11 +170,40 @@ impl LockTable {
         let lock = self.locks.get_mut(name).ok_or(LockReleaseError::UnknownLock)?;
         if lock.holder == requester {
             let Handover { next_holder, refused, .. } = self.hand_over(name);
+            self.forget(name, requester);
             return Ok(Released::Released { next_holder, refused });
         }
         let index = lock.waiters.iter().position(|w| w == requester).ok_or(LockReleaseError::NotHolderOrWaiter)?;
         lock.waiters.remove(index);
+        self.forget(name, requester);
         Ok(Released::LeftQueue)
+    }
+
+    /// Remembers that `request` of `requester` was granted lock `name` or queued for it.
+    pub fn note_request(&mut self, name: &str, requester: &str, request: Request) {
+        let Some(lock) = self.locks.get_mut(name).filter(|_| request.session != 0) else { return };
+        lock.requests.retain(|(r, _)| r != requester);
+        lock.requests.push((String::from(requester), request));
+    }
+
+    /// The request that holds or queues `requester` for `name`, if it came with a session.
+    pub fn request_of(&self, name: &str, requester: &str) -> Option<Request> {
+        let lock = self.locks.get(name)?;
+        lock.requests.iter().find(|(r, _)| r == requester).map(|(_, request)| *request)
+    }
+
+    /// Whether a release of `name` by `requester` is stale: its process sent it before the
+    /// request that holds or queues `requester` now.
+    pub fn stale_release(&self, name: &str, requester: &str, release: Request) -> bool {
+        let later = self.request_of(name, requester);
+        release.session != 0 && later.is_some_and(|r| r.session == release.session && r.op > release.op)
+    }
+
+    /// Forgets the request that held or queued `requester` for `name`: it left.
+    fn forget(&mut self, name: &str, requester: &str) {
+        if let Some(lock) = self.locks.get_mut(name) {
+            lock.requests.retain(|(r, _)| r != requester);
+        }
     }
 
     /// Drops every hold and queue place of `requester` (used when a server fails). Returns the
@@ -161,6 +215,9 @@ impl LockTable {
             if lock.holder == requester {
                 held.push(name.clone());
             }
+        }
+        for lock in self.locks.values_mut() {
+            lock.requests.retain(|(r, _)| r != requester);
         }
         held.iter().map(|name| self.hand_over(name)).collect()
     }
@@ -217,8 +274,11 @@ impl LockTable {
             .map(|(waiter, path)| (String::from(waiter), path.into_iter().map(String::from).collect()))
             .collect();
         let waiters = &mut self.locks.get_mut(name).expect("the lock was handed over, not removed").waiters;
+        for (requester, _) in &closing {
+            waiters.retain(|w| w != requester);
+        }
         for (requester, path) in closing {
-            waiters.retain(|w| *w != requester);
+            self.forget(name, &requester);
             let cycle = core::iter::once(requester.clone()).chain(path).collect();
             handover.refused.push(Refusal { requester, cycle });
         }

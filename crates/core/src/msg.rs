@@ -95,6 +95,11 @@ tagged_enum! {
             servers: Vec<Member>,
             /// Whether rebalancing for this epoch is still under way.
             rebalancing: bool,
+            /// While rebalancing, the members of the stable view (the newest whose
+            /// rebalancing every member finished): a key whose replicas differ between the two
+            /// views is written on both sets. Left out when empty.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            stable: Vec<Member>,
         },
         /// Client (or server) → view leader: take a lock.
         LockGet {
@@ -104,6 +109,10 @@ tagged_enum! {
             name: String,
             /// Who wants it.
             requester: String,
+            /// The asking process's random id, told apart from others of the same requester
+            /// name (left out, as by the course's clients: 0).
+            #[serde(default, skip_serializing_if = "is_zero")]
+            session: u64,
         },
         /// Client (or server) → view leader: give a lock back, or stop waiting for it.
         LockRelease {
@@ -113,6 +122,10 @@ tagged_enum! {
             name: String,
             /// Who releases it.
             requester: String,
+            /// The releasing process's random id: a release it sent before its own later
+            /// `lock_get` of this lock is stale, and ignored (left out: 0).
+            #[serde(default, skip_serializing_if = "is_zero")]
+            session: u64,
         },
         /// View leader → requester.
         LockReply {
@@ -424,8 +437,6 @@ pub enum NoReason {
         /// The id actually here.
         id: ServerId,
     },
-    /// The key's replica set is changing and its copies are still moving.
-    Rebalancing,
     /// This transaction was already aborted here (the termination protocol ruled it out).
     Aborted,
     /// The participant's lease ran out: no heartbeat it sent within the failure timeout was
@@ -483,9 +494,9 @@ pub enum ReadAnswer {
         /// The pending transaction.
         tx: TxId,
     },
-    /// The key's replica set is changing and this server is one of its new replicas: it
-    /// answers once the view leader reports the new view fully rebalanced.
-    Rebalancing,
+    /// This server replicates the key in neither its current nor its stable view (it gave
+    /// its copy up once the view became stable): the asker's stable view is older.
+    NotReplica,
     /// The replica's lease ran out: it may have been declared failed, so it does not answer.
     Isolated,
     /// The replica is in another epoch.
@@ -569,6 +580,11 @@ impl Msg {
 }
 
 /// The fast decoder of `tagged`, on the wire enum.
+/// Whether a session is unset (for serde: an unset one is left out).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::string::{String, ToString};
@@ -586,7 +602,7 @@ mod tests {
             Msg::Vote {
                 tx: TxId { client: 9, seq: 1 },
                 server: ServerId("s1".into()),
-                vote: VoteAnswer::No { reason: NoReason::Rebalancing },
+                vote: VoteAnswer::No { reason: NoReason::Isolated },
             },
             Msg::QueryAllKeys { op: OpId(4) },
             Msg::GetR { op: OpId(5), epoch: Epoch(2), key: "k".into() },

@@ -264,9 +264,9 @@ pub enum MsgIn {
     Heartbeat { id: Who, addr: Place, epoch: Num, stable: Num, rebalanced: Num, sent: Num },
     HeartbeatReply { id: Who, sent: Num, status: StatusIn },
     QueryServers { op: Op },
-    Servers { op: Op, view: ViewIn, rebalancing: bool },
-    LockGet { op: Op, name: Text, requester: Text },
-    LockRelease { op: Op, name: Text, requester: Text },
+    Servers { op: Op, view: ViewIn, rebalancing: bool, stable: ViewIn },
+    LockGet { op: Op, name: Text, requester: Text, session: Num },
+    LockRelease { op: Op, name: Text, requester: Text, session: Num },
     LockReply { op: Op, result: LockAnswerIn },
     Prepare { tx: Tx, epoch: Num, server: Who, key: Text, value: Text, participants: Vec<MemberIn>, secret: Secret },
     Vote { tx: Tx, server: Who, vote: VoteIn },
@@ -322,7 +322,6 @@ pub enum VoteIn {
     KeyBusy(Tx),
     EpochMismatch(Num),
     WrongServer(Who),
-    Rebalancing,
     Aborted,
     Isolated,
     TooLarge(Num, Num),
@@ -343,7 +342,7 @@ pub enum ReadIn {
     Value(Text, Num),
     NotFound,
     Pending(Tx),
-    Rebalancing,
+    NotReplica,
     Isolated,
     WrongEpoch(Num),
 }
@@ -369,15 +368,22 @@ impl MsgIn {
                 Msg::HeartbeatReply { id: id.get(seen), sent: Time(sent.get()), status: status.get(seen) }
             }
             MsgIn::QueryServers { op } => Msg::QueryServers { op: op.get(seen) },
-            MsgIn::Servers { op, view, rebalancing } => {
+            MsgIn::Servers { op, view, rebalancing, stable } => {
                 let view = view.get(seen);
-                Msg::Servers { op: op.get(seen), epoch: view.epoch, servers: view.members, rebalancing: *rebalancing }
+                Msg::Servers {
+                    op: op.get(seen),
+                    epoch: view.epoch,
+                    servers: view.members,
+                    rebalancing: *rebalancing,
+                    stable: stable.get(seen).members,
+                }
             }
-            MsgIn::LockGet { op, name, requester } => {
-                Msg::LockGet { op: op.get(seen), name: name.get(), requester: requester.get() }
+            MsgIn::LockGet { op, name, requester, session } => {
+                Msg::LockGet { op: op.get(seen), name: name.get(), requester: requester.get(), session: session.get() }
             }
-            MsgIn::LockRelease { op, name, requester } => {
-                Msg::LockRelease { op: op.get(seen), name: name.get(), requester: requester.get() }
+            MsgIn::LockRelease { op, name, requester, session } => {
+                let (op, name, requester) = (op.get(seen), name.get(), requester.get());
+                Msg::LockRelease { op, name, requester, session: session.get() }
             }
             MsgIn::LockReply { op, result } => Msg::LockReply { op: op.get(seen), result: result.get() },
             MsgIn::Prepare { tx, epoch, server, key, value, participants, secret } => {
@@ -493,7 +499,6 @@ impl VoteIn {
             VoteIn::KeyBusy(tx) => no(NoReason::KeyBusy { tx: tx.get(seen) }),
             VoteIn::EpochMismatch(epoch) => no(NoReason::EpochMismatch { epoch: epoch.epoch() }),
             VoteIn::WrongServer(id) => no(NoReason::WrongServer { id: id.get(seen) }),
-            VoteIn::Rebalancing => no(NoReason::Rebalancing),
             VoteIn::Aborted => no(NoReason::Aborted),
             VoteIn::Isolated => no(NoReason::Isolated),
             VoteIn::TooLarge(bytes, limit) => {
@@ -520,7 +525,7 @@ impl ReadIn {
             ReadIn::Value(value, version) => ReadAnswer::Value { value: value.get(), version: version.get() },
             ReadIn::NotFound => ReadAnswer::NotFound,
             ReadIn::Pending(tx) => ReadAnswer::Pending { tx: tx.get(seen) },
-            ReadIn::Rebalancing => ReadAnswer::Rebalancing,
+            ReadIn::NotReplica => ReadAnswer::NotReplica,
             ReadIn::Isolated => ReadAnswer::Isolated,
             ReadIn::WrongEpoch(epoch) => ReadAnswer::WrongEpoch { epoch: epoch.epoch() },
         }

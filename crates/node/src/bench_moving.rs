@@ -1,8 +1,8 @@
 //! `ringside bench`'s moving-keys section: clients write and read continuously while servers
 //! join one after another and then fail one after another, so that keys keep moving.
 //!
-//! It counts the attempts refused (an `op_retrying` event each: an attempt that failed and is
-//! retried after a backoff), compares setr latency inside transitions with steady state, and
+//! It counts the attempts refused (an `op_retrying` event each; a view change absorbed inside
+//! the client is no refusal), compares setr latency inside transitions with steady state, and
 //! reports the longest setr, which bounds how long a key was unwritable. A transition runs
 //! from the change (a join, or a kill -9) until the view leader reports the newer view stable;
 //! a failure's transition includes the failure timeout during which the dead server is still
@@ -211,7 +211,7 @@ pub(crate) async fn run(
     );
     println!(
         "(refused: attempts of setr and getr that failed and were retried, an `op_retrying` each, by when the \
-         operation was invoked. A failure lasts from the kill to \
+         operation was invoked; a view change absorbed inside the client is none. A failure lasts from the kill to \
          the stable view, the failure timeout included: until then the dead server is still in the view, and a write \
          of a key it replicates waits for its vote)"
     );

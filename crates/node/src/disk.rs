@@ -146,7 +146,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let entry = |term, name: &str| Entry {
             term: Term(term),
-            cmd: Some(ViewCommand::LockGet { name: name.into(), requester: "c1".into() }),
+            cmd: Some(ViewCommand::LockGet { name: name.into(), requester: "c1".into(), request: Default::default() }),
         };
         let writes = vec![
             Write::State(HardState { term: Term(2), vote: Some(1) }),

@@ -60,6 +60,10 @@ pub fn event(event: &Event) {
         }
         Event::Printed { .. } => log!(info, "ringside::print"),
         Event::BadMessage { .. } => log!(warn, "ringside::net"),
-        Event::OpRetrying { .. } | Event::LockWaiting { .. } | Event::OpDone { .. } => log!(info, "ringside::client"),
+        Event::WriteOnBothSets { .. }
+        | Event::OpRetrying { .. }
+        | Event::OpRerun { .. }
+        | Event::LockWaiting { .. }
+        | Event::OpDone { .. } => log!(info, "ringside::client"),
     }
 }

@@ -60,6 +60,10 @@ enum Task {
         /// and restart from their disks, stall and are cut off, the leader most of all.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=7))]
         view_leaders: u64,
+        /// Servers join and fail every few hundred milliseconds all through the workload, so
+        /// that most operations land inside a transition, on keys whose copies are moving.
+        #[arg(long)]
+        churn: bool,
     },
     /// Copies moved per view change versus the minimum.
     Movement {
@@ -106,8 +110,8 @@ fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Run { session: Some(path), trace, all, .. } => run_session(&path, trace, all),
         Task::Run { scenario, seed, trace, all, list, .. } => run(scenario, seed, trace, all, list),
-        Task::Sweep { seeds, start, narrate, commit, view_leaders } => {
-            run_sweep(seeds, start, narrate, sweep::Variant { commit, view_leaders: view_leaders as usize })
+        Task::Sweep { seeds, start, narrate, commit, view_leaders, churn } => {
+            run_sweep(seeds, start, narrate, sweep::Variant { commit, view_leaders: view_leaders as usize, churn })
         }
         Task::Movement { servers, keys, seed, changes } => run_movement(servers, keys, seed, changes),
         Task::Place { servers, key, replicas, vnodes } => {
@@ -210,6 +214,7 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool, variant: sweep::Variant
     // How long decisions came late, and how many never came (classic 2PC blocks; Paxos
     // Commit only without a majority).
     let (mut longest_late_ms, mut blocked, mut blocking_seeds) = (0, 0, 0);
+    let (mut in_transition, mut moving_key) = (0, 0);
     let begun = Instant::now();
     for seed in start..start + seeds {
         let (out, sim) = sweep::run_variant(seed, narrate_runs, variant);
@@ -224,13 +229,18 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool, variant: sweep::Variant
         longest_late_ms = longest_late_ms.max(out.longest_late_ms);
         blocked += out.blocked;
         blocking_seeds += usize::from(out.blocked > 0);
+        in_transition += out.in_transition.rebalancing;
+        moving_key += out.in_transition.moving_key;
         if let Some(v) = out.violation {
             violations += 1;
             nonlin += usize::from(out.nonlinearizable);
-            let more = match variant.view_leaders {
+            let mut more = match variant.view_leaders {
                 1 => String::new(),
                 n => format!(" --view-leaders {n}"),
             };
+            if variant.churn {
+                more.push_str(" --churn");
+            }
             eprintln!(
                 "FAIL {v}\n  reproduce: cargo run --release -p ringside-sim -- sweep --seeds 1 --start {seed}{more}"
             );
@@ -238,7 +248,8 @@ fn run_sweep(seeds: u64, start: u64, narrate_runs: bool, variant: sweep::Variant
     }
     println!(
         "seeds={seeds} violations={violations} ops={ops} nonlinearizable={nonlin} deliveries={deliveries} \
-         longest_late_decision_ms={longest_late_ms} blocked_at_end={blocked} seeds_with_blocked={blocking_seeds} wall={:.1}s",
+         longest_late_decision_ms={longest_late_ms} blocked_at_end={blocked} seeds_with_blocked={blocking_seeds} \
+         in_transition={in_transition} on_moving_keys={moving_key} wall={:.1}s",
         begun.elapsed().as_secs_f64()
     );
     if violations == 0 {

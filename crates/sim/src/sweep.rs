@@ -6,7 +6,7 @@ use ringside_core::{Addr, CommitProtocol, Rng, ServerId, Time};
 use crate::action::{Action, During};
 use crate::config::{Faults, SimConfig};
 use crate::linearize;
-use crate::world::{Sim, VIEW_LEADER};
+use crate::world::{Sim, Transition, VIEW_LEADER};
 
 /// Virtual time during which the workload and faults happen (ms).
 const WORKLOAD_MS: u64 = 12_000;
@@ -31,6 +31,8 @@ pub struct SeedOutcome {
     pub longest_late_ms: u64,
     /// Participants still undecided at the end: blocked transactions.
     pub blocked: usize,
+    /// Replicated operations invoked inside a transition.
+    pub in_transition: Transition,
 }
 
 /// What a sweep varies besides the seed.
@@ -41,13 +43,19 @@ pub struct Variant {
     /// View-leader replicas: with more than one, they crash (and restart from their disks),
     /// stall and are cut off too, the leader most of all.
     pub view_leaders: usize,
+    /// Servers join and fail every few hundred milliseconds all through the workload, so that
+    /// most operations land inside a transition, on keys whose copies are moving.
+    pub churn: bool,
 }
 
 impl Default for Variant {
     fn default() -> Self {
-        Variant { commit: CommitProtocol::Paxos, view_leaders: 1 }
+        Variant { commit: CommitProtocol::Paxos, view_leaders: 1, churn: false }
     }
 }
+
+/// With churn, the pause between two membership changes (ms).
+const CHURN_GAP_MS: (u64, u64) = (60, 300);
 
 /// A fault of a view-leader replica, aimed when it comes (at the leader, most often).
 #[derive(Clone, Copy, Debug)]
@@ -184,6 +192,9 @@ pub fn setup_variant(seed: u64, trace: bool, variant: Variant) -> (Sim, Vec<Stri
         sim.schedule(Time(at), Action::CrashInTransaction { client: node.clone(), during, after });
         sim.schedule(Time((at + rng.range(500, 3_000)).min(WORKLOAD_MS)), Action::Restart { node });
     }
+    if variant.churn {
+        churn(&mut sim, &mut Rng::new(seed ^ 0xc4a2_c4a2_c4a2_c4a2), servers, servers_started);
+    }
     let mut faults = Vec::new();
     if variant.view_leaders > 1 {
         let mut rng = Rng::new(seed ^ 0x0de1_ead5_0de1_ead5);
@@ -200,6 +211,31 @@ pub fn setup_variant(seed: u64, trace: bool, variant: Variant) -> (Sim, Vec<Stri
         faults.sort_by_key(|f| f.at);
     }
     (sim, keys, faults)
+}
+
+/// Schedules a membership change every few hundred milliseconds of the workload: mostly joins
+/// and crashes (some coming back as fresh processes), keeping at least two servers up by the
+/// script's count. `servers` are up at the start; `started` is the highest server number the
+/// script used so far. Drawn from a generator of its own, so a seed's other choices stay.
+fn churn(sim: &mut Sim, rng: &mut Rng, servers: u32, started: u32) {
+    let (mut up, mut started) = (servers, started);
+    let mut at = 800;
+    while at < WORKLOAD_MS {
+        at += rng.range(CHURN_GAP_MS.0, CHURN_GAP_MS.1);
+        if up <= 2 || rng.chance(550_000) {
+            started += 1;
+            up += 1;
+            sim.schedule(Time(at), Action::AddServer);
+        } else {
+            let node = Addr(format!("s{}", rng.range(1, u64::from(started))));
+            sim.schedule(Time(at), Action::Crash { node: node.clone() });
+            up -= 1;
+            if rng.chance(300_000) {
+                sim.schedule(Time((at + rng.range(200, 1_500)).min(WORKLOAD_MS)), Action::Restart { node });
+                up += 1;
+            }
+        }
+    }
 }
 
 /// Throws `fault` now at the replica that leads (three times in five) or at any replica.
@@ -284,6 +320,7 @@ pub fn run_variant(seed: u64, trace: bool, variant: Variant) -> (SeedOutcome, Si
         nonlinearizable: false,
         longest_late_ms,
         blocked,
+        in_transition: sim.in_transition(),
     };
     if let Some(v) = sim.violation() {
         outcome.violation = Some(v.to_string());

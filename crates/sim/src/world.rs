@@ -164,8 +164,20 @@ pub struct Sim {
     events: Vec<Event>,
     steps: u64,
     deliveries: u64,
+    /// Replicated operations invoked while the view leader's view was rebalancing, and those
+    /// of them on a key whose replicas differed between its stable and current views.
+    in_transition: Transition,
     servers_started: u32,
     clients_started: u32,
+}
+
+/// Replicated operations invoked inside a transition (see [`Sim::in_transition`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transition {
+    /// Invoked while the view leader's current view was not yet stable.
+    pub rebalancing: usize,
+    /// Of those, the ones on a key that was moving: its stable and current replicas differed.
+    pub moving_key: usize,
 }
 
 impl Sim {
@@ -194,6 +206,7 @@ impl Sim {
             events: Vec::new(),
             steps: 0,
             deliveries: 0,
+            in_transition: Transition::default(),
             servers_started: 0,
             clients_started: 0,
             config,
@@ -260,6 +273,27 @@ impl Sim {
     /// Messages delivered.
     pub fn deliveries(&self) -> u64 {
         self.deliveries
+    }
+
+    /// How many replicated operations were invoked inside a transition.
+    pub fn in_transition(&self) -> Transition {
+        self.in_transition
+    }
+
+    /// Counts a replicated operation on `key` invoked now, if a transition is under way.
+    fn count_transition(&mut self, key: &str) {
+        let vl = self.view_leader();
+        if !vl.rebalancing() {
+            return;
+        }
+        let (r, vnodes) = (self.config.replicas, self.config.vnodes);
+        let ids = |view: &ringside_core::View| view.members.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        let mut old = ringside_core::ring::replicas(key, &ids(vl.stable()), r, vnodes);
+        let mut new = ringside_core::ring::replicas(key, &ids(vl.view()), r, vnodes);
+        old.sort();
+        new.sort();
+        self.in_transition.rebalancing += 1;
+        self.in_transition.moving_key += usize::from(!old.is_empty() && old != new);
     }
 
     /// The trace.
@@ -443,6 +477,9 @@ impl Sim {
                         _ => {}
                     },
                 );
+                if let (Command::SetR { key, .. } | Command::GetR { key }, Some(_)) = (&command, op) {
+                    self.count_transition(key);
+                }
                 // Lock commands, for the check that no two clients are told they hold a lock.
                 match (&command, op) {
                     (Command::LockGet { name }, Some(op)) => {

@@ -161,7 +161,7 @@ fn values_migrate_to_the_new_replicas() {
 }
 
 #[test]
-fn a_commit_fails_on_epoch_mismatch_and_is_retried() {
+fn a_commit_on_an_older_epoch_runs_again_at_once_in_the_new_view() {
     let mut sim = cluster(6, 3, 1);
     setr(&mut sim, 1, "x", "1").unwrap();
     // The client caches epoch 3; a join moves the cluster to epoch 4 behind its back.
@@ -173,7 +173,9 @@ fn a_commit_fails_on_epoch_mismatch_and_is_retried() {
         matches!(e, Event::Voted { yes: false, reason: Some(ringside_core::msg::NoReason::EpochMismatch { .. }), .. })
     });
     assert!(mismatch, "a participant voted no on the epoch");
-    assert!(events.iter().any(|(_, e)| matches!(e, Event::OpRetrying { .. })));
+    // Absorbed inside the client: one more round, no failed attempt and no backoff.
+    assert!(events.iter().any(|(_, e)| matches!(e, Event::OpRerun { epoch, .. } if epoch.0 == 4)), "{events:?}");
+    assert!(!events.iter().any(|(_, e)| matches!(e, Event::OpRetrying { .. })), "{events:?}");
     assert!(value("2")(&getr(&mut sim, 1, "x")));
 }
 

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use ringside_core::locks::Request;
 use ringside_core::replication::{Role, Term};
 use ringside_core::view_leader::{ReplicaState, ShownEntry, ViewCommand};
 use ringside_core::{Addr, Epoch, Member, Names, ServerId, ViewLeader};
@@ -91,8 +92,8 @@ fn command(c: &ViewCommand, names: &Names) -> String {
         ViewCommand::Rebalanced { id, epoch } => format!("{} rebalanced epoch {}", names.server(id), epoch.0),
         ViewCommand::Fail { id } => format!("{} failed", names.server(id)),
         ViewCommand::Recover { newest, .. } => format!("recover the view above epoch {}", newest.0),
-        ViewCommand::LockGet { name, requester } => format!("{requester} asks for lock {name}"),
-        ViewCommand::LockRelease { name, requester } => format!("{requester} releases lock {name}"),
+        ViewCommand::LockGet { name, requester, .. } => format!("{requester} asks for lock {name}"),
+        ViewCommand::LockRelease { name, requester, .. } => format!("{requester} releases lock {name}"),
     }
 }
 
@@ -139,8 +140,13 @@ fn command_of(v: &Value) -> Option<ViewCommand> {
             }
             ViewCommand::Recover { heard, newest: Epoch(v["newest"].as_u64()?) }
         }
-        "lock_get" => ViewCommand::LockGet { name: text("name")?, requester: text("requester")? },
-        "lock_release" => ViewCommand::LockRelease { name: text("name")?, requester: text("requester")? },
+        // Which request it was matters to the lock table, not to the card.
+        "lock_get" => {
+            ViewCommand::LockGet { name: text("name")?, requester: text("requester")?, request: Request::default() }
+        }
+        "lock_release" => {
+            ViewCommand::LockRelease { name: text("name")?, requester: text("requester")?, request: Request::default() }
+        }
         _ => return None,
     })
 }
@@ -151,6 +157,7 @@ fn addr(v: &Value) -> Option<Addr> {
 
 #[cfg(test)]
 mod tests {
+    use ringside_core::locks::Request;
     use ringside_core::Addr;
 
     use crate::app::Focus;
@@ -202,8 +209,8 @@ mod tests {
                 heard: vec![Member { id: ServerId::from("ef56"), addr: Addr::from("127.0.0.1:38001") }],
                 newest: Epoch(7),
             }),
-            Some(ViewCommand::LockGet { name: "x".into(), requester: "c1".into() }),
-            Some(ViewCommand::LockRelease { name: "x".into(), requester: "c1".into() }),
+            Some(ViewCommand::LockGet { name: "x".into(), requester: "c1".into(), request: Request::default() }),
+            Some(ViewCommand::LockRelease { name: "x".into(), requester: "c1".into(), request: Request::default() }),
         ];
         let entries =
             commands.into_iter().zip(1..).map(|(cmd, index)| ShownEntry { index, term: Term(2), cmd }).collect();

@@ -27,7 +27,8 @@ Usage: cargo xtask <command>
 
 Commands:
   test    fmt, clippy, tests, no_std and wasm32 builds, the seed sweep (RINGSIDE_SWEEP_SEEDS, default 2000;
-          once with a lone view leader, once with three replicas),
+          once with a lone view leader, once with three replicas, and a tenth of them with servers
+          churning),
           10 s of each fuzz target (when nightly is installed),
           then the browser page: its tools, its tests in headless Chromium, trunk build and the e2e tests
           (the simulator, and live mode against a real cluster), and the chaos suite with partitions for
@@ -261,12 +262,18 @@ fn test(run: &mut Runner) -> Result<(), Failure> {
         &["build", "-p", "ringside-sim", "--lib", "--no-default-features", "--target", TARGETS[1]],
     )?;
 
+    let seeds_n = seeds;
     let seeds = seeds.to_string();
     run.cargo("sweep", &["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds])?;
     // The same seeds with three view-leader replicas, crashed, paused and cut off.
     let replicated =
         ["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &seeds, "--view-leaders", "3"];
     run.cargo("sweep, replicated view leader", &replicated)?;
+    // Servers joining and failing every few hundred ms: most operations land inside a
+    // transition. Each seed runs about ten times longer, so a tenth of the seeds.
+    let churn_seeds = (seeds_n / 10).max(1).to_string();
+    let churn = ["run", "--release", "-p", "ringside-sim", "--", "sweep", "--seeds", &churn_seeds, "--churn"];
+    run.cargo("sweep, servers churning", &churn)?;
 
     // The kept regressions already ran on stable, in `cargo test`; fresh fuzzing needs nightly.
     if fuzz::have_nightly(run) {

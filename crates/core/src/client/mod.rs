@@ -2,15 +2,18 @@
 //!
 //! Every command returns an [`OpId`] at once; its result arrives later as
 //! [`Event::OpDone`]. Replicated operations place keys with the view from the view leader,
-//! cached by epoch, and retry with exponential backoff through view changes up to a limit.
+//! cached by epoch (`view`: a moving key is written and read on both its replica sets). An
+//! attempt that a newer view overtook runs again at once in it; one that failed otherwise is
+//! retried with exponential backoff, up to a limit.
 //!
-//! [`Client`] is a router over its parts: the cached view and the local RPCs, locks and
-//! retries are here; `getr` is in `getr`, `setr` in the 2PC coordinator
-//! (`crate::twopc::coordinator`), and what operations give back in `op`.
+//! [`Client`] is a router over its parts: the local RPCs, locks and retries are here; `getr`
+//! is in `getr`, `setr` in the 2PC coordinator (`crate::twopc::coordinator`), and what
+//! operations give back in `op`.
 
 mod getr;
 pub(crate) mod op;
 pub(crate) mod timer;
+mod view;
 
 #[cfg(test)]
 mod tests;
@@ -27,7 +30,6 @@ use crate::leaders::Leaders;
 use crate::msg::{LocalReply, LockAnswer, Msg, Transmit};
 use crate::outbox::Outbox;
 use crate::peer::{members_only, Peer};
-use crate::ring::Ring;
 use crate::rng::Rng;
 use crate::time::{Deadline, Time, Timers};
 use crate::twopc::coordinator::{self, Coordinator, SetPhase, Step, Write};
@@ -35,6 +37,8 @@ use crate::Node;
 
 use getr::{GetPhase, Read};
 use timer::Timer;
+use view::CachedView;
+pub(crate) use view::{Placement, ViewAge};
 
 pub use op::{OpOutput, OpStatus, Stage};
 
@@ -87,24 +91,6 @@ impl ClientConfig {
     }
 }
 
-/// The view from the view leader, with its ring, cached by epoch.
-#[derive(Clone, Debug)]
-struct CachedView {
-    epoch: Epoch,
-    members: Vec<Member>,
-    ring: Ring,
-}
-
-impl CachedView {
-    fn replicas(&self, key: &str, r: usize) -> Vec<Member> {
-        self.ring
-            .replicas(key, r)
-            .into_iter()
-            .filter_map(|id| self.members.iter().find(|m| &m.id == id).cloned())
-            .collect()
-    }
-}
-
 #[derive(Clone, Debug)]
 enum Op {
     /// A local RPC to one server.
@@ -139,6 +125,9 @@ pub struct Client {
     /// The view leader's replicas, and the one asked.
     leaders: Leaders,
     name: String,
+    /// This process's random id, which tells its lock requests apart from another process's
+    /// under the same name.
+    session: u64,
     rng: Rng,
     next_op: u64,
     view: Option<CachedView>,
@@ -161,6 +150,7 @@ impl Client {
             leaders: Leaders::new(config.view_leaders.clone()),
             config,
             name,
+            session: id,
             rng,
             next_op: 1,
             view: None,
@@ -228,7 +218,7 @@ impl Client {
     pub fn placement(&self, key: &str) -> Vec<ServerId> {
         self.view
             .as_ref()
-            .map_or_else(Vec::new, |v| v.ring.replicas(key, self.config.replicas).into_iter().cloned().collect())
+            .map_or_else(Vec::new, |v| v.replicas(key, self.config.replicas).into_iter().cloned().collect())
     }
 
     // ---- commands
@@ -287,7 +277,7 @@ impl Client {
             return Err(ClientError::EmptyLockName);
         }
         let op = self.new_op();
-        let msg = Msg::LockGet { op, name: name.clone(), requester: self.name.clone() };
+        let msg = Msg::LockGet { op, name: name.clone(), requester: self.name.clone(), session: self.session };
         self.ops.insert(op, Op::LockGet { name, attempt: 1, waiting: false });
         self.send_to_view_leader(now, op, msg);
         Ok(op)
@@ -299,7 +289,7 @@ impl Client {
             return Err(ClientError::EmptyLockName);
         }
         let op = self.new_op();
-        let msg = Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() };
+        let msg = Msg::LockRelease { op, name: name.clone(), requester: self.name.clone(), session: self.session };
         self.ops.insert(op, Op::LockRelease { name, attempt: 1 });
         self.send_to_view_leader(now, op, msg);
         Ok(op)
@@ -350,9 +340,14 @@ impl Client {
         match step {
             Step::Wait => {}
             Step::NeedView => self.need_view(now, op),
-            Step::ForgetView => self.view = None,
+            Step::ForgetView => {
+                // Fetched now, the newer view is likely here by the time the attempt ends.
+                self.view = None;
+                self.fetch_view(now);
+            }
             Step::Finish(result) => self.complete(op, result),
             Step::Retry(reason) => self.retry_later(now, op, reason),
+            Step::Rerun(reason) => self.rerun(now, op, reason),
         }
     }
 
@@ -362,6 +357,11 @@ impl Client {
             self.start_attempt(now, op);
             return;
         }
+        self.fetch_view(now);
+    }
+
+    /// Asks the view leader for the view, unless a request is out already.
+    fn fetch_view(&mut self, now: Time) {
         if self.fetch.is_none() {
             let fetch = self.new_op();
             self.fetch = Some(fetch);
@@ -370,17 +370,47 @@ impl Client {
         }
     }
 
-    fn learn_view(&mut self, now: Time, epoch: Epoch, servers: &[Member]) {
+    fn learn_view(&mut self, now: Time, epoch: Epoch, servers: &[Member], rebalancing: bool, stable: &[Member]) {
         if self.view.as_ref().is_some_and(|v| v.epoch > epoch) {
             return;
         }
-        let ring = Ring::new(servers.iter().map(|m| &m.id), self.config.vnodes);
-        self.view = Some(CachedView { epoch, members: servers.to_vec(), ring });
+        self.view = Some(CachedView::new(epoch, servers, rebalancing, stable, self.config.vnodes));
         self.fetch = None;
         self.timers.cancel(&Timer::ViewFetch);
         let waiting = self.ops_needing_view();
         for op in waiting {
-            self.start_attempt(now, op);
+            // An attempt overtaken by a view change runs again only in a newer view: in the
+            // same one it would meet the same answer, so it waits out a backoff instead.
+            let age = self.view.as_ref().map(CachedView::age);
+            match self.ops.get(&op).and_then(Op::rerun_after) {
+                Some((after, reason)) if age <= Some(after) => self.retry_later(now, op, reason),
+                Some((_, reason)) => {
+                    self.out.event(Event::OpRerun { op, epoch, reason });
+                    self.start_attempt(now, op);
+                }
+                None => self.start_attempt(now, op),
+            }
+        }
+    }
+
+    /// The attempt ended because the view changed under it: run again at once in a newer view,
+    /// fetching one if none is cached — or, with no newer view to be had, back off as usual.
+    fn rerun(&mut self, now: Time, op: OpId, reason: String) {
+        let Some((after, _)) = self.ops.get(&op).and_then(Op::rerun_after) else {
+            return self.retry_later(now, op, reason);
+        };
+        match self.ops.get_mut(&op) {
+            Some(Op::SetR(write)) => write.phase = SetPhase::NeedView,
+            Some(Op::GetR(read)) => read.phase = GetPhase::NeedView,
+            _ => return,
+        }
+        match self.view.as_ref().map(CachedView::age) {
+            Some(age) if age > after => {
+                self.out.event(Event::OpRerun { op, epoch: age.epoch, reason });
+                self.start_attempt(now, op);
+            }
+            Some(_) => self.retry_later(now, op, reason),
+            None => self.fetch_view(now),
         }
     }
 
@@ -396,15 +426,21 @@ impl Client {
             Some(Op::SetR(Write { key, .. }) | Op::GetR(Read { key, .. })) => key.clone(),
             _ => return,
         };
-        let replicas = view.replicas(&key, r);
-        if replicas.is_empty() {
+        let placement = view.placement(&key, r);
+        if placement.members.is_empty() {
             self.complete(op, Err(OpError::NoServers));
+            return;
+        }
+        if placement.settled.is_empty() {
+            // Whoever holds the key now may hold a newer version than any live replica knows.
+            let reason = format!("every stable replica of {key} is gone: waiting for the view to settle");
+            self.retry_later(now, op, reason);
             return;
         }
         let mut sends = Vec::new();
         match self.ops.get_mut(&op) {
-            Some(Op::SetR(write)) => self.coordinator.prepare(op, write, epoch, replicas, &mut sends),
-            Some(Op::GetR(read)) => read.start(op, epoch, replicas, &mut sends),
+            Some(Op::SetR(write)) => self.coordinator.prepare(op, write, epoch, placement, &mut sends, &mut self.out),
+            Some(Op::GetR(read)) => read.start(op, epoch, placement, &mut sends),
             _ => return,
         }
         for (to, msg) in sends {
@@ -417,8 +453,14 @@ impl Client {
     fn retry_later(&mut self, now: Time, op: OpId, reason: String) {
         let max = self.config.max_attempts;
         let attempt = match self.ops.get_mut(&op) {
-            Some(Op::SetR(write)) => &mut write.attempt,
-            Some(Op::GetR(read)) => &mut read.attempt,
+            Some(Op::SetR(write)) => {
+                write.overtaken = None;
+                &mut write.attempt
+            }
+            Some(Op::GetR(read)) => {
+                read.overtaken = None;
+                &mut read.attempt
+            }
             _ => return,
         };
         if *attempt >= max {
@@ -480,13 +522,14 @@ impl Client {
     }
 
     fn conclude_read(&mut self, now: Time, op: OpId) {
-        let Some(Op::GetR(read)) = self.ops.get(&op) else { return };
+        let Some(Op::GetR(read)) = self.ops.get_mut(&op) else { return };
         let Some(concluded) = read.conclude() else { return };
         if concluded.stale_view {
             self.view = None;
         }
         match concluded.result {
             Ok(done) => self.complete(op, done),
+            Err(reason) if concluded.overtaken => self.rerun(now, op, reason),
             Err(reason) => self.retry_later(now, op, reason),
         }
     }
@@ -595,9 +638,11 @@ impl Client {
     fn ask_view_leader(&mut self, now: Time, op: OpId) {
         let msg = match self.ops.get(&op) {
             Some(Op::QueryServers { .. }) => Msg::QueryServers { op },
-            Some(Op::LockGet { name, .. }) => Msg::LockGet { op, name: name.clone(), requester: self.name.clone() },
+            Some(Op::LockGet { name, .. }) => {
+                Msg::LockGet { op, name: name.clone(), requester: self.name.clone(), session: self.session }
+            }
             Some(Op::LockRelease { name, .. }) => {
-                Msg::LockRelease { op, name: name.clone(), requester: self.name.clone() }
+                Msg::LockRelease { op, name: name.clone(), requester: self.name.clone(), session: self.session }
             }
             _ if self.fetch == Some(op) => {
                 self.out.send(self.leaders.current(), Msg::QueryServers { op });
@@ -644,6 +689,15 @@ impl Op {
             Op::SetR(Write { phase: SetPhase::NeedView, .. }) | Op::GetR(Read { phase: GetPhase::NeedView, .. })
         )
     }
+
+    /// For a write or read whose last attempt a newer view overtook: how new that attempt's
+    /// view was, and what said so.
+    fn rerun_after(&self) -> Option<(ViewAge, String)> {
+        match self {
+            Op::SetR(Write { overtaken, .. }) | Op::GetR(Read { overtaken, .. }) => overtaken.clone(),
+            _ => None,
+        }
+    }
 }
 
 fn check_key(key: &str) -> Result<(), ClientError> {
@@ -664,8 +718,8 @@ impl Node for Client {
                 self.out.send(from, Msg::Error { op: None, reason });
             }
             Msg::Reply { op, result } => self.handle_reply(op, result),
-            Msg::Servers { op, epoch, servers, rebalancing } => {
-                self.learn_view(now, epoch, &servers);
+            Msg::Servers { op, epoch, servers, rebalancing, stable } => {
+                self.learn_view(now, epoch, &servers, rebalancing, &stable);
                 if matches!(self.ops.get(&op), Some(Op::QueryServers { .. })) {
                     self.complete(op, Ok(OpOutput::Servers { epoch, servers, rebalancing }));
                 }

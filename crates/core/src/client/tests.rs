@@ -51,7 +51,7 @@ fn to_each(ids: &[&str], msg: Msg) -> Vec<Transmit> {
 }
 
 fn servers(op: u64, epoch: u64, ids: &[&str]) -> Msg {
-    Msg::Servers { op: OpId(op), epoch: Epoch(epoch), servers: members(ids), rebalancing: false }
+    Msg::Servers { op: OpId(op), epoch: Epoch(epoch), servers: members(ids), rebalancing: false, stable: vec![] }
 }
 
 /// A client that asked for the view (op 1) and got {a, b, c} at epoch 3.
@@ -254,7 +254,7 @@ fn an_abort_waits_for_every_participant() {
     let mut c = with_view(config());
     let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
     drain(&mut c);
-    vote(&mut c, 110, tx(1), "a", VoteAnswer::No { reason: NoReason::Rebalancing });
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::No { reason: NoReason::Aborted });
     drain(&mut c);
     done(&mut c, 130, tx(1), &["a", "b"], false);
     assert_eq!(drain(&mut c), (vec![], vec![]));
@@ -302,44 +302,60 @@ fn a_key_held_by_another_clients_tx_aborts_with_a_conflict() {
     assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Err(OpError::Conflict { tx: other }))]));
 }
 
+/// The aborts of `tx`, and the view fetched meanwhile (op 3).
+fn aborts_and_fetch(tx: TxId) -> Vec<Transmit> {
+    let mut sent = to_each(&K1_ABC, Msg::Abort { tx, secret: secret(tx) });
+    sent.push(to_vl(Msg::QueryServers { op: OpId(3) }));
+    sent
+}
+
 #[test]
-fn an_epoch_mismatch_aborts_and_retries_with_a_fresh_view() {
+fn a_newer_epoch_aborts_and_runs_again_at_once_in_the_newer_view() {
     let mut c = with_view(config());
     let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
     drain(&mut c);
     vote(&mut c, 110, tx(1), "c", VoteAnswer::No { reason: NoReason::EpochMismatch { epoch: Epoch(4) } });
-    assert_eq!(
-        drain(&mut c),
-        (to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }), vec![decided(tx(1), false, &K1_ABC)])
-    );
+    // The newer view is fetched while the abort goes out.
+    assert_eq!(drain(&mut c), (aborts_and_fetch(tx(1)), vec![decided(tx(1), false, &K1_ABC)]));
     assert_eq!(c.cached_epoch(), None);
+    c.handle_message(Time(150), Peer::Member(&Addr::from(VL)), servers(3, 4, &["a", "b", "c", "d"]));
+    assert_eq!(drain(&mut c), (vec![], vec![]));
+    // Once the abort is acknowledged, the write runs again in epoch 4: no backoff, and no attempt
+    // counted.
     done(&mut c, 200, tx(1), &K1_ABC, false);
-    assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, "c is at epoch 4")]));
-    after_first_backoff(&mut c, 200);
-    assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op: OpId(3) })], vec![]));
-    c.handle_message(Time(400), Peer::Member(&Addr::from(VL)), servers(3, 4, &["a", "b", "c", "d"]));
-    assert_eq!(drain(&mut c), (prepares(tx(2), 4, "v", &K1_ABCD), vec![]));
+    let rerun = Event::OpRerun { op, epoch: Epoch(4), reason: "c is at epoch 4".to_string() };
+    assert_eq!(drain(&mut c), (prepares(tx(2), 4, "v", &K1_ABCD), vec![rerun]));
+    assert_eq!(c.operations()[0].attempt, 1);
 }
 
 #[test]
-fn a_missing_vote_aborts_and_the_abort_is_resent_to_the_silent() {
+fn an_epoch_mismatch_without_a_newer_view_backs_off() {
+    let mut c = with_view(config());
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    drain(&mut c);
+    vote(&mut c, 110, tx(1), "c", VoteAnswer::No { reason: NoReason::EpochMismatch { epoch: Epoch(4) } });
+    drain(&mut c);
+    // The view leader still says epoch 3: running again would meet the same answer.
+    c.handle_message(Time(150), Peer::Member(&Addr::from(VL)), servers(3, 3, &["a", "b", "c"]));
+    done(&mut c, 200, tx(1), &K1_ABC, false);
+    assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, "c is at epoch 4")]));
+    after_first_backoff(&mut c, 200);
+    assert_eq!(drain(&mut c), (prepares(tx(2), 3, "v", &K1_ABC), vec![]));
+}
+
+#[test]
+fn a_missing_vote_aborts_without_waiting_for_the_silent() {
     let mut c = with_view(config());
     let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
     drain(&mut c);
     vote(&mut c, 110, tx(1), "a", VoteAnswer::Yes { version: 0 });
     assert_eq!(c.poll_timeout(), Some(Time(1_100)));
     c.handle_timeout(Time(1_100));
-    assert_eq!(
-        drain(&mut c),
-        (to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }), vec![decided(tx(1), false, &K1_ABC)])
-    );
+    assert_eq!(drain(&mut c), (aborts_and_fetch(tx(1)), vec![decided(tx(1), false, &K1_ABC)]));
     assert_eq!(c.cached_epoch(), None);
-    done(&mut c, 1_200, tx(1), &["a", "c"], false);
-    // b stays silent: the abort goes to it twice more, then the attempt ends anyway.
-    c.handle_timeout(Time(2_100));
-    c.handle_timeout(Time(3_100));
-    assert_eq!(drain(&mut c), (to_each(&["b", "b"], Msg::Abort { tx: tx(1), secret: secret(tx(1)) }), vec![]));
-    c.handle_timeout(Time(4_100));
+    // Only a, which voted yes, holds the key: once it acknowledges, the attempt ends, however
+    // long b and c stay silent (they may be dead).
+    done(&mut c, 1_200, tx(1), &["a"], false);
     assert_eq!(drain(&mut c), (vec![], vec![retrying(op, 2, "no vote from c, b")]));
 }
 
@@ -357,21 +373,21 @@ fn setr_gives_up_after_max_attempts_with_the_last_reason() {
     let mut c = with_view(ClientConfig { max_attempts: 2, ..config() });
     let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
     drain(&mut c);
-    vote(&mut c, 110, tx(1), "a", VoteAnswer::No { reason: NoReason::Rebalancing });
+    vote(&mut c, 110, tx(1), "a", VoteAnswer::No { reason: NoReason::Aborted });
     done(&mut c, 120, tx(1), &K1_ABC, false);
     assert_eq!(
         drain(&mut c),
         (
             to_each(&K1_ABC, Msg::Abort { tx: tx(1), secret: secret(tx(1)) }),
-            vec![decided(tx(1), false, &K1_ABC), retrying(op, 2, "the key is rebalancing at a")],
+            vec![decided(tx(1), false, &K1_ABC), retrying(op, 2, "a ruled the transaction out")],
         )
     );
     // The view is still good: the next attempt prepares at once.
     after_first_backoff(&mut c, 120);
     assert_eq!(drain(&mut c), (prepares(tx(2), 3, "v", &K1_ABC), vec![]));
-    vote(&mut c, 300, tx(2), "c", VoteAnswer::No { reason: NoReason::Rebalancing });
+    vote(&mut c, 300, tx(2), "c", VoteAnswer::No { reason: NoReason::Aborted });
     done(&mut c, 310, tx(2), &K1_ABC, false);
-    let gave_up = OpError::GaveUp { attempts: 2, reason: "the key is rebalancing at c".to_string() };
+    let gave_up = OpError::GaveUp { attempts: 2, reason: "c ruled the transaction out".to_string() };
     assert_eq!(
         drain(&mut c),
         (
@@ -482,7 +498,8 @@ fn getr_retries_while_a_write_is_pending() {
 fn lock_get_waits_while_queued_and_reports_deadlock() {
     let mut c = Client::new(config(), Time(0));
     let op = c.lock_get(Time(0), "L".to_string()).unwrap();
-    let ask = Msg::LockGet { op, name: "L".to_string(), requester: "cl".to_string() };
+    let ask =
+        Msg::LockGet { op, name: "L".to_string(), requester: "cl".to_string(), session: Rng::new(SEED).next_u64() };
     assert_eq!(drain(&mut c), (vec![to_vl(ask.clone())], vec![]));
     c.handle_message(
         Time(10),
@@ -503,7 +520,8 @@ fn lock_get_waits_while_queued_and_reports_deadlock() {
         Peer::Member(&Addr::from(VL)),
         Msg::LockReply { op, result: LockAnswer::Deadlock { cycle: cycle.clone() } },
     );
-    let ask = Msg::LockGet { op, name: "M".to_string(), requester: "cl".to_string() };
+    let ask =
+        Msg::LockGet { op, name: "M".to_string(), requester: "cl".to_string(), session: Rng::new(SEED).next_u64() };
     assert_eq!(drain(&mut c), (vec![to_vl(ask)], vec![op_done(op, Err(OpError::Deadlock { cycle }))]));
     assert_eq!(c.ops_in_flight(), 0);
 }
@@ -525,7 +543,12 @@ fn lock_release_answers_become_results() {
     for (answer, result) in answers {
         let op = c.lock_release(Time(0), "L".to_string()).unwrap();
         c.handle_message(Time(10), Peer::Member(&Addr::from(VL)), Msg::LockReply { op, result: answer });
-        sent.push(to_vl(Msg::LockRelease { op, name: "L".to_string(), requester: "cl".to_string() }));
+        sent.push(to_vl(Msg::LockRelease {
+            op,
+            name: "L".to_string(),
+            requester: "cl".to_string(),
+            session: Rng::new(SEED).next_u64(),
+        }));
         results.push(op_done(op, result));
     }
     assert_eq!(drain(&mut c), (sent, results));
@@ -715,4 +738,89 @@ fn a_lock_no_replica_answers_as_leader_fails_saying_so() {
     let (_, events) = drain(&mut c);
     assert_eq!(events.last(), Some(&op_done(op, Err(OpError::NoLeader { replicas: 3 }))), "{events:?}");
     assert!(vls.iter().all(|vl| asked.contains(vl)), "each replica was asked in turn: {asked:?}");
+}
+
+/// A client whose view (op 1) is {a, b, c, d} at epoch 4, rebalancing from the stable {a, b, c}:
+/// k1 moves from a, c, b to a, d, c.
+fn with_moving_view() -> Client {
+    let mut c = Client::new(config(), Time(0));
+    let op = c.query_servers(Time(0));
+    let msg = Msg::Servers {
+        op,
+        epoch: Epoch(4),
+        servers: members(&["a", "b", "c", "d"]),
+        rebalancing: true,
+        stable: members(&["a", "b", "c"]),
+    };
+    c.handle_message(Time(0), Peer::Member(&Addr::from(VL)), msg);
+    drain(&mut c);
+    c
+}
+
+/// k1's two replica sets together: the new replicas, then the stable one leaving.
+const K1_BOTH: [&str; 4] = ["a", "d", "c", "b"];
+
+#[test]
+fn a_moving_key_is_written_on_both_replica_sets() {
+    let mut c = with_moving_view();
+    let op = c.setr(Time(100), "k1".to_string(), "v".to_string()).unwrap();
+    let both = Event::WriteOnBothSets {
+        tx: tx(1),
+        key: "k1".to_string(),
+        stable: vec![sid("a"), sid("c"), sid("b")],
+        new: vec![sid("d")],
+    };
+    assert_eq!(drain(&mut c), (prepares(tx(1), 4, "v", &K1_BOTH), vec![both]));
+    // The new replica has no copy yet (version 0); the commit goes above the stable ones'.
+    for (id, version) in [("a", 3), ("d", 0), ("c", 3), ("b", 3)] {
+        vote(&mut c, 110, tx(1), id, VoteAnswer::Yes { version });
+    }
+    let commit = Msg::Commit { tx: tx(1), version: 4, secret: secret(tx(1)) };
+    assert_eq!(drain(&mut c), (to_each(&K1_BOTH, commit), vec![decided(tx(1), true, &K1_BOTH)]));
+    done(&mut c, 120, tx(1), &K1_BOTH, true);
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(OpOutput::Written { version: 4 }))]));
+}
+
+#[test]
+fn a_moving_key_is_read_from_both_sets_and_settled_by_a_stable_replica() {
+    let mut c = with_moving_view();
+    let op = c.getr(Time(100), "k1".to_string()).unwrap();
+    let read = Msg::GetR { op, epoch: Epoch(4), key: "k1".to_string() };
+    assert_eq!(drain(&mut c), (to_each(&K1_BOTH, read), vec![]));
+    // The new replica took a write its copy had not brought yet: the newest answer wins.
+    getr_reply(&mut c, op, "d", value("v5", 5));
+    getr_reply(&mut c, op, "a", value("v4", 4));
+    getr_reply(&mut c, op, "c", value("v4", 4));
+    getr_reply(&mut c, op, "b", value("v4", 4));
+    let output = OpOutput::Value { value: "v5".to_string(), version: Some(5) };
+    assert_eq!(drain(&mut c), (vec![], vec![op_done(op, Ok(output))]));
+}
+
+#[test]
+fn a_new_replica_alone_does_not_settle_a_read() {
+    let mut c = with_moving_view();
+    let op = c.getr(Time(100), "k1".to_string()).unwrap();
+    drain(&mut c);
+    // Its "not found" may only mean its copy is on the way.
+    getr_reply(&mut c, op, "d", ReadAnswer::NotFound);
+    c.handle_timeout(c.poll_timeout().unwrap());
+    let (_, events) = drain(&mut c);
+    assert_eq!(events, vec![retrying(op, 2, "no answer from a, c, b")]);
+}
+
+#[test]
+fn a_replica_that_gave_its_copy_up_makes_the_read_run_again_in_the_settled_view() {
+    let mut c = with_moving_view();
+    let op = c.getr(Time(100), "k1".to_string()).unwrap();
+    drain(&mut c);
+    getr_reply(&mut c, op, "b", ReadAnswer::NotReplica);
+    for id in ["a", "d", "c"] {
+        getr_reply(&mut c, op, id, value("v4", 4));
+    }
+    // The view leader has settled epoch 4 meanwhile: the read runs again there at once.
+    assert_eq!(drain(&mut c), (vec![to_vl(Msg::QueryServers { op: OpId(3) })], vec![]));
+    c.handle_message(Time(250), Peer::Member(&Addr::from(VL)), servers(3, 4, &["a", "b", "c", "d"]));
+    let read = Msg::GetR { op, epoch: Epoch(4), key: "k1".to_string() };
+    let reason = "b no longer replicates k1 in epoch 4".to_string();
+    assert_eq!(drain(&mut c), (to_each(&K1_ABCD, read), vec![Event::OpRerun { op, epoch: Epoch(4), reason }]));
 }

@@ -3,6 +3,8 @@
 //! - `storage`: the bucket of versioned key/value pairs and the local RPCs on it;
 //! - `lease`: heartbeats and the lease that lets the server vote and answer reads;
 //! - `rebalance`: the current and stable views, and the copies that move between them;
+//! - `held`: prepares and reads from an epoch the server has not learned yet, held until it
+//!   has;
 //! - the 2PC participant in `crate::twopc::participant`: votes, decisions, termination, and
 //!   in `crate::twopc::paxos` the takeover of Paxos Commit.
 //!
@@ -10,6 +12,7 @@
 //! what it needs of the others as arguments.
 
 mod config;
+mod held;
 mod lease;
 mod rebalance;
 mod storage;
@@ -40,6 +43,7 @@ use crate::Node;
 pub use config::ServerConfig;
 pub use storage::Entry;
 
+use held::{Ask, Held, HeldRequests};
 use lease::Lease;
 use rebalance::{Cx, Rebalancer};
 use storage::Storage;
@@ -62,6 +66,8 @@ pub struct Server {
     leaders: Leaders,
     /// Whether the last heartbeat is still unanswered: the next one goes to another replica.
     unanswered: bool,
+    /// Requests from an epoch ahead of this server's current view.
+    held: HeldRequests,
     timers: Timers<Timer>,
     out: Outbox,
 }
@@ -76,6 +82,7 @@ impl Server {
         Server {
             leaders: Leaders::new(config.view_leaders.clone()),
             unanswered: false,
+            held: HeldRequests::default(),
             config,
             id,
             storage: Storage::default(),
@@ -208,10 +215,16 @@ impl Server {
             HeartbeatStatus::Ok { view, stable, .. } => {
                 self.lease.accepted(sent, self.config.lease_ms);
                 self.rebalance_step(now, |rebalance, cx| rebalance.learn(now, view, stable, cx));
+                // What arrived after this heartbeat left waits for the answer to the next one.
+                self.answer_held(now, sent);
+                if !self.held.is_empty() && !self.unanswered {
+                    self.heartbeat(now);
+                }
             }
             HeartbeatStatus::Denied => {
                 self.lease.deny();
                 self.out.event(Event::Denied);
+                self.answer_held(now, now);
             }
             HeartbeatStatus::Retry => self.out.event(Event::ToldToRetry),
             // With a leader named, heartbeat it at once; knowing none, the next replica gets
@@ -226,14 +239,16 @@ impl Server {
 
     // ---- two-phase commit: the participant, and what its decisions do to the bucket
 
+    // Called from two places (a new prepare, a held one): kept out of line, the page's wasm
+    // carries one copy of it.
+    #[inline(never)]
     fn vote(&mut self, now: Time, from: &Addr, prepare: Pending, expected: ServerId) {
-        let (tx, pos, r) = (prepare.tx, position(&prepare.key), self.config.replicas);
+        let tx = prepare.tx;
         let wait = self.first_decision_wait(&prepare);
         let cx = VoteContext {
             me: &self.id,
             serving: self.lease.serving(now),
             epoch: self.rebalance.current().epoch,
-            rebalancing: self.rebalance.key_rebalancing(pos, r),
             version: self.storage.version(&prepare.key),
             too_large: self.config.limits.entry(&prepare.key, &prepare.value).err(),
         };
@@ -305,13 +320,53 @@ impl Server {
         if let Some(p) = self.tx.pending_on(key) {
             return ReadAnswer::Pending { tx: p.tx };
         }
+        // A new replica answers with what it has, which may predate its copy: the client
+        // takes the newest answer and counts on the stable replicas for the latest.
         let (pos, r) = (position(key), self.config.replicas);
-        if self.rebalance.key_rebalancing(pos, r) && !self.rebalance.replicated(pos, &self.id, r) {
-            return ReadAnswer::Rebalancing;
+        if !self.rebalance.replicates(pos, &self.id, r) && !self.rebalance.replicated(pos, &self.id, r) {
+            return ReadAnswer::NotReplica;
         }
         match self.storage.get(key) {
             Some(e) => ReadAnswer::Value { value: e.value.clone(), version: e.version },
             None => ReadAnswer::NotFound,
+        }
+    }
+
+    /// Holds a request naming an epoch ahead of this server's (see `held`) and heartbeats to
+    /// learn it; hands the request back when it is to be answered now.
+    fn hold_if_ahead(&mut self, now: Time, from: &Addr, epoch: Epoch, ask: Ask) -> Option<Ask> {
+        if epoch <= self.rebalance.current().epoch || !self.lease.serving(now) {
+            return Some(ask);
+        }
+        match self.held.hold(Held { since: now, from: from.clone(), ask }) {
+            Ok(()) => {
+                // A heartbeat already unanswered is answered with the newest view too; one
+                // sent before this request is followed by another when it is.
+                if !self.unanswered {
+                    self.heartbeat(now);
+                }
+                None
+            }
+            Err(held) => Some(held.ask),
+        }
+    }
+
+    /// Answers a request, held or new.
+    fn answer(&mut self, now: Time, from: &Addr, ask: Ask) {
+        match ask {
+            Ask::Prepare { pending, expected } => self.vote(now, from, *pending, expected),
+            Ask::Read { op, epoch, key } => {
+                let result = self.read(now, epoch, &key);
+                self.out.send(from, Msg::GetRReply { op, server: self.id.clone(), result });
+            }
+        }
+    }
+
+    /// Answers the held requests that arrived at or before `until`, and those this server has
+    /// caught up with.
+    fn answer_held(&mut self, now: Time, until: Time) {
+        for held in self.held.take_until(until, self.rebalance.current().epoch) {
+            self.answer(now, &held.from, held.ask);
         }
     }
 
@@ -384,7 +439,10 @@ impl Node for Server {
                     accepted: None,
                     secret,
                 };
-                self.vote(now, from, pending, server);
+                let ask = Ask::Prepare { pending: alloc::boxed::Box::new(pending), expected: server };
+                if let Some(ask) = self.hold_if_ahead(now, from, epoch, ask) {
+                    self.answer(now, from, ask);
+                }
             }
             // Only the prepare's sender knows its secret: nobody else decides the transaction.
             Msg::Commit { tx, secret, .. } | Msg::Abort { tx, secret } if !self.tx.secret_fits(&tx, &secret) => {
@@ -448,8 +506,9 @@ impl Node for Server {
                 }
             }
             Msg::GetR { op, epoch, key } => {
-                let result = self.read(now, epoch, &key);
-                self.out.send(from, Msg::GetRReply { op, server: self.id.clone(), result });
+                if let Some(ask) = self.hold_if_ahead(now, from, epoch, Ask::Read { op, epoch, key }) {
+                    self.answer(now, from, ask);
+                }
             }
             Msg::Transfer { epoch, items } => {
                 self.rebalance_step(now, |rebalance, cx| rebalance.handle_transfer(from, epoch, items, cx));
@@ -472,6 +531,8 @@ impl Node for Server {
                     if self.unanswered && self.leaders.replicated() {
                         self.leaders.next();
                     }
+                    // Requests held a whole period without news are answered as they stand.
+                    self.answer_held(now, Time(now.0.saturating_sub(self.config.heartbeat_ms)));
                     self.heartbeat(now)
                 }
                 Timer::Transfers => {

@@ -7,6 +7,11 @@
 //! sender per key (the first live stable replica) and on the receivers (new replicas minus
 //! stable ones): each new copy is sent once, keys never pass through the view leader, and a
 //! copy is dropped only after the view leader reports that every new holder has its copies.
+//!
+//! Keys stay writable meanwhile: a client writes a moving key on its stable and its new
+//! replicas together, so every live stable replica keeps the newest committed value — the
+//! copy its sender sends is never older than what a later view needs — and a new replica
+//! that took a write before its copy arrived keeps the newer version when it does.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
@@ -22,7 +27,7 @@ use crate::time::{Time, Timers};
 use crate::twopc::participant::Participant;
 
 use super::config::ServerConfig;
-use super::storage::{Entry, Storage};
+use super::storage::Storage;
 use super::timer::Timer;
 
 /// What rebalancing works on besides its own state: the rest of the server.
@@ -118,16 +123,6 @@ impl Rebalancer {
         self.stable_ring.replicas_at(pos, r).contains(&me)
     }
 
-    /// Whether the key's copies may still be moving: its replica set differs between the
-    /// stable and the current view. Writes to such a key wait (the vote is no).
-    pub(crate) fn key_rebalancing(&self, pos: u64, r: usize) -> bool {
-        if self.stable.epoch == self.current.epoch {
-            return false;
-        }
-        let (old, new) = self.replica_sets(pos, r);
-        old.len() != new.len() || new.iter().any(|s| !old.contains(s))
-    }
-
     /// Copies this server no longer replicates may be here now.
     pub(crate) fn mark_strays(&mut self) {
         self.strays = true;
@@ -136,8 +131,8 @@ impl Rebalancer {
     /// Who must receive a copy of this key from this server: nobody unless this server is the
     /// key's agreed sender, the first stable replica still alive (or any holder, when every
     /// stable replica is gone).
-    fn receivers(&self, key: &str, entry: &Entry, me: &ServerId, r: usize) -> Vec<Member> {
-        let (old, new) = self.replica_sets(entry.pos, r);
+    fn receivers(&self, key: &str, pos: u64, version: Version, me: &ServerId, r: usize) -> Vec<Member> {
+        let (old, new) = self.replica_sets(pos, r);
         if old.len() == new.len() && new.iter().all(|s| old.contains(s)) {
             return Vec::new();
         }
@@ -147,7 +142,7 @@ impl Rebalancer {
         }
         new.into_iter()
             .filter(|s| !old.contains(s) && *s != me)
-            .filter(|s| self.sent.get(&(String::from(key), (*s).clone())) != Some(&entry.version))
+            .filter(|s| self.sent.get(&(String::from(key), (*s).clone())) != Some(&version))
             .filter_map(|s| self.current.member(s).cloned())
             .collect()
     }
@@ -180,7 +175,7 @@ impl Rebalancer {
         let mut job = Job { epoch, ..Job::default() };
         if self.current.contains(cx.me) && self.stable.epoch != epoch {
             for (key, entry) in cx.storage.bucket() {
-                let receivers = self.receivers(key, entry, cx.me, r);
+                let receivers = self.receivers(key, entry.pos, entry.version, cx.me, r);
                 if receivers.is_empty() {
                     continue;
                 }
@@ -192,6 +187,14 @@ impl Rebalancer {
                     let out = job.outgoing.entry(m.id).or_default();
                     out.addr = m.addr;
                     out.unacked.insert(key.clone());
+                }
+            }
+            // A key this server holds only as a prepared write — a commit a majority applied
+            // returns before the rest are told — may be committed at the other stable
+            // replicas: its copy waits for the outcome here, or nobody would send it.
+            for p in cx.tx.pending().filter(|p| !p.is_blocked() && cx.storage.get(&p.key).is_none()) {
+                if !self.receivers(&p.key, position(&p.key), 0, cx.me, r).is_empty() {
+                    job.deferred.insert(p.key.clone());
                 }
             }
         }
@@ -352,7 +355,8 @@ impl Rebalancer {
     pub(crate) fn release_deferred(&mut self, now: Time, key: &str, cx: &mut Cx<'_>) -> bool {
         if self.job.deferred.remove(key) {
             let r = cx.config.replicas;
-            let receivers = cx.storage.get(key).map(|e| self.receivers(key, e, cx.me, r)).unwrap_or_default();
+            let receivers =
+                cx.storage.get(key).map(|e| self.receivers(key, e.pos, e.version, cx.me, r)).unwrap_or_default();
             self.queue_copies(now, key, receivers, cx);
         }
         self.finish_if_done(cx)

@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use crate::client::op::{OpOutput, Stage};
 use crate::client::timer::Timer;
+use crate::client::{Placement, ViewAge};
 use crate::error::OpError;
 use crate::event::Event;
 use crate::id::{next_version, Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, Version};
@@ -47,6 +48,12 @@ pub(crate) struct Write {
     pub(crate) value: String,
     /// Its attempt, from 1.
     pub(crate) attempt: u32,
+    /// The epoch its latest transaction was prepared in.
+    pub(crate) epoch: Epoch,
+    /// Set when a participant showed that a newer view overtook the latest transaction: how
+    /// new its view was, and what the participant said. The write then runs again at once in a
+    /// newer view.
+    pub(crate) overtaken: Option<(ViewAge, String)>,
     /// Where the attempt stands.
     pub(crate) phase: SetPhase,
 }
@@ -78,6 +85,8 @@ pub(crate) enum AfterDecision {
     Succeed(Version),
     Fail(OpError),
     Retry(String),
+    /// A newer view overtook the transaction: run again in it.
+    Rerun(String),
 }
 
 /// A commit that a majority of its participants applied, so its `setr` has returned, being
@@ -103,12 +112,14 @@ pub(crate) enum Step {
     Finish(Result<OpOutput, OpError>),
     /// The attempt failed for a transient reason: back off and try again.
     Retry(String),
+    /// A newer view overtook the attempt: run again in it at once.
+    Rerun(String),
 }
 
 impl Write {
     /// A new `setr`, waiting for a view.
     pub(crate) fn new(key: String, value: String) -> Self {
-        Write { key, value, attempt: 1, phase: SetPhase::NeedView }
+        Write { key, value, attempt: 1, epoch: Epoch(0), overtaken: None, phase: SetPhase::NeedView }
     }
 
     /// What it waits for, for observers.
@@ -201,18 +212,24 @@ impl Coordinator {
         }
     }
 
-    /// Phase one of a new attempt: a fresh transaction, a prepare for each replica (queued in
-    /// `sends`).
+    /// Phase one of a new attempt: a fresh transaction, a prepare for each member of the key's
+    /// placement (queued in `sends`) — both replica sets of a moving key.
     pub(crate) fn prepare(
         &mut self,
         op: OpId,
         write: &mut Write,
         epoch: Epoch,
-        replicas: Vec<Member>,
+        placement: Placement,
         sends: &mut Vec<(Addr, Msg)>,
+        out: &mut Outbox,
     ) {
         let tx = TxId { client: self.client, seq: self.next_tx };
         self.next_tx += 1;
+        let replicas = placement.members;
+        if placement.moving {
+            let (stable, new) = replicas.iter().map(|m| m.id.clone()).partition(|id| placement.settled.contains(id));
+            out.event(Event::WriteOnBothSets { tx, key: write.key.clone(), stable, new });
+        }
         for m in &replicas {
             let msg = Msg::Prepare {
                 tx,
@@ -226,23 +243,30 @@ impl Coordinator {
             sends.push((m.addr.clone(), msg));
         }
         self.txs.insert(tx, op);
+        write.epoch = epoch;
+        write.overtaken = None;
         write.phase = SetPhase::Voting { tx, participants: replicas, yes: BTreeMap::new() };
     }
 
     /// Phase two: tell every participant the decision and wait for their acknowledgements.
-    fn decide(&mut self, op: OpId, write: &mut Write, after: AfterDecision, cx: &mut Cx<'_>) {
-        let SetPhase::Voting { tx, participants, .. } = &mut write.phase else { return };
-        let (tx, participants) = (*tx, core::mem::take(participants));
+    fn decide(&mut self, op: OpId, write: &mut Write, after: AfterDecision, silent_out: bool, cx: &mut Cx<'_>) {
+        let SetPhase::Voting { tx, participants, yes } = &mut write.phase else { return };
+        let (tx, participants, yes) = (*tx, core::mem::take(participants), core::mem::take(yes));
         let (state, msg) = match after {
             AfterDecision::Succeed(version) => {
                 (TxState::Committed { version }, Msg::Commit { tx, version, secret: self.secret(tx) })
             }
             _ => (TxState::Aborted, Msg::Abort { tx, secret: self.secret(tx) }),
         };
+        // An abort for want of votes waits only for those that voted yes, which hold the key: a
+        // silent one may be dead (until the view leader says so, a wait for it would take every
+        // resend), and if it prepared after all, it asks how the transaction ended and hears it
+        // from the decisions remembered here.
+        let waits = |m: &&Member| !silent_out || yes.contains_key(&m.id);
         write.phase = SetPhase::Finishing {
             tx,
             participants: participants.clone(),
-            unacked: participants.iter().map(|m| m.id.clone()).collect(),
+            unacked: participants.iter().filter(waits).map(|m| m.id.clone()).collect(),
             learners: BTreeSet::new(),
             resends: 0,
             after,
@@ -283,7 +307,7 @@ impl Coordinator {
                         Some(version) => AfterDecision::Succeed(version),
                         None => AfterDecision::Fail(OpError::VersionsUsedUp { key: write.key.clone() }),
                     };
-                    self.decide(op, write, after, cx);
+                    self.decide(op, write, after, false, cx);
                 }
                 Step::Wait
             }
@@ -298,13 +322,20 @@ impl Coordinator {
                     }
                     NoReason::EpochMismatch { epoch } => {
                         step = Step::ForgetView;
-                        AfterDecision::Retry(format!("{server} is at epoch {epoch}"))
+                        let reason = format!("{server} is at epoch {epoch}");
+                        if epoch > write.epoch {
+                            write.overtaken = Some((ViewAge { epoch: write.epoch, settled: true }, reason.clone()));
+                            AfterDecision::Rerun(reason)
+                        } else {
+                            AfterDecision::Retry(reason)
+                        }
                     }
                     NoReason::WrongServer { id } => {
                         step = Step::ForgetView;
-                        AfterDecision::Retry(format!("expected {server}, found {id}"))
+                        let reason = format!("expected {server}, found {id}");
+                        write.overtaken = Some((ViewAge { epoch: write.epoch, settled: true }, reason.clone()));
+                        AfterDecision::Rerun(reason)
                     }
-                    NoReason::Rebalancing => AfterDecision::Retry(format!("the key is rebalancing at {server}")),
                     NoReason::TooLarge(too_large) => AfterDecision::Fail(OpError::TooLarge(too_large)),
                     NoReason::Aborted => AfterDecision::Retry(format!("{server} ruled the transaction out")),
                     NoReason::Isolated => {
@@ -312,7 +343,7 @@ impl Coordinator {
                         AfterDecision::Retry(format!("{server} lost touch with the view leader"))
                     }
                 };
-                self.decide(op, write, after, cx);
+                self.decide(op, write, after, false, cx);
                 step
             }
         }
@@ -437,6 +468,7 @@ impl Coordinator {
             AfterDecision::Succeed(version) => Step::Finish(Ok(OpOutput::Written { version })),
             AfterDecision::Fail(error) => Step::Finish(Err(error)),
             AfterDecision::Retry(reason) => Step::Retry(reason),
+            AfterDecision::Rerun(reason) => Step::Rerun(reason),
         }
     }
 
@@ -468,7 +500,7 @@ impl Coordinator {
         }
         // Undecided yet: a coordinator may always abort before deciding to commit.
         let reason = String::from("a participant timed out waiting for the decision");
-        self.decide(op, write, AfterDecision::Retry(reason), cx);
+        self.decide(op, write, AfterDecision::Retry(reason), false, cx);
         cx.out.send(from, Msg::DecisionReply { tx, state: TxState::Aborted });
     }
 
@@ -484,7 +516,7 @@ impl Coordinator {
                 let silent: Vec<&str> =
                     participants.iter().filter(|m| !yes.contains_key(&m.id)).map(|m| m.id.as_str()).collect();
                 let reason = format!("no vote from {}", silent.join(", "));
-                self.decide(op, write, AfterDecision::Retry(reason), cx);
+                self.decide(op, write, AfterDecision::Retry(reason), true, cx);
                 Step::ForgetView
             }
             SetPhase::Finishing { tx, participants, unacked, resends, after, .. } => {

@@ -107,8 +107,6 @@ pub(crate) struct VoteContext<'a> {
     pub(crate) serving: bool,
     /// The epoch of its current view.
     pub(crate) epoch: Epoch,
-    /// Whether the key's copies may still be moving.
-    pub(crate) rebalancing: bool,
     /// The key's stored version (0 when it has none).
     pub(crate) version: Version,
     /// What is too large about the write, if anything is.
@@ -251,8 +249,6 @@ impl Participant {
             VoteAnswer::No { reason: NoReason::EpochMismatch { epoch: cx.epoch } }
         } else if let Some(other) = self.pending_on(&prepare.key) {
             VoteAnswer::No { reason: NoReason::KeyBusy { tx: other.tx } }
-        } else if cx.rebalancing {
-            VoteAnswer::No { reason: NoReason::Rebalancing }
         } else {
             self.prepare(prepare);
             prepared = true;

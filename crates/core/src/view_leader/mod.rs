@@ -16,7 +16,7 @@ pub use self::state::{Outcome, Registration, ViewCommand, ViewState};
 use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, View, MAX_NUMBER};
 use crate::limits::Limits;
-use crate::locks::LockTable;
+use crate::locks::{LockTable, Request};
 use crate::msg::{HeartbeatStatus, LockAnswer, Msg, Transmit};
 use crate::outbox::Outbox;
 use crate::peer::{members_only, Peer};
@@ -390,10 +390,13 @@ impl ViewLeader {
         if let Some(replicated) = &mut self.replicated {
             // Asking again changes nothing for a holder or a waiter: answered from the state,
             // not logged (as heartbeats that change nothing are not).
-            if let ViewCommand::LockGet { name, requester } = &cmd {
+            // A new request of a process that tells its requests apart is logged all the same:
+            // the table must learn which request holds or queues it.
+            if let ViewCommand::LockGet { name, requester, request } = &cmd {
                 let locks = &self.state.locks;
                 let place = locks.queue(name).position(|w| w == requester);
-                let result = match (locks.holder(name) == Some(requester.as_str()), place) {
+                let known = request.session == 0 || locks.request_of(name, requester) == Some(*request);
+                let result = match (locks.holder(name) == Some(requester.as_str()) && known, place.filter(|_| known)) {
                     (true, _) => Some(LockAnswer::Granted),
                     (false, Some(place)) => Some(LockAnswer::Retry { position: place + 1 }),
                     (false, None) => None,
@@ -451,14 +454,17 @@ impl Node for ViewLeader {
                     epoch: self.state.view.epoch,
                     servers: self.state.view.members.clone(),
                     rebalancing: self.rebalancing(),
+                    stable: if self.rebalancing() { self.state.stable.members.clone() } else { Vec::new() },
                 };
                 self.out.send(from, reply);
             }
-            Msg::LockGet { op, name, requester } => {
-                self.lock_command(now, from, op, ViewCommand::LockGet { name, requester });
+            Msg::LockGet { op, name, requester, session } => {
+                let request = Request { session, op: op.0 };
+                self.lock_command(now, from, op, ViewCommand::LockGet { name, requester, request });
             }
-            Msg::LockRelease { op, name, requester } => {
-                self.lock_command(now, from, op, ViewCommand::LockRelease { name, requester });
+            Msg::LockRelease { op, name, requester, session } => {
+                let request = Request { session, op: op.0 };
+                self.lock_command(now, from, op, ViewCommand::LockRelease { name, requester, request });
             }
             // An error reply from a peer ends there: answering it could ping-pong forever.
             Msg::Error { reason, .. } => {

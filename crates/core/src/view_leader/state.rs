@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::Event;
 use crate::id::{Addr, Epoch, Member, ServerId, View};
 use crate::limits::Limits;
-use crate::locks::{Handover, LockGetOutcome, LockReleaseError, LockTable, Refusal, Released};
+use crate::locks::{Handover, LockGetOutcome, LockReleaseError, LockTable, Refusal, Released, Request};
 use crate::msg::LockAnswer;
 use crate::outbox::Outbox;
 
@@ -53,6 +53,9 @@ pub enum ViewCommand {
         name: String,
         /// Who asks.
         requester: String,
+        /// Which request of which process.
+        #[serde(default, skip_serializing_if = "Request::is_unset")]
+        request: Request,
     },
     /// `requester` gives lock `name` up (or leaves its queue).
     LockRelease {
@@ -60,6 +63,10 @@ pub enum ViewCommand {
         name: String,
         /// Who gives it up.
         requester: String,
+        /// Which request of which process: one sent before the request that holds or queues
+        /// `requester` now is stale.
+        #[serde(default, skip_serializing_if = "Request::is_unset")]
+        request: Request,
     },
 }
 
@@ -162,11 +169,20 @@ impl ViewState {
                 self.check_stable(events);
                 Outcome::Done
             }
-            ViewCommand::LockGet { name, requester } => match self.lock_refusal(&name, &requester, limits) {
-                None => Outcome::Lock(self.lock_get(name, requester, events)),
+            ViewCommand::LockGet { name, requester, request } => match self.lock_refusal(&name, &requester, limits) {
+                None => Outcome::Lock(self.lock_get(name, requester, request, events)),
                 Some(reason) => Outcome::Refused(reason),
             },
-            ViewCommand::LockRelease { name, requester } => Outcome::Lock(self.lock_release(name, requester, events)),
+            // A late resend or a duplicate must not let go of what a later request took: as
+            // if it had come before that request, which found the requester holding nothing.
+            ViewCommand::LockRelease { name, requester, request }
+                if self.locks.stale_release(&name, &requester, request) =>
+            {
+                Outcome::Lock(LockAnswer::NotHolderOrWaiter)
+            }
+            ViewCommand::LockRelease { name, requester, .. } => {
+                Outcome::Lock(self.lock_release(name, requester, events))
+            }
         }
     }
 
@@ -219,8 +235,12 @@ impl ViewState {
         }
     }
 
-    fn lock_get(&mut self, name: String, requester: String, events: &mut Outbox) -> LockAnswer {
-        match self.locks.get(&name, &requester) {
+    fn lock_get(&mut self, name: String, requester: String, request: Request, events: &mut Outbox) -> LockAnswer {
+        let outcome = self.locks.get(&name, &requester);
+        if !matches!(outcome, LockGetOutcome::Deadlock { .. }) {
+            self.locks.note_request(&name, &requester, request);
+        }
+        match outcome {
             LockGetOutcome::Granted => {
                 events.event(Event::LockGranted { name, requester });
                 LockAnswer::Granted

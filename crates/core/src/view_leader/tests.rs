@@ -85,19 +85,23 @@ fn query(op: u64) -> Msg {
     Msg::QueryServers { op: OpId(op) }
 }
 
-fn servers(to: &str, op: u64, epoch: u64, members: &[(&str, &str)], rebalancing: bool) -> Transmit {
-    Transmit {
-        to: addr(to),
-        msg: Msg::Servers { op: OpId(op), epoch: Epoch(epoch), servers: view(epoch, members).members, rebalancing },
-    }
+fn servers(to: &str, op: u64, epoch: u64, members: &[(&str, &str)], stable: Option<&[(&str, &str)]>) -> Transmit {
+    let msg = Msg::Servers {
+        op: OpId(op),
+        epoch: Epoch(epoch),
+        servers: view(epoch, members).members,
+        rebalancing: stable.is_some(),
+        stable: stable.map_or_else(Vec::new, |s| view(0, s).members),
+    };
+    Transmit { to: addr(to), msg }
 }
 
 fn lock_get(op: u64, name: &str, requester: &str) -> Msg {
-    Msg::LockGet { op: OpId(op), name: name.to_string(), requester: requester.to_string() }
+    Msg::LockGet { op: OpId(op), name: name.to_string(), requester: requester.to_string(), session: 0 }
 }
 
 fn lock_release(op: u64, name: &str, requester: &str) -> Msg {
-    Msg::LockRelease { op: OpId(op), name: name.to_string(), requester: requester.to_string() }
+    Msg::LockRelease { op: OpId(op), name: name.to_string(), requester: requester.to_string(), session: 0 }
 }
 
 fn lock_reply(to: &str, op: u64, result: LockAnswer) -> Transmit {
@@ -359,14 +363,20 @@ fn restarted_process_joins_as_a_new_server_once_the_old_id_failed() {
 #[test]
 fn query_servers_reports_epoch_members_and_rebalancing() {
     let mut vl = leader();
-    assert_eq!(deliver(&mut vl, 0, "c1", query(1)), (vec![servers("c1", 1, 0, &[], false)], vec![]));
+    assert_eq!(deliver(&mut vl, 0, "c1", query(1)), (vec![servers("c1", 1, 0, &[], None)], vec![]));
     join(&mut vl, 0, "f00d", "s1");
     join(&mut vl, 0, "beef", "s2");
     let members = [("beef", "s2"), ("f00d", "s1")];
-    assert_eq!(deliver(&mut vl, 10, "c1", query(2)), (vec![servers("c1", 2, 2, &members, true)], vec![]));
+    // The stable view (epoch 0) has no members.
+    assert_eq!(deliver(&mut vl, 10, "c1", query(2)), (vec![servers("c1", 2, 2, &members, Some(&[]))], vec![]));
     deliver(&mut vl, 20, "s1", heartbeat("f00d", "s1", 2, 0, 2));
     deliver(&mut vl, 20, "s2", heartbeat("beef", "s2", 2, 0, 2));
-    assert_eq!(deliver(&mut vl, 30, "c2", query(3)), (vec![servers("c2", 3, 2, &members, false)], vec![]));
+    assert_eq!(deliver(&mut vl, 30, "c2", query(3)), (vec![servers("c2", 3, 2, &members, None)], vec![]));
+    // While the next view rebalances, the stable one's members come along: a client writes a
+    // moving key on both.
+    join(&mut vl, 40, "cafe", "s3");
+    let three = [("beef", "s2"), ("cafe", "s3"), ("f00d", "s1")];
+    assert_eq!(deliver(&mut vl, 50, "c2", query(4)), (vec![servers("c2", 4, 3, &three, Some(&members))], vec![]));
 }
 
 #[test]
@@ -635,4 +645,40 @@ fn an_epoch_above_the_recovery_ceiling_never_restarts_the_leader() {
     deliver(&mut vl, 10, "s2", heartbeat("b", "s2", crate::id::MAX_NUMBER, 0, 0));
     tick(&mut vl, TIMEOUT);
     assert_eq!(vl.epoch(), Epoch(RECOVERY_CEILING + 1), "formed above the ceiling, not above the larger claim");
+}
+
+#[test]
+fn a_stale_release_of_a_session_lets_go_of_nothing_its_later_lock_get_took() {
+    let mut vl = leader();
+    let get = |op: u64, session: u64| Msg::LockGet {
+        op: OpId(op),
+        name: "acct".to_string(),
+        requester: "atm1".to_string(),
+        session,
+    };
+    let release = |op: u64, session: u64| Msg::LockRelease {
+        op: OpId(op),
+        name: "acct".to_string(),
+        requester: "atm1".to_string(),
+        session,
+    };
+    // Op 4's release was answered, then taken again by op 5; a late copy of op 4 arrives.
+    deliver(&mut vl, 0, "c1", release(4, 77));
+    assert_eq!(deliver(&mut vl, 10, "c1", get(5, 77)).0, vec![lock_reply("c1", 5, LockAnswer::Granted)]);
+    assert_eq!(
+        deliver(&mut vl, 20, "c1", release(4, 77)),
+        (vec![lock_reply("c1", 4, LockAnswer::NotHolderOrWaiter)], vec![])
+    );
+    assert_eq!(vl.state().locks.holder("acct"), Some("atm1"));
+    // Another process of the same name, or a release sent after the lock_get, lets go.
+    let (sent, events) = deliver(&mut vl, 30, "c9", release(1, 78));
+    assert_eq!(sent, vec![lock_reply("c9", 1, LockAnswer::Released { next_holder: None })]);
+    assert_eq!(events, vec![released("acct", "atm1")]);
+    deliver(&mut vl, 40, "c1", get(6, 77));
+    assert_eq!(
+        deliver(&mut vl, 50, "c1", release(7, 77)).0,
+        vec![lock_reply("c1", 7, LockAnswer::Released { next_holder: None })]
+    );
+    // A requester that holds nothing any more leaves nothing behind.
+    assert_eq!(vl.state().locks, crate::locks::LockTable::default());
 }

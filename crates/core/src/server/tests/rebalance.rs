@@ -1,4 +1,5 @@
-//! The server rebalancing: agreed senders, deferred writes, acknowledged and dropped copies.
+//! The server rebalancing: agreed senders, writes on both sets, requests from an epoch ahead,
+//! deferred copies, acknowledged and dropped copies.
 
 use super::*;
 
@@ -64,42 +65,109 @@ fn each_moving_key_is_sent_once_by_its_agreed_sender() {
         drain(&mut d),
         (vec![heartbeat("d", 4, 3, 4, 100)], vec![learned, Event::RebalanceFinished { epoch: Epoch(4) }])
     );
-    // Until the view is stable it does not answer for a key it did not replicate before.
+    // Before its copy arrives it answers with what it has: the client counts on the stable
+    // replicas for the newest value.
     d.handle_message(Time(200), Peer::Client(&Addr::from(CL)), getr(1, 4, "k1"));
-    assert_eq!(drain(&mut d), (vec![read(1, "d", ReadAnswer::Rebalancing)], vec![]));
+    assert_eq!(drain(&mut d), (vec![read(1, "d", ReadAnswer::NotFound)], vec![]));
+}
+
+/// k1's prepare at epoch 4 for `server`, on both of its replica sets: [a, d, c] and b.
+fn moving_k1(tx: TxId, server: &str, value: &str) -> Msg {
+    Msg::Prepare {
+        tx,
+        epoch: Epoch(4),
+        server: sid(server),
+        key: "k1".to_string(),
+        value: value.to_string(),
+        participants: vec![member("a"), member("d"), member("c"), member("b")],
+        secret: secret(tx),
+    }
 }
 
 #[test]
-fn writes_to_a_moving_key_wait_for_the_stable_view() {
+fn a_moving_key_takes_writes_on_both_sets() {
+    // a is a stable replica of k1, and stays one.
     let (mut a, _) = holder_learning_d("a");
+    a.handle_message(Time(400), Peer::Client(&Addr::from(CL)), moving_k1(tx(1), "a", "w"));
+    assert_eq!(drain(&mut a), (vec![vote(tx(1), "a", yes(1))], vec![voted(tx(1), "k1", None)]));
+    // b gives k1 up in the new view, but keeps taking its writes until the view is stable.
+    let (mut b, _) = holder_learning_d("b");
+    b.handle_message(Time(400), Peer::Client(&Addr::from(CL)), moving_k1(tx(1), "b", "w"));
+    assert_eq!(drain(&mut b), (vec![vote(tx(1), "b", yes(1))], vec![voted(tx(1), "k1", None)]));
+}
+
+#[test]
+fn a_new_replica_takes_a_write_before_its_copy_and_keeps_the_newer_version() {
+    let mut d = joined("d", view(4, &["a", "b", "c", "d"]), view(3, &["a", "b", "c"]), Time(100));
     let cl = Addr::from(CL);
-    let moving = |key| Msg::Prepare {
-        tx: tx(1),
-        epoch: Epoch(4),
-        server: sid("a"),
-        key: String::from(key),
-        value: "v".to_string(),
-        participants: vec![member("a"), member("d"), member("c")],
-        secret: secret(tx(1)),
-    };
-    a.handle_message(Time(400), Peer::Client(&cl), moving("k1"));
-    let still = Msg::Prepare {
-        tx: tx(2),
-        epoch: Epoch(4),
-        server: sid("a"),
-        key: "k6".to_string(),
-        value: "v".to_string(),
-        participants: vec![member("c"), member("b"), member("a")],
-        secret: secret(tx(2)),
-    };
-    a.handle_message(Time(400), Peer::Client(&cl), still);
-    assert_eq!(
-        drain(&mut a),
-        (
-            vec![vote(tx(1), "a", no(NoReason::Rebalancing)), vote(tx(2), "a", yes(1))],
-            vec![voted(tx(1), "k1", Some(NoReason::Rebalancing)), voted(tx(2), "k6", None)],
-        )
-    );
+    d.handle_message(Time(200), Peer::Client(&cl), moving_k1(tx(1), "d", "w"));
+    assert_eq!(drain(&mut d), (vec![vote(tx(1), "d", yes(0))], vec![voted(tx(1), "k1", None)]));
+    // The stable replicas voted version 1: the write commits at 2.
+    d.handle_message(Time(210), Peer::Client(&cl), Msg::Commit { tx: tx(1), version: 2, secret: secret(tx(1)) });
+    drain(&mut d);
+    // a's copy, sent before the write, arrives after it: acknowledged, not stored.
+    let copy = Msg::Transfer { epoch: Epoch(4), items: vec![item("k1", "v-k1", 1)] };
+    d.handle_message(Time(220), Peer::Member(&addr("a")), copy);
+    let ack = Msg::TransferAck { epoch: Epoch(4), keys: keys(&["k1"]) };
+    let received = Event::TransferReceived { from: addr("a"), keys: 1, stored: 0 };
+    assert_eq!(drain(&mut d), (vec![to(addr("a"), ack)], vec![received]));
+    assert_eq!(contents(&d), [("k1", "w", 2)]);
+}
+
+#[test]
+fn a_replica_that_gave_its_copy_up_says_so_to_a_read() {
+    // b gave k1 up once the view with d became stable.
+    let mut b = joined("b", view(4, &["a", "b", "c", "d"]), view(4, &["a", "b", "c", "d"]), Time(100));
+    b.handle_message(Time(200), Peer::Client(&Addr::from(CL)), getr(1, 4, "k1"));
+    assert_eq!(drain(&mut b), (vec![read(1, "b", ReadAnswer::NotReplica)], vec![]));
+    // It answers for the keys it replicates.
+    b.handle_message(Time(200), Peer::Client(&Addr::from(CL)), getr(2, 4, "k6"));
+    assert_eq!(drain(&mut b), (vec![read(2, "b", ReadAnswer::NotFound)], vec![]));
+}
+
+/// Server `id` of the settled view of epoch 3 whose report of its rebalancing was answered,
+/// so no heartbeat of it is unanswered; with the client's and the view leader's addresses.
+fn answered(id: &str) -> (Server, Addr, Addr) {
+    let mut s = settled(id);
+    s.handle_message(Time(50), Peer::Member(&Addr::from(VL)), accepted(id, 0, 3, None, None));
+    drain(&mut s);
+    (s, Addr::from(CL), Addr::from(VL))
+}
+
+#[test]
+fn a_request_from_an_epoch_ahead_waits_for_the_server_to_learn_it() {
+    let (mut a, cl, vl) = answered("a");
+    // A prepare and a read from epoch 4 while a knows 3: held, and a heartbeats at once.
+    a.handle_message(Time(500), Peer::Client(&cl), moving_k1(tx(1), "a", "w"));
+    a.handle_message(Time(510), Peer::Client(&cl), getr(7, 4, "k6"));
+    assert_eq!(drain(&mut a), (vec![heartbeat("a", 3, 3, 3, 500)], vec![]));
+    let v4 = view(4, &["a", "b", "c", "d"]);
+    a.handle_message(Time(600), Peer::Member(&vl), accepted("a", 500, 4, Some(v4), None));
+    // Both are answered once the epoch is known, even the read that came after the heartbeat.
+    let (sent, events) = drain(&mut a);
+    assert_eq!(sent[sent.len() - 2..], [vote(tx(1), "a", yes(0)), read(7, "a", ReadAnswer::NotFound)]);
+    assert!(events.contains(&voted(tx(1), "k1", None)), "{events:?}");
+}
+
+#[test]
+fn a_held_request_is_answered_at_its_own_epoch_when_the_reply_does_not_bring_the_view() {
+    let (mut a, cl, vl) = answered("a");
+    a.handle_message(Time(500), Peer::Client(&cl), getr(1, 9, "k6"));
+    assert_eq!(drain(&mut a), (vec![heartbeat("a", 3, 3, 3, 500)], vec![]));
+    // Something arriving after the heartbeat left waits for the next reply.
+    a.handle_message(Time(550), Peer::Client(&cl), getr(2, 9, "k6"));
+    assert_eq!(drain(&mut a), (vec![], vec![]));
+    a.handle_message(Time(600), Peer::Member(&vl), accepted("a", 500, 3, None, None));
+    let wrong = ReadAnswer::WrongEpoch { epoch: Epoch(3) };
+    assert_eq!(drain(&mut a), (vec![read(1, "a", wrong.clone()), heartbeat("a", 3, 3, 3, 600)], vec![]));
+    a.handle_message(Time(700), Peer::Member(&vl), accepted("a", 600, 3, None, None));
+    assert_eq!(drain(&mut a), (vec![read(2, "a", wrong.clone())], vec![]));
+    // Without any reply, a heartbeat period later (when its lease has run out, here).
+    a.handle_message(Time(800), Peer::Client(&cl), getr(3, 9, "k6"));
+    assert_eq!(drain(&mut a), (vec![heartbeat("a", 3, 3, 3, 800)], vec![]));
+    a.handle_timeout(Time(10_800));
+    let (sent, _) = drain(&mut a);
+    assert_eq!(sent[0], read(3, "a", ReadAnswer::Isolated));
 }
 
 #[test]
