@@ -3,7 +3,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::tagged::tagged_enum;
+use crate::tagged_enum;
 
 use crate::client::op::OpOutput;
 use crate::error::OpError;

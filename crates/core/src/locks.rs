@@ -145,7 +145,8 @@ impl LockTable {
     /// refuse it if waiting would deadlock, otherwise queue `requester` once.
     pub fn get(&mut self, name: &str, requester: &str) -> LockGetOutcome {
         let Some(lock) = self.locks.get(name) else {
-            self.locks.insert(name.into(), Lock { holder: requester.into(), waiters: VecDeque::new(), requests: Vec::new() });
+            self.locks
+                .insert(name.into(), Lock { holder: requester.into(), waiters: VecDeque::new(), requests: Vec::new() });
             return LockGetOutcome::Granted;
         };
         if lock.holder == requester {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::id::{Addr, Epoch, Member, OpId, ServerId, TxId, TxSecret, Version, View};
 use crate::limits::TooLarge;
 use crate::replication::RaftMsg;
-use crate::tagged::tagged_enum;
+use crate::tagged_enum;
 use crate::time::Time;
 use crate::view_leader::{ViewCommand, ViewState};
 

@@ -127,14 +127,76 @@ impl<'de, A: MapAccess<'de>> VariantAccess<'de> for Rest<A> {
     }
 }
 
+/// An internally tagged enum declared with [`tagged_enum!`]: its tag and its externally tagged
+/// twin, which [`TagFirst`] and [`from_json_value`] decode through.
+pub trait Tagged: Sized {
+    /// The field that names the variant.
+    const TAG: &'static str;
+    /// The same variants, externally tagged.
+    type Twin: de::DeserializeOwned + Into<Self>;
+}
+
+impl<'de, T: Tagged> de::Deserialize<'de> for TagFirst<T> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        decode::<D, T::Twin, T>(deserializer, T::TAG)
+    }
+}
+
+/// Decodes a tagged enum out of a JSON value without serde's buffering: the tag is taken out
+/// of the object first and the rest decoded straight into its variant, through the twin. What
+/// the browser page uses, so its wasm holds one small decoder per enum.
+pub fn from_json_value<T: Tagged>(mut value: serde_json::Value) -> Result<T, serde_json::Error> {
+    use serde::de::Error as _;
+    let tag = match value.as_object_mut().map(|fields| fields.remove(T::TAG)) {
+        Some(Some(serde_json::Value::String(tag))) => tag,
+        Some(Some(_)) => return Err(serde_json::Error::custom(format_args!("`{}` is not a string", T::TAG))),
+        Some(None) => return Err(serde_json::Error::missing_field(T::TAG)),
+        None => return Err(serde_json::Error::custom("not an object")),
+    };
+    // A unit variant is written as its name alone.
+    let unit = value.as_object().is_some_and(|rest| rest.is_empty());
+    let mut outer = serde_json::Map::new();
+    outer.insert(tag.clone(), value);
+    match serde_json::from_value::<T::Twin>(serde_json::Value::Object(outer)) {
+        Err(_) if unit => serde_json::from_value::<T::Twin>(serde_json::Value::String(tag)).map(Into::into),
+        decoded => decoded.map(Into::into),
+    }
+}
+
 /// Declares an enum internally tagged by `$tag` (variants `snake_case` unless renamed) with
-/// serde's encoder and decoder, and [`TagFirst`]'s one-pass decoder through an externally
-/// tagged twin named `$twin` (see the module docs). The variants are written once.
+/// serde's encoder, an externally tagged twin named `$twin` (see the module docs) and
+/// [`Tagged`], so that [`TagFirst`] and [`from_json_value`] decode it in one pass. The variants
+/// are written once. Its serde decoder is serde's own, which takes the fields in any order;
+/// with `decoded_from_value` it is [`from_json_value`] instead, so that an enum nested in
+/// another one is decoded without serde's buffer too.
+#[macro_export]
 macro_rules! tagged_enum {
     (
         $(#[doc = $doc:literal])*
+        #[tag = $tag:literal, twin = $twin:ident, decoded_from_value]
+        $vis:vis enum $name:ident { $($body:tt)* }
+    ) => {
+        $crate::tagged_enum! { @declare [] $(#[doc = $doc])* #[tag = $tag, twin = $twin] $vis enum $name { $($body)* } }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
+                $name::from_json_value(value).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+    (
+        $(#[doc = $doc:literal])*
         #[tag = $tag:literal, twin = $twin:ident]
-        pub enum $name:ident {
+        $vis:vis enum $name:ident { $($body:tt)* }
+    ) => {
+        $crate::tagged_enum! { @declare [serde::Deserialize] $(#[doc = $doc])* #[tag = $tag, twin = $twin] $vis enum $name { $($body)* } }
+    };
+    (
+        @declare [$($decoder:path)?]
+        $(#[doc = $doc:literal])*
+        #[tag = $tag:literal, twin = $twin:ident]
+        $vis:vis enum $name:ident {
             $(
                 $(#[$vmeta:meta])*
                 $variant:ident $({
@@ -144,9 +206,9 @@ macro_rules! tagged_enum {
         }
     ) => {
         $(#[doc = $doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize $(, $decoder)?)]
         #[serde(tag = $tag, rename_all = "snake_case")]
-        pub enum $name {
+        $vis enum $name {
             $( $(#[$vmeta])* $variant $({ $( $(#[$fmeta])* $field: $ty ),* })? ),*
         }
 
@@ -154,8 +216,9 @@ macro_rules! tagged_enum {
         /// variant a target never decodes (`skip_deserializing`) is never built there.
         #[derive(serde::Deserialize)]
         #[allow(dead_code)]
+        #[doc(hidden)]
         #[serde(rename_all = "snake_case")]
-        enum $twin {
+        $vis enum $twin {
             $( $(#[$vmeta])* $variant $({ $( $(#[$fmeta])* $field: $ty ),* })? ),*
         }
 
@@ -167,38 +230,20 @@ macro_rules! tagged_enum {
             }
         }
 
-        impl $name {
-            /// Decodes the enum out of a JSON value without serde's buffering: the tag is taken
-            /// out of the object first and the rest decoded straight into its variant, through
-            /// the twin. What the browser page uses, so its wasm holds one small decoder.
-            pub fn from_json_value(mut value: serde_json::Value) -> Result<$name, serde_json::Error> {
-                use serde::de::Error as _;
-                let tag = match value.as_object_mut().map(|fields| fields.remove($tag)) {
-                    Some(Some(serde_json::Value::String(tag))) => tag,
-                    Some(Some(_)) => return Err(serde_json::Error::custom(concat!("`", $tag, "` is not a string"))),
-                    Some(None) => return Err(serde_json::Error::missing_field($tag)),
-                    None => return Err(serde_json::Error::custom("not an object")),
-                };
-                // A unit variant is written as its name alone.
-                let unit = value.as_object().is_some_and(|rest| rest.is_empty());
-                let mut outer = serde_json::Map::new();
-                outer.insert(tag.clone(), value);
-                match serde_json::from_value::<$twin>(serde_json::Value::Object(outer)) {
-                    Err(_) if unit => serde_json::from_value::<$twin>(serde_json::Value::String(tag)).map(Into::into),
-                    decoded => decoded.map(Into::into),
-                }
-            }
+        impl $crate::tagged::Tagged for $name {
+            const TAG: &'static str = $tag;
+            type Twin = $twin;
         }
 
-        impl<'de> serde::Deserialize<'de> for $crate::tagged::TagFirst<$name> {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                $crate::tagged::decode::<D, $twin, $name>(deserializer, $tag)
+        impl $name {
+            /// Decodes the enum out of a JSON value through its twin (see
+            /// [`from_json_value`](ringside_core::tagged::from_json_value)).
+            $vis fn from_json_value(value: serde_json::Value) -> Result<$name, serde_json::Error> {
+                $crate::tagged::from_json_value(value)
             }
         }
     };
 }
-
-pub(crate) use tagged_enum;
 
 #[cfg(test)]
 mod tests {
@@ -207,7 +252,7 @@ mod tests {
     tagged_enum! {
         /// A probe with a unit variant, which `Msg` lacks.
         #[tag = "kind", twin = ShapeTwin]
-        pub enum Shape {
+        pub(super) enum Shape {
             /// No fields.
             Dot,
             /// One field.

@@ -1,7 +1,7 @@
 //! What is done to a simulated world from outside — by a script, a test or a learner — and to
 //! the messages in flight.
 
-use ringside_core::{Addr, Command, TxId};
+use ringside_core::{tagged_enum, Addr, Command, TxId};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Faults;
@@ -167,105 +167,106 @@ impl From<ActionRecord> for Action {
     }
 }
 
-/// An action as it is written down: one flat object tagged by `action`, a client's command
-/// flattened into it. The four client commands the simulator had before there was one
-/// vocabulary keep their tags (`set_r`, `get_r`, `lock_get`, `lock_release`), so every trace
-/// hash, session and share link made since stays valid. Flat, because a nested command would
-/// cost the page a second tagged decoder (about 2 KB of its gzipped wasm).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-enum ActionRecord {
-    /// Start a new server process at the next free address.
-    AddServer,
-    /// Kill a server process: its memory is gone.
-    Crash {
-        /// The node.
-        node: Addr,
-    },
-    /// Start a fresh process at a crashed node's address (new id, empty memory).
-    Restart {
-        /// The node.
-        node: Addr,
-    },
-    /// Pause a node's process for `ms`.
-    Stall {
-        /// The node.
-        node: Addr,
-        /// For how long (ms).
-        ms: u64,
-    },
-    /// Start a new client process at the next free address.
-    AddClient,
-    /// `setr` from a client.
-    SetR {
-        /// The client.
-        client: Addr,
-        /// The key.
-        key: String,
-        /// The value.
-        value: String,
-    },
-    /// `getr` from a client.
-    GetR {
-        /// The client.
-        client: Addr,
-        /// The key.
-        key: String,
-    },
-    /// `lock_get` from a client.
-    LockGet {
-        /// The client.
-        client: Addr,
-        /// The lock.
-        name: String,
-    },
-    /// `lock_release` from a client.
-    LockRelease {
-        /// The client.
-        client: Addr,
-        /// The lock.
-        name: String,
-    },
-    /// `print` from a client.
-    Print { client: Addr, text: String },
-    /// `set` from a client.
-    Set { client: Addr, key: String, value: String },
-    /// `get` from a client.
-    Get { client: Addr, key: String },
-    /// `query_all_keys` from a client.
-    QueryAllKeys { client: Addr },
-    /// `query_servers` from a client.
-    QueryServers { client: Addr },
-    /// Cut these nodes off from all others.
-    Partition {
-        /// One side; every other node is the other side.
-        side: Vec<Addr>,
-    },
-    /// Remove the partition.
-    Heal,
-    /// Change the network's faults.
-    SetFaults {
-        /// The new faults.
-        faults: Faults,
-    },
-    /// Crash a client the moment it would send a 2PC decision: it has its votes and has
-    /// decided, but no participant ever hears the outcome (the blocking problem).
-    CrashCoordinator {
-        /// The client.
-        client: Addr,
-        /// Only this transaction's decision springs the trap (any, if none).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        tx: Option<TxId>,
-    },
-    /// Crash a client inside its next transaction, after `after` of its messages `during`.
-    CrashInTransaction {
-        /// The client.
-        client: Addr,
-        /// Which of its messages the crash cuts.
-        during: During,
-        /// How many of them get out first.
-        after: u32,
-    },
+tagged_enum! {
+    /// An action as it is written down: one flat object tagged by `action`, a client's command
+    /// flattened into it. The four client commands the simulator had before there was one
+    /// vocabulary keep their tags (`set_r`, `get_r`, `lock_get`, `lock_release`), so every trace
+    /// hash, session and share link made since stays valid. Flat, because a nested command would
+    /// cost the page a second tagged decoder (about 2 KB of its gzipped wasm).
+    #[tag = "action", twin = ActionTwin, decoded_from_value]
+    enum ActionRecord {
+        /// Start a new server process at the next free address.
+        AddServer,
+        /// Kill a server process: its memory is gone.
+        Crash {
+            /// The node.
+            node: Addr,
+        },
+        /// Start a fresh process at a crashed node's address (new id, empty memory).
+        Restart {
+            /// The node.
+            node: Addr,
+        },
+        /// Pause a node's process for `ms`.
+        Stall {
+            /// The node.
+            node: Addr,
+            /// For how long (ms).
+            ms: u64,
+        },
+        /// Start a new client process at the next free address.
+        AddClient,
+        /// `setr` from a client.
+        SetR {
+            /// The client.
+            client: Addr,
+            /// The key.
+            key: String,
+            /// The value.
+            value: String,
+        },
+        /// `getr` from a client.
+        GetR {
+            /// The client.
+            client: Addr,
+            /// The key.
+            key: String,
+        },
+        /// `lock_get` from a client.
+        LockGet {
+            /// The client.
+            client: Addr,
+            /// The lock.
+            name: String,
+        },
+        /// `lock_release` from a client.
+        LockRelease {
+            /// The client.
+            client: Addr,
+            /// The lock.
+            name: String,
+        },
+        /// `print` from a client.
+        Print { client: Addr, text: String },
+        /// `set` from a client.
+        Set { client: Addr, key: String, value: String },
+        /// `get` from a client.
+        Get { client: Addr, key: String },
+        /// `query_all_keys` from a client.
+        QueryAllKeys { client: Addr },
+        /// `query_servers` from a client.
+        QueryServers { client: Addr },
+        /// Cut these nodes off from all others.
+        Partition {
+            /// One side; every other node is the other side.
+            side: Vec<Addr>,
+        },
+        /// Remove the partition.
+        Heal,
+        /// Change the network's faults.
+        SetFaults {
+            /// The new faults.
+            faults: Faults,
+        },
+        /// Crash a client the moment it would send a 2PC decision: it has its votes and has
+        /// decided, but no participant ever hears the outcome (the blocking problem).
+        CrashCoordinator {
+            /// The client.
+            client: Addr,
+            /// Only this transaction's decision springs the trap (any, if none).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            tx: Option<TxId>,
+        },
+        /// Crash a client inside its next transaction, after `after` of its messages `during`.
+        CrashInTransaction {
+            /// The client.
+            client: Addr,
+            /// Which of its messages the crash cuts.
+            during: During,
+            /// How many of them get out first.
+            after: u32,
+        },
+    }
 }
 
 /// What to do to an in-flight message.
@@ -326,5 +327,19 @@ mod tests {
     fn a_crash_coordinator_without_a_tx_leaves_it_out() {
         let action = Action::CrashCoordinator { client: Addr::from("c1"), tx: None };
         assert_eq!(serde_json::to_value(&action).unwrap(), json!({"action":"crash_coordinator","client":"c1"}));
+    }
+
+    #[test]
+    fn records_decode_from_text_in_any_field_order_and_say_what_is_wrong() {
+        let input: crate::session::Input =
+            serde_json::from_str(r#"{"action":{"node":"s2","ms":5,"action":"stall"},"input":"act"}"#).unwrap();
+        let stall = Action::Stall { node: Addr::from("s2"), ms: 5 };
+        assert_eq!(input, crate::session::Input::Act { action: stall });
+        let heal: Action = serde_json::from_str(r#"{"action":"heal"}"#).unwrap();
+        assert_eq!(heal, Action::Heal);
+        let missing = serde_json::from_str::<Action>(r#"{"node":"s2"}"#).unwrap_err().to_string();
+        assert!(missing.starts_with("missing field `action`"), "{missing}");
+        let unknown = serde_json::from_str::<Action>(r#"{"action":"explode"}"#).unwrap_err().to_string();
+        assert!(unknown.starts_with("unknown variant `explode`"), "{unknown}");
     }
 }

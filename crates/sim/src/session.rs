@@ -2,7 +2,7 @@
 //! a session rebuilds the same world bit for bit, natively or in the browser — which is how the
 //! page steps back, shares a run by URL, and proves that both targets agree.
 
-use ringside_core::{Addr, CommitProtocol, Time};
+use ringside_core::{tagged_enum, Addr, CommitProtocol, Time};
 use serde::{Deserialize, Serialize};
 
 use crate::action::{Action, Tamper};
@@ -75,27 +75,28 @@ impl Setup {
     }
 }
 
-/// One input to a world.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "input", rename_all = "snake_case")]
-pub enum Input {
-    /// Something done to the world.
-    Act {
-        /// The action.
-        action: Action,
-    },
-    /// Handle the next `n` events (deliveries, timers, scheduled actions).
-    Steps {
-        /// How many.
-        n: u64,
-    },
-    /// Drop, delay or duplicate one message in flight.
-    Tamper {
-        /// The message's number.
-        id: u64,
-        /// What to do to it.
-        how: Tamper,
-    },
+tagged_enum! {
+    /// One input to a world.
+    #[tag = "input", twin = InputTwin, decoded_from_value]
+    pub enum Input {
+        /// Something done to the world.
+        Act {
+            /// The action.
+            action: Action,
+        },
+        /// Handle the next `n` events (deliveries, timers, scheduled actions).
+        Steps {
+            /// How many.
+            n: u64,
+        },
+        /// Drop, delay or duplicate one message in flight.
+        Tamper {
+            /// The message's number.
+            id: u64,
+            /// What to do to it.
+            how: Tamper,
+        },
+    }
 }
 
 /// A setup and its inputs.
