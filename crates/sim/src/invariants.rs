@@ -127,13 +127,27 @@ impl Checker {
     /// longer owed.
     pub fn server_gone(&mut self, now: Time, node: &Addr, nodes: &BTreeMap<Addr, Slot>) {
         let Some(Some(Role::Server(gone))) = nodes.get(node).map(|s| &s.role) else { return };
-        let failed = view_leader(nodes, now).map(ViewLeader::failed);
+        let leader = view_leader(nodes, now);
+        let failed = leader.map(ViewLeader::failed);
+        // A stray of the stable view — a holder outside the key's replicas there — drops its
+        // copy as soon as it hears that view is fully rebalanced, which says every replica had
+        // it: it keeps the key only until then (and until a write it has prepared there is
+        // decided), so it is no survivor. With the stable view's
+        // replicas all gone, the key has lost its replica set (R failures between completed
+        // rebalances), which the spec allows.
+        let stable =
+            leader.map(|vl| (vl.stable().epoch, Ring::new(vl.stable().members.iter().map(|m| &m.id), self.vnodes)));
         for (key, entry) in gone.bucket() {
+            let doomed = |s: &ringside_core::Server, placed: Epoch| {
+                stable.as_ref().is_some_and(|(epoch, ring)| {
+                    placed <= *epoch && !ring.replicas_at(entry.pos, self.replicas).contains(&s.id())
+                })
+            };
             let survives = nodes.iter().any(|(addr, slot)| {
                 addr != node
                     && matches!(&slot.role, Some(Role::Server(s))
                         if !failed.is_some_and(|f| f.contains(s.id()))
-                            && s.bucket().get(key).is_some_and(|e| e.version >= entry.version))
+                            && s.bucket().get(key).is_some_and(|e| e.version >= entry.version && !doomed(s, e.placed)))
             });
             if !survives {
                 self.lost_before.insert(key.clone(), now);

@@ -403,6 +403,18 @@ impl ClusterFacts for Sim {
     }
 }
 
+/// A write of a key whose replica set is changing: it went to the key's stable replicas still
+/// alive and to its new ones, every one of them voting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DualWrite {
+    /// The key.
+    pub key: String,
+    /// Its stable replicas that took the write.
+    pub stable: Vec<ServerId>,
+    /// Its new replicas outside the stable set.
+    pub new: Vec<ServerId>,
+}
+
 /// Everything the views read from the trace, kept up to date as the trace grows.
 #[derive(Clone, Debug, Default)]
 pub struct Journal {
@@ -423,6 +435,8 @@ pub struct Journal {
     pub cuts: Vec<Cut>,
     /// The last lock request refused as a deadlock, for the wait-for graph.
     pub refused: Option<Refused>,
+    /// The last write of a moving key, which went to both its replica sets.
+    pub dual: Option<DualWrite>,
     /// Recent transactions, by id.
     txs: BTreeMap<TxId, TxRow>,
     /// Their ids, oldest first.
@@ -532,6 +546,9 @@ impl Journal {
                 self.tx_event(node, event);
                 if let Event::LockDeadlock { name, cycle, .. } = event {
                     self.refused = Some(Refused { lock: name.clone(), cycle: cycle.clone() });
+                }
+                if let Event::WriteOnBothSets { key, stable, new, .. } = event {
+                    self.dual = Some(DualWrite { key: key.clone(), stable: stable.clone(), new: new.clone() });
                 }
                 if let Event::TransferSent { epoch, keys, .. } = event {
                     if let Some(m) = self.moves.iter_mut().rev().find(|m| m.epoch == epoch.0) {

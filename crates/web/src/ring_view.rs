@@ -10,7 +10,7 @@ use ringside_sim::VIEW_LEADER;
 use crate::app::Focus;
 use crate::canvas::{Canvas, Layer, Stamp};
 use crate::labels::{Rect, Spot, Taken};
-use crate::model::{Cut, Placement};
+use crate::model::{Cut, DualWrite, KeyMark, Placement};
 use crate::palette::{self, FOCUS, INK, MUTED, RULE};
 use crate::trig;
 
@@ -90,6 +90,8 @@ pub struct Extras<'a> {
     pub playing: bool,
     /// Who leads a replicated view leader.
     pub leadership: Option<&'a str>,
+    /// The last write of a moving key, drawn while the key still moves.
+    pub dual: Option<&'a DualWrite>,
 }
 
 /// Draws the ring. `live` says which view members still run; `focus` lights up. The circle, the
@@ -116,23 +118,33 @@ pub fn draw(
         _ => None,
     };
 
+    // The last write of a key that is still moving: a line to every server that took it,
+    // dashed to its stable replicas, solid to its new ones. It stands in for the focused key's
+    // replica lines when that is the key.
+    let dual = extras.dual.and_then(|d| Some(d).zip(p.keys.iter().find(|k| k.key == d.key && !k.placed)));
+    if let Some((d, k)) = dual {
+        c.dash((5.0, 4.0));
+        for id in &d.stable {
+            key_to_server(c, g, p, k, id, 1.8);
+        }
+        c.dash((0.0, 0.0));
+        for id in &d.new {
+            key_to_server(c, g, p, k, id, 1.8);
+        }
+        if focus_key != Some(k.key.as_str()) {
+            let (lx, ly) = g.at(k.angle, g.r - KEY_IN - 14.0);
+            c.text(&k.key, lx, ly + 4.0, "600 12px system-ui, sans-serif", FOCUS, "center");
+        }
+    }
     // The focused key: a bold tick and a line to each replica, primary first.
     if let Some(k) = focus_key.and_then(|key| p.keys.iter().find(|k| k.key == key)) {
         let (x0, y0) = g.at(k.angle, g.r - KEY_IN - 4.0);
         let (x1, y1) = g.at(k.angle, g.r - KEY_OUT + 3.0);
         c.line(x0, y0, x1, y1, FOCUS, 3.0);
-        for (i, id) in k.replicas.iter().enumerate() {
-            // The replica's first point clockwise from the key.
-            let Some(s) = p.server(id) else { continue };
-            let to = s
-                .points
-                .iter()
-                .min_by(|a, b| (*a - k.angle).rem_euclid(TAU).total_cmp(&(*b - k.angle).rem_euclid(TAU)))
-                .copied()
-                .unwrap_or(0.0);
-            let (sx, sy) = g.at(to, g.r);
-            let (kx, ky) = g.at(k.angle, g.r - KEY_IN);
-            c.line(kx, ky, sx, sy, FOCUS, if i == 0 { 2.5 } else { 1.2 });
+        if dual.is_none_or(|(d, _)| d.key != k.key) {
+            for (i, id) in k.replicas.iter().enumerate() {
+                key_to_server(c, g, p, k, id, if i == 0 { 2.5 } else { 1.2 });
+            }
         }
         let (lx, ly) = g.at(k.angle, g.r - KEY_IN - 14.0);
         c.text(&k.key, lx, ly + 4.0, "600 12px system-ui, sans-serif", FOCUS, "center");
@@ -194,6 +206,20 @@ pub fn draw(
         }
     }
     g
+}
+
+/// A line from key `k`'s tick to server `id`'s first point clockwise from the key.
+fn key_to_server(c: &Canvas, g: Geometry, p: &Placement, k: &KeyMark, id: &ServerId, width: f64) {
+    let Some(s) = p.server(id) else { return };
+    let to = s
+        .points
+        .iter()
+        .min_by(|a, b| (*a - k.angle).rem_euclid(TAU).total_cmp(&(*b - k.angle).rem_euclid(TAU)))
+        .copied()
+        .unwrap_or(0.0);
+    let (sx, sy) = g.at(to, g.r);
+    let (kx, ky) = g.at(k.angle, g.r - KEY_IN);
+    c.line(kx, ky, sx, sy, FOCUS, width);
 }
 
 /// The ring, each primary's arcs and a tick per key: all that changes only with the placement
@@ -288,6 +314,10 @@ fn middle(c: &Canvas, p: &Placement, g: Geometry, extras: &Extras<'_>, taken: &m
     let moving = p.keys.iter().filter(|k| !k.placed).count();
     if moving > 0 {
         lines.push((format!("{moving} not yet on their replicas"), "13px system-ui, sans-serif", FOCUS));
+    }
+    if let Some(d) = extras.dual.filter(|d| p.keys.iter().any(|k| k.key == d.key && !k.placed)) {
+        lines.push((format!("{} was written on both sets:", d.key), "12px system-ui, sans-serif", FOCUS));
+        lines.push(("dashed to the stable, solid to the new".into(), "12px system-ui, sans-serif", FOCUS));
     }
     // A server just started joins only once time runs: its first heartbeat is still due.
     if !extras.playing {

@@ -85,8 +85,12 @@ impl Views {
         let placement = scene.placement_cached();
         let journal = scene.journal();
         let leadership = scene.leadership();
-        let ring =
-            ring_view::Extras { cut: journal.partition(), playing: scene.playing(), leadership: leadership.as_deref() };
+        let ring = ring_view::Extras {
+            cut: journal.partition(),
+            playing: scene.playing(),
+            leadership: leadership.as_deref(),
+            dual: journal.dual.as_ref(),
+        };
         let ring_stamp = Stamp::default()
             .with(placement.generation)
             .with(focus)

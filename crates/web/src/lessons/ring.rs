@@ -8,7 +8,7 @@ use super::{
     claim, copies, idle, in_view, keys_on, members, no_focus, nothing, select_node, select_view_leader, settle_now,
     values_intact, write_keys, written, Ask, Lesson, Step,
 };
-use crate::app::App;
+use crate::app::{App, Focus};
 use crate::model::Placement;
 
 /// Per server in the view: the share of the circle its arcs cover and the keys it is primary
@@ -124,8 +124,12 @@ fn thirty_on_three(app: &App) -> Result<(), String> {
     keys_on(&app.sim, 30, 3)
 }
 
+/// s4 is in the view and a server that holds keys has learned it, but no copy reached s4 yet.
 fn s4_joined(sim: &Sim) -> bool {
+    let epoch = sim.view_leader().epoch();
     in_view(sim, 4)
+        && sim.servers().any(|(a, s)| *a != server(4) && s.view().epoch == epoch)
+        && sim.servers().any(|(a, s)| *a == server(4) && s.bucket().is_empty())
 }
 
 fn s4_in_view_copies_not_moved(app: &App) -> Result<(), String> {
@@ -140,11 +144,47 @@ fn moved_the_minimum(app: &App) -> Result<(), String> {
     let join = app.journal.moves.last().ok_or("the join is charted")?;
     claim(join.minimum > 0 && join.minimum < 30, "the join needs some copies moved, not all")?;
     claim(join.moved == join.minimum, "the copies moved equal the minimum")?;
-    values_intact(&app.sim, 30)
+    join_values_intact(app)
 }
 
 fn transfer(m: &Msg) -> bool {
     matches!(m, Msg::Transfer { .. })
+}
+
+/// The key lesson 2 writes while it moves: s4 replicates it in the new view.
+const MOVING: &str = "k02";
+/// What it is written to.
+const MOVING_VALUE: &str = "written while moving";
+
+fn s4_id(sim: &Sim) -> Option<ServerId> {
+    sim.view_leader().view().members.iter().find(|m| m.addr == server(4)).map(|m| m.id.clone())
+}
+
+fn written_on_both_sets(app: &App) -> Result<(), String> {
+    let s4 = s4_id(&app.sim).ok_or("s4 is in the view")?;
+    let dual = app.journal.dual.as_ref().ok_or("c1 wrote a key on both replica sets")?;
+    claim(dual.key == MOVING, &format!("the write on both sets was of {MOVING}"))?;
+    claim(dual.stable.len() == 3, "all three stable replicas took the write")?;
+    claim(dual.new == [s4.clone()], "s4 took it too, as the new replica")?;
+    let holds = |addr: &ringside_core::Addr| {
+        app.sim.servers().any(|(a, s)| a == addr && s.bucket().get(MOVING).is_some_and(|e| e.value == MOVING_VALUE))
+    };
+    claim((1..=4).all(|n| holds(&server(n))), "every one of the four servers holds the new value")?;
+    let placed = Placement::of(&app.sim).keys.iter().find(|k| k.key == MOVING).map(|k| k.placed);
+    claim(placed == Some(false), "its copies are not yet exactly on its replicas (its tick is orange)")?;
+    claim(app.sim.clients().all(|(_, c)| c.idle()), "the write is done")
+}
+
+/// Lesson 2's keys after the join: all 30 on three servers each, each with the value c1
+/// wrote last.
+fn join_values_intact(app: &App) -> Result<(), String> {
+    for i in 0..30 {
+        let key = format!("k{i:02}");
+        let want = if key == MOVING { MOVING_VALUE.to_string() } else { format!("v{i}") };
+        let held = app.sim.servers().any(|(_, s)| s.bucket().get(&key).is_some_and(|e| e.value == want));
+        claim(held, &format!("{key} still holds {want}"))?;
+    }
+    Ok(())
 }
 
 pub(super) static JOIN: Lesson = Lesson {
@@ -175,8 +215,8 @@ pub(super) static JOIN: Lesson = Lesson {
         Step {
             title: "A fourth server starts",
             text: "s4 heartbeats; the view leader admits it and raises the epoch. s4 is in the view but \
-                   holds nothing yet: each server first has to learn the new view from its next heartbeat \
-                   reply.",
+                   holds nothing yet: each server learns the new view from its next heartbeat reply, and \
+                   only then sends s4 its copies. One server has learned it so far.",
             ask: Some(Ask {
                 question: "When s4 joins, which keys will move?",
                 choices: &[
@@ -190,6 +230,29 @@ pub(super) static JOIN: Lesson = Lesson {
             until: s4_joined,
             check: s4_in_view_copies_not_moved,
             focus: select_view_leader,
+        },
+        Step {
+            title: "A write while the keys move",
+            text: "Before its copy has reached s4, c1 writes k02, a key s4 now replicates. c1 still \
+                   knows the old view; a server that knows the new one answers so, and c1 runs the write \
+                   again at once in the new view (the log says it runs again). The view leader's answer says \
+                   the view is still rebalancing and names the stable view too, so c1 writes k02 on both \
+                   replica sets: the three stable replicas, which hold the key (dashed lines), \
+                   and s4, which does not have it yet (solid). All four vote yes and commit; s4 takes the \
+                   write before its copy arrives, and the older copy that arrives later is not stored. The \
+                   log says the write went to both sets; k02's tick stays orange until its copies sit \
+                   exactly on its replicas.",
+            ask: Some(Ask {
+                question: "c1 writes a key that s4 will replicate but has no copy of yet. The write…",
+                choices: &["waits until rebalancing ends", "goes to the old and the new replicas", "goes to s4 alone"],
+                answer: 1,
+            }),
+            act: |app| super::setr(app, 1, MOVING, MOVING_VALUE),
+            until: |sim| {
+                sim.clients().all(|(_, c)| c.idle()) && sim.servers().all(|(_, s)| s.pending().next().is_none())
+            },
+            check: written_on_both_sets,
+            focus: || Some(Focus::Key(MOVING.into())),
         },
         Step {
             title: "The copies move",
