@@ -92,11 +92,29 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 }
 
 impl Figures {
-    fn of(mut samples: Vec<Duration>, wall: Duration, failed: usize) -> Figures {
-        samples.sort_unstable();
-        let at = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
-        Figures { p50: at(0.5), p99: at(0.99), per_sec: samples.len() as f64 / wall.as_secs_f64(), failed }
+    fn of(samples: Vec<Duration>, wall: Duration, failed: usize) -> Figures {
+        let per_sec = samples.len() as f64 / wall.as_secs_f64();
+        let (p50, p99) = p50_p99(samples);
+        Figures { p50, p99, per_sec, failed }
     }
+}
+
+/// The median and the 99th percentile of `samples` (zero for none).
+pub(crate) fn p50_p99(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort_unstable();
+    let at = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default();
+    (at(0.5), at(0.99))
+}
+
+/// A client of `cluster` (its view leaders, its key) whose operations make `attempts` attempts.
+pub(crate) fn client_shell(cluster: &ClusterProcesses, attempts: u32) -> Shell<Client> {
+    let list: Vec<Addr> = cluster.view_leaders.iter().map(|p| p.addr.clone()).collect();
+    let mut config = ClientConfig::new(list[0].clone(), crate::fresh_seed());
+    config.view_leaders = list;
+    config.max_attempts = attempts;
+    config.secret_key = crate::fresh_secret();
+    let net = NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None, key: cluster.key().cloned() };
+    Shell::new(net, |now| Client::new(config, now))
 }
 
 /// Runs every measurement and prints the tables.
@@ -315,14 +333,7 @@ struct Bench {
 
 impl Bench {
     async fn connect(cluster: &ClusterProcesses) -> Result<Bench, NodeError> {
-        let list: Vec<Addr> = cluster.view_leaders.iter().map(|p| p.addr.clone()).collect();
-        let mut config = ClientConfig::new(list[0].clone(), crate::fresh_seed());
-        config.view_leaders = list;
-        config.max_attempts = 20;
-        config.secret_key = crate::fresh_secret();
-        let net = NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None, key: cluster.key().cloned() };
-        let shell = Shell::new(net, |now| Client::new(config, now));
-        let mut bench = Bench { shell };
+        let mut bench = Bench { shell: client_shell(cluster, 20) };
         // Wait until every server is in the view and rebalanced.
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {

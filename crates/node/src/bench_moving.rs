@@ -10,13 +10,11 @@
 
 use std::time::{Duration, Instant};
 
-use ringside_core::{Client, ClientConfig, Event, OpId, OpOutput, Rng, Timing};
+use ringside_core::{Event, OpId, OpOutput, Rng, Timing};
 
-use crate::bench::median;
+use crate::bench::{client_shell, median, p50_p99};
 use crate::cluster::{ClusterProcesses, Logs, Options};
-use crate::net::NetConfig;
-use crate::shell::{Shell, Turn};
-use crate::wire::CLIENT_MAX_FRAME;
+use crate::shell::Turn;
 use crate::NodeError;
 
 /// Keys written and read.
@@ -72,13 +70,7 @@ pub(crate) async fn run(
         timing.failure_timeout_ms
     );
     let mut cluster = ClusterProcesses::start(options, 3, Logs::Discard).await?;
-    let list: Vec<_> = cluster.view_leaders.iter().map(|p| p.addr.clone()).collect();
-    let mut config = ClientConfig::new(list[0].clone(), crate::fresh_seed());
-    config.view_leaders = list;
-    config.max_attempts = attempts;
-    config.secret_key = crate::fresh_secret();
-    let net = NetConfig { local: None, max_frame: CLIENT_MAX_FRAME, watch: None, key: cluster.key().cloned() };
-    let mut shell = Shell::new(net, |now| Client::new(config, now));
+    let mut shell = client_shell(&cluster, attempts);
 
     let mut rng = Rng::new(crate::fresh_seed());
     // By op: whether it writes, when it began, when, and its key.
@@ -104,7 +96,7 @@ pub(crate) async fn run(
             Step::Settling { .. } if made > 0 => Phase::Join,
             _ => Phase::Steady,
         };
-        while live.len() < IN_FLIGHT && (made < 2 * changes || matches!(step, Step::Settling { .. })) {
+        while live.len() < IN_FLIGHT {
             let now = shell.now();
             // A key nobody in flight works on: two operations of one client on one key would
             // wait for each other, which is contention, not movement.
@@ -176,22 +168,19 @@ pub(crate) async fn run(
     cluster.stop().await;
 
     let writes = |phase: Phase| -> Vec<&Done> { done.iter().filter(|d| d.write && d.phase == phase).collect() };
-    let quantile = |mut v: Vec<f64>, q: f64| -> f64 {
-        v.sort_unstable_by(f64::total_cmp);
-        v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or_default()
-    };
     println!("{:<20} {:>7} {:>7} {:>9} {:>9} {:>9}", "invoked (setr)", "ops", "failed", "p50 ms", "p99 ms", "refused");
     let phases = [("steady", Phase::Steady), ("during a join", Phase::Join), ("during a failure", Phase::Failure)];
     for (name, phase) in phases {
         let w = writes(phase);
-        let ms: Vec<f64> = w.iter().filter(|d| d.ok).map(|d| d.took.as_secs_f64() * 1e3).collect();
+        let took: Vec<Duration> = w.iter().filter(|d| d.ok).map(|d| d.took).collect();
         let failed = w.iter().filter(|d| !d.ok).count();
+        let (p50, p99) = p50_p99(took);
         println!(
             "{name:<20} {:>7} {:>7} {:>9.1} {:>9.1} {:>9}",
             w.len(),
             failed,
-            quantile(ms.clone(), 0.5),
-            quantile(ms, 0.99),
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
             refused[phase as usize]
         );
     }
