@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use ringside_core::{Event, OpId, OpOutput, Rng, Timing};
+use ringside_core::{Event, OpError, OpId, OpOutput, Rng, Timing};
 
 use crate::bench::{client_shell, median, p50_p99};
 use crate::cluster::{ClusterProcesses, Logs, Options};
@@ -41,6 +41,11 @@ struct Done {
     phase: Phase,
     took: Duration,
     ok: bool,
+}
+
+/// What kind of failure `error` is: its tag on the wire (`timeout`, `gave_up`, …).
+fn error_kind(error: &OpError) -> String {
+    serde_json::to_value(error).ok().and_then(|v| v["error"].as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// A change of the script, and where it stands.
@@ -78,6 +83,8 @@ pub(crate) async fn run(
     let mut done: Vec<Done> = Vec::new();
     let mut refused = [0usize; 3];
     let mut reasons: std::collections::BTreeMap<(usize, String), usize> = std::collections::BTreeMap::new();
+    // Failed operations (setr and getr) by when they were invoked and their error's kind.
+    let mut failures: std::collections::BTreeMap<(usize, String), usize> = std::collections::BTreeMap::new();
     let mut transitions: Vec<Duration> = Vec::new();
     let mut poll: Option<OpId> = None;
     let mut last_poll = Instant::now() - POLL;
@@ -139,6 +146,9 @@ pub(crate) async fn run(
                 }
                 Event::OpDone { op, result } => {
                     if let Some((write, began, phase, _)) = live.remove(&op) {
+                        if let Err(error) = &result {
+                            *failures.entry((phase as usize, error_kind(error))).or_default() += 1;
+                        }
                         done.push(Done { write, phase, took: began.elapsed(), ok: result.is_ok() });
                     }
                 }
@@ -186,6 +196,9 @@ pub(crate) async fn run(
     }
     for ((phase, reason), n) in &reasons {
         println!("  refused {}: {n}× {reason}", phases[*phase].0);
+    }
+    for ((phase, kind), n) in &failures {
+        println!("  failed {}: {n}× {kind}", phases[*phase].0);
     }
     let reads = done.iter().filter(|d| !d.write);
     let (reads_n, reads_failed) = reads.fold((0, 0), |(n, f), d| (n + 1, f + usize::from(!d.ok)));
