@@ -126,11 +126,19 @@ async function addFromThePage(page) {
   await click(page, 'add-server');
   const s = await until(
     page,
-    'a fourth server joins, transfers to it are delivered, rebalancing ends',
-    (s, b) => s.adminServers.length === 4 && s.viewServers.length === 4 && s.epoch > b.epoch && s.delivered.transfer > b.delivered.transfer && !s.rebalancing,
+    'a fourth server joins, transfers to it are delivered (unless its movement bar says none were needed), rebalancing ends',
+    // Server ids are random: with a few keys, now and then none lands where the new server
+    // replicates, and the page's movement bar then says the least needed was 0.
+    (s, b) => {
+      const move = s.moves.find((m) => m.epoch === s.epoch);
+      const moved = move !== undefined && (move.minimum === 0 || s.delivered.transfer > b.delivered.transfer);
+      return s.adminServers.length === 4 && s.viewServers.length === 4 && s.epoch > b.epoch && moved && !s.rebalancing;
+    },
     before,
   );
-  log(`+ Server: ${s.adminServers.map((x) => x.label).join(' ')}; epoch ${before.epoch} -> ${s.epoch}, transfers delivered ${s.delivered.transfer}`);
+  const move = s.moves.find((m) => m.epoch === s.epoch);
+  log(`+ Server: ${s.adminServers.map((x) => x.label).join(' ')}; epoch ${before.epoch} -> ${s.epoch}, transfers delivered ${s.delivered.transfer}, ` +
+    `movement chart: ${move.what}, ${move.moved} copies moved, minimum ${move.minimum}`);
 }
 
 /** Kills a server from its inspector card; the view changes and rebalancing shows. */
@@ -142,8 +150,12 @@ async function killFromThePage(page, label) {
   await until(page, `${label} is killed`, (s, l) => s.adminServers.some((x) => x.label === l && x.state === 'killed'), label);
   const s = await until(
     page,
-    'the view drops the killed server, transfers are delivered, rebalancing ends',
-    (s, b) => s.epoch > b.epoch && s.viewServers.length === b.viewServers.length - 1 && s.delivered.transfer > b.delivered.transfer && !s.rebalancing,
+    'the view drops the killed server, transfers are delivered (unless its movement bar says none were needed), rebalancing ends',
+    (s, b) => {
+      const move = s.moves.find((m) => m.epoch === s.epoch);
+      const moved = move !== undefined && (move.minimum === 0 || s.delivered.transfer > b.delivered.transfer);
+      return s.epoch > b.epoch && s.viewServers.length === b.viewServers.length - 1 && moved && !s.rebalancing;
+    },
     before,
   );
   const down = s.lanes.find((l) => l.name === label);
