@@ -138,10 +138,12 @@ impl Checker {
         let stable =
             leader.map(|vl| (vl.stable().epoch, Ring::new(vl.stable().members.iter().map(|m| &m.id), self.vnodes)));
         for (key, entry) in gone.bucket() {
+            let stable_replicas =
+                stable.as_ref().map(|(epoch, ring)| (*epoch, ring.replicas_at(entry.pos, self.replicas)));
             let doomed = |s: &ringside_core::Server, placed: Epoch| {
-                stable.as_ref().is_some_and(|(epoch, ring)| {
-                    placed <= *epoch && !ring.replicas_at(entry.pos, self.replicas).contains(&s.id())
-                })
+                stable_replicas
+                    .as_ref()
+                    .is_some_and(|(epoch, replicas)| placed <= *epoch && !replicas.contains(&s.id()))
             };
             let survives = nodes.iter().any(|(addr, slot)| {
                 addr != node

@@ -151,7 +151,7 @@ pub fn draw(
     }
 
     let mut taken = Taken::new(c.w, c.h);
-    middle(c, p, g, extras, &mut taken);
+    middle(c, p, g, extras, dual.map(|(d, _)| d), &mut taken);
     legend(c, p, live, extras, &mut taken);
 
     // Servers: a dot per point; a label at the first; grey with a cross once their process died;
@@ -303,7 +303,8 @@ fn ring(c: &Canvas, x: f64, y: f64, r: f64, stroke: &str) {
 }
 
 /// The middle: what the ring is, and what is waiting.
-fn middle(c: &Canvas, p: &Placement, g: Geometry, extras: &Extras<'_>, taken: &mut Taken) {
+/// `dual`: the last write on both sets, while its key still moves.
+fn middle(c: &Canvas, p: &Placement, g: Geometry, extras: &Extras<'_>, dual: Option<&DualWrite>, taken: &mut Taken) {
     let mut lines: Vec<(String, &str, &str)> = vec![
         (format!("epoch {}", p.epoch), "600 16px system-ui, sans-serif", INK),
         (format!("{} servers · {} keys", p.servers.len(), p.keys.len()), "13px system-ui, sans-serif", MUTED),
@@ -315,7 +316,7 @@ fn middle(c: &Canvas, p: &Placement, g: Geometry, extras: &Extras<'_>, taken: &m
     if moving > 0 {
         lines.push((format!("{moving} not yet on their replicas"), "13px system-ui, sans-serif", FOCUS));
     }
-    if let Some(d) = extras.dual.filter(|d| p.keys.iter().any(|k| k.key == d.key && !k.placed)) {
+    if let Some(d) = dual {
         lines.push((format!("{} was written on both sets:", d.key), "12px system-ui, sans-serif", FOCUS));
         lines.push(("dashed to the stable, solid to the new".into(), "12px system-ui, sans-serif", FOCUS));
     }

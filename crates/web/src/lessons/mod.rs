@@ -179,9 +179,18 @@ fn keys_on(sim: &Sim, count: usize, replicas: usize) -> Result<(), String> {
 
 /// The values c1 wrote with [`write_keys`] are all still there.
 fn values_intact(sim: &Sim, count: usize) -> Result<(), String> {
+    values_intact_but(sim, count, None)
+}
+
+/// [`values_intact`], except that `rewritten` (a key and the value written over it since) holds
+/// its newer value.
+fn values_intact_but(sim: &Sim, count: usize, rewritten: Option<(&str, &str)>) -> Result<(), String> {
     for i in 0..count {
         let key = format!("k{i:02}");
-        let want = format!("v{i}");
+        let want = match rewritten {
+            Some((k, value)) if k == key => value.to_string(),
+            _ => format!("v{i}"),
+        };
         let held = sim.servers().any(|(_, s)| s.bucket().get(&key).is_some_and(|e| e.value == want));
         claim(held, &format!("{key} still holds {want}"))?;
     }

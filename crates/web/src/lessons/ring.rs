@@ -6,7 +6,7 @@ use ringside_sim::{Action, Sim};
 
 use super::{
     claim, copies, idle, in_view, keys_on, members, no_focus, nothing, select_node, select_view_leader, settle_now,
-    values_intact, write_keys, written, Ask, Lesson, Step,
+    values_intact, values_intact_but, write_keys, written, Ask, Lesson, Step,
 };
 use crate::app::{App, Focus};
 use crate::model::Placement;
@@ -144,7 +144,7 @@ fn moved_the_minimum(app: &App) -> Result<(), String> {
     let join = app.journal.moves.last().ok_or("the join is charted")?;
     claim(join.minimum > 0 && join.minimum < 30, "the join needs some copies moved, not all")?;
     claim(join.moved == join.minimum, "the copies moved equal the minimum")?;
-    join_values_intact(app)
+    values_intact_but(&app.sim, 30, Some((MOVING, MOVING_VALUE)))
 }
 
 fn transfer(m: &Msg) -> bool {
@@ -173,18 +173,6 @@ fn written_on_both_sets(app: &App) -> Result<(), String> {
     let placed = Placement::of(&app.sim).keys.iter().find(|k| k.key == MOVING).map(|k| k.placed);
     claim(placed == Some(false), "its copies are not yet exactly on its replicas (its tick is orange)")?;
     claim(app.sim.clients().all(|(_, c)| c.idle()), "the write is done")
-}
-
-/// Lesson 2's keys after the join: all 30 on three servers each, each with the value c1
-/// wrote last.
-fn join_values_intact(app: &App) -> Result<(), String> {
-    for i in 0..30 {
-        let key = format!("k{i:02}");
-        let want = if key == MOVING { MOVING_VALUE.to_string() } else { format!("v{i}") };
-        let held = app.sim.servers().any(|(_, s)| s.bucket().get(&key).is_some_and(|e| e.value == want));
-        claim(held, &format!("{key} still holds {want}"))?;
-    }
-    Ok(())
 }
 
 pub(super) static JOIN: Lesson = Lesson {
